@@ -1,0 +1,137 @@
+// The path-level filesystem interface that every backend and layer implements.
+// The node table (vfs/node-table.ts) adapts the kernel's inode-based protocol to it.
+//
+// Methods may answer synchronously or with a Promise: a synchronous answer is
+// replied to on the spot, which is what keeps metadata-heavy work fast (see
+// shared/notes/fuse-calibration.md). Failures are thrown as FsError, never as
+// a plain Error: anything else that escapes becomes EIO plus a log line.
+
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Who is asking, taken from the request header. */
+export interface OpContext {
+  readonly uid: number;
+  readonly gid: number;
+  readonly pid: number;
+  /** FUSE request id; lets layers and traces correlate. */
+  readonly unique: bigint;
+  /** Aborted when the kernel interrupts the request. */
+  readonly signal?: AbortSignal;
+}
+
+/** File attributes. Times are in milliseconds since the epoch with ns remainders. */
+export interface Attr {
+  ino: number;
+  size: number;
+  blocks: number;
+  atimeMs: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  /** Full st_mode, type bits included. */
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  blksize: number;
+}
+
+/** A SETATTR request: only the fields present are changed. */
+export interface AttrChanges {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  /** Milliseconds since the epoch, or 'now'. */
+  atime?: number | 'now';
+  mtime?: number | 'now';
+  ctime?: number;
+}
+
+export interface StatFs {
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  bsize: number;
+  namelen: number;
+  frsize: number;
+}
+
+export interface DirEntry {
+  name: string;
+  ino: number;
+  /** File type bits as in st_mode (S_IFREG, S_IFDIR, ...). */
+  type: number;
+}
+
+/** A handle returned by open/create/opendir, and how the kernel should cache it. */
+export interface OpenResult {
+  fh: number;
+  /** Bypass the page cache for this file (FOPEN_DIRECT_IO). */
+  directIo?: boolean;
+  /** Keep cached pages from a previous open (FOPEN_KEEP_CACHE). */
+  keepCache?: boolean;
+  /** Backing file descriptor for kernel passthrough, when the backend has one. */
+  backingFd?: number;
+}
+
+export interface CreateResult extends OpenResult {
+  attr: Attr;
+}
+
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+
+/**
+ * Every operation takes the context first and a path relative to the mount
+ * root ('/' is the root, '/a/b' a file). Handles (fh) are the numbers this same
+ * filesystem returned from open/create/opendir. Optional methods answer ENOSYS.
+ */
+export interface Vfs {
+  getattr(ctx: OpContext, path: string, fh?: number): MaybePromise<Attr>;
+  setattr(ctx: OpContext, path: string, changes: AttrChanges, fh?: number): MaybePromise<Attr>;
+  readlink(ctx: OpContext, path: string): MaybePromise<string>;
+  mknod(ctx: OpContext, path: string, mode: number, rdev: number): MaybePromise<Attr>;
+  mkdir(ctx: OpContext, path: string, mode: number): MaybePromise<Attr>;
+  symlink(ctx: OpContext, target: string, path: string): MaybePromise<Attr>;
+  unlink(ctx: OpContext, path: string): MaybePromise<void>;
+  rmdir(ctx: OpContext, path: string): MaybePromise<void>;
+  rename(ctx: OpContext, from: string, to: string, flags: number): MaybePromise<void>;
+  link(ctx: OpContext, existing: string, path: string): MaybePromise<Attr>;
+  /** flags are the open(2) flags the caller used. */
+  open(ctx: OpContext, path: string, flags: number): MaybePromise<OpenResult>;
+  create(ctx: OpContext, path: string, flags: number, mode: number): MaybePromise<CreateResult>;
+  /** Fills `into` from `offset`; returns how many bytes it filled (0 at EOF). */
+  read(ctx: OpContext, path: string, fh: number, into: Buffer, offset: number): MaybePromise<number>;
+  /** Returns how many bytes of `data` were written at `offset`. */
+  write(ctx: OpContext, path: string, fh: number, data: Buffer, offset: number): MaybePromise<number>;
+  flush(ctx: OpContext, path: string, fh: number): MaybePromise<void>;
+  release(ctx: OpContext, path: string, fh: number): MaybePromise<void>;
+  fsync(ctx: OpContext, path: string, fh: number, datasync: boolean): MaybePromise<void>;
+  statfs(ctx: OpContext, path: string): MaybePromise<StatFs>;
+  /** flags: XATTR_CREATE (1) / XATTR_REPLACE (2). */
+  setxattr(ctx: OpContext, path: string, name: string, value: Buffer, flags: number): MaybePromise<void>;
+  getxattr(ctx: OpContext, path: string, name: string): MaybePromise<Buffer>;
+  listxattr(ctx: OpContext, path: string): MaybePromise<string[]>;
+  removexattr(ctx: OpContext, path: string, name: string): MaybePromise<void>;
+  opendir(ctx: OpContext, path: string): MaybePromise<OpenResult>;
+  /** The whole directory, without '.' and '..'; the node table pages it. */
+  readdir(ctx: OpContext, path: string, fh: number): MaybePromise<DirEntry[]>;
+  releasedir(ctx: OpContext, path: string, fh: number): MaybePromise<void>;
+  fsyncdir(ctx: OpContext, path: string, fh: number, datasync: boolean): MaybePromise<void>;
+  access(ctx: OpContext, path: string, mask: number): MaybePromise<void>;
+  fallocate?(ctx: OpContext, path: string, fh: number, mode: number, offset: number, length: number): MaybePromise<void>;
+  /** whence is SEEK_DATA (3) or SEEK_HOLE (4); returns the new offset. */
+  lseek?(ctx: OpContext, path: string, fh: number, offset: number, whence: number): MaybePromise<number>;
+  copyFileRange?(
+    ctx: OpContext,
+    from: { path: string; fh: number; offset: number },
+    to: { path: string; fh: number; offset: number },
+    length: number,
+    flags: number,
+  ): MaybePromise<number>;
+  /** Called once when the filesystem is unmounted. */
+  destroy?(): MaybePromise<void>;
+}
