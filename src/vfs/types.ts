@@ -14,7 +14,7 @@ export interface OpContext {
   readonly gid: number;
   readonly pid: number;
   /** FUSE request id; lets layers and traces correlate. */
-  readonly unique: bigint;
+  readonly unique: number;
   /** Aborted when the kernel interrupts the request. */
   readonly signal?: AbortSignal;
 }

@@ -1,0 +1,96 @@
+// Assembles one interposed mount: mountpoint checks, mount, bridge, session,
+// and the lifecycle around them (signals, crashes, unmount).
+import { FuseSession } from '../fuse/session.ts';
+import { mountFuse, prepareMountpoint, unmountPath, type Mounted } from '../fuse/mount.ts';
+import { FuseBridge, type BridgeOptions } from '../vfs/bridge.ts';
+import type { Vfs } from '../vfs/types.ts';
+import { log } from '../util/log.ts';
+import * as sys from '../sys/libc.ts';
+
+export interface ServeOptions {
+  mountpoint: string;
+  fsname: string;
+  vfs: Vfs;
+  bridge: BridgeOptions;
+  allowOther: boolean;
+  readOnly: boolean;
+}
+
+export interface Served {
+  mounted: Mounted;
+  bridge: FuseBridge;
+  session: FuseSession;
+  /** Resolves when the mount is gone (unmounted here or from outside). */
+  ended: Promise<void>;
+  /** Unmounts; `lazy` detaches even if files are still open. */
+  unmount(lazy?: boolean): string | null;
+}
+
+const live = new Set<Served>();
+
+export async function serve(o: ServeOptions): Promise<Served> {
+  await prepareMountpoint(o.mountpoint);
+  const mounted = mountFuse({
+    mountpoint: o.mountpoint,
+    fsname: o.fsname,
+    allowOther: o.allowOther,
+    readOnly: o.readOnly,
+    maxRead: o.bridge.maxWrite,
+  });
+  const bridge = new FuseBridge(o.vfs, o.bridge);
+  const session = new FuseSession(mounted.fd, bridge.handlers(), { bufferSize: o.bridge.maxWrite + 4096 });
+  bridge.session = session;
+  session.start();
+  let gone = false;
+  const served: Served = {
+    mounted,
+    bridge,
+    session,
+    ended: session.ended.then(async () => {
+      gone = true;
+      live.delete(served);
+      sys.close(mounted.fd);
+      try {
+        await o.vfs.destroy?.();
+      } catch (err) {
+        log.warn({ err }, 'backend cleanup failed');
+      }
+    }),
+    unmount(lazy = false) {
+      if (gone) return null;
+      return unmountPath(mounted.mountpoint, lazy);
+    },
+  };
+  live.add(served);
+  installExitHandlers();
+  return served;
+}
+
+let installed = false;
+
+/**
+ * SIGINT/SIGTERM unmount every live mount and let the sessions end; an
+ * exception nobody caught detaches the mounts before the process dies, so a
+ * crash never leaves "transport endpoint is not connected" behind.
+ */
+function installExitHandlers(): void {
+  if (installed) return;
+  installed = true;
+  const stop = (signal: string): void => {
+    log.info({ signal, mounts: [...live].map((s) => s.mounted.mountpoint) }, 'unmounting');
+    for (const s of live) {
+      const err = s.unmount(true);
+      if (err) log.error({ err }, 'unmount failed');
+    }
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
+  const crash = (err: unknown): void => {
+    log.fatal({ err }, 'unexpected error outside any request; unmounting and exiting');
+    for (const s of live) s.unmount(true);
+    process.exit(70);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+}

@@ -1,0 +1,71 @@
+// A cursor over one request's bytes. Fields are decoded in place; payloads are
+// views, not copies. Running past the end is a protocol fault, not an errno.
+
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+}
+
+const TWO_32 = 2 ** 32;
+
+export class Reader {
+  readonly buf: Buffer;
+  pos: number;
+  readonly end: number;
+
+  constructor(buf: Buffer, pos: number, end: number) {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+  }
+
+  private need(n: number): number {
+    const at = this.pos;
+    if (at + n > this.end) throw new ProtocolError(`request too short: need ${n} bytes at ${at}, have ${this.end - at}`);
+    this.pos = at + n;
+    return at;
+  }
+
+  u16(): number {
+    return this.buf.readUInt16LE(this.need(2));
+  }
+
+  u32(): number {
+    return this.buf.readUInt32LE(this.need(4));
+  }
+
+  i32(): number {
+    return this.buf.readInt32LE(this.need(4));
+  }
+
+  /** u64 as a number: exact below 2^53, which covers offsets, sizes and our ids. */
+  u64(): number {
+    const at = this.need(8);
+    return this.buf.readUInt32LE(at) + this.buf.readUInt32LE(at + 4) * TWO_32;
+  }
+
+  skip(n: number): void {
+    this.need(n);
+  }
+
+  /** A NUL-terminated name. */
+  cstr(): string {
+    const start = this.pos;
+    const nul = this.buf.indexOf(0, start);
+    if (nul < 0 || nul >= this.end) throw new ProtocolError(`unterminated string at ${start}`);
+    this.pos = nul + 1;
+    return this.buf.toString('utf8', start, nul);
+  }
+
+  /** A view of the next n bytes. */
+  bytes(n: number): Buffer {
+    const at = this.need(n);
+    return this.buf.subarray(at, at + n);
+  }
+
+  /** A view of everything left. */
+  rest(): Buffer {
+    const at = this.pos;
+    this.pos = this.end;
+    return this.buf.subarray(at, this.end);
+  }
+}

@@ -1,0 +1,252 @@
+// Reply encoders. A reply is either an errno (0 = success with no payload) or a
+// Buffer that starts with OUT_HEADER_SIZE bytes of room for fuse_out_header, so
+// the session writes header and payload in one write(2) without copying.
+import type { Attr, StatFs } from '../vfs/types.ts';
+import {
+  ATTR_OUT_SIZE,
+  DIRENT_SIZE,
+  ENTRY_OUT_SIZE,
+  GETXATTR_OUT_SIZE,
+  INIT_OUT_SIZE,
+  LSEEK_OUT_SIZE,
+  OPEN_OUT_SIZE,
+  OUT_HEADER_SIZE,
+  STATFS_OUT_SIZE,
+  WRITE_OUT_SIZE,
+} from './abi.ts';
+
+export type Reply = number | Buffer;
+
+const TWO_32 = 2 ** 32;
+const H = OUT_HEADER_SIZE;
+
+/** A zeroed reply with room for the header and `size` payload bytes. */
+export function replyBuffer(size: number): Buffer {
+  return Buffer.alloc(H + size);
+}
+
+/** A reply whose payload the caller fills completely (read data). */
+export function replyBufferUnsafe(size: number): Buffer {
+  return Buffer.allocUnsafe(H + size);
+}
+
+export function writeU64(buf: Buffer, value: number, at: number): void {
+  if (value < 0) {
+    buf.writeBigInt64LE(BigInt(Math.trunc(value)), at);
+    return;
+  }
+  buf.writeUInt32LE(value % TWO_32 >>> 0, at);
+  buf.writeUInt32LE(Math.floor(value / TWO_32) >>> 0, at + 4);
+}
+
+/** Seconds and nanoseconds of a time in milliseconds, written as u64 + u32. */
+function writeTime(buf: Buffer, ms: number, secAt: number, nsecAt: number): void {
+  const sec = Math.floor(ms / 1000);
+  let nsec = Math.round((ms - sec * 1000) * 1e6);
+  if (nsec > 999_999_999) nsec = 999_999_999;
+  writeU64(buf, sec, secAt);
+  buf.writeUInt32LE(nsec, nsecAt);
+}
+
+/** Writes a timeout given in ms as u64 seconds at `secAt` and u32 ns at `nsecAt`. */
+function writeTimeout(buf: Buffer, ms: number, secAt: number, nsecAt: number): void {
+  const sec = Math.floor(ms / 1000);
+  writeU64(buf, sec, secAt);
+  buf.writeUInt32LE(Math.round((ms - sec * 1000) * 1e6), nsecAt);
+}
+
+/** struct fuse_attr (88 bytes) at `at`. */
+export function writeAttr(buf: Buffer, attr: Attr, at: number): void {
+  writeU64(buf, attr.ino, at);
+  writeU64(buf, attr.size, at + 8);
+  writeU64(buf, attr.blocks, at + 16);
+  writeTime(buf, attr.atimeMs, at + 24, at + 48);
+  writeTime(buf, attr.mtimeMs, at + 32, at + 52);
+  writeTime(buf, attr.ctimeMs, at + 40, at + 56);
+  buf.writeUInt32LE(attr.mode >>> 0, at + 60);
+  buf.writeUInt32LE(attr.nlink >>> 0, at + 64);
+  buf.writeUInt32LE(attr.uid >>> 0, at + 68);
+  buf.writeUInt32LE(attr.gid >>> 0, at + 72);
+  buf.writeUInt32LE(attr.rdev >>> 0, at + 76);
+  buf.writeUInt32LE(attr.blksize >>> 0, at + 80);
+  buf.writeUInt32LE(0, at + 84);
+}
+
+/** struct fuse_entry_out (128 bytes) at `at`. nodeid 0 caches a negative entry. */
+export function writeEntryOut(
+  buf: Buffer,
+  at: number,
+  nodeid: number,
+  attr: Attr | null,
+  entryTimeoutMs: number,
+  attrTimeoutMs: number,
+): void {
+  writeU64(buf, nodeid, at);
+  writeU64(buf, 0, at + 8); // generation: node ids are never reused
+  writeTimeout(buf, entryTimeoutMs, at + 16, at + 32);
+  writeTimeout(buf, attrTimeoutMs, at + 24, at + 36);
+  if (attr) writeAttr(buf, attr, at + 40);
+}
+
+export function entryOut(nodeid: number, attr: Attr | null, entryTimeoutMs: number, attrTimeoutMs: number): Buffer {
+  const buf = replyBuffer(ENTRY_OUT_SIZE);
+  writeEntryOut(buf, H, nodeid, attr, entryTimeoutMs, attrTimeoutMs);
+  return buf;
+}
+
+export function attrOut(attr: Attr, attrTimeoutMs: number): Buffer {
+  const buf = replyBuffer(ATTR_OUT_SIZE);
+  writeTimeout(buf, attrTimeoutMs, H, H + 8);
+  writeAttr(buf, attr, H + 16);
+  return buf;
+}
+
+/** struct fuse_open_out (16 bytes) at `at`. */
+export function writeOpenOut(buf: Buffer, at: number, fh: number, openFlags: number, backingId: number): void {
+  writeU64(buf, fh, at);
+  buf.writeUInt32LE(openFlags >>> 0, at + 8);
+  buf.writeInt32LE(backingId, at + 12);
+}
+
+export function openOut(fh: number, openFlags: number, backingId = 0): Buffer {
+  const buf = replyBuffer(OPEN_OUT_SIZE);
+  writeOpenOut(buf, H, fh, openFlags, backingId);
+  return buf;
+}
+
+/** CREATE answers fuse_entry_out followed by fuse_open_out. */
+export function createOut(
+  nodeid: number,
+  attr: Attr,
+  entryTimeoutMs: number,
+  attrTimeoutMs: number,
+  fh: number,
+  openFlags: number,
+  backingId = 0,
+): Buffer {
+  const buf = replyBuffer(ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
+  writeEntryOut(buf, H, nodeid, attr, entryTimeoutMs, attrTimeoutMs);
+  writeOpenOut(buf, H + ENTRY_OUT_SIZE, fh, openFlags, backingId);
+  return buf;
+}
+
+export function writeOut(size: number): Buffer {
+  const buf = replyBuffer(WRITE_OUT_SIZE);
+  buf.writeUInt32LE(size >>> 0, H);
+  return buf;
+}
+
+export function copyFileRange64Out(size: number): Buffer {
+  const buf = replyBuffer(8);
+  writeU64(buf, size, H);
+  return buf;
+}
+
+export function statfsOut(st: StatFs): Buffer {
+  const buf = replyBuffer(STATFS_OUT_SIZE);
+  writeU64(buf, st.blocks, H);
+  writeU64(buf, st.bfree, H + 8);
+  writeU64(buf, st.bavail, H + 16);
+  writeU64(buf, st.files, H + 24);
+  writeU64(buf, st.ffree, H + 32);
+  buf.writeUInt32LE(st.bsize >>> 0, H + 40);
+  buf.writeUInt32LE(st.namelen >>> 0, H + 44);
+  buf.writeUInt32LE(st.frsize >>> 0, H + 48);
+  return buf;
+}
+
+export function getxattrSizeOut(size: number): Buffer {
+  const buf = replyBuffer(GETXATTR_OUT_SIZE);
+  buf.writeUInt32LE(size >>> 0, H);
+  return buf;
+}
+
+export function lseekOut(offset: number): Buffer {
+  const buf = replyBuffer(LSEEK_OUT_SIZE);
+  writeU64(buf, offset, H);
+  return buf;
+}
+
+/** A reply carrying raw bytes (readlink target, xattr value or name list). */
+export function bytesOut(data: Buffer): Buffer {
+  const buf = replyBufferUnsafe(data.length);
+  data.copy(buf, H);
+  return buf;
+}
+
+export interface InitOut {
+  major: number;
+  minor: number;
+  maxReadahead: number;
+  flags: bigint;
+  maxBackground: number;
+  congestionThreshold: number;
+  maxWrite: number;
+  timeGran: number;
+  maxPages: number;
+  maxStackDepth: number;
+}
+
+export function initOut(o: InitOut): Buffer {
+  const buf = replyBuffer(INIT_OUT_SIZE);
+  buf.writeUInt32LE(o.major, H);
+  buf.writeUInt32LE(o.minor, H + 4);
+  buf.writeUInt32LE(o.maxReadahead, H + 8);
+  buf.writeUInt32LE(Number(o.flags & 0xffffffffn), H + 12);
+  buf.writeUInt16LE(o.maxBackground, H + 16);
+  buf.writeUInt16LE(o.congestionThreshold, H + 18);
+  buf.writeUInt32LE(o.maxWrite, H + 20);
+  buf.writeUInt32LE(o.timeGran, H + 24);
+  buf.writeUInt16LE(o.maxPages, H + 28);
+  buf.writeUInt32LE(Number(o.flags >> 32n), H + 32);
+  buf.writeUInt32LE(o.maxStackDepth, H + 36);
+  return buf;
+}
+
+/**
+ * Packs fuse_dirent / fuse_direntplus records into one reply of at most
+ * `size` payload bytes. add() returns false when the next record does not fit.
+ */
+export class DirentWriter {
+  readonly buf: Buffer;
+  private pos = H;
+  private readonly limit: number;
+
+  constructor(size: number) {
+    this.buf = Buffer.alloc(H + size);
+    this.limit = H + size;
+  }
+
+  /** Bytes a record takes, padded to 8. */
+  static recordSize(nameBytes: number, plus: boolean): number {
+    return (((plus ? ENTRY_OUT_SIZE : 0) + DIRENT_SIZE + nameBytes + 7) & ~7);
+  }
+
+  fits(nameBytes: number, plus: boolean): boolean {
+    return this.pos + DirentWriter.recordSize(nameBytes, plus) <= this.limit;
+  }
+
+  /**
+   * Appends a record; for READDIRPLUS `entry` writes the fuse_entry_out part.
+   * Call fits() first: the caller decides whether the entry is counted.
+   */
+  add(name: string, nameBytes: number, ino: number, nextOffset: number, type: number, entry?: (buf: Buffer, at: number) => void): void {
+    let at = this.pos;
+    const size = DirentWriter.recordSize(nameBytes, entry !== undefined);
+    if (entry) {
+      entry(this.buf, at);
+      at += ENTRY_OUT_SIZE;
+    }
+    writeU64(this.buf, ino, at);
+    writeU64(this.buf, nextOffset, at + 8);
+    this.buf.writeUInt32LE(nameBytes, at + 16);
+    this.buf.writeUInt32LE(type >>> 12, at + 20);
+    this.buf.write(name, at + DIRENT_SIZE, nameBytes, 'utf8');
+    this.pos += size;
+  }
+
+  /** The reply, trimmed to what was written. */
+  finish(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}

@@ -1,0 +1,240 @@
+// The request loop of one /dev/fuse connection.
+//
+// Requests are handled on the thread that reads them: a hop between threads
+// costs more than a request (shared/notes/fuse-calibration.md). The fd is
+// non-blocking; while the queue has requests we drain it in batches, yielding
+// to the event loop between batches. When it is empty and nothing is in flight
+// we wait in a short blocking poll(2) (the cheapest wake-up); when asynchronous
+// work is in flight (a delay, a throttle wait, an fsync) we wait with poll(2) on
+// a helper thread so that promises and timers keep running meanwhile.
+import * as sys from '../sys/libc.ts';
+import { EAGAIN, EINTR, EINVAL, EIO, ENOENT, ENOSYS, errnoName, toErrno } from '../vfs/errors.ts';
+import { log } from '../util/log.ts';
+import { FUSE_INT_REQ_BIT, Op, OUT_HEADER_SIZE, opName } from './abi.ts';
+import { ProtocolError, Reader } from './reader.ts';
+import { decoders, decodeHeader, type InHeader, type RequestName, type Requests } from './requests.ts';
+import type { Reply } from './replies.ts';
+import type { MaybePromise } from '../vfs/types.ts';
+
+export type Handler<K extends RequestName> = (h: InHeader, req: Requests[K]) => MaybePromise<Reply>;
+export type Handlers = { [K in RequestName]?: Handler<K> };
+
+/** Opcodes the kernel expects no reply to. */
+const NO_REPLY = new Set<number>([Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
+/** Opcodes whose decoded request holds a view into the read buffer. */
+const HOLDS_BUFFER = new Set<number>([Op.WRITE, Op.SETXATTR]);
+
+const ENODEV = 19;
+const ECONNABORTED = 103;
+/** Longest blocking wait before the event loop gets a turn while idle. */
+const IDLE_POLL_MS = 10;
+/** Requests handled before yielding to the event loop. */
+const BATCH = 64;
+const MAX_EARLY_INTERRUPTS = 1024;
+
+interface Dispatch {
+  name: RequestName;
+  decode: (r: Reader) => unknown;
+  handle: (h: InHeader, req: unknown) => MaybePromise<Reply>;
+}
+
+export interface SessionOptions {
+  /** Size of each read buffer: max_write plus room for headers. */
+  bufferSize: number;
+}
+
+export class FuseSession {
+  readonly fd: number;
+  private readonly table: Array<Dispatch | undefined> = [];
+  private readonly bufferSize: number;
+  private buf: Buffer;
+  private readonly spare: Buffer[] = [];
+  private readonly header = Buffer.alloc(OUT_HEADER_SIZE);
+  private inflight = 0;
+  private readonly aborts = new Map<number, AbortController>();
+  private readonly earlyInterrupts = new Set<number>();
+  private stopped = false;
+  private endResolve!: () => void;
+  /** Resolves when the kernel closes the connection (unmount or abort). */
+  readonly ended: Promise<void>;
+
+  constructor(fd: number, handlers: Handlers, options: SessionOptions) {
+    this.fd = fd;
+    this.bufferSize = options.bufferSize;
+    this.buf = Buffer.allocUnsafe(this.bufferSize);
+    this.ended = new Promise((resolve) => (this.endResolve = resolve));
+    for (const [name, code] of Object.entries(Op)) {
+      const handle = handlers[name as RequestName];
+      const decode = decoders[name as RequestName];
+      if (handle) this.table[code] = { name: name as RequestName, decode, handle: handle as Dispatch['handle'] };
+    }
+  }
+
+  /** Starts serving; returns at once. Await `ended` for the end. */
+  start(): void {
+    setImmediate(() => this.pump());
+  }
+
+  /** Requests currently being answered asynchronously. */
+  get pending(): number {
+    return this.inflight;
+  }
+
+  /**
+   * An AbortSignal that fires when the kernel interrupts request `unique`.
+   * Created on demand so that requests that never ask cost nothing.
+   */
+  signalFor(unique: number): AbortSignal {
+    let ctl = this.aborts.get(unique);
+    if (!ctl) {
+      ctl = new AbortController();
+      this.aborts.set(unique, ctl);
+      if (this.earlyInterrupts.delete(unique)) ctl.abort();
+    }
+    return ctl.signal;
+  }
+
+  private pump(): void {
+    const fd = this.fd;
+    for (;;) {
+      if (this.stopped) return;
+      let n = 0;
+      for (; n < BATCH; n++) {
+        const len = sys.read(fd, this.buf, this.bufferSize);
+        if (len > 0) {
+          this.dispatch(len);
+          continue;
+        }
+        if (len === -EAGAIN) break;
+        if (len === -EINTR || len === -ENOENT) continue;
+        this.finish(len === -ENODEV || len === -ECONNABORTED ? null : len);
+        return;
+      }
+      if (n === BATCH) {
+        setImmediate(() => this.pump());
+        return;
+      }
+      if (this.inflight > 0) {
+        // Promises and timers must run while we wait for the next request.
+        sys.pollOneAsync(fd, sys.POLLIN, 1000).then(() => this.pump());
+        return;
+      }
+      const r = sys.pollOne(fd, sys.POLLIN, IDLE_POLL_MS);
+      if (r <= 0 || this.inflight > 0) {
+        setImmediate(() => this.pump());
+        return;
+      }
+      // Readable (or hung up: the next read reports it); loop without yielding.
+    }
+  }
+
+  private finish(errno: number | null): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (errno !== null) log.error({ errno: errnoName(-errno) }, 'reading /dev/fuse failed; ending the session');
+    this.endResolve();
+  }
+
+  private dispatch(len: number): void {
+    const buf = this.buf;
+    let h: InHeader;
+    const r = new Reader(buf, 0, len);
+    try {
+      h = decodeHeader(r);
+    } catch {
+      log.warn({ len }, 'request shorter than fuse_in_header; ignored');
+      return;
+    }
+    if (h.len !== len) {
+      this.send(h.unique, EINVAL);
+      return;
+    }
+    const entry = this.table[h.opcode];
+    if (!entry) {
+      if (!NO_REPLY.has(h.opcode)) this.send(h.unique, ENOSYS);
+      return;
+    }
+    if (h.opcode === Op.INTERRUPT) {
+      this.interrupt(r);
+      return;
+    }
+    let result: MaybePromise<Reply>;
+    try {
+      result = entry.handle(h, entry.decode(r));
+    } catch (err) {
+      if (!NO_REPLY.has(h.opcode)) this.send(h.unique, this.errnoOf(err, h));
+      return;
+    }
+    if (result instanceof Promise) {
+      this.inflight++;
+      if (HOLDS_BUFFER.has(h.opcode)) this.swapBuffer(buf, result);
+      const unique = h.unique;
+      result.then(
+        (reply) => this.complete(unique, reply),
+        (err) => this.complete(unique, this.errnoOf(err, h)),
+      );
+      return;
+    }
+    if (!NO_REPLY.has(h.opcode)) this.send(h.unique, result);
+  }
+
+  private complete(unique: number, reply: Reply): void {
+    this.inflight--;
+    this.aborts.delete(unique);
+    this.send(unique, reply);
+  }
+
+  /** The request still reads from `held`; read the next ones into another buffer. */
+  private swapBuffer(held: Buffer, until: Promise<unknown>): void {
+    this.buf = this.spare.pop() ?? Buffer.allocUnsafe(this.bufferSize);
+    const giveBack = (): void => {
+      if (this.spare.length < 8) this.spare.push(held);
+    };
+    until.then(giveBack, giveBack);
+  }
+
+  private interrupt(r: Reader): void {
+    const target = r.u64();
+    const ctl = this.aborts.get(target);
+    if (ctl) {
+      ctl.abort();
+      return;
+    }
+    // The original may not have been read yet (interrupts jump the queue).
+    // Remember it instead of answering EAGAIN, which would make the kernel
+    // requeue the interrupt ahead of the original forever.
+    if (this.earlyInterrupts.size >= MAX_EARLY_INTERRUPTS) this.earlyInterrupts.clear();
+    this.earlyInterrupts.add(target & ~FUSE_INT_REQ_BIT);
+  }
+
+  private errnoOf(err: unknown, h: InHeader): number {
+    if (err instanceof ProtocolError) {
+      log.warn({ op: opName(h.opcode), unique: h.unique, err: err.message }, 'malformed request');
+      return EINVAL;
+    }
+    return toErrno(err, (e) => log.error({ op: opName(h.opcode), err: e }, 'unexpected error; answering EIO'));
+  }
+
+  /** Writes the one reply of request `unique`. */
+  send(unique: number, reply: Reply): void {
+    let out: Buffer;
+    if (typeof reply === 'number') {
+      out = this.header;
+      out.writeUInt32LE(OUT_HEADER_SIZE, 0);
+      out.writeInt32LE(-reply, 4);
+    } else {
+      out = reply;
+      out.writeUInt32LE(out.length, 0);
+      out.writeInt32LE(0, 4);
+    }
+    out.writeUInt32LE(unique % 2 ** 32 >>> 0, 8);
+    out.writeUInt32LE(Math.floor(unique / 2 ** 32) >>> 0, 12);
+    const n = sys.write(this.fd, out, out.length);
+    // ENOENT: the request was interrupted or the connection aborted meanwhile.
+    if (n < 0 && n !== -ENOENT && n !== -ENODEV) {
+      log.warn({ unique, errno: errnoName(-n), len: out.length }, 'writing a reply failed');
+      if (n === -EINVAL && typeof reply !== 'number') this.send(unique, EIO);
+    }
+  }
+}
+

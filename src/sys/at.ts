@@ -1,0 +1,355 @@
+// The *at family and friends: everything a backend needs to work strictly
+// beneath one directory fd. Like libc.ts, every wrapper returns the raw result
+// or a negative errno, and the hot ones fill shared buffers instead of
+// allocating (the daemon calls these on one thread, synchronously).
+import { constants as fsc } from 'node:fs';
+import { libc, koffi, ret } from './libc.ts';
+
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const AT_EMPTY_PATH = 0x1000;
+
+// Node's fs.constants carry the per-architecture values (arm64 differs from
+// x86_64 for O_DIRECTORY/O_NOFOLLOW/O_DIRECT); O_PATH and O_CLOEXEC are the
+// same on both and Node does not export them.
+export const O_RDONLY = fsc.O_RDONLY;
+export const O_WRONLY = fsc.O_WRONLY;
+export const O_RDWR = fsc.O_RDWR;
+export const O_ACCMODE = 3;
+export const O_CREAT = fsc.O_CREAT;
+export const O_EXCL = fsc.O_EXCL;
+export const O_NOCTTY = fsc.O_NOCTTY;
+export const O_TRUNC = fsc.O_TRUNC;
+export const O_APPEND = fsc.O_APPEND;
+export const O_NONBLOCK = fsc.O_NONBLOCK;
+export const O_DSYNC = fsc.O_DSYNC;
+export const O_SYNC = fsc.O_SYNC;
+export const O_DIRECT = fsc.O_DIRECT ?? 0;
+export const O_NOATIME = fsc.O_NOATIME ?? 0;
+export const O_DIRECTORY = fsc.O_DIRECTORY;
+export const O_NOFOLLOW = fsc.O_NOFOLLOW;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+
+export const RESOLVE_NO_XDEV = 0x01;
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_NO_SYMLINKS = 0x04;
+export const RESOLVE_BENEATH = 0x08;
+
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+
+export const SEEK_SET = 0;
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
+
+const ENOSYS = 38;
+const EOPNOTSUPP = 95;
+const E2BIG = 7;
+
+// Syscall numbers from 424 on are shared by every architecture.
+const NR_OPENAT2 = 437;
+const NR_FCHMODAT2 = 452;
+const NR_SETXATTRAT = 463;
+const NR_GETXATTRAT = 464;
+const NR_LISTXATTRAT = 465;
+const NR_REMOVEXATTRAT = 466;
+
+// syscall(2) is variadic, but on x86_64 and arm64 Linux integer and pointer
+// varargs travel exactly like fixed ones, so fixed prototypes per shape avoid
+// koffi's slower per-call variadic type parsing.
+const sysOpenat2 = libc.func('long syscall(long nr, int dirfd, const char *path, void *how, size_t size)');
+const sysFchmodat2 = libc.func('long syscall(long nr, int dirfd, const char *path, uint32_t mode, int flags)');
+const sysXattrArgs = libc.func(
+  'long syscall(long nr, int dirfd, const char *path, uint32_t atflags, const char *name, void *args, size_t size)',
+);
+const sysListxattrat = libc.func(
+  'long syscall(long nr, int dirfd, const char *path, uint32_t atflags, void *list, size_t size)',
+);
+const sysRemovexattrat = libc.func(
+  'long syscall(long nr, int dirfd, const char *path, uint32_t atflags, const char *name)',
+);
+
+const cStatx = libc.func('int statx(int dirfd, const char *path, int flags, uint32_t mask, void *buf)');
+const cMkdirat = libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)');
+const cMknodat = libc.func('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)');
+const cUnlinkat = libc.func('int unlinkat(int dirfd, const char *path, int flags)');
+const cRenameat2 = libc.func(
+  'int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, uint32_t flags)',
+);
+const cLinkat = libc.func(
+  'int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)',
+);
+const cSymlinkat = libc.func('int symlinkat(const char *target, int dirfd, const char *path)');
+const cReadlinkat = libc.func('long readlinkat(int dirfd, const char *path, void *buf, size_t size)');
+const cFchownat = libc.func('int fchownat(int dirfd, const char *path, int uid, int gid, int flags)');
+const cFchmodat = libc.func('int fchmodat(int dirfd, const char *path, uint32_t mode, int flags)');
+const cUtimensat = libc.func('int utimensat(int dirfd, const char *path, void *times, int flags)');
+const cFutimens = libc.func('int futimens(int fd, void *times)');
+const cGetdents64 = libc.func('long getdents64(int fd, void *buf, size_t size)');
+const cLseek = libc.func('int64_t lseek(int fd, int64_t offset, int whence)');
+const cFstatfs = libc.func('int fstatfs(int fd, void *buf)');
+const cFallocate = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)');
+const cCopyFileRange = libc.func(
+  'long copy_file_range(int fdIn, void *offIn, int fdOut, void *offOut, size_t len, uint32_t flags)',
+);
+const cDup = libc.func('int dup(int fd)');
+const cGetxattr = libc.func('long getxattr(const char *path, const char *name, void *value, size_t size)');
+const cSetxattr = libc.func('int setxattr(const char *path, const char *name, void *value, size_t size, int flags)');
+const cListxattr = libc.func('long listxattr(const char *path, void *list, size_t size)');
+const cRemovexattr = libc.func('int removexattr(const char *path, const char *name)');
+const cClose = libc.func('int close(int fd)');
+
+const how = Buffer.alloc(24);
+/** openat2(2): struct open_how {u64 flags; u64 mode; u64 resolve}. */
+export function openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
+  how.writeBigUInt64LE(BigInt(flags >>> 0), 0);
+  how.writeBigUInt64LE(BigInt(mode >>> 0), 8);
+  how.writeBigUInt64LE(BigInt(resolve >>> 0), 16);
+  return ret(sysOpenat2(NR_OPENAT2, dirfd, path, how, 24));
+}
+
+export const STATX_BASIC_STATS = 0x7ff;
+/**
+ * Filled by statx(). Layout (linux/stat.h): mask u32@0, blksize u32@4,
+ * nlink u32@16, uid u32@20, gid u32@24, mode u16@28, ino u64@32, size u64@40,
+ * blocks u64@48, timestamps {i64 sec, u32 nsec} atime@64 btime@80 ctime@96
+ * mtime@112, rdev major u32@128 minor u32@132.
+ */
+export const statxBuf = Buffer.alloc(256);
+export function statx(dirfd: number, path: string, flags: number, mask = STATX_BASIC_STATS): number {
+  return ret(cStatx(dirfd, path, flags, mask, statxBuf));
+}
+
+export function mkdirat(dirfd: number, path: string, mode: number): number {
+  return ret(cMkdirat(dirfd, path, mode));
+}
+
+export function mknodat(dirfd: number, path: string, mode: number, dev: number): number {
+  return ret(cMknodat(dirfd, path, mode, dev));
+}
+
+export function unlinkat(dirfd: number, path: string, flags: number): number {
+  return ret(cUnlinkat(dirfd, path, flags));
+}
+
+export function renameat2(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): number {
+  return ret(cRenameat2(olddirfd, oldpath, newdirfd, newpath, flags));
+}
+
+export function linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): number {
+  return ret(cLinkat(olddirfd, oldpath, newdirfd, newpath, flags));
+}
+
+export function symlinkat(target: string, dirfd: number, path: string): number {
+  return ret(cSymlinkat(target, dirfd, path));
+}
+
+// PATH_MAX plus one byte, so a target that fills it is seen as truncated.
+const linkBuf = Buffer.alloc(4097);
+/** readlinkat(2): the target, or -errno. */
+export function readlinkat(dirfd: number, path: string): string | number {
+  const n = ret(cReadlinkat(dirfd, path, linkBuf, linkBuf.length));
+  if (n < 0) return n;
+  if (n >= linkBuf.length) return -36; // ENAMETOOLONG
+  return linkBuf.toString('utf8', 0, n);
+}
+
+/** uid/gid -1 leave that id unchanged. */
+export function fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): number {
+  return ret(cFchownat(dirfd, path, uid, gid, flags));
+}
+
+let haveFchmodat2 = true;
+/** chmod that can refuse to follow a final symlink, without /proc where the kernel allows. */
+export function fchmodat(dirfd: number, path: string, mode: number, flags: number): number {
+  if (haveFchmodat2) {
+    const r = ret(sysFchmodat2(NR_FCHMODAT2, dirfd, path, mode, flags));
+    if (r !== -ENOSYS) return r;
+    haveFchmodat2 = false;
+  }
+  // Before Linux 6.6 glibc emulates AT_SYMLINK_NOFOLLOW with an O_PATH fd
+  // relative to dirfd and /proc/self/fd, which stays pinned to that inode.
+  return ret(cFchmodat(dirfd, path, mode, flags));
+}
+
+export const UTIME_NOW = (1 << 30) - 1;
+export const UTIME_OMIT = (1 << 30) - 2;
+/** A time to set: milliseconds since the epoch, 'now', or undefined to leave it. */
+export type TimeSpec = number | 'now' | undefined;
+
+const times = Buffer.alloc(32);
+function putTime(t: TimeSpec, at: number): void {
+  if (t === undefined || t === 'now') {
+    times.writeBigInt64LE(0n, at);
+    times.writeBigInt64LE(BigInt(t === 'now' ? UTIME_NOW : UTIME_OMIT), at + 8);
+    return;
+  }
+  const sec = Math.floor(t / 1000);
+  const nsec = Math.min(999_999_999, Math.max(0, Math.round((t - sec * 1000) * 1e6)));
+  times.writeBigInt64LE(BigInt(sec), at);
+  times.writeBigInt64LE(BigInt(nsec), at + 8);
+}
+
+/** utimensat(2), or futimens(3) on dirfd itself when path is null. */
+export function utimensat(dirfd: number, path: string | null, atime: TimeSpec, mtime: TimeSpec, flags: number): number {
+  putTime(atime, 0);
+  putTime(mtime, 16);
+  return path === null ? ret(cFutimens(dirfd, times)) : ret(cUtimensat(dirfd, path, times, flags));
+}
+
+/** linux_dirent64 records: u64 ino, i64 off, u16 reclen, u8 type, name NUL-terminated. */
+export function getdents64(fd: number, buf: Buffer): number {
+  return ret(cGetdents64(fd, buf, buf.length));
+}
+
+export function lseek(fd: number, offset: number, whence: number): number {
+  return ret(cLseek(fd, offset, whence));
+}
+
+/** Filled by fstatfs(): 64-bit struct statfs, every field 8 bytes wide. */
+export const statfsBuf = Buffer.alloc(120);
+export const STATFS_BSIZE = 8;
+export const STATFS_BLOCKS = 16;
+export const STATFS_BFREE = 24;
+export const STATFS_BAVAIL = 32;
+export const STATFS_FILES = 40;
+export const STATFS_FFREE = 48;
+export const STATFS_NAMELEN = 64;
+export const STATFS_FRSIZE = 72;
+export function fstatfs(fd: number): number {
+  return ret(cFstatfs(fd, statfsBuf));
+}
+
+export function fallocate(fd: number, mode: number, offset: number, length: number): number {
+  return ret(cFallocate(fd, mode, offset, length));
+}
+
+const offIn = Buffer.alloc(8);
+const offOut = Buffer.alloc(8);
+/** copy_file_range(2) with explicit offsets, so neither fd's position moves. */
+export function copyFileRange(
+  fdIn: number,
+  inOffset: number,
+  fdOut: number,
+  outOffset: number,
+  length: number,
+  flags: number,
+): number {
+  offIn.writeBigInt64LE(BigInt(inOffset));
+  offOut.writeBigInt64LE(BigInt(outOffset));
+  return ret(cCopyFileRange(fdIn, offIn, fdOut, offOut, length, flags));
+}
+
+export function dup(fd: number): number {
+  return ret(cDup(fd));
+}
+
+// --- extended attributes ---------------------------------------------------
+// The *xattrat calls (Linux 6.13) take the value through struct xattr_args
+// {u64 value pointer; u32 size; u32 flags}, so the value must live at a
+// stable native address: one XATTR_SIZE_MAX block, reused.
+const XATTR_SIZE_MAX = 65536;
+const valuePtr = koffi.alloc('uint8_t', XATTR_SIZE_MAX);
+const valueBuf = Buffer.from(koffi.view(valuePtr, XATTR_SIZE_MAX));
+const xattrArgs = Buffer.alloc(16);
+xattrArgs.writeBigUInt64LE(BigInt(koffi.address(valuePtr)), 0);
+const listBuf = Buffer.alloc(XATTR_SIZE_MAX);
+
+let haveXattrat = true;
+
+// Older kernels: pin the inode with an O_PATH fd beneath dirfd and reach it
+// through its /proc/self/fd magic link, which cannot be redirected. Symlinks
+// are refused because following that link would land on the symlink and then
+// follow it again.
+function pinned(dirfd: number, path: string, atflags: number): number {
+  const nofollow = atflags & AT_SYMLINK_NOFOLLOW ? O_NOFOLLOW : 0;
+  const fd = openat2(dirfd, path, O_PATH | O_CLOEXEC | nofollow, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+  if (fd < 0) return fd;
+  const r = statx(fd, '', AT_EMPTY_PATH, 1 /* STATX_TYPE */);
+  if (r < 0 || (statxBuf.readUInt16LE(28) & 0o170000) === 0o120000) {
+    cClose(fd);
+    return r < 0 ? r : -EOPNOTSUPP;
+  }
+  return fd;
+}
+
+/** The value into a fresh Buffer, or -errno. */
+export function getxattrat(dirfd: number, path: string, atflags: number, name: string): Buffer | number {
+  let n = -ENOSYS;
+  if (haveXattrat) {
+    xattrArgs.writeUInt32LE(XATTR_SIZE_MAX, 8);
+    xattrArgs.writeUInt32LE(0, 12);
+    n = ret(sysXattrArgs(NR_GETXATTRAT, dirfd, path, atflags, name, xattrArgs, 16));
+    if (n === -ENOSYS) haveXattrat = false;
+  }
+  if (!haveXattrat) {
+    const fd = pinned(dirfd, path, atflags);
+    if (fd < 0) return fd;
+    n = ret(cGetxattr(`/proc/self/fd/${fd}`, name, valueBuf, XATTR_SIZE_MAX));
+    cClose(fd);
+  }
+  return n < 0 ? n : Buffer.from(valueBuf.subarray(0, n));
+}
+
+export function setxattrat(
+  dirfd: number,
+  path: string,
+  atflags: number,
+  name: string,
+  value: Buffer,
+  flags: number,
+): number {
+  if (value.length > XATTR_SIZE_MAX) return -E2BIG;
+  value.copy(valueBuf, 0);
+  if (haveXattrat) {
+    xattrArgs.writeUInt32LE(value.length, 8);
+    xattrArgs.writeUInt32LE(flags, 12);
+    const r = ret(sysXattrArgs(NR_SETXATTRAT, dirfd, path, atflags, name, xattrArgs, 16));
+    if (r !== -ENOSYS) return r;
+    haveXattrat = false;
+  }
+  const fd = pinned(dirfd, path, atflags);
+  if (fd < 0) return fd;
+  const r = ret(cSetxattr(`/proc/self/fd/${fd}`, name, valueBuf, value.length, flags));
+  cClose(fd);
+  return r;
+}
+
+/** The attribute names, or -errno. */
+export function listxattrat(dirfd: number, path: string, atflags: number): string[] | number {
+  let n = -ENOSYS;
+  if (haveXattrat) {
+    n = ret(sysListxattrat(NR_LISTXATTRAT, dirfd, path, atflags, listBuf, listBuf.length));
+    if (n === -ENOSYS) haveXattrat = false;
+  }
+  if (!haveXattrat) {
+    const fd = pinned(dirfd, path, atflags);
+    if (fd < 0) return fd;
+    n = ret(cListxattr(`/proc/self/fd/${fd}`, listBuf, listBuf.length));
+    cClose(fd);
+  }
+  if (n < 0) return n;
+  const names: string[] = [];
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    if (listBuf[i] !== 0) continue;
+    if (i > start) names.push(listBuf.toString('utf8', start, i));
+    start = i + 1;
+  }
+  return names;
+}
+
+export function removexattrat(dirfd: number, path: string, atflags: number, name: string): number {
+  if (haveXattrat) {
+    const r = ret(sysRemovexattrat(NR_REMOVEXATTRAT, dirfd, path, atflags, name));
+    if (r !== -ENOSYS) return r;
+    haveXattrat = false;
+  }
+  const fd = pinned(dirfd, path, atflags);
+  if (fd < 0) return fd;
+  const r = ret(cRemovexattr(`/proc/self/fd/${fd}`, name));
+  cClose(fd);
+  return r;
+}

@@ -1,0 +1,366 @@
+// The only adapter between the kernel protocol (fuse/) and the path-level vfs:
+// it turns each decoded request into a vfs call on the node's path and the
+// answer into a reply. Handlers stay synchronous when the vfs answers
+// synchronously, so most metadata requests are answered without a promise.
+import {
+  FATTR_ATIME,
+  FATTR_ATIME_NOW,
+  FATTR_CTIME,
+  FATTR_FH,
+  FATTR_GID,
+  FATTR_MODE,
+  FATTR_MTIME,
+  FATTR_MTIME_NOW,
+  FATTR_SIZE,
+  FATTR_UID,
+  FOPEN_DIRECT_IO,
+  FOPEN_KEEP_CACHE,
+  FOPEN_PASSTHROUGH,
+  FUSE_FSYNC_FDATASYNC,
+  FUSE_GETATTR_FH,
+  OUT_HEADER_SIZE,
+} from '../fuse/abi.ts';
+import { backingClose, backingOpen } from '../fuse/backing.ts';
+import {
+  attrOut,
+  bytesOut,
+  copyFileRange64Out,
+  createOut,
+  entryOut,
+  getxattrSizeOut,
+  lseekOut,
+  openOut,
+  replyBufferUnsafe,
+  statfsOut,
+  writeOut,
+  type Reply,
+} from '../fuse/replies.ts';
+import type { InHeader } from '../fuse/requests.ts';
+import type { FuseSession, Handlers } from '../fuse/session.ts';
+import { log } from '../util/log.ts';
+import { DirHandles } from './dir-handles.ts';
+import { EBADF, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from './errors.ts';
+import { negotiateInit, type InitSettings } from './init.ts';
+import { childPath, NodeTable, type Node } from './node-table.ts';
+import type { Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
+
+export interface BridgeOptions extends InitSettings {
+  /** How long the kernel may cache names and attributes, in ms. */
+  entryTimeoutMs: number;
+  attrTimeoutMs: number;
+  /** How long the kernel may cache "no such file", in ms (0: never). */
+  negativeTimeoutMs: number;
+  /** Force FOPEN_DIRECT_IO on every file: every read and write reaches the daemon. */
+  directIo: boolean;
+  /** Keep the page cache across opens (FOPEN_KEEP_CACHE). */
+  keepCache: boolean;
+}
+
+interface FileHandle {
+  node: Node;
+  fh: number;
+  /** Backing id registered for kernel passthrough, 0 if none. */
+  backingId: number;
+}
+
+class RequestContext implements OpContext {
+  readonly uid: number;
+  readonly gid: number;
+  readonly pid: number;
+  readonly unique: number;
+  private readonly bridge: FuseBridge;
+  constructor(h: InHeader, bridge: FuseBridge) {
+    this.uid = h.uid;
+    this.gid = h.gid;
+    this.pid = h.pid;
+    this.unique = h.unique;
+    this.bridge = bridge;
+  }
+  get signal(): AbortSignal | undefined {
+    return this.bridge.session?.signalFor(this.unique);
+  }
+}
+
+function then<T>(value: MaybePromise<T>, f: (v: T) => Reply): MaybePromise<Reply> {
+  return value instanceof Promise ? value.then(f) : f(value);
+}
+
+const ok = (): Reply => 0;
+const msOf = (sec: number, nsec: number): number => sec * 1000 + nsec / 1e6;
+
+export class FuseBridge {
+  readonly nodes = new NodeTable();
+  readonly vfs: Vfs;
+  readonly options: BridgeOptions;
+  session: FuseSession | undefined;
+  /** Whether INIT turned on kernel passthrough; cleared if the kernel refuses it. */
+  passthrough = false;
+  private readonly files = new Map<number, FileHandle>();
+  private readonly dirs: DirHandles;
+  private nextFh = 1;
+  /** Files opened with and without kernel passthrough, for metrics. */
+  readonly openCounts = { passthrough: 0, daemon: 0 };
+
+  constructor(vfs: Vfs, options: BridgeOptions) {
+    this.vfs = vfs;
+    this.options = options;
+    this.dirs = new DirHandles(vfs, this.nodes, options);
+  }
+
+  private ctx(h: InHeader): OpContext {
+    return new RequestContext(h, this);
+  }
+
+  private file(fh: number): FileHandle {
+    const f = this.files.get(fh);
+    if (!f) throw new FsError(EBADF, `unknown file handle ${fh}`);
+    return f;
+  }
+
+  /** An open handle of a node that left the namespace, to keep fstat/fchmod working. */
+  private handleOf(node: Node): number | undefined {
+    if (!node.detached || node.openHandles === 0) return undefined;
+    for (const f of this.files.values()) if (f.node === node) return f.fh;
+    return undefined;
+  }
+
+  private entry(parent: Node, name: string, attr: Attr): Reply {
+    const node = this.nodes.learn(parent, name);
+    return entryOut(node.id, attr, this.options.entryTimeoutMs, this.options.attrTimeoutMs);
+  }
+
+  /** Registers the handle; `created` makes it a CREATE reply for a node just learned. */
+  private opened(node: Node, res: OpenResult, created?: Attr): Reply {
+    let backingId = 0;
+    let flags = 0;
+    if (res.directIo || this.options.directIo) flags |= FOPEN_DIRECT_IO;
+    else if (this.passthrough && res.backingFd !== undefined) backingId = this.acquireBacking(node, res.backingFd);
+    if (backingId > 0) flags |= FOPEN_PASSTHROUGH;
+    else if (res.keepCache || this.options.keepCache) flags |= FOPEN_KEEP_CACHE;
+    if (backingId > 0) this.openCounts.passthrough++;
+    else this.openCounts.daemon++;
+    const kfh = this.nextFh++;
+    this.files.set(kfh, { node, fh: res.fh, backingId });
+    node.openHandles++;
+    if (created) {
+      const o = this.options;
+      return createOut(node.id, created, o.entryTimeoutMs, o.attrTimeoutMs, kfh, flags, backingId);
+    }
+    return openOut(kfh, flags, backingId);
+  }
+
+  /** One backing id per node, shared by all its opens (the kernel requires it). */
+  private acquireBacking(node: Node, backingFd: number): number {
+    if (node.backingId > 0) {
+      node.backingUsers++;
+      return node.backingId;
+    }
+    const id = backingOpen(this.session!.fd, backingFd);
+    if (id <= 0) {
+      if (id === -EPERM) this.passthrough = false;
+      log.warn({ path: node.path, errno: errnoName(-id) }, 'kernel passthrough refused; serving this file through the daemon');
+      return 0;
+    }
+    node.backingId = id;
+    node.backingUsers = 1;
+    return id;
+  }
+
+  private releaseBacking(node: Node): void {
+    if (node.backingId === 0 || --node.backingUsers > 0) return;
+    backingClose(this.session!.fd, node.backingId);
+    node.backingId = 0;
+  }
+
+  private changes(req: import('../fuse/requests.ts').SetattrIn): AttrChanges {
+    const v = req.valid;
+    const c: AttrChanges = {};
+    if (v & FATTR_MODE) c.mode = req.mode & 0o7777;
+    if (v & FATTR_UID) c.uid = req.uid;
+    if (v & FATTR_GID) c.gid = req.gid;
+    if (v & FATTR_SIZE) c.size = req.size;
+    if (v & FATTR_ATIME_NOW) c.atime = 'now';
+    else if (v & FATTR_ATIME) c.atime = msOf(req.atime, req.atimensec);
+    if (v & FATTR_MTIME_NOW) c.mtime = 'now';
+    else if (v & FATTR_MTIME) c.mtime = msOf(req.mtime, req.mtimensec);
+    if (v & FATTR_CTIME) c.ctime = msOf(req.ctime, req.ctimensec);
+    return c;
+  }
+
+  handlers(): Handlers {
+    const vfs = this.vfs;
+    const nodes = this.nodes;
+    const o = this.options;
+    return {
+      INIT: (_h, req) => {
+        const out = negotiateInit(req, o);
+        this.passthrough = out.passthrough;
+        return out.reply;
+      },
+      DESTROY: () => then(vfs.destroy?.(), ok),
+      LOOKUP: (h, { name }) => {
+        const parent = nodes.get(h.nodeid);
+        const attr = vfs.getattr(this.ctx(h), childPath(parent.path, name));
+        const found = (a: Attr): Reply => this.entry(parent, name, a);
+        if (o.negativeTimeoutMs <= 0) return then(attr, found);
+        const negative = (err: unknown): Reply => {
+          if (err instanceof FsError && err.errno === ENOENT) return entryOut(0, null, o.negativeTimeoutMs, 0);
+          throw err;
+        };
+        if (attr instanceof Promise) return attr.then(found, negative);
+        return found(attr);
+      },
+      FORGET: (h, { nlookup }) => {
+        nodes.forget(h.nodeid, nlookup);
+        return 0;
+      },
+      BATCH_FORGET: (_h, { items }) => {
+        for (const { nodeid, nlookup } of items) nodes.forget(nodeid, nlookup);
+        return 0;
+      },
+      GETATTR: (h, req) => {
+        const node = nodes.get(h.nodeid);
+        const fh = req.getattrFlags & FUSE_GETATTR_FH ? this.files.get(req.fh)?.fh : this.handleOf(node);
+        return then(vfs.getattr(this.ctx(h), node.path, fh), (a) => attrOut(a, o.attrTimeoutMs));
+      },
+      SETATTR: (h, req) => {
+        const node = nodes.get(h.nodeid);
+        const fh = req.valid & FATTR_FH ? this.files.get(req.fh)?.fh : this.handleOf(node);
+        return then(vfs.setattr(this.ctx(h), node.path, this.changes(req), fh), (a) => attrOut(a, o.attrTimeoutMs));
+      },
+      READLINK: (h) => then(vfs.readlink(this.ctx(h), nodes.get(h.nodeid).path), (t) => bytesOut(Buffer.from(t))),
+      SYMLINK: (h, { name, target }) => {
+        const parent = nodes.get(h.nodeid);
+        return then(vfs.symlink(this.ctx(h), target, childPath(parent.path, name)), (a) => this.entry(parent, name, a));
+      },
+      MKNOD: (h, { name, mode, rdev }) => {
+        const parent = nodes.get(h.nodeid);
+        return then(vfs.mknod(this.ctx(h), childPath(parent.path, name), mode, rdev), (a) => this.entry(parent, name, a));
+      },
+      MKDIR: (h, { name, mode }) => {
+        const parent = nodes.get(h.nodeid);
+        return then(vfs.mkdir(this.ctx(h), childPath(parent.path, name), mode), (a) => this.entry(parent, name, a));
+      },
+      UNLINK: (h, { name }) => {
+        const parent = nodes.get(h.nodeid);
+        return then(vfs.unlink(this.ctx(h), childPath(parent.path, name)), () => {
+          nodes.removed(parent, name);
+          return 0;
+        });
+      },
+      RMDIR: (h, { name }) => {
+        const parent = nodes.get(h.nodeid);
+        return then(vfs.rmdir(this.ctx(h), childPath(parent.path, name)), () => {
+          nodes.removed(parent, name);
+          return 0;
+        });
+      },
+      RENAME: (h, req) => this.rename(h, req.oldname, req.newdir, req.newname, 0),
+      RENAME2: (h, req) => this.rename(h, req.oldname, req.newdir, req.newname, req.flags),
+      LINK: (h, { oldnodeid, name }) => {
+        const parent = nodes.get(h.nodeid);
+        const existing = nodes.get(oldnodeid);
+        return then(vfs.link(this.ctx(h), existing.path, childPath(parent.path, name)), (a) => this.entry(parent, name, a));
+      },
+      OPEN: (h, { flags }) => {
+        const node = nodes.get(h.nodeid);
+        return then(vfs.open(this.ctx(h), node.path, flags), (res) => this.opened(node, res));
+      },
+      CREATE: (h, { name, flags, mode }) => {
+        const parent = nodes.get(h.nodeid);
+        const path = childPath(parent.path, name);
+        return then(vfs.create(this.ctx(h), path, flags, mode), (res) =>
+          this.opened(nodes.learn(parent, name), res, res.attr),
+        );
+      },
+      READ: (h, { fh, offset, size }) => {
+        const f = this.file(fh);
+        const buf = replyBufferUnsafe(size);
+        const into = buf.subarray(OUT_HEADER_SIZE);
+        return then(vfs.read(this.ctx(h), f.node.path, f.fh, into, offset), (n) =>
+          n >= size ? buf : buf.subarray(0, OUT_HEADER_SIZE + n),
+        );
+      },
+      WRITE: (h, { fh, offset, data }) => {
+        const f = this.file(fh);
+        return then(vfs.write(this.ctx(h), f.node.path, f.fh, data, offset), writeOut);
+      },
+      FLUSH: (h, { fh }) => {
+        const f = this.file(fh);
+        return then(vfs.flush(this.ctx(h), f.node.path, f.fh), ok);
+      },
+      RELEASE: (h, { fh }) => {
+        const f = this.file(fh);
+        this.files.delete(fh);
+        f.node.openHandles--;
+        if (f.backingId) this.releaseBacking(f.node);
+        return then(vfs.release(this.ctx(h), f.node.path, f.fh), ok);
+      },
+      FSYNC: (h, { fh, fsyncFlags }) => {
+        const f = this.file(fh);
+        return then(vfs.fsync(this.ctx(h), f.node.path, f.fh, (fsyncFlags & FUSE_FSYNC_FDATASYNC) !== 0), ok);
+      },
+      STATFS: (h) => then(vfs.statfs(this.ctx(h), nodes.get(h.nodeid).path), statfsOut),
+      SETXATTR: (h, { name, value, flags }) =>
+        then(vfs.setxattr(this.ctx(h), nodes.get(h.nodeid).path, name, value, flags), ok),
+      GETXATTR: (h, { name, size }) =>
+        then(vfs.getxattr(this.ctx(h), nodes.get(h.nodeid).path, name), (v) => sized(v, size)),
+      LISTXATTR: (h, { size }) =>
+        then(vfs.listxattr(this.ctx(h), nodes.get(h.nodeid).path), (names) =>
+          sized(Buffer.from(names.map((n) => `${n}\0`).join('')), size),
+        ),
+      REMOVEXATTR: (h, { name }) => then(vfs.removexattr(this.ctx(h), nodes.get(h.nodeid).path, name), ok),
+      OPENDIR: (h) => this.dirs.open(this.ctx(h), nodes.get(h.nodeid)),
+      READDIR: (h, req) => this.dirs.read(this.ctx(h), req, false),
+      READDIRPLUS: (h, req) => this.dirs.read(this.ctx(h), req, true),
+      RELEASEDIR: (h, { fh }) => this.dirs.release(this.ctx(h), fh),
+      FSYNCDIR: (h, { fh, fsyncFlags }) => this.dirs.fsync(this.ctx(h), fh, (fsyncFlags & FUSE_FSYNC_FDATASYNC) !== 0),
+      ACCESS: (h, { mask }) => then(vfs.access(this.ctx(h), nodes.get(h.nodeid).path, mask), ok),
+      FALLOCATE: (h, { fh, offset, length, mode }) => {
+        if (!vfs.fallocate) return ENOSYS;
+        const f = this.file(fh);
+        return then(vfs.fallocate(this.ctx(h), f.node.path, f.fh, mode, offset, length), ok);
+      },
+      LSEEK: (h, { fh, offset, whence }) => {
+        if (!vfs.lseek) return ENOSYS;
+        const f = this.file(fh);
+        return then(vfs.lseek(this.ctx(h), f.node.path, f.fh, offset, whence), lseekOut);
+      },
+      COPY_FILE_RANGE: (h, req) => then(this.copyFileRange(h, req), writeOut),
+      COPY_FILE_RANGE_64: (h, req) => then(this.copyFileRange(h, req), copyFileRange64Out),
+      SYNCFS: () => 0,
+    };
+  }
+
+  private copyFileRange(h: InHeader, req: import('../fuse/requests.ts').CopyFileRangeIn): MaybePromise<number> {
+    if (!this.vfs.copyFileRange) throw new FsError(ENOSYS);
+    const a = this.file(req.fhIn);
+    const b = this.file(req.fhOut);
+    return this.vfs.copyFileRange(
+      this.ctx(h),
+      { path: a.node.path, fh: a.fh, offset: req.offIn },
+      { path: b.node.path, fh: b.fh, offset: req.offOut },
+      req.len,
+      req.flags,
+    );
+  }
+
+  private rename(h: InHeader, name: string, newdir: number, newname: string, flags: number): MaybePromise<Reply> {
+    const parent = this.nodes.get(h.nodeid);
+    const newParent = this.nodes.get(newdir);
+    const from = childPath(parent.path, name);
+    const to = childPath(newParent.path, newname);
+    return then(this.vfs.rename(this.ctx(h), from, to, flags), () => {
+      if (flags & 2) this.nodes.exchanged(parent, name, newParent, newname);
+      else this.nodes.renamed(parent, name, newParent, newname);
+      return 0;
+    });
+  }
+}
+
+/** GETXATTR/LISTXATTR: size 0 asks for the length; too small a buffer is ERANGE. */
+function sized(value: Buffer, size: number): Reply {
+  if (size === 0) return getxattrSizeOut(value.length);
+  if (value.length > size) return ERANGE;
+  return bytesOut(value);
+}

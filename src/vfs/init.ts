@@ -1,0 +1,76 @@
+// INIT negotiation: which protocol minor and features this connection uses.
+import { readFileSync } from 'node:fs';
+import { FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, InitFlag } from '../fuse/abi.ts';
+import { initOut, type Reply } from '../fuse/replies.ts';
+import type { InitIn } from '../fuse/requests.ts';
+import { EPROTO } from './errors.ts';
+import * as sys from '../sys/libc.ts';
+
+export interface InitSettings {
+  /** Largest WRITE (and READ) request, in bytes; capped by the kernel's page limit. */
+  maxWrite: number;
+  /** Ask for kernel passthrough of file data (root only, Linux 6.9+). */
+  kernelPassthrough: boolean;
+  /** Let the kernel buffer writes and send them later (WRITEBACK_CACHE). */
+  writebackCache: boolean;
+  /** Requests the kernel may have in flight in the background (readahead, async I/O). */
+  maxBackground: number;
+}
+
+export interface Negotiated {
+  reply: Reply;
+  minor: number;
+  maxWrite: number;
+  passthrough: boolean;
+}
+
+const bit = (n: number): bigint => 1n << BigInt(n);
+const PAGE = 4096;
+
+function maxPagesLimit(): number {
+  try {
+    return Number(readFileSync('/proc/sys/fs/fuse/max_pages_limit', 'utf8').trim()) || 256;
+  } catch {
+    return 32;
+  }
+}
+
+/** Features we always want when the kernel offers them. */
+const WANTED =
+  bit(InitFlag.ASYNC_READ) |
+  bit(InitFlag.ATOMIC_O_TRUNC) |
+  bit(InitFlag.BIG_WRITES) |
+  bit(InitFlag.AUTO_INVAL_DATA) |
+  bit(InitFlag.DO_READDIRPLUS) |
+  bit(InitFlag.READDIRPLUS_AUTO) |
+  bit(InitFlag.ASYNC_DIO) |
+  bit(InitFlag.PARALLEL_DIROPS) |
+  bit(InitFlag.ABORT_ERROR) |
+  bit(InitFlag.MAX_PAGES) |
+  bit(InitFlag.CACHE_SYMLINKS) |
+  bit(InitFlag.INIT_EXT);
+
+export function negotiateInit(req: InitIn, s: InitSettings): Negotiated {
+  if (req.major < FUSE_KERNEL_VERSION) return { reply: EPROTO, minor: 0, maxWrite: 0, passthrough: false };
+  const minor = req.major > FUSE_KERNEL_VERSION ? FUSE_KERNEL_MINOR_VERSION : Math.min(req.minor, FUSE_KERNEL_MINOR_VERSION);
+  let wanted = WANTED;
+  if (s.writebackCache) wanted |= bit(InitFlag.WRITEBACK_CACHE);
+  // Passthrough needs CAP_SYS_ADMIN and conflicts with the writeback cache.
+  const passthrough = s.kernelPassthrough && !s.writebackCache && sys.geteuid() === 0 && (req.flags & bit(InitFlag.PASSTHROUGH)) !== 0n;
+  if (passthrough) wanted |= bit(InitFlag.PASSTHROUGH);
+  const maxPages = Math.max(1, Math.min(maxPagesLimit(), Math.ceil(s.maxWrite / PAGE)));
+  const maxWrite = Math.max(PAGE, Math.min(s.maxWrite, maxPages * PAGE));
+  const reply = initOut({
+    major: FUSE_KERNEL_VERSION,
+    minor,
+    maxReadahead: req.maxReadahead,
+    flags: req.flags & wanted,
+    maxBackground: s.maxBackground,
+    congestionThreshold: Math.floor((s.maxBackground * 3) / 4),
+    maxWrite,
+    timeGran: 1,
+    maxPages,
+    maxStackDepth: passthrough ? 1 : 0,
+  });
+  return { reply, minor, maxWrite, passthrough };
+}
