@@ -3,7 +3,7 @@
 // every store shares (handle, file type, ranges, flags, times).
 import { constants as fsc } from 'node:fs';
 import { FsError, E, EBADF, EEXIST, EFBIG, EINVAL, EISDIR, ENXIO, ENOTDIR, EOPNOTSUPP } from '../vfs/errors.ts';
-import type { Attr, AttrChanges, Vfs } from '../vfs/types.ts';
+import type { Attr, AttrChanges, MaybePromise, Vfs } from '../vfs/types.ts';
 import { Tree, S_IFREG, clock } from './tree.ts';
 import type { Inode, NodeStore, TreeOptions } from './tree.ts';
 
@@ -39,6 +39,11 @@ export interface DataStore<D> extends NodeStore<D> {
   space(): { blocks: number; bfree: number };
 }
 
+/** A Vfs that answers every call synchronously, as the RAM backends do. */
+export type SyncVfs = {
+  [K in keyof Vfs]-?: NonNullable<Vfs[K]> extends (...args: infer A) => MaybePromise<infer R> ? (...args: A) => R : never;
+};
+
 interface Handle<D> {
   node: Inode<D>;
   flags: number;
@@ -49,7 +54,7 @@ function checkRange(offset: number, length: number): void {
   if (offset + length > MAX_FILE_SIZE) throw new FsError(EFBIG);
 }
 
-export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}): Vfs {
+export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}): SyncVfs {
   const tree = new Tree<D>(store, options);
   const handles = new Map<number, Handle<D>>();
   let nextFh = 1;

@@ -54,6 +54,9 @@ export class FuseSession {
   private readonly aborts = new Map<number, AbortController>();
   private readonly earlyInterrupts = new Set<number>();
   private stopped = false;
+  /** Per opcode: requests answered and seconds spent answering them. */
+  readonly opCounts = new Float64Array(64);
+  readonly opSeconds = new Float64Array(64);
   private endResolve!: () => void;
   /** Resolves when the kernel closes the connection (unmount or abort). */
   readonly ended: Promise<void>;
@@ -159,10 +162,13 @@ export class FuseSession {
       return;
     }
     let result: MaybePromise<Reply>;
+    const started = performance.now();
+    const op = h.opcode;
     try {
       result = entry.handle(h, entry.decode(r));
     } catch (err) {
       if (!NO_REPLY.has(h.opcode)) this.send(h.unique, this.errnoOf(err, h));
+      this.account(op, started);
       return;
     }
     if (result instanceof Promise) {
@@ -170,15 +176,23 @@ export class FuseSession {
       if (HOLDS_BUFFER.has(h.opcode)) this.swapBuffer(buf, result);
       const unique = h.unique;
       result.then(
-        (reply) => this.complete(unique, reply),
-        (err) => this.complete(unique, this.errnoOf(err, h)),
+        (reply) => this.complete(unique, reply, op, started),
+        (err) => this.complete(unique, this.errnoOf(err, h), op, started),
       );
       return;
     }
-    if (!NO_REPLY.has(h.opcode)) this.send(h.unique, result);
+    if (!NO_REPLY.has(op)) this.send(h.unique, result);
+    this.account(op, started);
   }
 
-  private complete(unique: number, reply: Reply): void {
+  private account(op: number, started: number): void {
+    if (op >= 64) return;
+    this.opCounts[op]++;
+    this.opSeconds[op] += (performance.now() - started) / 1000;
+  }
+
+  private complete(unique: number, reply: Reply, op: number, started: number): void {
+    this.account(op, started);
     this.inflight--;
     this.aborts.delete(unique);
     this.send(unique, reply);

@@ -353,3 +353,14 @@ export function removexattrat(dirfd: number, path: string, atflags: number, name
   cClose(fd);
   return r;
 }
+
+const cFchmod = libc.func('int fchmod(int fd, uint32_t mode)');
+const cFtruncate = libc.func('int ftruncate(int fd, int64_t length)');
+
+export function fchmod(fd: number, mode: number): number {
+  return ret(cFchmod(fd, mode));
+}
+
+export function ftruncate(fd: number, length: number): number {
+  return ret(cFtruncate(fd, length));
+}

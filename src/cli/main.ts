@@ -1,0 +1,57 @@
+// interposer: the command line.
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/load.ts';
+import { MountError } from '../fuse/mount.ts';
+import { addMountFlags } from './options.ts';
+import { mountCommand } from './mount.ts';
+import { runCommand } from './run.ts';
+import { umountCommand } from './umount.ts';
+import { demoCommand } from './demo.ts';
+
+const program = new Command('interposer')
+  .description('A FUSE filesystem that observes and disturbs every storage operation.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+addMountFlags(
+  program
+    .command('mount')
+    .description('Mount an interposed filesystem on MOUNTPOINT (in the foreground unless --daemon).')
+    .argument('<mountpoint>', 'an existing empty directory'),
+)
+  .option('-d, --daemon', 'detach once mounted; stop it with: interposer umount MOUNTPOINT')
+  .option('--log <file>', 'with --daemon: where the daemon writes its log (default: discarded)')
+  .action(mountCommand);
+
+program
+  .command('umount')
+  .alias('unmount')
+  .description('Unmount an interposed filesystem (also cleans up one whose daemon died).')
+  .argument('<mountpoint>')
+  .option('-l, --lazy', 'detach now even if files are open')
+  .action(umountCommand);
+
+addMountFlags(
+  program
+    .command('run')
+    .description('Mount a fresh interposed directory, run COMMAND inside it, unmount, exit with its status.')
+    .argument('<command...>', 'the command and its arguments (put them after --)'),
+)
+  .option('--mountpoint <dir>', 'mount here instead of a new temporary directory')
+  .action(runCommand);
+
+program
+  .command('demo')
+  .description('Mount a memory-backed filesystem, run a small workload in it and print what reached the daemon.')
+  .action(demoCommand);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError || err instanceof MountError) {
+    process.stderr.write(`interposer: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  throw err;
+}

@@ -1,0 +1,53 @@
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { log } from '../util/log.ts';
+import { bridgeOptions, configFromFlags, createBackend, describeBackend, type MountFlags } from './options.ts';
+import { serve } from './serve.ts';
+
+interface Flags extends MountFlags {
+  daemon?: boolean;
+  log?: string;
+}
+
+export async function mountCommand(mountpoint: string, flags: Flags): Promise<void> {
+  const config = configFromFlags(flags, 'memory');
+  if (flags.daemon) return detach(mountpoint, flags);
+  const vfs = createBackend(config.backend);
+  const served = await serve({
+    mountpoint,
+    fsname: `interposer:${config.backend.type}`,
+    vfs,
+    bridge: bridgeOptions(config),
+    allowOther: config.mount.allowOther,
+    readOnly: config.mount.readOnly,
+  });
+  log.info({ mountpoint: resolve(mountpoint), backend: describeBackend(config.backend) }, 'mounted; Ctrl-C or SIGTERM unmounts');
+  process.send?.('mounted');
+  process.disconnect?.();
+  await served.ended;
+  log.info({ mountpoint: resolve(mountpoint) }, 'unmounted');
+  process.exit(0);
+}
+
+/** Starts this same command without --daemon in a new session and waits until it has mounted. */
+function detach(mountpoint: string, flags: Flags): Promise<void> {
+  const args = process.argv.slice(1).filter((a) => a !== '--daemon' && a !== '-d');
+  const out = flags.log ? openSync(flags.log, 'a') : 'ignore';
+  const child = spawn(process.execPath, [...process.execArgv, ...args], {
+    detached: true,
+    stdio: ['ignore', out, out, 'ipc'],
+  });
+  return new Promise((_resolve, reject) => {
+    child.once('message', (msg) => {
+      if (msg !== 'mounted') return;
+      process.stdout.write(`${child.pid}\n`);
+      child.disconnect();
+      child.unref();
+      process.exit(0);
+    });
+    child.once('exit', (code) => {
+      reject(new Error(`the daemon exited with status ${code} before mounting ${mountpoint}${flags.log ? `; see ${flags.log}` : '; run without --daemon to see why'}`));
+    });
+  });
+}

@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { constants } from 'node:os';
+import { log } from '../util/log.ts';
+import { bridgeOptions, configFromFlags, createBackend, type MountFlags } from './options.ts';
+import { serve, type Served } from './serve.ts';
+
+interface Flags extends MountFlags {
+  mountpoint?: string;
+}
+
+/** Mounts, runs `command` with the mount as its working directory, unmounts; resolves to its exit status. */
+export async function runInMount(
+  command: string[],
+  flags: Flags,
+  onMounted?: (served: Served) => void,
+): Promise<{ status: number; served: Served }> {
+  const config = configFromFlags(flags, 'memory');
+  const vfs = createBackend(config.backend);
+  const temporary = !flags.mountpoint;
+  const mountpoint = flags.mountpoint ? resolve(flags.mountpoint) : mkdtempSync(join(tmpdir(), 'interposer-run-'));
+  let served: Served;
+  try {
+    served = await serve({
+      mountpoint,
+      fsname: `interposer:${config.backend.type}`,
+      vfs,
+      bridge: bridgeOptions(config),
+      allowOther: config.mount.allowOther,
+      readOnly: config.mount.readOnly,
+    });
+  } catch (err) {
+    if (temporary) rmdirSync(mountpoint);
+    throw err;
+  }
+  onMounted?.(served);
+  const status = await new Promise<number>((done) => {
+    const child = spawn(command[0], command.slice(1), {
+      cwd: mountpoint,
+      stdio: 'inherit',
+      env: { ...process.env, INTERPOSER_MOUNT: mountpoint },
+    });
+    const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
+    process.on('SIGTERM', forward);
+    child.on('error', (err) => {
+      process.stderr.write(`interposer: cannot run ${command[0]}: ${err.message}\n`);
+      done(127);
+    });
+    child.on('exit', (code, signal) => {
+      process.off('SIGTERM', forward);
+      done(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+    });
+  });
+  let err = served.unmount(false);
+  if (err) {
+    log.warn({ err }, 'mount still busy after the command exited; detaching it');
+    err = served.unmount(true);
+  }
+  if (err) log.error({ err }, 'unmount failed');
+  await served.ended;
+  if (temporary) rmdirSync(mountpoint);
+  return { status, served };
+}
+
+export async function runCommand(command: string[], flags: Flags): Promise<void> {
+  const { status } = await runInMount(command, flags);
+  process.exit(status);
+}

@@ -1,0 +1,71 @@
+// Reading configuration from YAML/JSON text and from CLI shorthands, with
+// errors that point at the field.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { configSchema, type Config } from './schema.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function fieldPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || '(top level)';
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  const at = fieldPath(issue.path);
+  if (issue.code === 'unrecognized_keys') return `${at}: unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_type') {
+    return `${at}: ${issue.message.startsWith('Invalid input') ? `expected ${issue.expected}` : issue.message}`;
+  }
+  return `${at}: ${issue.message}`;
+}
+
+/** Validates a parsed document; throws ConfigError listing every problem. */
+export function validateConfig(doc: unknown, source = 'config'): Config {
+  const res = configSchema.safeParse(doc ?? {});
+  if (res.success) return res.data;
+  throw new ConfigError(`invalid ${source}:\n  ${res.error.issues.map(describe).join('\n  ')}`);
+}
+
+export function parseConfigText(text: string, source: string): Config {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text); // JSON is YAML too
+  } catch (err) {
+    const why = err instanceof YAMLParseError ? err.message : String(err);
+    throw new ConfigError(`${source} is not valid YAML or JSON: ${why}`);
+  }
+  return validateConfig(doc, source);
+}
+
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  return parseConfigText(text, path);
+}
+
+/** `passthrough:DIR`, `memory`, `memory:SIZE`, `null`, `null:SIZE` as a backend section. */
+export function parseBackendSpec(spec: string): unknown {
+  const colon = spec.indexOf(':');
+  const type = colon < 0 ? spec : spec.slice(0, colon);
+  const arg = colon < 0 ? undefined : spec.slice(colon + 1);
+  switch (type) {
+    case 'passthrough':
+      if (!arg) throw new ConfigError('--backend passthrough needs a directory: --backend passthrough:/path/to/dir');
+      return { type, path: arg };
+    case 'memory':
+      return arg ? { type, size: arg } : { type };
+    case 'null':
+      return arg ? { type, readSize: arg } : { type };
+    default:
+      throw new ConfigError(`--backend ${JSON.stringify(spec)}: unknown backend; expected passthrough:DIR, memory[:SIZE] or null[:SIZE]`);
+  }
+}

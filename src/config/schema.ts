@@ -1,0 +1,66 @@
+// The configuration schema shared by the CLI, the control API and the CSI
+// plugin. Parsing turns human units into numbers; every error names the field,
+// the value it found and what it expected.
+import { z } from 'zod';
+import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.ts';
+
+const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const n = parseSize(v);
+  if (n === null) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a size; expected ${SIZE_HINT}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const n = parseDuration(v);
+  if (n === null) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration; expected ${DURATION_HINT}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const choice = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.enum(values, { error: (i) => `${JSON.stringify(i.input)} is not allowed; expected one of ${values.join(', ')}` });
+
+export const backendSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({
+      type: z.literal('passthrough'),
+      path: z.string({ error: 'expected the host directory to mirror, e.g. path: ./data' }).min(1),
+    }),
+    z.strictObject({ type: z.literal('memory'), size: size.default(1024 ** 3) }),
+    z.strictObject({ type: z.literal('null'), readSize: size.default(0) }),
+  ],
+  { error: (i) => `${JSON.stringify((i.input as { type?: unknown })?.type)} is not a backend type; expected passthrough, memory or null` },
+);
+
+export const mountSchema = z
+  .strictObject({
+    /** auto: the page cache as the kernel likes; direct: every read/write reaches the daemon; keep: keep cached pages across opens. */
+    cache: choice(['auto', 'direct', 'keep']).default('auto'),
+    attrTimeout: duration.default(1000),
+    entryTimeout: duration.default(1000),
+    negativeTimeout: duration.default(0),
+    kernelPassthrough: choice(['auto', 'on', 'off']).default('auto'),
+    writebackCache: z.boolean().default(false),
+    maxWrite: size
+      .default(1024 * 1024)
+      .refine((n) => n >= 4096 && n <= 256 * 1024 * 1024, 'expected between 4KiB and 256MiB'),
+    maxBackground: z.number().int().min(1).max(65535).default(64),
+    allowOther: z.boolean().default(false),
+    readOnly: z.boolean().default(false),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  backend: backendSchema.prefault({ type: 'memory' }),
+  mount: mountSchema,
+});
+
+export type Config = z.output<typeof configSchema>;
+export type BackendConfig = Config['backend'];
+export type MountConfig = Config['mount'];
