@@ -5,7 +5,8 @@
 //  - file data: the bytes of allocated chunk buffers. A chunk starts at its
 //    64 KiB boundary and is sized in 4 KiB pages, so a small file costs 4 KiB,
 //    not 64. Buffers grow by doubling to keep appends linear; the slack this
-//    leaves in the last chunk is trimmed when the last handle closes.
+//    leaves in the chunk holding EOF is trimmed when the last handle closes
+//    (taking a KEEP_SIZE preallocation inside that same chunk with it).
 //  - metadata: xattr names and values, symlink targets.
 //  - inodes cost nothing here; their number is capped by maxInodes instead.
 // Bytes past EOF inside a chunk are always zero (truncate and punch clear them),

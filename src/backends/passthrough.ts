@@ -5,95 +5,50 @@
 // on through its parent's fd with the *at call's no-follow flag. A directory
 // swapped for a symlink to / mid-operation then yields an error, never a file
 // outside the root.
-import { fdatasync, fsync, readSync, writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import * as at from '../sys/at.ts';
 import { close, getegid, geteuid } from '../sys/libc.ts';
-import { EAGAIN, EEXIST, EINVAL, EISDIR, ENOENT, ENXIO, FsError, toErrno } from '../vfs/errors.ts';
+import { EAGAIN, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENXIO, FsError, toErrno } from '../vfs/errors.ts';
 import type { Attr, AttrChanges, CreateResult, DirEntry, OpContext, OpenResult, StatFs, Vfs } from '../vfs/types.ts';
+import {
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_ISGID,
+  S_ISUID,
+  STATX_TYPE,
+  check,
+  isRoot,
+  leafOf,
+  listDir,
+  relative,
+  statfsResult,
+  statxAttr,
+  statxType,
+  syncFd,
+} from './passthrough-support.ts';
 
 const RESOLVE = at.RESOLVE_BENEATH | at.RESOLVE_NO_MAGICLINKS;
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
-const S_ISUID = 0o4000;
-const S_ISGID = 0o2000;
-const STATX_TYPE = 1;
 
 // Open flags a caller may hand through. openat2 rejects unknown bits with
 // EINVAL where open(2) ignores them, and the kernel's f_flags carry internal
 // ones (__FMODE_EXEC, FMODE_NONOTIFY) that must not reach it.
 const CALLER_FLAGS =
   at.O_ACCMODE | at.O_APPEND | at.O_TRUNC | at.O_NONBLOCK | at.O_DSYNC | at.O_SYNC | at.O_DIRECT | at.O_NOATIME;
-// O_NONBLOCK is added so a regular file swapped for a FIFO between the
-// kernel's lookup and our open cannot block the event loop; Linux ignores it
-// for regular-file I/O.
-const OPEN_EXTRA = at.O_NOFOLLOW | at.O_CLOEXEC | at.O_NOCTTY | at.O_NONBLOCK;
+const CREATE_EXTRA = at.O_CREAT | at.O_EXCL | at.O_NOFOLLOW | at.O_CLOEXEC | at.O_NOCTTY;
 
-function check(r: number): number {
-  if (r < 0) throw new FsError(-r);
-  return r;
+/** Throws the errno open(2) would give for a node of this type, unless it is a regular file. */
+function notRegular(type: number): void {
+  if (type === S_IFREG) return;
+  throw new FsError(type === S_IFDIR ? EISDIR : type === S_IFLNK ? ELOOP : ENXIO);
 }
-
-const TWO32 = 4294967296;
-function u64(b: Buffer, o: number): number {
-  return b.readUInt32LE(o) + b.readUInt32LE(o + 4) * TWO32;
-}
-function timeMs(b: Buffer, o: number): number {
-  return (b.readUInt32LE(o) + b.readInt32LE(o + 4) * TWO32) * 1000 + b.readUInt32LE(o + 8) / 1e6;
-}
-
-/** Decodes the shared statx buffer; call right after a successful statx. */
-function statxAttr(): Attr {
-  const b = at.statxBuf;
-  const major = b.readUInt32LE(128);
-  const minor = b.readUInt32LE(132);
-  return {
-    ino: u64(b, 32),
-    size: u64(b, 40),
-    blocks: u64(b, 48),
-    atimeMs: timeMs(b, 64),
-    mtimeMs: timeMs(b, 112),
-    ctimeMs: timeMs(b, 96),
-    mode: b.readUInt16LE(28),
-    nlink: b.readUInt32LE(16),
-    uid: b.readUInt32LE(20),
-    gid: b.readUInt32LE(24),
-    // The kernel's new_encode_dev, which is what FUSE carries.
-    rdev: ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0,
-    blksize: b.readUInt32LE(4),
-  };
-}
-
-function statxType(): number {
-  return at.statxBuf.readUInt16LE(28) & S_IFMT;
-}
-
-function isRoot(path: string): boolean {
-  return path === '/' || path === '';
-}
-
-/** The path relative to the root fd, as openat2 wants it. */
-function relative(path: string): string {
-  let i = 0;
-  while (path.charCodeAt(i) === 47 /* / */) i++;
-  return i === path.length ? '.' : i === 0 ? path : path.slice(i);
-}
-
-/** The final component; '.' stands for the root itself. */
-function leafOf(path: string): string {
-  if (isRoot(path)) return '.';
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  // Acting on '..' through the parent's fd would step out of the root.
-  if (name === '' || name === '.' || name === '..') throw new FsError(EINVAL);
-  return name;
-}
-
-const dents = Buffer.alloc(64 * 1024);
 
 export class PassthroughFs implements Vfs {
   readonly root: string;
   private rootFd: number;
+  /** /proc/self/fd, for reopening pinned nodes; -1 without /proc. */
+  private procFd: number;
   private readonly ownerFixup: boolean;
   private readonly euid: number;
   private readonly egid: number;
@@ -105,6 +60,7 @@ export class PassthroughFs implements Vfs {
     const fd = at.openat2(at.AT_FDCWD, root, at.O_PATH | at.O_DIRECTORY | at.O_CLOEXEC, 0, 0);
     if (fd < 0) throw new FsError(-fd, `cannot open passthrough root ${root}`);
     this.rootFd = fd;
+    this.procFd = at.openat2(at.AT_FDCWD, '/proc/self/fd', at.O_PATH | at.O_DIRECTORY | at.O_CLOEXEC, 0, 0);
     this.euid = geteuid();
     this.egid = getegid();
     // Only root can give files away; unprivileged daemons create as themselves.
@@ -230,10 +186,15 @@ export class PassthroughFs implements Vfs {
   }
 
   private truncate(dirfd: number, name: string, size: number): void {
-    const fd = this.resolve(dirfd, name, at.O_WRONLY | OPEN_EXTRA);
+    let fd: number;
     try {
-      check(at.statx(fd, '', at.AT_EMPTY_PATH, STATX_TYPE));
-      if (statxType() !== S_IFREG) throw new FsError(EINVAL);
+      fd = this.openRegular(dirfd, name, at.O_WRONLY);
+    } catch (err) {
+      // truncate(2) answers EINVAL for anything but a file or a directory.
+      if (err instanceof FsError && err.errno === ENXIO) throw new FsError(EINVAL);
+      throw err;
+    }
+    try {
       check(at.ftruncate(fd, size));
     } finally {
       close(fd);
@@ -325,9 +286,8 @@ export class PassthroughFs implements Vfs {
     const d1 = this.dirOf(from);
     let d2 = d1;
     try {
-      if (from.lastIndexOf('/') !== to.lastIndexOf('/') || !to.startsWith(from.slice(0, from.lastIndexOf('/') + 1))) {
-        d2 = this.dirOf(to);
-      }
+      const fromSlash = from.lastIndexOf('/');
+      if (fromSlash !== to.lastIndexOf('/') || !to.startsWith(from.slice(0, fromSlash + 1))) d2 = this.dirOf(to);
       if (rename) {
         check(at.renameat2(d1, fromName, d2, toName, flags));
         return undefined;
@@ -343,21 +303,39 @@ export class PassthroughFs implements Vfs {
   }
 
   open(_ctx: OpContext, path: string, flags: number): OpenResult {
-    const fd = this.resolve(this.rootFd, relative(path), (flags & CALLER_FLAGS) | OPEN_EXTRA);
-    this.requireRegular(fd);
+    const fd = this.openRegular(this.rootFd, relative(path), flags & CALLER_FLAGS);
     return { fh: fd, backingFd: fd };
   }
 
-  // The kernel only sends OPEN for regular files. Anything else here was
-  // swapped in after its lookup; a device node must not be handed to the
-  // kernel as a passthrough backing file.
-  private requireRegular(fd: number): void {
+  /**
+   * Opens the regular file at `rel` beneath `dirfd` without ever opening
+   * anything else. The kernel only sends OPEN for regular files, but a name
+   * can be rebound between its lookup and our open: opening a swapped-in
+   * device can have side effects (a watchdog armed, a tape rewound) and a
+   * FIFO would block the event loop. So the node is pinned O_PATH, checked,
+   * and reopened through its /proc/self/fd magic link, which reaches exactly
+   * that inode (about 5µs more than opening by name).
+   */
+  private openRegular(dirfd: number, rel: string, flags: number): number {
+    if (this.procFd >= 0) {
+      const pin = this.resolve(dirfd, rel, at.O_PATH | at.O_NOFOLLOW | at.O_CLOEXEC);
+      try {
+        check(at.statx(pin, '', at.AT_EMPTY_PATH, STATX_TYPE));
+        notRegular(statxType());
+        return check(at.openat2(this.procFd, String(pin), flags | at.O_CLOEXEC | at.O_NOCTTY, 0, 0));
+      } finally {
+        close(pin);
+      }
+    }
+    // No /proc: open by name without blocking on a FIFO, and check afterwards.
+    const fd = this.resolve(dirfd, rel, flags | at.O_NONBLOCK | at.O_NOFOLLOW | at.O_CLOEXEC | at.O_NOCTTY);
     const r = at.statx(fd, '', at.AT_EMPTY_PATH, STATX_TYPE);
     const type = statxType();
-    if (r < 0 || type !== S_IFREG) {
-      close(fd);
-      throw new FsError(r < 0 ? -r : type === S_IFDIR ? EISDIR : ENXIO);
-    }
+    if (r >= 0 && type === S_IFREG) return fd;
+    close(fd);
+    if (r < 0) throw new FsError(-r);
+    notRegular(type);
+    return -1;
   }
 
   create(ctx: OpContext, path: string, flags: number, mode: number): CreateResult {
@@ -365,25 +343,27 @@ export class PassthroughFs implements Vfs {
     const d = this.dirOf(path);
     let fd = -1;
     try {
-      const base = (flags & CALLER_FLAGS) | OPEN_EXTRA;
       let made = false;
       // O_EXCL first, so we know whether the file is ours to give away; a
       // caller without O_EXCL then gets the existing file, as open(2) would.
       for (let tries = 0; fd < 0; tries++) {
-        fd = at.openat2(d, name, base | at.O_CREAT | at.O_EXCL, mode & 0o7777, RESOLVE);
+        fd = at.openat2(d, name, (flags & CALLER_FLAGS) | CREATE_EXTRA, mode & 0o7777, RESOLVE);
         if (fd >= 0) {
           made = true;
           break;
         }
         if (fd !== -EEXIST || flags & at.O_EXCL || tries >= 16) throw new FsError(-fd);
-        fd = at.openat2(d, name, base, 0, RESOLVE);
-        if (fd < 0 && fd !== -ENOENT) throw new FsError(-fd);
+        try {
+          fd = this.openRegular(d, name, flags & CALLER_FLAGS);
+        } catch (err) {
+          if (!(err instanceof FsError && err.errno === ENOENT)) throw err;
+        }
       }
-      if (!made) this.requireRegular(fd);
-      else if (this.needsOwner(ctx)) this.giveAway(ctx, d, fd, S_IFREG | mode);
+      if (made && this.needsOwner(ctx)) this.giveAway(ctx, d, fd, S_IFREG | mode);
       check(at.statx(fd, '', at.AT_EMPTY_PATH));
       return { fh: fd, backingFd: fd, attr: statxAttr() };
     } catch (err) {
+      // Never close twice: another thread may already own the number again.
       if (fd >= 0) close(fd);
       throw err;
     } finally {
@@ -425,20 +405,10 @@ export class PassthroughFs implements Vfs {
     const fd = isRoot(path) ? this.rootFd : this.resolve(this.rootFd, relative(path), at.O_PATH | at.O_NOFOLLOW | at.O_CLOEXEC);
     try {
       check(at.fstatfs(fd));
+      return statfsResult();
     } finally {
       this.done(fd);
     }
-    const b = at.statfsBuf;
-    return {
-      blocks: u64(b, at.STATFS_BLOCKS),
-      bfree: u64(b, at.STATFS_BFREE),
-      bavail: u64(b, at.STATFS_BAVAIL),
-      files: u64(b, at.STATFS_FILES),
-      ffree: u64(b, at.STATFS_FFREE),
-      bsize: u64(b, at.STATFS_BSIZE),
-      namelen: u64(b, at.STATFS_NAMELEN),
-      frsize: u64(b, at.STATFS_FRSIZE),
-    };
   }
 
   setxattr(_ctx: OpContext, path: string, name: string, value: Buffer, flags: number): void {
@@ -490,34 +460,8 @@ export class PassthroughFs implements Vfs {
     return { fh: fd };
   }
 
-  // Listed from the directory fd itself, so the listing is of the directory
-  // opendir resolved, wherever names have moved since.
   readdir(_ctx: OpContext, _path: string, fh: number): DirEntry[] {
-    check(at.lseek(fh, 0, at.SEEK_SET));
-    const entries: DirEntry[] = [];
-    for (;;) {
-      const n = check(at.getdents64(fh, dents));
-      if (n === 0) return entries;
-      for (let off = 0; off < n; ) {
-        const reclen = dents.readUInt16LE(off + 16);
-        const nameStart = off + 19;
-        let nameEnd = dents.indexOf(0, nameStart);
-        if (nameEnd < 0 || nameEnd > off + reclen) nameEnd = off + reclen;
-        const dot = nameEnd - nameStart;
-        const skip =
-          (dot === 1 && dents[nameStart] === 46) ||
-          (dot === 2 && dents[nameStart] === 46 && dents[nameStart + 1] === 46);
-        if (!skip) {
-          entries.push({
-            name: dents.toString('utf8', nameStart, nameEnd),
-            ino: u64(dents, off),
-            // DT_* values are the S_IF* type bits shifted down by 12.
-            type: dents[off + 18] << 12,
-          });
-        }
-        off += reclen;
-      }
-    }
+    return listDir(fh);
   }
 
   releasedir(_ctx: OpContext, _path: string, fh: number): void {
@@ -555,15 +499,10 @@ export class PassthroughFs implements Vfs {
 
   destroy(): void {
     if (this.rootFd >= 0) close(this.rootFd);
+    if (this.procFd >= 0) close(this.procFd);
     this.rootFd = -1;
+    this.procFd = -1;
   }
-}
-
-// fsync can take seconds on a busy disk: run it on the libuv pool.
-function syncFd(fd: number, datasync: boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    (datasync ? fdatasync : fsync)(fd, (err) => (err ? reject(new FsError(toErrno(err))) : resolve()));
-  });
 }
 
 /**

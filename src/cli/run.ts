@@ -37,8 +37,10 @@ export async function runInMount(
   }
   onMounted?.(served);
   const status = await new Promise<number>((done) => {
-    const child = spawn(command[0], command.slice(1), {
-      cwd: mountpoint,
+    // The child enters the mount after exec: uv_spawn blocks this thread until
+    // the child has exec'd, so a chdir into the mount before that would wait
+    // for this very thread to answer its LOOKUP.
+    const child = spawn('/bin/sh', ['-c', 'cd "$INTERPOSER_MOUNT" && exec "$0" "$@"', ...command], {
       stdio: 'inherit',
       env: { ...process.env, INTERPOSER_MOUNT: mountpoint },
     });

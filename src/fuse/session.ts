@@ -10,7 +10,7 @@
 import * as sys from '../sys/libc.ts';
 import { EAGAIN, EINTR, EINVAL, EIO, ENOENT, ENOSYS, errnoName, toErrno } from '../vfs/errors.ts';
 import { log } from '../util/log.ts';
-import { FUSE_INT_REQ_BIT, Op, OUT_HEADER_SIZE, opName } from './abi.ts';
+import { Op, OUT_HEADER_SIZE, opName } from './abi.ts';
 import { ProtocolError, Reader } from './reader.ts';
 import { decoders, decodeHeader, type InHeader, type RequestName, type Requests } from './requests.ts';
 import type { Reply } from './replies.ts';
@@ -110,7 +110,8 @@ export class FuseSession {
         }
         if (len === -EAGAIN) break;
         if (len === -EINTR || len === -ENOENT) continue;
-        this.finish(len === -ENODEV || len === -ECONNABORTED ? null : len);
+        // 0 (end of file) only comes from a socket standing in for /dev/fuse in tests.
+        this.finish(len === 0 || len === -ENODEV || len === -ECONNABORTED ? null : len);
         return;
       }
       if (n === BATCH) {
@@ -149,16 +150,18 @@ export class FuseSession {
       return;
     }
     if (h.len !== len) {
-      this.send(h.unique, EINVAL);
+      if (!NO_REPLY.has(h.opcode)) this.send(h.unique, EINVAL);
+      return;
+    }
+    // Before the handler table: interrupts are the session's own business, and
+    // no handler set registers them.
+    if (h.opcode === Op.INTERRUPT) {
+      this.interrupt(r, h);
       return;
     }
     const entry = this.table[h.opcode];
     if (!entry) {
       if (!NO_REPLY.has(h.opcode)) this.send(h.unique, ENOSYS);
-      return;
-    }
-    if (h.opcode === Op.INTERRUPT) {
-      this.interrupt(r);
       return;
     }
     let result: MaybePromise<Reply>;
@@ -207,8 +210,14 @@ export class FuseSession {
     until.then(giveBack, giveBack);
   }
 
-  private interrupt(r: Reader): void {
-    const target = r.u64();
+  private interrupt(r: Reader, h: InHeader): void {
+    let target: number;
+    try {
+      target = r.u64();
+    } catch (err) {
+      this.errnoOf(err, h); // logs it; an interrupt is never answered
+      return;
+    }
     const ctl = this.aborts.get(target);
     if (ctl) {
       ctl.abort();
@@ -218,7 +227,7 @@ export class FuseSession {
     // Remember it instead of answering EAGAIN, which would make the kernel
     // requeue the interrupt ahead of the original forever.
     if (this.earlyInterrupts.size >= MAX_EARLY_INTERRUPTS) this.earlyInterrupts.clear();
-    this.earlyInterrupts.add(target & ~FUSE_INT_REQ_BIT);
+    this.earlyInterrupts.add(target);
   }
 
   private errnoOf(err: unknown, h: InHeader): number {

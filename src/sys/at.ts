@@ -85,6 +85,8 @@ const cSymlinkat = libc.func('int symlinkat(const char *target, int dirfd, const
 const cReadlinkat = libc.func('long readlinkat(int dirfd, const char *path, void *buf, size_t size)');
 const cFchownat = libc.func('int fchownat(int dirfd, const char *path, int uid, int gid, int flags)');
 const cFchmodat = libc.func('int fchmodat(int dirfd, const char *path, uint32_t mode, int flags)');
+const cFchmod = libc.func('int fchmod(int fd, uint32_t mode)');
+const cFtruncate = libc.func('int ftruncate(int fd, int64_t length)');
 const cUtimensat = libc.func('int utimensat(int dirfd, const char *path, void *times, int flags)');
 const cFutimens = libc.func('int futimens(int fd, void *times)');
 const cGetdents64 = libc.func('long getdents64(int fd, void *buf, size_t size)');
@@ -101,12 +103,20 @@ const cListxattr = libc.func('long listxattr(const char *path, void *list, size_
 const cRemovexattr = libc.func('int removexattr(const char *path, const char *name)');
 const cClose = libc.func('int close(int fd)');
 
+/** Writes a 64-bit integer without a BigInt (exact up to 2^53). */
+function putI64(buf: Buffer, value: number, at: number): void {
+  const hi = Math.floor(value / 4294967296);
+  buf.writeUInt32LE(value - hi * 4294967296, at);
+  buf.writeInt32LE(hi, at + 4);
+}
+
+// The upper halves of open_how stay zero: flags, mode and resolve fit in 32 bits.
 const how = Buffer.alloc(24);
 /** openat2(2): struct open_how {u64 flags; u64 mode; u64 resolve}. */
 export function openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
-  how.writeBigUInt64LE(BigInt(flags >>> 0), 0);
-  how.writeBigUInt64LE(BigInt(mode >>> 0), 8);
-  how.writeBigUInt64LE(BigInt(resolve >>> 0), 16);
+  how.writeUInt32LE(flags >>> 0, 0);
+  how.writeUInt32LE(mode >>> 0, 8);
+  how.writeUInt32LE(resolve >>> 0, 16);
   return ret(sysOpenat2(NR_OPENAT2, dirfd, path, how, 24));
 }
 
@@ -171,7 +181,17 @@ export function fchmodat(dirfd: number, path: string, mode: number, flags: numbe
   }
   // Before Linux 6.6 glibc emulates AT_SYMLINK_NOFOLLOW with an O_PATH fd
   // relative to dirfd and /proc/self/fd, which stays pinned to that inode.
+  // It knows no AT_EMPTY_PATH; plain fchmod covers that for non-O_PATH fds.
+  if (flags & AT_EMPTY_PATH && path === '') return ret(cFchmod(dirfd, mode));
   return ret(cFchmodat(dirfd, path, mode, flags));
+}
+
+export function fchmod(fd: number, mode: number): number {
+  return ret(cFchmod(fd, mode));
+}
+
+export function ftruncate(fd: number, length: number): number {
+  return ret(cFtruncate(fd, length));
 }
 
 export const UTIME_NOW = (1 << 30) - 1;
@@ -182,14 +202,14 @@ export type TimeSpec = number | 'now' | undefined;
 const times = Buffer.alloc(32);
 function putTime(t: TimeSpec, at: number): void {
   if (t === undefined || t === 'now') {
-    times.writeBigInt64LE(0n, at);
-    times.writeBigInt64LE(BigInt(t === 'now' ? UTIME_NOW : UTIME_OMIT), at + 8);
+    putI64(times, 0, at);
+    putI64(times, t === 'now' ? UTIME_NOW : UTIME_OMIT, at + 8);
     return;
   }
   const sec = Math.floor(t / 1000);
   const nsec = Math.min(999_999_999, Math.max(0, Math.round((t - sec * 1000) * 1e6)));
-  times.writeBigInt64LE(BigInt(sec), at);
-  times.writeBigInt64LE(BigInt(nsec), at + 8);
+  putI64(times, sec, at);
+  putI64(times, nsec, at + 8);
 }
 
 /** utimensat(2), or futimens(3) on dirfd itself when path is null. */
@@ -237,8 +257,8 @@ export function copyFileRange(
   length: number,
   flags: number,
 ): number {
-  offIn.writeBigInt64LE(BigInt(inOffset));
-  offOut.writeBigInt64LE(BigInt(outOffset));
+  putI64(offIn, inOffset, 0);
+  putI64(offOut, outOffset, 0);
   return ret(cCopyFileRange(fdIn, offIn, fdOut, offOut, length, flags));
 }
 
@@ -254,7 +274,7 @@ const XATTR_SIZE_MAX = 65536;
 const valuePtr = koffi.alloc('uint8_t', XATTR_SIZE_MAX);
 const valueBuf = Buffer.from(koffi.view(valuePtr, XATTR_SIZE_MAX));
 const xattrArgs = Buffer.alloc(16);
-xattrArgs.writeBigUInt64LE(BigInt(koffi.address(valuePtr)), 0);
+xattrArgs.writeBigUInt64LE(koffi.address(valuePtr), 0);
 const listBuf = Buffer.alloc(XATTR_SIZE_MAX);
 
 let haveXattrat = true;
@@ -352,15 +372,4 @@ export function removexattrat(dirfd: number, path: string, atflags: number, name
   const r = ret(cRemovexattr(`/proc/self/fd/${fd}`, name));
   cClose(fd);
   return r;
-}
-
-const cFchmod = libc.func('int fchmod(int fd, uint32_t mode)');
-const cFtruncate = libc.func('int ftruncate(int fd, int64_t length)');
-
-export function fchmod(fd: number, mode: number): number {
-  return ret(cFchmod(fd, mode));
-}
-
-export function ftruncate(fd: number, length: number): number {
-  return ret(cFtruncate(fd, length));
 }

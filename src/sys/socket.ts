@@ -11,10 +11,12 @@ const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 
-/** Two connected unix stream sockets (close-on-exec), or -errno. */
-export function socketpair(): [number, number] | number {
+export const SOCK_SEQPACKET = 5;
+
+/** Two connected unix sockets (close-on-exec, stream unless told), or -errno. */
+export function socketpair(type = SOCK_STREAM): [number, number] | number {
   const sv = [0, 0];
-  const r = ret(cSocketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  const r = ret(cSocketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv));
   return r < 0 ? r : [sv[0], sv[1]];
 }
 

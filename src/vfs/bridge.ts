@@ -200,13 +200,20 @@ export class FuseBridge {
       DESTROY: () => then(vfs.destroy?.(), ok),
       LOOKUP: (h, { name }) => {
         const parent = nodes.get(h.nodeid);
-        const attr = vfs.getattr(this.ctx(h), childPath(parent.path, name));
+        const path = childPath(parent.path, name);
         const found = (a: Attr): Reply => this.entry(parent, name, a);
-        if (o.negativeTimeoutMs <= 0) return then(attr, found);
+        if (o.negativeTimeoutMs <= 0) return then(vfs.getattr(this.ctx(h), path), found);
         const negative = (err: unknown): Reply => {
           if (err instanceof FsError && err.errno === ENOENT) return entryOut(0, null, o.negativeTimeoutMs, 0);
           throw err;
         };
+        let attr: MaybePromise<Attr>;
+        try {
+          attr = vfs.getattr(this.ctx(h), path);
+        } catch (err) {
+          // Synchronous backends throw their ENOENT right here.
+          return negative(err);
+        }
         if (attr instanceof Promise) return attr.then(found, negative);
         return found(attr);
       },

@@ -1,0 +1,131 @@
+// Decoding what the host kernel hands back (statx, statfs, getdents64) and
+// the path arithmetic the passthrough backend resolves with.
+import { fdatasync, fsync } from 'node:fs';
+import * as at from '../sys/at.ts';
+import { EINVAL, FsError, toErrno } from '../vfs/errors.ts';
+import type { Attr, DirEntry, StatFs } from '../vfs/types.ts';
+
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+export const S_ISUID = 0o4000;
+export const S_ISGID = 0o2000;
+export const STATX_TYPE = 1;
+
+export function check(r: number): number {
+  if (r < 0) throw new FsError(-r);
+  return r;
+}
+
+const TWO32 = 4294967296;
+export function u64(b: Buffer, o: number): number {
+  return b.readUInt32LE(o) + b.readUInt32LE(o + 4) * TWO32;
+}
+export function timeMs(b: Buffer, o: number): number {
+  return (b.readUInt32LE(o) + b.readInt32LE(o + 4) * TWO32) * 1000 + b.readUInt32LE(o + 8) / 1e6;
+}
+
+/** Decodes the shared statx buffer; call right after a successful statx. */
+export function statxAttr(): Attr {
+  const b = at.statxBuf;
+  const major = b.readUInt32LE(128);
+  const minor = b.readUInt32LE(132);
+  return {
+    ino: u64(b, 32),
+    size: u64(b, 40),
+    blocks: u64(b, 48),
+    atimeMs: timeMs(b, 64),
+    mtimeMs: timeMs(b, 112),
+    ctimeMs: timeMs(b, 96),
+    mode: b.readUInt16LE(28),
+    nlink: b.readUInt32LE(16),
+    uid: b.readUInt32LE(20),
+    gid: b.readUInt32LE(24),
+    // The kernel's new_encode_dev, which is what FUSE carries.
+    rdev: ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0,
+    blksize: b.readUInt32LE(4),
+  };
+}
+
+export function statxType(): number {
+  return at.statxBuf.readUInt16LE(28) & S_IFMT;
+}
+
+export function isRoot(path: string): boolean {
+  return path === '/' || path === '';
+}
+
+/** The path relative to the root fd, as openat2 wants it. */
+export function relative(path: string): string {
+  let i = 0;
+  while (path.charCodeAt(i) === 47 /* / */) i++;
+  return i === path.length ? '.' : i === 0 ? path : path.slice(i);
+}
+
+/** The final component; '.' stands for the root itself. */
+export function leafOf(path: string): string {
+  if (isRoot(path)) return '.';
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  // Acting on '..' through the parent's fd would step out of the root.
+  if (name === '' || name === '.' || name === '..') throw new FsError(EINVAL);
+  return name;
+}
+
+
+/** Decodes the shared statfs buffer; call right after a successful fstatfs. */
+export function statfsResult(): StatFs {
+  const b = at.statfsBuf;
+  return {
+    blocks: u64(b, at.STATFS_BLOCKS),
+    bfree: u64(b, at.STATFS_BFREE),
+    bavail: u64(b, at.STATFS_BAVAIL),
+    files: u64(b, at.STATFS_FILES),
+    ffree: u64(b, at.STATFS_FFREE),
+    bsize: u64(b, at.STATFS_BSIZE),
+    namelen: u64(b, at.STATFS_NAMELEN),
+    frsize: u64(b, at.STATFS_FRSIZE),
+  };
+}
+
+const dents = Buffer.alloc(64 * 1024);
+
+/**
+ * The whole directory behind `fd`, from its start, without '.' and '..'.
+ * Read from the fd itself, so it lists the directory that was opened,
+ * wherever names have moved since.
+ */
+export function listDir(fd: number): DirEntry[] {
+  check(at.lseek(fd, 0, at.SEEK_SET));
+  const entries: DirEntry[] = [];
+  for (;;) {
+    const n = check(at.getdents64(fd, dents));
+    if (n === 0) return entries;
+    for (let off = 0; off < n; ) {
+      const reclen = dents.readUInt16LE(off + 16);
+      const nameStart = off + 19;
+      let nameEnd = dents.indexOf(0, nameStart);
+      if (nameEnd < 0 || nameEnd > off + reclen) nameEnd = off + reclen;
+      const len = nameEnd - nameStart;
+      const dots =
+        (len === 1 && dents[nameStart] === 46) || (len === 2 && dents[nameStart] === 46 && dents[nameStart + 1] === 46);
+      if (!dots) {
+        entries.push({
+          name: dents.toString('utf8', nameStart, nameEnd),
+          ino: u64(dents, off),
+          // DT_* values are the S_IF* type bits shifted down by 12.
+          type: dents[off + 18] << 12,
+        });
+      }
+      off += reclen;
+    }
+  }
+}
+
+// fsync can take seconds on a busy disk: run it on the libuv pool.
+export function syncFd(fd: number, datasync: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    (datasync ? fdatasync : fsync)(fd, (err) => (err ? reject(new FsError(toErrno(err))) : resolve()));
+  });
+}
+

@@ -1,0 +1,192 @@
+// The command line as a user meets it: mount, umount, run, errors, signals,
+// crash cleanup and unprivileged mounts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, NODE, ROOT, isMounted, startDaemon, stopDaemon, tempDir, waitFor, withMount } from '../helpers/mount.ts';
+import { run, sh } from '../helpers/run.ts';
+
+const cli = (args: string[], uid?: number) => run(NODE, [CLI, ...args], { uid, gid: uid });
+
+test('--help works on every command', () => {
+  for (const cmd of [[], ['mount'], ['umount'], ['run'], ['demo']]) {
+    const r = cli([...cmd, '--help']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Usage: interposer/);
+  }
+});
+
+test('run mounts, runs the command inside, unmounts and returns its status', () => {
+  const r = cli(['run', '--backend', 'memory', '--', 'sh', '-c', 'echo hi > f && cat f && pwd && exit 3']);
+  assert.equal(r.status, 3, r.stderr);
+  const [hi, cwd] = r.stdout.trim().split('\n');
+  assert.equal(hi, 'hi');
+  assert.match(cwd, /interposer-run-/);
+  assert.equal(isMounted(cwd), false);
+  assert.equal(existsSync(cwd), false, 'the temporary mountpoint is removed');
+});
+
+test('run over a passthrough directory leaves the data in it', () => {
+  const dir = tempDir('data');
+  try {
+    const r = cli(['run', '--backend', `passthrough:${dir}`, '--', 'sh', '-c', 'mkdir d && echo data > d/f']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(join(dir, 'd/f'), 'utf8'), 'data\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('errors name the problem and the fix', () => {
+  const missing = cli(['run', '--backend', 'passthrough:/nonexistent/dir', '--', 'true']);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /backing directory \/nonexistent\/dir does not exist/);
+
+  const badBackend = cli(['run', '--backend', 'floppy', '--', 'true']);
+  assert.equal(badBackend.status, 2);
+  assert.match(badBackend.stderr, /unknown backend; expected passthrough:DIR, memory\[:SIZE\] or null\[:SIZE\]/);
+
+  const dir = tempDir('cfg');
+  try {
+    const cfg = join(dir, 'bad.yaml');
+    writeFileSync(cfg, 'backend: { type: memory, size: 12parsecs }\nmount: { cache: sometimes, colour: red }\n');
+    const bad = cli(['run', '--config', cfg, '--', 'true']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /backend\.size: "12parsecs" is not a size; expected a size such as/);
+    assert.match(bad.stderr, /mount\.cache: "sometimes" is not allowed; expected one of auto, direct, keep/);
+    assert.match(bad.stderr, /mount: unknown field "colour"/);
+
+    const noMnt = cli(['mount', join(dir, 'nope')]);
+    assert.equal(noMnt.status, 2);
+    assert.match(noMnt.stderr, /mountpoint .*nope does not exist; create it with: mkdir -p/);
+
+    writeFileSync(join(dir, 'file'), '');
+    const notDir = cli(['mount', join(dir, 'file')]);
+    assert.equal(notDir.status, 2);
+    assert.match(notDir.stderr, /is not a directory/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a busy mountpoint is refused with the way out', async () => {
+  await withMount(['--backend', 'memory'], async (mnt) => {
+    const r = cli(['mount', '--backend', 'memory', mnt]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /is busy: .* is already mounted there; unmount it first with: interposer umount/);
+    assert.equal(isMounted(mnt), true, 'the first mount keeps serving');
+    assert.equal(sh('echo ok > f && cat f', { cwd: mnt }), 'ok\n');
+  });
+});
+
+test('SIGTERM and SIGINT unmount and exit 0', async () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const mnt = tempDir('sig');
+    try {
+      const d = await startDaemon(['--backend', 'memory'], mnt);
+      sh('echo x > f', { cwd: mnt });
+      d.child.kill(signal);
+      assert.equal(await d.exited, 0, d.log());
+      assert.equal(isMounted(mnt), false);
+      await stopDaemon(d);
+    } finally {
+      rmSync(mnt, { recursive: true, force: true });
+    }
+  }
+});
+
+test('SIGTERM detaches the mount even while a file is held open', async () => {
+  const mnt = tempDir('busy');
+  const holder = run('true', []); // warm the spawn path
+  void holder;
+  try {
+    const d = await startDaemon(['--backend', 'memory'], mnt);
+    sh('echo x > f', { cwd: mnt });
+    const { spawn } = await import('node:child_process');
+    const sleeper = spawn('sh', ['-c', 'exec 3<f; sleep 30'], { cwd: mnt, stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      d.child.kill('SIGTERM');
+      assert.equal(await d.exited, 0, d.log());
+      assert.equal(isMounted(mnt), false);
+    } finally {
+      sleeper.kill('SIGKILL');
+      await stopDaemon(d);
+    }
+  } finally {
+    rmSync(mnt, { recursive: true, force: true });
+  }
+});
+
+test('a daemon killed with SIGKILL leaves no dead mount for the next run', async () => {
+  const mnt = tempDir('stale');
+  try {
+    const first = await startDaemon(['--backend', 'memory'], mnt);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // The kernel keeps the dead mount; the next mount must detect and clear it.
+    const second = await startDaemon(['--backend', 'memory'], mnt);
+    try {
+      assert.equal(sh('echo alive > f && cat f', { cwd: mnt }), 'alive\n');
+    } finally {
+      await stopDaemon(second);
+    }
+    const third = await startDaemon(['--backend', 'memory'], mnt);
+    third.child.kill('SIGKILL');
+    await third.exited;
+    // interposer umount cleans up a dead mount too.
+    const r = cli(['umount', mnt]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(isMounted(mnt), false);
+  } finally {
+    rmSync(mnt, { recursive: true, force: true });
+  }
+});
+
+test('mount --daemon detaches once mounted and umount stops it', async () => {
+  const mnt = tempDir('daemon');
+  const logFile = join(tempDir('log'), 'daemon.log');
+  try {
+    const r = cli(['mount', '--daemon', '--log', logFile, '--backend', 'memory', mnt]);
+    assert.equal(r.status, 0, r.stderr);
+    const pid = Number(r.stdout.trim());
+    assert.ok(pid > 0, `prints the daemon pid, got ${JSON.stringify(r.stdout)}`);
+    try {
+      assert.equal(isMounted(mnt), true);
+      assert.equal(sh('echo d > f && cat f', { cwd: mnt }), 'd\n');
+      const u = cli(['umount', mnt]);
+      assert.equal(u.status, 0, u.stderr);
+      await waitFor(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 10000, 'daemon exit');
+    } finally {
+      if (existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
+      if (isMounted(mnt)) sh(`umount -l ${mnt}`);
+    }
+    assert.match(readFileSync(logFile, 'utf8'), /unmounted/);
+  } finally {
+    rmSync(mnt, { recursive: true, force: true });
+  }
+});
+
+test('an ordinary user mounts through fusermount3', async () => {
+  const home = tempDir('user');
+  const mnt = join(home, 'mnt');
+  mkdirSync(mnt);
+  chownSync(home, 65534, 65534);
+  chownSync(mnt, 65534, 65534);
+  chmodSync(home, 0o755);
+  try {
+    // The project must be readable by the user; CI clones it world-readable.
+    const r = run(NODE, [CLI, 'run', '--mountpoint', mnt, '--backend', 'memory', '--', 'sh', '-c', 'echo u > f; id -u; stat -c %u f'], {
+      uid: 65534,
+      gid: 65534,
+      cwd: ROOT,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', '65534']);
+    assert.equal(isMounted(mnt), false);
+  } finally {
+    if (isMounted(mnt)) sh(`umount -l ${mnt}`);
+    rmSync(home, { recursive: true, force: true });
+  }
+});

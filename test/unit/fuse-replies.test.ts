@@ -1,0 +1,327 @@
+// Byte-exact encoding of replies. Offsets are those of include/uapi/linux/fuse.h
+// (7.45); every encoder leaves 16 bytes at the start for fuse_out_header, which
+// the session fills, so payload offsets below are relative to H.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  attrOut,
+  bytesOut,
+  copyFileRange64Out,
+  createOut,
+  DirentWriter,
+  entryOut,
+  getxattrSizeOut,
+  initOut,
+  lseekOut,
+  openOut,
+  replyBuffer,
+  statfsOut,
+  writeAttr,
+  writeEntryOut,
+  writeOut,
+} from '../../src/fuse/replies.ts';
+import type { Attr, StatFs } from '../../src/vfs/types.ts';
+
+const H = 16;
+const GiB = 2 ** 30;
+
+const u32 = (b: Buffer, at: number): number => b.readUInt32LE(at);
+const i32 = (b: Buffer, at: number): number => b.readInt32LE(at);
+const u16 = (b: Buffer, at: number): number => b.readUInt16LE(at);
+const u64 = (b: Buffer, at: number): bigint => b.readBigUInt64LE(at);
+const s64 = (b: Buffer, at: number): bigint => b.readBigInt64LE(at);
+
+const attr: Attr = {
+  ino: 2 ** 40 + 17,
+  size: 5 * GiB + 3,
+  blocks: 2 ** 33,
+  atimeMs: 1_700_000_000_250, // .25 s: exactly representable, so nsec is exact
+  mtimeMs: 1500.5, // 1 s 500.5 ms
+  ctimeMs: -1500, // before the epoch: sec -2, nsec 500 ms
+  mode: 0o100644,
+  nlink: 3,
+  uid: 1000,
+  gid: 2 ** 32 - 2,
+  rdev: 0x0801,
+  blksize: 4096,
+};
+
+/** Every field of struct fuse_attr (88 bytes) at `at` as `attr` above encodes it. */
+function checkAttr(b: Buffer, at: number): void {
+  assert.equal(u64(b, at + 0), 2n ** 40n + 17n, 'ino');
+  assert.equal(u64(b, at + 8), 5n * 2n ** 30n + 3n, 'size');
+  assert.equal(u64(b, at + 16), 2n ** 33n, 'blocks');
+  assert.equal(s64(b, at + 24), 1_700_000_000n, 'atime');
+  assert.equal(s64(b, at + 32), 1n, 'mtime');
+  assert.equal(s64(b, at + 40), -2n, 'ctime (signed on the kernel side)');
+  assert.equal(u32(b, at + 48), 250_000_000, 'atimensec');
+  assert.equal(u32(b, at + 52), 500_500_000, 'mtimensec');
+  assert.equal(u32(b, at + 56), 500_000_000, 'ctimensec');
+  assert.equal(u32(b, at + 60), 0o100644, 'mode');
+  assert.equal(u32(b, at + 64), 3, 'nlink');
+  assert.equal(u32(b, at + 68), 1000, 'uid');
+  assert.equal(u32(b, at + 72), 2 ** 32 - 2, 'gid');
+  assert.equal(u32(b, at + 76), 0x0801, 'rdev');
+  assert.equal(u32(b, at + 80), 4096, 'blksize');
+  assert.equal(u32(b, at + 84), 0, 'flags');
+}
+
+function checkHeaderRoom(b: Buffer): void {
+  assert.deepEqual([...b.subarray(0, H)], new Array(H).fill(0), 'out-header room is left zeroed');
+}
+
+test('replyBuffer: zeroed header room plus the payload', () => {
+  const b = replyBuffer(8);
+  assert.equal(b.length, H + 8);
+  assert.ok(b.every((x) => x === 0));
+});
+
+test('writeAttr: struct fuse_attr, 88 bytes, at any offset, nothing written outside', () => {
+  const b = Buffer.alloc(8 + 88 + 8, 0xaa);
+  writeAttr(b, attr, 8);
+  checkAttr(b, 8);
+  assert.ok(b.subarray(0, 8).every((x) => x === 0xaa), 'bytes before untouched');
+  assert.ok(b.subarray(96).every((x) => x === 0xaa), 'bytes after untouched');
+});
+
+test('writeAttr: a fraction of a nanosecond never rounds nsec up to 1e9', () => {
+  const b = Buffer.alloc(88);
+  writeAttr(b, { ...attr, atimeMs: 1999.9999999999 }, 0);
+  const nsec = u32(b, 48);
+  assert.ok(nsec <= 999_999_999, `nsec ${nsec}`);
+});
+
+test('entryOut: struct fuse_entry_out, 128 bytes', () => {
+  const b = entryOut(2 ** 35 + 1, attr, 1500, 250.5);
+  assert.equal(b.length, H + 128);
+  checkHeaderRoom(b);
+  assert.equal(u64(b, H + 0), 2n ** 35n + 1n, 'nodeid');
+  assert.equal(u64(b, H + 8), 0n, 'generation');
+  assert.equal(u64(b, H + 16), 1n, 'entry_valid');
+  assert.equal(u64(b, H + 24), 0n, 'attr_valid');
+  assert.equal(u32(b, H + 32), 500_000_000, 'entry_valid_nsec');
+  assert.equal(u32(b, H + 36), 250_500_000, 'attr_valid_nsec');
+  checkAttr(b, H + 40);
+});
+
+test('entryOut: a negative entry (nodeid 0, no attr) is zero but for its timeout', () => {
+  const b = entryOut(0, null, 2000, 0);
+  assert.equal(b.length, H + 128);
+  assert.equal(u64(b, H + 16), 2n, 'entry_valid');
+  const rest = Buffer.from(b);
+  rest.writeBigUInt64LE(0n, H + 16);
+  assert.ok(rest.every((x) => x === 0));
+});
+
+test('writeEntryOut: at an offset, as READDIRPLUS and CREATE place it', () => {
+  const b = Buffer.alloc(40 + 128);
+  writeEntryOut(b, 40, 9, attr, 0, 0);
+  assert.equal(u64(b, 40), 9n);
+  checkAttr(b, 40 + 40);
+});
+
+test('attrOut: struct fuse_attr_out, 104 bytes', () => {
+  const b = attrOut(attr, 61_000.25);
+  assert.equal(b.length, H + 104);
+  checkHeaderRoom(b);
+  assert.equal(u64(b, H + 0), 61n, 'attr_valid');
+  assert.equal(u32(b, H + 8), 250_000, 'attr_valid_nsec');
+  assert.equal(u32(b, H + 12), 0, 'dummy');
+  checkAttr(b, H + 16);
+});
+
+test('openOut: struct fuse_open_out, 16 bytes, backing_id at 12', () => {
+  const b = openOut(2 ** 33 + 5, (1 << 7) | (1 << 1), 42);
+  assert.equal(b.length, H + 16);
+  checkHeaderRoom(b);
+  assert.equal(u64(b, H + 0), 2n ** 33n + 5n, 'fh');
+  assert.equal(u32(b, H + 8), 0x82, 'open_flags');
+  assert.equal(i32(b, H + 12), 42, 'backing_id');
+  assert.equal(i32(openOut(1, 0), H + 12), 0, 'backing_id defaults to 0');
+});
+
+test('createOut: fuse_entry_out then fuse_open_out, 144 bytes', () => {
+  const b = createOut(7, attr, 1000, 2000, 3, 1 << 7, 5);
+  assert.equal(b.length, H + 144);
+  checkHeaderRoom(b);
+  assert.equal(u64(b, H + 0), 7n, 'nodeid');
+  assert.equal(u64(b, H + 16), 1n, 'entry_valid');
+  assert.equal(u64(b, H + 24), 2n, 'attr_valid');
+  checkAttr(b, H + 40);
+  assert.equal(u64(b, H + 128), 3n, 'open_out.fh');
+  assert.equal(u32(b, H + 136), 0x80, 'open_out.open_flags');
+  assert.equal(i32(b, H + 140), 5, 'open_out.backing_id (128 + 12)');
+});
+
+test('writeOut: struct fuse_write_out, 8 bytes', () => {
+  const b = writeOut(0xffff_fffe);
+  assert.equal(b.length, H + 8);
+  checkHeaderRoom(b);
+  assert.equal(u32(b, H), 0xffff_fffe, 'size');
+  assert.equal(u32(b, H + 4), 0, 'padding');
+});
+
+test('copyFileRange64Out: a u64 byte count', () => {
+  const b = copyFileRange64Out(5 * GiB);
+  assert.equal(b.length, H + 8);
+  assert.equal(u64(b, H), 5n * 2n ** 30n);
+});
+
+test('statfsOut: struct fuse_kstatfs, 80 bytes', () => {
+  const st: StatFs = {
+    blocks: 2 ** 40,
+    bfree: 2 ** 39 + 1,
+    bavail: 2 ** 39,
+    files: 2 ** 33,
+    ffree: 12345,
+    bsize: 4096,
+    namelen: 255,
+    frsize: 512,
+  };
+  const b = statfsOut(st);
+  assert.equal(b.length, H + 80);
+  checkHeaderRoom(b);
+  assert.equal(u64(b, H + 0), 2n ** 40n, 'blocks');
+  assert.equal(u64(b, H + 8), 2n ** 39n + 1n, 'bfree');
+  assert.equal(u64(b, H + 16), 2n ** 39n, 'bavail');
+  assert.equal(u64(b, H + 24), 2n ** 33n, 'files');
+  assert.equal(u64(b, H + 32), 12345n, 'ffree');
+  assert.equal(u32(b, H + 40), 4096, 'bsize');
+  assert.equal(u32(b, H + 44), 255, 'namelen');
+  assert.equal(u32(b, H + 48), 512, 'frsize');
+  assert.ok(b.subarray(H + 52).every((x) => x === 0), 'padding and spare[6]');
+});
+
+test('initOut: struct fuse_init_out, 64 bytes', () => {
+  const flags = (1n << 30n) | (1n << 22n) | 1n | (1n << 37n) | (1n << 63n);
+  const b = initOut({
+    major: 7,
+    minor: 45,
+    maxReadahead: 131072,
+    flags,
+    maxBackground: 0xfffe,
+    congestionThreshold: 0xbeef,
+    maxWrite: 1 << 20,
+    timeGran: 1,
+    maxPages: 256,
+    maxStackDepth: 1,
+  });
+  assert.equal(b.length, H + 64);
+  checkHeaderRoom(b);
+  assert.equal(u32(b, H + 0), 7, 'major');
+  assert.equal(u32(b, H + 4), 45, 'minor');
+  assert.equal(u32(b, H + 8), 131072, 'max_readahead');
+  assert.equal(u32(b, H + 12), (1 << 30) | (1 << 22) | 1, 'flags');
+  assert.equal(u16(b, H + 16), 0xfffe, 'max_background');
+  assert.equal(u16(b, H + 18), 0xbeef, 'congestion_threshold');
+  assert.equal(u32(b, H + 20), 1 << 20, 'max_write');
+  assert.equal(u32(b, H + 24), 1, 'time_gran');
+  assert.equal(u16(b, H + 28), 256, 'max_pages');
+  assert.equal(u16(b, H + 30), 0, 'map_alignment');
+  assert.equal(u32(b, H + 32), 0x8000_0020, 'flags2: bits 37 and 63');
+  assert.equal(u32(b, H + 36), 1, 'max_stack_depth');
+  assert.ok(b.subarray(H + 40).every((x) => x === 0), 'request_timeout and unused');
+});
+
+test('lseekOut: struct fuse_lseek_out, a u64 offset', () => {
+  const b = lseekOut(5 * GiB + 1);
+  assert.equal(b.length, H + 8);
+  checkHeaderRoom(b);
+  assert.equal(u64(b, H), 5n * 2n ** 30n + 1n);
+});
+
+test('getxattrSizeOut: struct fuse_getxattr_out, size then padding', () => {
+  const b = getxattrSizeOut(65536);
+  assert.equal(b.length, H + 8);
+  checkHeaderRoom(b);
+  assert.equal(u32(b, H), 65536);
+  assert.equal(u32(b, H + 4), 0);
+});
+
+test('bytesOut: the payload verbatim after the header room', () => {
+  const data = Buffer.from([1, 0, 2, 0xff]);
+  const b = bytesOut(data);
+  assert.equal(b.length, H + 4);
+  assert.deepEqual([...b.subarray(H)], [1, 0, 2, 0xff]);
+});
+
+test('DirentWriter: record sizes are 24 + name, padded to 8; plus adds 128', () => {
+  assert.equal(DirentWriter.recordSize(1, false), 32);
+  assert.equal(DirentWriter.recordSize(8, false), 32);
+  assert.equal(DirentWriter.recordSize(9, false), 40);
+  assert.equal(DirentWriter.recordSize(0, false), 24);
+  assert.equal(DirentWriter.recordSize(1, true), 160);
+  assert.equal(DirentWriter.recordSize(8, true), 160);
+  assert.equal(DirentWriter.recordSize(9, true), 168);
+});
+
+test('DirentWriter: fuse_dirent records, byte for byte', () => {
+  const w = new DirentWriter(4096);
+  const snow = 'é☃'; // 2 + 3 UTF-8 bytes
+  w.add('a', 1, 2 ** 34 + 1, 1, 0o040000);
+  w.add(snow, Buffer.byteLength(snow), 7, 5 * GiB, 0o100000);
+  w.add('exactly8', 8, 9, 3, 0o120000);
+  const b = w.finish();
+  assert.equal(b.length, H + 32 + 32 + 32);
+  checkHeaderRoom(b);
+
+  let at = H;
+  assert.equal(u64(b, at + 0), 2n ** 34n + 1n, 'ino');
+  assert.equal(u64(b, at + 8), 1n, 'off');
+  assert.equal(u32(b, at + 16), 1, 'namelen');
+  assert.equal(u32(b, at + 20), 4, 'type: DT_DIR');
+  assert.equal(b.toString('utf8', at + 24, at + 25), 'a');
+  assert.ok(b.subarray(at + 25, at + 32).every((x) => x === 0), 'padding');
+
+  at += 32;
+  assert.equal(u64(b, at + 0), 7n);
+  assert.equal(u64(b, at + 8), 5n * 2n ** 30n, 'off above 2^32');
+  assert.equal(u32(b, at + 16), 5, 'namelen counts bytes, not characters');
+  assert.equal(u32(b, at + 20), 8, 'type: DT_REG');
+  assert.equal(b.toString('utf8', at + 24, at + 29), snow);
+  assert.ok(b.subarray(at + 29, at + 32).every((x) => x === 0), 'padding');
+
+  at += 32;
+  assert.equal(u32(b, at + 16), 8);
+  assert.equal(u32(b, at + 20), 10, 'type: DT_LNK');
+  assert.equal(b.toString('utf8', at + 24, at + 32), 'exactly8');
+});
+
+test('DirentWriter: fuse_direntplus records, entry_out then dirent', () => {
+  const w = new DirentWriter(4096);
+  w.add('f', 1, 11, 3, 0o100000, (buf, at) => writeEntryOut(buf, at, 2 ** 33 + 9, attr, 1000, 2000));
+  w.add('..', 2, 1, 4, 0o040000, () => {}); // '.'/'..': the entry part stays zero
+  const b = w.finish();
+  assert.equal(b.length, H + 160 + 160);
+  let at = H;
+  assert.equal(u64(b, at + 0), 2n ** 33n + 9n, 'entry_out.nodeid');
+  assert.equal(u64(b, at + 16), 1n, 'entry_out.entry_valid');
+  assert.equal(u64(b, at + 24), 2n, 'entry_out.attr_valid');
+  checkAttr(b, at + 40);
+  assert.equal(u64(b, at + 128), 11n, 'dirent.ino');
+  assert.equal(u64(b, at + 136), 3n, 'dirent.off');
+  assert.equal(u32(b, at + 144), 1, 'dirent.namelen');
+  assert.equal(u32(b, at + 148), 8, 'dirent.type');
+  assert.equal(b.toString('utf8', at + 152, at + 153), 'f');
+  assert.ok(b.subarray(at + 153, at + 160).every((x) => x === 0), 'padding');
+
+  at += 160;
+  assert.ok(b.subarray(at, at + 128).every((x) => x === 0), 'no entry for ..');
+  assert.equal(u64(b, at + 128), 1n);
+  assert.equal(u32(b, at + 144), 2);
+  assert.equal(b.toString('utf8', at + 152, at + 154), '..');
+});
+
+test('DirentWriter: fits() stops at the size the kernel asked for', () => {
+  const w = new DirentWriter(72); // room for 32 + 40, not a third
+  assert.ok(w.fits(1, false));
+  w.add('a', 1, 1, 1, 0o100000);
+  assert.ok(w.fits(9, false));
+  w.add('123456789', 9, 2, 2, 0o100000);
+  assert.equal(w.fits(0, false), false);
+  assert.equal(w.finish().length, H + 72);
+
+  const p = new DirentWriter(159);
+  assert.equal(p.fits(1, true), false, 'a 160-byte direntplus does not fit in 159');
+  assert.equal(p.finish().length, H, 'an empty reply is just the header');
+});
