@@ -30,7 +30,7 @@ const live = new Set<Served>();
 
 export async function serve(o: ServeOptions): Promise<Served> {
   await prepareMountpoint(o.mountpoint);
-  const mounted = mountFuse({
+  const mounted = await mountFuse({
     mountpoint: o.mountpoint,
     fsname: o.fsname,
     allowOther: o.allowOther,
@@ -67,6 +67,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
 }
 
 let installed = false;
+const STOP_GRACE_MS = 3000;
 
 /**
  * SIGINT/SIGTERM unmount every live mount and let the sessions end; an
@@ -76,12 +77,25 @@ let installed = false;
 function installExitHandlers(): void {
   if (installed) return;
   installed = true;
+  let stopping = false;
   const stop = (signal: string): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal; exiting now');
+      process.exit(0);
+    }
+    stopping = true;
     log.info({ signal, mounts: [...live].map((s) => s.mounted.mountpoint) }, 'unmounting');
     for (const s of live) {
       const err = s.unmount(true);
       if (err) log.error({ err }, 'unmount failed');
     }
+    // A detached mount lives on while processes keep files open in it; give
+    // them a moment to finish, then end the connection (they get ENOTCONN).
+    setTimeout(() => {
+      if (live.size === 0) return;
+      log.warn({ graceMs: STOP_GRACE_MS }, 'files still open in the detached mount; closing the connection');
+      process.exit(0);
+    }, STOP_GRACE_MS).unref();
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -97,7 +97,7 @@ export async function prepareMountpoint(mountpoint: string): Promise<void> {
 }
 
 /** Opens /dev/fuse and mounts it on `options.mountpoint`. */
-export function mountFuse(options: MountOptions): Mounted {
+export async function mountFuse(options: MountOptions): Promise<Mounted> {
   const mountpoint = resolve(options.mountpoint);
   const root = sys.geteuid() === 0;
   if (root) return mountDirect(options, mountpoint);
@@ -137,7 +137,7 @@ function mountDirect(options: MountOptions, mountpoint: string): Mounted {
   return { fd, mountpoint, via: 'mount(2)' };
 }
 
-function mountWithFusermount(options: MountOptions, mountpoint: string): Mounted {
+async function mountWithFusermount(options: MountOptions, mountpoint: string): Promise<Mounted> {
   const pair = socketpair();
   if (typeof pair === 'number') throw new MountError(`socketpair failed: ${errnoName(-pair)}`);
   const [ours, theirs] = pair;
@@ -159,6 +159,7 @@ function mountWithFusermount(options: MountOptions, mountpoint: string): Mounted
   const fd = receiveFd(ours);
   sys.close(ours);
   if (fd <= 0) {
+    await new Promise((r) => (child.exitCode === null ? child.once('close', r) : r(null)));
     throw new MountError(`fusermount3 could not mount ${mountpoint}: ${stderr.trim() || 'no file descriptor received'}`);
   }
   child.unref();

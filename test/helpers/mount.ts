@@ -51,7 +51,9 @@ export async function startDaemon(args: string[], mountpoint: string, env: NodeJ
   let done = false;
   void exited.then(() => (done = true));
   try {
-    await waitFor(() => isMounted(mountpoint) || done, 15000, `mount on ${mountpoint}`);
+    // Wait for the daemon's own word: a dead mount left on the mountpoint
+    // would satisfy a look at mountinfo before the new mount replaces it.
+    await waitFor(() => /"msg":"mounted/.test(stderr) || done, 15000, `mount on ${mountpoint}`);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
