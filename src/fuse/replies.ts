@@ -44,6 +44,8 @@ function writeTime(buf: Buffer, ms: number, secAt: number, nsecAt: number): void
   const sec = Math.floor(ms / 1000);
   let nsec = Math.round((ms - sec * 1000) * 1e6);
   if (nsec > 999_999_999) nsec = 999_999_999;
+  // Far from the epoch sec * 1000 can round above ms; a negative nsec would throw.
+  else if (nsec < 0) nsec = 0;
   writeU64(buf, sec, secAt);
   buf.writeUInt32LE(nsec, nsecAt);
 }

@@ -91,6 +91,15 @@ test('writeAttr: a fraction of a nanosecond never rounds nsec up to 1e9', () => 
   assert.ok(nsec <= 999_999_999, `nsec ${nsec}`);
 });
 
+test('writeAttr: times far from the epoch never make nsec negative', () => {
+  // utimensat accepts any time64 on a FUSE mount, and a backend that keeps the
+  // time in ms gives it back; at this magnitude sec * 1000 rounds above ms.
+  const b = Buffer.alloc(88);
+  writeAttr(b, { ...attr, atimeMs: 4_580_846_255_609_856_500 }, 0);
+  assert.equal(s64(b, 24), 4_580_846_255_609_857n, 'atime');
+  assert.equal(u32(b, 48), 0, 'atimensec clamped, not thrown');
+});
+
 test('entryOut: struct fuse_entry_out, 128 bytes', () => {
   const b = entryOut(2 ** 35 + 1, attr, 1500, 250.5);
   assert.equal(b.length, H + 128);

@@ -404,6 +404,43 @@ test('every decoder has a byte-exact case', () => {
   assert.deepEqual(Object.keys(cases).sort(), Object.keys(decoders).sort());
 });
 
+test('the hand-built structs have the sizes of include/uapi/linux/fuse.h', () => {
+  // Guards the cases themselves: a missing padding field here would make the
+  // decoder and the test agree on a wrong layout.
+  const fixed: Partial<Record<RequestName, number>> = {
+    INIT: 64, // fuse_init_in
+    FORGET: 8, // fuse_forget_in
+    BATCH_FORGET: 8 + 3 * 16, // fuse_batch_forget_in + 3 fuse_forget_one
+    GETATTR: 16, // fuse_getattr_in
+    SETATTR: 88, // fuse_setattr_in
+    MKNOD: 16 + 'dev\0'.length, // fuse_mknod_in
+    MKDIR: 8 + 'dir\0'.length, // fuse_mkdir_in
+    RENAME: 8 + 'old\0'.length + Buffer.byteLength(`${SNOWMAN_NAME}\0`), // fuse_rename_in
+    RENAME2: 16 + 'a\0b\0'.length, // fuse_rename2_in
+    LINK: 8 + 'hardlink\0'.length, // fuse_link_in
+    OPEN: 8, // fuse_open_in
+    CREATE: 16 + 'new-file\0'.length, // fuse_create_in
+    READ: 40, // fuse_read_in
+    WRITE: 40 + 5, // fuse_write_in + data
+    RELEASE: 24, // fuse_release_in
+    FSYNC: 16, // fuse_fsync_in
+    FLUSH: 24, // fuse_flush_in
+    SETXATTR: 8 + 'user.k\0'.length + 5, // compat fuse_setxattr_in
+    GETXATTR: 8 + 'security.capability\0'.length, // fuse_getxattr_in
+    LISTXATTR: 8,
+    ACCESS: 8, // fuse_access_in
+    INTERRUPT: 8, // fuse_interrupt_in
+    FALLOCATE: 32, // fuse_fallocate_in
+    LSEEK: 24, // fuse_lseek_in
+    COPY_FILE_RANGE: 56, // fuse_copy_file_range_in
+    COPY_FILE_RANGE_64: 56,
+    SYNCFS: 8, // fuse_syncfs_in
+  };
+  for (const [name, size] of Object.entries(fixed)) {
+    assert.equal(cases[name as RequestName].body.length, size, name);
+  }
+});
+
 test('fuse_in_header: every field at its offset, u64s above 2^32, extension length skipped', () => {
   const buf = inHeader({
     len: 40,
