@@ -185,6 +185,7 @@ export class FuseSession {
       return;
     }
     if (!NO_REPLY.has(op)) this.send(h.unique, result);
+    if (this.aborts.size > 0) this.aborts.delete(h.unique);
     this.account(op, started);
   }
 

@@ -39,7 +39,7 @@ import type { InHeader } from '../fuse/requests.ts';
 import type { FuseSession, Handlers } from '../fuse/session.ts';
 import { log } from '../util/log.ts';
 import { DirHandles } from './dir-handles.ts';
-import { EBADF, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from './errors.ts';
+import { EBADF, EINVAL, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from './errors.ts';
 import { negotiateInit, type InitSettings } from './init.ts';
 import { childPath, NodeTable, type Node } from './node-table.ts';
 import type { Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
@@ -98,6 +98,8 @@ export class FuseBridge {
   private readonly files = new Map<number, FileHandle>();
   private readonly dirs: DirHandles;
   private nextFh = 1;
+  /** Largest READ answered; the kernel never asks for more than max_pages. */
+  private maxRead = 1 << 20;
   /** Files opened with and without kernel passthrough, for metrics. */
   readonly openCounts = { passthrough: 0, daemon: 0 };
 
@@ -125,7 +127,7 @@ export class FuseBridge {
   }
 
   private entry(parent: Node, name: string, attr: Attr): Reply {
-    const node = this.nodes.learn(parent, name);
+    const node = this.nodes.learn(parent, name, attr.ino, attr.mode);
     return entryOut(node.id, attr, this.options.entryTimeoutMs, this.options.attrTimeoutMs);
   }
 
@@ -195,12 +197,13 @@ export class FuseBridge {
       INIT: (_h, req) => {
         const out = negotiateInit(req, o);
         this.passthrough = out.passthrough;
+        this.maxRead = Math.max(out.maxWrite, 128 * 1024);
         return out.reply;
       },
       DESTROY: () => then(vfs.destroy?.(), ok),
       LOOKUP: (h, { name }) => {
         const parent = nodes.get(h.nodeid);
-        const path = childPath(parent.path, name);
+        const path = pathIn(parent, name);
         const found = (a: Attr): Reply => this.entry(parent, name, a);
         if (o.negativeTimeoutMs <= 0) return then(vfs.getattr(this.ctx(h), path), found);
         const negative = (err: unknown): Reply => {
@@ -238,26 +241,26 @@ export class FuseBridge {
       READLINK: (h) => then(vfs.readlink(this.ctx(h), nodes.get(h.nodeid).path), (t) => bytesOut(Buffer.from(t))),
       SYMLINK: (h, { name, target }) => {
         const parent = nodes.get(h.nodeid);
-        return then(vfs.symlink(this.ctx(h), target, childPath(parent.path, name)), (a) => this.entry(parent, name, a));
+        return then(vfs.symlink(this.ctx(h), target, pathIn(parent, name)), (a) => this.entry(parent, name, a));
       },
       MKNOD: (h, { name, mode, rdev }) => {
         const parent = nodes.get(h.nodeid);
-        return then(vfs.mknod(this.ctx(h), childPath(parent.path, name), mode, rdev), (a) => this.entry(parent, name, a));
+        return then(vfs.mknod(this.ctx(h), pathIn(parent, name), mode, rdev), (a) => this.entry(parent, name, a));
       },
       MKDIR: (h, { name, mode }) => {
         const parent = nodes.get(h.nodeid);
-        return then(vfs.mkdir(this.ctx(h), childPath(parent.path, name), mode), (a) => this.entry(parent, name, a));
+        return then(vfs.mkdir(this.ctx(h), pathIn(parent, name), mode), (a) => this.entry(parent, name, a));
       },
       UNLINK: (h, { name }) => {
         const parent = nodes.get(h.nodeid);
-        return then(vfs.unlink(this.ctx(h), childPath(parent.path, name)), () => {
+        return then(vfs.unlink(this.ctx(h), pathIn(parent, name)), () => {
           nodes.removed(parent, name);
           return 0;
         });
       },
       RMDIR: (h, { name }) => {
         const parent = nodes.get(h.nodeid);
-        return then(vfs.rmdir(this.ctx(h), childPath(parent.path, name)), () => {
+        return then(vfs.rmdir(this.ctx(h), pathIn(parent, name)), () => {
           nodes.removed(parent, name);
           return 0;
         });
@@ -267,7 +270,7 @@ export class FuseBridge {
       LINK: (h, { oldnodeid, name }) => {
         const parent = nodes.get(h.nodeid);
         const existing = nodes.get(oldnodeid);
-        return then(vfs.link(this.ctx(h), existing.path, childPath(parent.path, name)), (a) => this.entry(parent, name, a));
+        return then(vfs.link(this.ctx(h), existing.path, pathIn(parent, name)), (a) => this.entry(parent, name, a));
       },
       OPEN: (h, { flags }) => {
         const node = nodes.get(h.nodeid);
@@ -275,13 +278,14 @@ export class FuseBridge {
       },
       CREATE: (h, { name, flags, mode }) => {
         const parent = nodes.get(h.nodeid);
-        const path = childPath(parent.path, name);
+        const path = pathIn(parent, name);
         return then(vfs.create(this.ctx(h), path, flags, mode), (res) =>
-          this.opened(nodes.learn(parent, name), res, res.attr),
+          this.opened(nodes.learn(parent, name, res.attr.ino, res.attr.mode), res, res.attr),
         );
       },
-      READ: (h, { fh, offset, size }) => {
+      READ: (h, { fh, offset, size: asked }) => {
         const f = this.file(fh);
+        const size = Math.min(asked, this.maxRead);
         const buf = replyBufferUnsafe(size);
         const into = buf.subarray(OUT_HEADER_SIZE);
         return then(vfs.read(this.ctx(h), f.node.path, f.fh, into, offset), (n) =>
@@ -355,14 +359,24 @@ export class FuseBridge {
   private rename(h: InHeader, name: string, newdir: number, newname: string, flags: number): MaybePromise<Reply> {
     const parent = this.nodes.get(h.nodeid);
     const newParent = this.nodes.get(newdir);
-    const from = childPath(parent.path, name);
-    const to = childPath(newParent.path, newname);
+    const from = pathIn(parent, name);
+    const to = pathIn(newParent, newname);
     return then(this.vfs.rename(this.ctx(h), from, to, flags), () => {
       if (flags & 2) this.nodes.exchanged(parent, name, newParent, newname);
       else this.nodes.renamed(parent, name, newParent, newname);
       return 0;
     });
   }
+}
+
+/**
+ * The path of `name` in directory `parent`. The kernel never sends '', '.',
+ * '..' or a name with '/', but a malformed request might: refuse those rather
+ * than let them name another node.
+ */
+function pathIn(parent: Node, name: string): string {
+  if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new FsError(EINVAL, `bad name ${JSON.stringify(name)}`);
+  return childPath(parent.path, name);
 }
 
 /** GETXATTR/LISTXATTR: size 0 asks for the length; too small a buffer is ERANGE. */

@@ -71,7 +71,7 @@ export class DirHandles {
         d.entries = [
           // glibc hides entries whose d_ino is 0, so '.' and '..' carry node ids.
           { name: '.', ino: d.node.id, type: S_IFDIR },
-          { name: '..', ino: d.node.parent?.id ?? d.node.id, type: S_IFDIR },
+          { name: '..', ino: d.node.links[0]?.parent.id ?? d.node.id, type: S_IFDIR },
           ...list,
         ];
         return this.fill(ctx, d, req, plus);
@@ -103,7 +103,7 @@ export class DirHandles {
           attr = null; // vanished since the listing: send it without attributes
         }
         const emit = (a: Attr | null): void => {
-          const id = a ? this.nodes.learn(d.node, e.name).id : 0;
+          const id = a ? this.nodes.learn(d.node, e.name, a.ino, a.mode).id : 0;
           out.add(e.name, nameBytes, e.ino, i + 1, e.type, (buf, at) =>
             writeEntryOut(buf, at, id, a, entryTimeoutMs, attrTimeoutMs),
           );

@@ -2,30 +2,63 @@
 // times it learned each id (lookup count); the vfs names files by path. A node
 // lives until the kernel forgets every lookup of it. Ids are never reused, so
 // the generation number can stay 0.
+//
+// Hard links: names that lead to the same backend inode share one node, so
+// the kernel sees one inode (a chmod through one name shows through the other,
+// nlink stays right). Such a node has several links; its path is the first.
 import { FUSE_ROOT_ID } from '../fuse/abi.ts';
 import { ENOENT, FsError } from './errors.ts';
 
+interface Link {
+  parent: Node;
+  name: string;
+}
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+
 export class Node {
   readonly id: number;
-  name: string;
-  parent: Node | null;
-  path: string;
+  readonly ino: number;
+  /** File type bits, to tell a reused inode number from a hard link. */
+  readonly type: number;
+  /** The names this node has; empty once it left the namespace. */
+  links: Link[];
   lookups = 0;
-  /** Children the kernel knows, by name. */
+  /** Children the kernel knows, by name (directories only). */
   children: Map<string, Node> | null = null;
-  /** Removed from the namespace while the kernel still holds it (unlinked, replaced). */
-  detached = false;
   /** Open file handles of this node, to reach an unlinked file through its fd. */
   openHandles = 0;
   /** Kernel passthrough backing id shared by every open of this node, and its users. */
   backingId = 0;
   backingUsers = 0;
+  private cachedPath = '/';
+  private cachedAt = -1;
+  private readonly table: NodeTable | null;
 
-  constructor(id: number, name: string, parent: Node | null) {
+  constructor(id: number, ino: number, type: number, link: Link | null, table: NodeTable | null) {
     this.id = id;
-    this.name = name;
-    this.parent = parent;
-    this.path = parent === null ? '/' : childPath(parent.path, name);
+    this.ino = ino;
+    this.type = type;
+    this.links = link ? [link] : [];
+    this.table = table;
+  }
+
+  /** Removed from the namespace while the kernel still holds it (unlinked, replaced). */
+  get detached(): boolean {
+    return this.table !== null && this.links.length === 0;
+  }
+
+  /** The node's path, recomputed only after the namespace changed. */
+  get path(): string {
+    const table = this.table;
+    if (table === null) return '/';
+    if (this.cachedAt === table.generation) return this.cachedPath;
+    const link = this.links[0];
+    // A detached node keeps its last path: ops on it go through open handles.
+    if (link) this.cachedPath = childPath(link.parent.path, link.name);
+    this.cachedAt = table.generation;
+    return this.cachedPath;
   }
 }
 
@@ -35,11 +68,15 @@ export function childPath(dir: string, name: string): string {
 
 export class NodeTable {
   private readonly nodes = new Map<number, Node>();
+  /** Non-directory nodes by backend inode number, to join hard links. */
+  private readonly byIno = new Map<number, Node>();
   private nextId = FUSE_ROOT_ID + 1;
+  /** Bumped on every rename or removal, which may change any node's path. */
+  generation = 0;
   readonly root: Node;
 
   constructor() {
-    this.root = new Node(FUSE_ROOT_ID, '', null);
+    this.root = new Node(FUSE_ROOT_ID, 1, S_IFDIR, null, null);
     this.root.lookups = 1;
     this.nodes.set(FUSE_ROOT_ID, this.root);
   }
@@ -55,15 +92,27 @@ export class NodeTable {
     return node;
   }
 
-  /** The node for `name` in `parent`, created if new, with one more lookup. */
-  learn(parent: Node, name: string): Node {
-    let children = parent.children;
-    if (!children) children = parent.children = new Map();
+  /** The node `name` in `parent` now leads to (inode `ino`, type from `mode`), with one more lookup. */
+  learn(parent: Node, name: string, ino: number, mode: number): Node {
+    const type = mode & S_IFMT;
+    const children = (parent.children ??= new Map());
     let node = children.get(name);
+    if (node && (node.ino !== ino || node.type !== type)) {
+      // Replaced behind our back (e.g. in the backing directory).
+      this.dropLink(node, parent, name);
+      node = undefined;
+    }
     if (!node) {
-      node = new Node(this.nextId++, name, parent);
+      const twin = type === S_IFDIR ? undefined : this.byIno.get(ino);
+      if (twin && twin.type === type && !twin.detached) {
+        node = twin;
+        node.links.push({ parent, name });
+      } else {
+        node = new Node(this.nextId++, ino, type, { parent, name }, this);
+        this.nodes.set(node.id, node);
+        if (type !== S_IFDIR) this.byIno.set(ino, node);
+      }
       children.set(name, node);
-      this.nodes.set(node.id, node);
     }
     node.lookups++;
     return node;
@@ -75,56 +124,56 @@ export class NodeTable {
     node.lookups -= nlookup;
     if (node.lookups > 0) return;
     this.nodes.delete(id);
-    this.unlinkNode(node);
+    if (this.byIno.get(node.ino) === node) this.byIno.delete(node.ino);
+    for (const link of [...node.links]) this.dropLink(node, link.parent, link.name);
   }
 
-  /** `name` in `parent` no longer names that node (unlink, rmdir, replaced by rename). */
+  /** `name` in `parent` no longer names anything (unlink, rmdir, replaced by rename). */
   removed(parent: Node, name: string): void {
     const node = parent.children?.get(name);
-    if (node) this.unlinkNode(node);
+    if (node) this.dropLink(node, parent, name);
   }
 
-  private unlinkNode(node: Node): void {
-    const siblings = node.parent?.children;
-    if (siblings?.get(node.name) === node) siblings.delete(node.name);
-    node.detached = true;
+  private dropLink(node: Node, parent: Node, name: string): void {
+    if (parent.children?.get(name) === node) parent.children.delete(name);
+    node.links = node.links.filter((l) => l.parent !== parent || l.name !== name);
+    this.generation++;
   }
 
-  /** Moves the node at parent/name to newParent/newName, replacing what was there. */
+  /** Moves parent/name to newParent/newName, replacing what was there. */
   renamed(parent: Node, name: string, newParent: Node, newName: string): void {
     const node = parent.children?.get(name);
+    if (node === newParent.children?.get(newName) && node) return; // two links of one inode: a no-op
     this.removed(newParent, newName);
     if (!node) return;
     parent.children!.delete(name);
-    node.parent = newParent;
-    node.name = newName;
-    if (!newParent.children) newParent.children = new Map();
-    newParent.children.set(newName, node);
-    this.repath(node);
+    const link = node.links.find((l) => l.parent === parent && l.name === name);
+    if (link) {
+      link.parent = newParent;
+      link.name = newName;
+    }
+    (newParent.children ??= new Map()).set(newName, node);
+    this.generation++;
   }
 
   /** RENAME_EXCHANGE: the two names swap nodes. */
   exchanged(a: Node, aName: string, b: Node, bName: string): void {
     const na = a.children?.get(aName);
     const nb = b.children?.get(bName);
+    const la = na?.links.find((l) => l.parent === a && l.name === aName);
+    const lb = nb?.links.find((l) => l.parent === b && l.name === bName);
     a.children?.delete(aName);
     b.children?.delete(bName);
-    if (na) {
-      na.parent = b;
-      na.name = bName;
+    if (na && la) {
+      la.parent = b;
+      la.name = bName;
       (b.children ??= new Map()).set(bName, na);
-      this.repath(na);
     }
-    if (nb) {
-      nb.parent = a;
-      nb.name = aName;
+    if (nb && lb) {
+      lb.parent = a;
+      lb.name = aName;
       (a.children ??= new Map()).set(aName, nb);
-      this.repath(nb);
     }
-  }
-
-  private repath(node: Node): void {
-    node.path = childPath(node.parent!.path, node.name);
-    if (node.children) for (const child of node.children.values()) this.repath(child);
+    this.generation++;
   }
 }
