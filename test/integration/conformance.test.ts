@@ -1,0 +1,60 @@
+// The public POSIX conformance suite (pjdfstest, Rust port) against the
+// passthrough and memory mounts, with a native directory as the baseline run
+// in the same test: a mount may fail only what the native filesystem fails.
+// Mounts use --allow-other because the suite switches to other users.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, tempDir, withMount } from '../helpers/mount.ts';
+import { run } from '../helpers/run.ts';
+
+const PJDFSTEST = join(ROOT, '.tools/bin/pjdfstest');
+const CONFIG = join(ROOT, 'test/conformance/pjdfstest.toml');
+
+interface Outcome {
+  summary: string;
+  failed: Set<string>;
+  passed: number;
+}
+
+function pjdfstest(dir: string): Outcome {
+  const r = run(PJDFSTEST, ['-c', CONFIG, '-p', dir], { cwd: dir });
+  const out = `${r.stdout}${r.stderr}`;
+  const summary = /^Summary: .*$/m.exec(out)?.[0];
+  assert.ok(summary, `pjdfstest printed no summary (status ${r.status}):\n${out.slice(-3000)}`);
+  const failed = new Set([...out.matchAll(/^(\S+)\s+FAILED$/gm)].map((m) => m[1]));
+  const passed = Number(/(\d+) passed/.exec(summary)![1]);
+  return { summary, failed, passed };
+}
+
+test('pjdfstest is installed (scripts/setup builds it)', () => {
+  assert.ok(existsSync(PJDFSTEST), `${PJDFSTEST} is missing: run scripts/setup`);
+});
+
+test('pjdfstest: passthrough and memory mounts fail nothing that native passes', async (t) => {
+  const nativeDir = tempDir('pjd-native');
+  let native: Outcome;
+  try {
+    native = pjdfstest(nativeDir);
+  } finally {
+    rmSync(nativeDir, { recursive: true, force: true });
+  }
+  t.diagnostic(`native: ${native.summary}`);
+  assert.ok(native.passed > 300, `the baseline ran: ${native.summary}`);
+
+  const backing = tempDir('pjd-backing');
+  try {
+    for (const backend of [`passthrough:${backing}`, 'memory']) {
+      await withMount(['--allow-other', '--backend', backend], async (mnt) => {
+        const got = pjdfstest(mnt);
+        t.diagnostic(`${backend.split(':')[0]}: ${got.summary}`);
+        const regressions = [...got.failed].filter((name) => !native.failed.has(name));
+        assert.deepEqual(regressions, [], `${backend}: fails what native passes`);
+        assert.ok(got.passed >= native.passed - 1, `${backend}: ${got.summary} vs native ${native.summary}`);
+      });
+    }
+  } finally {
+    rmSync(backing, { recursive: true, force: true });
+  }
+});
