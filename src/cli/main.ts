@@ -7,6 +7,8 @@ import { mountCommand } from './mount.ts';
 import { runCommand } from './run.ts';
 import { umountCommand } from './umount.ts';
 import { demoCommand } from './demo.ts';
+import { serveFdCommand } from './serve-fd.ts';
+import { csiCommand } from './csi.ts';
 
 const program = new Command('interposer')
   .description('A FUSE filesystem that observes and disturbs every storage operation.')
@@ -44,6 +46,25 @@ program
   .command('demo')
   .description('Mount a memory-backed filesystem, run a small workload in it and print what reached the daemon.')
   .action(demoCommand);
+
+program
+  .command('serve', { hidden: true })
+  .description('Serve a FUSE connection mounted by someone else (the CSI plugin starts one per volume).')
+  .argument('<mountpoint>')
+  .requiredOption('--fd <n>', 'the mounted /dev/fuse file descriptor, inherited from the parent')
+  .requiredOption('--config-json <json>', 'the configuration document as JSON')
+  .option('--root-mode <octal>', 'permission bits of the root of a memory or null backend')
+  .action(serveFdCommand);
+
+program
+  .command('csi')
+  .description('Run the Kubernetes CSI node plugin (interposed ephemeral inline volumes).')
+  .option('--endpoint <endpoint>', 'unix socket to serve CSI on (unix:///csi/csi.sock or a path)', process.env.CSI_ENDPOINT ?? 'unix:///csi/csi.sock')
+  .option('--node-id <id>', 'this node\'s name as Kubernetes knows it', process.env.KUBE_NODE_NAME ?? process.env.NODE_NAME)
+  .option('--state-dir <dir>', 'where volume state, scratch directories and daemon logs live', process.env.INTERPOSER_STATE_DIR ?? '/var/lib/interposer-csi')
+  .option('--host-root <dir>', 'a host directory pods may mirror paths beneath (repeatable; also $INTERPOSER_HOST_ROOTS, colon-separated)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--test-controller', 'serve an unadvertised Controller service for csi-sanity (tests only)')
+  .action(csiCommand);
 
 try {
   await program.parseAsync(process.argv);

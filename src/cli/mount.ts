@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { log } from '../util/log.ts';
-import { bridgeOptions, configFromFlags, createBackend, describeBackend, type MountFlags } from './options.ts';
+import { bridgeOptions, configFromFlags, createVfs, describeBackend, type MountFlags } from './options.ts';
 import { serve } from './serve.ts';
 
 interface Flags extends MountFlags {
@@ -13,7 +13,7 @@ interface Flags extends MountFlags {
 export async function mountCommand(mountpoint: string, flags: Flags): Promise<void> {
   const config = configFromFlags(flags, 'memory');
   if (flags.daemon) return detach(mountpoint, flags);
-  const vfs = createBackend(config.backend);
+  const vfs = createVfs(config);
   const served = await serve({
     mountpoint,
     fsname: `interposer:${config.backend.type}`,

@@ -2,7 +2,7 @@
 // into the pieces serve() needs.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError, loadConfigFile, parseBackendSpec, validateConfig } from '../config/load.ts';
+import { ConfigError, parseBackendSpec, readConfigDoc, validateConfig } from '../config/load.ts';
 import type { BackendConfig, Config } from '../config/schema.ts';
 import { createMemoryFs } from '../backends/memory.ts';
 import { createNullFs } from '../backends/null.ts';
@@ -10,6 +10,8 @@ import { createPassthrough } from '../backends/passthrough.ts';
 import type { BridgeOptions } from '../vfs/bridge.ts';
 import type { Vfs } from '../vfs/types.ts';
 import type { Command } from 'commander';
+import { buildLayers } from '../layers/build.ts';
+import { createStack, type StackVfs } from '../layers/stack.ts';
 
 export interface MountFlags {
   config?: string;
@@ -41,8 +43,11 @@ export function addMountFlags(cmd: Command): Command {
 export function configFromFlags(flags: MountFlags, defaultBackend?: string): Config {
   let doc: Record<string, unknown> = {};
   if (flags.config) {
-    const file = loadConfigFile(flags.config);
-    doc = { backend: file.backend, mount: { ...file.mount } };
+    const file = readConfigDoc(flags.config);
+    if (file !== null && file !== undefined && (typeof file !== 'object' || Array.isArray(file))) {
+      throw new ConfigError(`${flags.config}: expected a mapping with backend, mount and layers sections`);
+    }
+    doc = { ...(file as Record<string, unknown> | null) };
   }
   const backend = flags.backend ?? (flags.config ? undefined : defaultBackend);
   if (backend) doc.backend = parseBackendSpec(backend);
@@ -56,6 +61,11 @@ export function configFromFlags(flags: MountFlags, defaultBackend?: string): Con
   if (flags.readOnly) mount.readOnly = true;
   doc.mount = mount;
   return validateConfig(doc, flags.config ?? 'options');
+}
+
+/** The backend with the config's layers stacked over it. */
+export function createVfs(c: Config, origin = Date.now()): StackVfs {
+  return createStack(createBackend(c.backend), buildLayers(c.layers, origin));
 }
 
 export function createBackend(b: BackendConfig): Vfs {

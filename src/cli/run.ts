@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants } from 'node:os';
 import { log } from '../util/log.ts';
-import { bridgeOptions, configFromFlags, createBackend, type MountFlags } from './options.ts';
+import { bridgeOptions, configFromFlags, createVfs, type MountFlags } from './options.ts';
 import { serve, type Served } from './serve.ts';
 
 interface Flags extends MountFlags {
@@ -18,7 +18,7 @@ export async function runInMount(
   onMounted?: (served: Served) => void,
 ): Promise<{ status: number; served: Served }> {
   const config = configFromFlags(flags, 'memory');
-  const vfs = createBackend(config.backend);
+  const vfs = createVfs(config);
   const temporary = !flags.mountpoint;
   const mountpoint = flags.mountpoint ? resolve(flags.mountpoint) : mkdtempSync(join(tmpdir(), 'interposer-run-'));
   let served: Served;

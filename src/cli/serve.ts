@@ -1,6 +1,7 @@
 // Assembles one interposed mount: mountpoint checks, mount, bridge, session,
 // and the lifecycle around them (signals, crashes, unmount).
 import { FuseSession } from '../fuse/session.ts';
+import { resolve } from 'node:path';
 import { mountFuse, prepareMountpoint, unmountPath, type Mounted } from '../fuse/mount.ts';
 import { FuseBridge, type BridgeOptions } from '../vfs/bridge.ts';
 import type { Vfs } from '../vfs/types.ts';
@@ -14,6 +15,8 @@ export interface ServeOptions {
   bridge: BridgeOptions;
   allowOther: boolean;
   readOnly: boolean;
+  /** A /dev/fuse fd already mounted on `mountpoint` (handed over by the CSI plugin): skip preparing and mounting. */
+  fd?: number;
 }
 
 export interface Served {
@@ -29,14 +32,19 @@ export interface Served {
 const live = new Set<Served>();
 
 export async function serve(o: ServeOptions): Promise<Served> {
-  await prepareMountpoint(o.mountpoint);
-  const mounted = await mountFuse({
-    mountpoint: o.mountpoint,
-    fsname: o.fsname,
-    allowOther: o.allowOther,
-    readOnly: o.readOnly,
-    maxRead: o.bridge.maxWrite,
-  });
+  let mounted: Mounted;
+  if (o.fd !== undefined) {
+    mounted = { fd: o.fd, mountpoint: resolve(o.mountpoint), via: 'mount(2)' };
+  } else {
+    await prepareMountpoint(o.mountpoint);
+    mounted = await mountFuse({
+      mountpoint: o.mountpoint,
+      fsname: o.fsname,
+      allowOther: o.allowOther,
+      readOnly: o.readOnly,
+      maxRead: o.bridge.maxWrite,
+    });
+  }
   const bridge = new FuseBridge(o.vfs, o.bridge);
   const session = new FuseSession(mounted.fd, bridge.handlers(), { bufferSize: o.bridge.maxWrite + 4096 });
   bridge.session = session;

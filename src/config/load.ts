@@ -31,25 +31,33 @@ export function validateConfig(doc: unknown, source = 'config'): Config {
   throw new ConfigError(`invalid ${source}:\n  ${res.error.issues.map(describe).join('\n  ')}`);
 }
 
-export function parseConfigText(text: string, source: string): Config {
-  let doc: unknown;
+/** The document in YAML or JSON text, not yet validated. */
+export function parseConfigDoc(text: string, source: string): unknown {
   try {
-    doc = parseYaml(text); // JSON is YAML too
+    return parseYaml(text); // JSON is YAML too
   } catch (err) {
     const why = err instanceof YAMLParseError ? err.message : String(err);
     throw new ConfigError(`${source} is not valid YAML or JSON: ${why}`);
   }
-  return validateConfig(doc, source);
 }
 
-export function loadConfigFile(path: string): Config {
+export function parseConfigText(text: string, source: string): Config {
+  return validateConfig(parseConfigDoc(text, source), source);
+}
+
+/** The document in a config file, not yet validated (flags are laid over it first). */
+export function readConfigDoc(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
-  return parseConfigText(text, path);
+  return parseConfigDoc(text, path);
+}
+
+export function loadConfigFile(path: string): Config {
+  return validateConfig(readConfigDoc(path), path);
 }
 
 /** `passthrough:DIR`, `memory`, `memory:SIZE`, `null`, `null:SIZE` as a backend section. */

@@ -2,6 +2,7 @@
 // plugin. Parsing turns human units into numbers; every error names the field,
 // the value it found and what it expected.
 import { z } from 'zod';
+import { layerSchema } from './layers.ts';
 import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.ts';
 
 const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -59,6 +60,8 @@ export const mountSchema = z
 export const configSchema = z.strictObject({
   backend: backendSchema.prefault({ type: 'memory' }),
   mount: mountSchema,
+  /** Outermost first. */
+  layers: z.array(layerSchema).default([]),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -136,7 +136,11 @@ export class FuseBridge {
     let backingId = 0;
     let flags = 0;
     if (res.directIo || this.options.directIo) flags |= FOPEN_DIRECT_IO;
-    else if (this.passthrough && res.backingFd !== undefined) backingId = this.acquireBacking(node, res.backingFd);
+    else if (node.backingId > 0) backingId = this.acquireBacking(node, -1);
+    // The kernel refuses passthrough for an inode already open through the daemon (and the reverse).
+    else if (this.passthrough && res.backingFd !== undefined && node.openHandles === 0) {
+      backingId = this.acquireBacking(node, res.backingFd);
+    }
     if (backingId > 0) flags |= FOPEN_PASSTHROUGH;
     else if (res.keepCache || this.options.keepCache) flags |= FOPEN_KEEP_CACHE;
     if (backingId > 0) this.openCounts.passthrough++;

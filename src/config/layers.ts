@@ -1,0 +1,159 @@
+// Schema of the `layers` section: the rule language (match + trigger) shared by
+// the fault, latency and throttle layers, and each layer's own actions.
+import { z } from 'zod';
+import { E } from '../vfs/errors.ts';
+import { OP_GROUPS, OP_NAMES } from '../layers/op.ts';
+import { didYouMean, opsThatCannotReturn } from '../rules/errnos.ts';
+import { expandOps } from '../rules/rule.ts';
+import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.ts';
+
+const scalar = z.union([z.string(), z.number()]);
+export const size = scalar.transform((v, ctx) => parseSize(v) ?? fail(ctx, `${JSON.stringify(v)} is not a size; expected ${SIZE_HINT}`));
+export const duration = scalar.transform(
+  (v, ctx) => parseDuration(v) ?? fail(ctx, `${JSON.stringify(v)} is not a duration; expected ${DURATION_HINT}`),
+);
+/** Bytes per second: "10MiB/s" or a size. */
+export const rate = scalar.transform((v, ctx) => {
+  const n = parseSize(typeof v === 'string' ? v.replace(/\/s$/, '') : v);
+  return n !== null && n > 0 ? n : fail(ctx, `${JSON.stringify(v)} is not a rate; expected e.g. 10MiB/s or 500KiB/s`);
+});
+
+function fail(ctx: z.RefinementCtx, message: string): never {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER as never;
+}
+
+const list = <T extends z.ZodType>(t: T) => z.union([t, z.array(t)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
+const opNames = new Set<string>([...OP_NAMES, ...Object.keys(OP_GROUPS)]);
+const opName = z.string().superRefine((v, ctx) => {
+  if (opNames.has(v)) return;
+  const hint = didYouMean(v, opNames);
+  ctx.addIssue({ code: 'custom', message: `"${v}" is not an operation${hint ? `; did you mean ${hint}?` : `; expected one of ${[...opNames].join(', ')}`}` });
+});
+const errnoName = z.string().superRefine((v, ctx) => {
+  if (typeof E[v] === 'number') return;
+  const hint = didYouMean(v, Object.keys(E));
+  ctx.addIssue({ code: 'custom', message: `"${v}" is not an errno${hint ? `; did you mean ${hint}?` : ''}` });
+});
+const fraction = z.number().min(0).max(1);
+/** A part of an I/O: a fraction (0.5) or a byte count ("4KiB", 100). */
+const portion = z.union([z.number().gt(0).lt(1).transform((f) => ({ fraction: f })), size.transform((b) => ({ bytes: b }))]);
+const range = z.strictObject({ min: size.optional(), max: size.optional() });
+
+export const ruleFields = {
+  name: z.string().min(1).optional(),
+  ops: list(opName).optional(),
+  paths: list(z.string().min(1)).optional(),
+  exclude: list(z.string().min(1)).optional(),
+  process: z
+    .strictObject({ pid: list(z.number().int()).optional(), comm: list(z.string()).optional(), uid: list(z.number().int()).optional() })
+    .optional(),
+  size: range.optional(),
+  probability: fraction.optional(),
+  after: z.number().int().min(0).optional(),
+  every: z.number().int().min(1).optional(),
+  times: z.number().int().min(1).optional(),
+  afterBytes: size.optional(),
+  window: z
+    .strictObject({ start: duration.optional(), duration: duration.optional(), from: z.iso.datetime().optional(), to: z.iso.datetime().optional() })
+    .optional(),
+  ramp: z.strictObject({ over: duration, from: fraction.optional() }).optional(),
+  /** Seconds after which a rule added at runtime removes itself. */
+  ttl: duration.optional(),
+};
+
+const weightedErrnos = list(z.union([errnoName, z.record(errnoName, z.number().positive())])).transform((items) =>
+  items.flatMap((i) => (typeof i === 'string' ? [{ errno: i, weight: 1 }] : Object.entries(i).map(([errno, weight]) => ({ errno, weight })))),
+);
+
+/** An object that must carry exactly one of its (optional) keys: errors then point inside the one given. */
+function oneOf<S extends z.ZodRawShape>(shape: S, what: string) {
+  return z.strictObject(shape).superRefine((v, ctx) => {
+    const given = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `expected exactly one ${what}: ${Object.keys(shape).join(', ')}; got ${given.length ? given.join(', ') : 'none'}` });
+  });
+}
+
+const faultAction = oneOf(
+  {
+    errno: weightedErrnos.optional(),
+    shortRead: portion.optional(),
+    shortWrite: portion.optional(),
+    tornWrite: z.strictObject({ keep: portion, errno: errnoName.default('EIO') }).optional(),
+    corrupt: z.strictObject({ mode: z.enum(['flip', 'zero', 'random']).default('flip'), bytes: z.number().int().min(1).default(1) }).optional(),
+    statfs: z.strictObject({ size: size.optional(), free: size.optional(), files: z.number().int().optional() }).optional(),
+    attr: z
+      .strictObject({ mode: z.number().int().optional(), size: size.optional(), mtime: z.iso.datetime().optional(), uid: z.number().int().optional(), gid: z.number().int().optional() })
+      .optional(),
+  },
+  'action',
+);
+export type FaultAction = z.output<typeof faultAction>;
+
+const faultRule = z
+  .strictObject({ ...ruleFields, errno: weightedErrnos.optional(), action: faultAction.optional() })
+  .superRefine((r, ctx) => {
+    if ((r.errno === undefined) === (r.action === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a fault rule needs exactly one of errno or action' });
+      return;
+    }
+    const torn = r.action?.tornWrite;
+    const errnos = r.errno ?? r.action?.errno ?? (torn ? [{ errno: torn.errno, weight: 1 }] : []);
+    if (r.ops?.some((o) => !opNames.has(o))) return; // reported already
+    const ops = expandOps(r.ops) ?? new Set(OP_NAMES);
+    for (const { errno } of errnos) {
+      if (typeof E[errno] !== 'number') continue; // reported already
+      const bad = opsThatCannotReturn(errno, ops);
+      if (bad.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [r.errno ? 'errno' : 'action'],
+          message: `${errno} is not a result of ${bad.join(', ')}; limit the rule's ops to those that can return it`,
+        });
+      }
+    }
+  });
+export type FaultRuleConfig = z.output<typeof faultRule>;
+
+const distribution = oneOf(
+  {
+    fixed: duration.optional(),
+    uniform: z.strictObject({ min: duration, max: duration }).optional(),
+    normal: z.strictObject({ mean: duration, stddev: duration }).optional(),
+    exponential: z.strictObject({ mean: duration }).optional(),
+    lognormal: z
+      .strictObject({ median: duration, p99: duration })
+      .refine((l) => l.p99 >= l.median && l.median > 0, 'expected 0 < median <= p99')
+      .optional(),
+    pareto: z.strictObject({ scale: duration, shape: z.number().positive() }).optional(),
+    empirical: z.record(z.string().regex(/^p?\d+(\.\d+)?$/, 'expected percentile keys like p50, p99'), duration).optional(),
+  },
+  'distribution',
+);
+
+const latencyRule = z
+  .strictObject({ ...ruleFields, delay: duration.optional(), distribution: distribution.optional() })
+  .refine((r) => (r.delay === undefined) !== (r.distribution === undefined), 'a latency rule needs exactly one of delay or distribution');
+export type LatencyRuleConfig = z.output<typeof latencyRule>;
+
+const limits = {
+  read: rate.optional(),
+  write: rate.optional(),
+  total: rate.optional(),
+  iops: z.number().positive().optional(),
+  burst: size.optional(),
+  /** wait (default): delay until tokens are there; fail: answer EAGAIN at once. */
+  onLimit: z.enum(['wait', 'fail']).default('wait'),
+};
+const throttleRule = z.strictObject({ ...ruleFields, ...limits });
+export type ThrottleRuleConfig = z.output<typeof throttleRule>;
+
+export const layerSchema = oneOf(
+  {
+    fault: z.strictObject({ seed: z.number().int().default(1), rules: z.array(faultRule).default([]) }).optional(),
+    latency: z.strictObject({ seed: z.number().int().default(1), rules: z.array(latencyRule).default([]) }).optional(),
+    throttle: z.strictObject({ ...limits, rules: z.array(throttleRule).default([]) }).optional(),
+  },
+  'layer',
+);
+export type LayerConfig = z.output<typeof layerSchema>;

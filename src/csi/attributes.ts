@@ -1,0 +1,130 @@
+// A pod's volumeAttributes → the configuration of its volume. The pod author
+// writes these, so everything is validated and every error says, in the
+// author's terms, which attribute is wrong and what would be right (it shows
+// up in `kubectl describe pod`).
+//
+// Accepted keys:
+//   interposer.dev/config   the whole configuration as inline YAML (or JSON), the
+//                           same schema as the CLI's --config file; its backend
+//                           may also be { type: scratch }
+//   backend                 memory | null | scratch | hostPath   (default: memory)
+//   size                    size cap of a memory backend, e.g. 256MiB (default 1GiB)
+//   hostPath                a host directory to mirror; only beneath the roots
+//                           the cluster admin allow-listed (implies backend hostPath)
+// Shorthand keys override the same fields of interposer.dev/config.
+// Keys under csi.storage.k8s.io/ are set by kubelet (podInfoOnMount) and become labels.
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, sep } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, validateConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { invalidArgument } from './errors.ts';
+
+export const CONFIG_KEY = 'interposer.dev/config';
+const SHORTHAND = ['backend', 'size', 'hostPath'] as const;
+const BACKENDS = ['memory', 'null', 'scratch', 'hostPath'] as const;
+const KUBELET_PREFIX = 'csi.storage.k8s.io/';
+
+/** podInfoOnMount keys kept as labels (serviceAccount.tokens is a secret: never kept). */
+const LABEL_KEYS: Record<string, string> = {
+  'csi.storage.k8s.io/pod.name': 'pod',
+  'csi.storage.k8s.io/pod.namespace': 'namespace',
+  'csi.storage.k8s.io/pod.uid': 'podUid',
+  'csi.storage.k8s.io/serviceAccount.name': 'serviceAccount',
+  'csi.storage.k8s.io/ephemeral': 'ephemeral',
+};
+
+export interface VolumeSpec {
+  /** Validated configuration; for a scratch backend, backend.path is filled in by the volume manager. */
+  config: Config;
+  scratch: boolean;
+  labels: Record<string, string>;
+}
+
+export interface AttributePolicy {
+  /** Host directories beneath which a pod may mirror a host path (realpath'd). Empty: none. */
+  hostRoots: string[];
+}
+
+function bad(msg: string): never {
+  throw invalidArgument(`invalid volumeAttributes: ${msg}`);
+}
+
+export function podLabels(ctx: Record<string, string>): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const [key, name] of Object.entries(LABEL_KEYS)) if (ctx[key]) labels[name] = ctx[key];
+  return labels;
+}
+
+export function parseAttributes(ctx: Record<string, string>, policy: AttributePolicy): VolumeSpec {
+  for (const key of Object.keys(ctx)) {
+    if (key === CONFIG_KEY || key.startsWith(KUBELET_PREFIX) || (SHORTHAND as readonly string[]).includes(key)) continue;
+    bad(`unknown attribute "${key}"; expected ${CONFIG_KEY} (inline YAML) or ${SHORTHAND.join(', ')}`);
+  }
+  let doc: Record<string, unknown> = {};
+  if (ctx[CONFIG_KEY] !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(ctx[CONFIG_KEY]);
+    } catch (err) {
+      bad(`${CONFIG_KEY} is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    }
+    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+      bad(`${CONFIG_KEY} must be a YAML mapping with fields such as backend and mount`);
+    }
+    doc = { ...(parsed as Record<string, unknown> | null) };
+  }
+  let backend = doc.backend as Record<string, unknown> | undefined;
+  if (ctx.backend !== undefined) {
+    if (!(BACKENDS as readonly string[]).includes(ctx.backend)) bad(`backend "${ctx.backend}" is not supported; expected one of ${BACKENDS.join(', ')}`);
+    if (ctx.backend === 'hostPath' && ctx.hostPath === undefined) bad('backend hostPath needs the hostPath attribute (a host directory)');
+    backend = ctx.backend === 'hostPath' ? { type: 'passthrough', path: ctx.hostPath } : { type: ctx.backend };
+  }
+  if (ctx.hostPath !== undefined) {
+    if (ctx.backend !== undefined && ctx.backend !== 'hostPath') bad(`hostPath is set but backend is "${ctx.backend}"; remove one of them`);
+    backend = { type: 'passthrough', path: ctx.hostPath };
+  }
+  if (ctx.size !== undefined) {
+    if (backend && backend.type !== 'memory') bad(`size applies to the memory backend only, not "${String(backend.type)}"`);
+    backend = { type: 'memory', size: ctx.size };
+  }
+  const scratch = backend?.type === 'scratch';
+  if (scratch) {
+    const extra = Object.keys(backend!).filter((k) => k !== 'type');
+    if (extra.length) bad(`backend scratch takes no options (found ${extra.join(', ')})`);
+    backend = { type: 'memory' }; // placeholder for validation; the manager points it at the scratch directory
+  }
+  if (backend) doc.backend = backend;
+  let config: Config;
+  try {
+    config = validateConfig(doc, CONFIG_KEY in ctx ? CONFIG_KEY : 'volumeAttributes');
+  } catch (err) {
+    if (err instanceof ConfigError) bad(err.message.replace(/^invalid /, '').replace(/:\n {2}/, ': ').replaceAll('\n  ', '; '));
+    throw err;
+  }
+  if (config.backend.type === 'passthrough') config.backend.path = checkHostPath(config.backend.path, policy);
+  // Pods run as arbitrary users; the kernel still checks permissions (default_permissions).
+  config.mount.allowOther = true;
+  return { config, scratch, labels: podLabels(ctx) };
+}
+
+function checkHostPath(path: string, policy: AttributePolicy): string {
+  if (policy.hostRoots.length === 0) {
+    bad(`host path ${path} refused: this cluster allows no host paths (the administrator lists allowed roots in the chart's hostRoots); use backend memory, null or scratch`);
+  }
+  if (!isAbsolute(path)) bad(`host path ${path} must be absolute`);
+  if (!existsSync(path) || !statSync(path).isDirectory()) bad(`host path ${path} does not exist on this node or is not a directory`);
+  const real = realpathSync(path);
+  const inside = policy.hostRoots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep));
+  if (!inside) bad(`host path ${path} refused: it is not beneath an allowed root (${policy.hostRoots.join(', ')})`);
+  return real;
+}
+
+/** Realpaths the admin's roots once at start; a root that does not exist is an error. */
+export function resolveHostRoots(roots: string[]): string[] {
+  return roots.filter(Boolean).map((r) => {
+    if (!isAbsolute(r)) throw new Error(`host root ${r} must be an absolute path`);
+    if (!existsSync(r)) throw new Error(`host root ${r} does not exist`);
+    return realpathSync(r);
+  });
+}

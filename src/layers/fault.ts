@@ -1,0 +1,128 @@
+// Fault injection: errors, short and torn I/O, corruption, a lying statfs and
+// overridden attributes, each by a rule. Rules are tried in order; the first
+// that fires acts.
+import type { FaultAction, FaultRuleConfig } from '../config/layers.ts';
+import { Rule } from '../rules/rule.ts';
+import { E, FsError } from '../vfs/errors.ts';
+import type { Attr, CreateResult, MaybePromise, StatFs } from '../vfs/types.ts';
+import type { Op, OpName } from './op.ts';
+
+/** Ops whose answer carries attributes the kernel will cache. */
+const ATTR_OPS = new Set<OpName>(['getattr', 'setattr', 'create', 'mknod', 'mkdir', 'symlink', 'link']);
+import { ruleSpec } from './rule-spec.ts';
+import type { Layer, Next } from './stack.ts';
+
+interface FaultRule {
+  rule: Rule;
+  action: FaultAction;
+}
+
+const after = <T>(v: MaybePromise<unknown>, f: (r: T) => unknown): MaybePromise<unknown> =>
+  v instanceof Promise ? v.then((r) => f(r as T)) : f(v as T);
+
+function portion(p: { fraction?: number; bytes?: number }, size: number): number {
+  return p.fraction !== undefined ? Math.floor(size * p.fraction) : Math.min(size, p.bytes ?? 0);
+}
+
+function pickErrno(rule: Rule, choices: Array<{ errno: string; weight: number }>): number {
+  const total = choices.reduce((s, c) => s + c.weight, 0);
+  let x = rule.random().next() * total;
+  for (const c of choices) if ((x -= c.weight) < 0) return E[c.errno];
+  return E[choices[choices.length - 1].errno];
+}
+
+function corrupt(rule: Rule, buf: Buffer, length: number, how: { mode: string; bytes: number }): void {
+  const rng = rule.random();
+  for (let i = 0; i < Math.min(how.bytes, length); i++) {
+    const at = rng.below(length);
+    if (how.mode === 'zero') buf[at] = 0;
+    else if (how.mode === 'random') buf[at] = rng.below(256);
+    else buf[at] ^= 1 << rng.below(8);
+  }
+}
+
+function apply(fr: FaultRule, op: Op, next: Next): MaybePromise<unknown> {
+  const a = fr.action;
+  const rule = fr.rule;
+  if (a.errno) throw new FsError(pickErrno(rule, a.errno), `injected by ${rule.spec.name}`);
+  if (a.shortRead && op.name === 'read') {
+    const into = op.args[2] as Buffer;
+    op.args[2] = into.subarray(0, portion(a.shortRead, into.length));
+    return next();
+  }
+  if (a.shortWrite && op.name === 'write') {
+    const data = op.args[2] as Buffer;
+    op.args[2] = data.subarray(0, portion(a.shortWrite, data.length));
+    return next();
+  }
+  if (a.tornWrite && op.name === 'write') {
+    const data = op.args[2] as Buffer;
+    op.args[2] = data.subarray(0, portion(a.tornWrite.keep, data.length));
+    const errno = E[a.tornWrite.errno];
+    return after(next(), () => {
+      throw new FsError(errno, `torn write injected by ${rule.spec.name}`);
+    });
+  }
+  if (a.corrupt) {
+    const how = a.corrupt;
+    if (op.name === 'write') {
+      const copy = Buffer.from(op.args[2] as Buffer);
+      corrupt(rule, copy, copy.length, how);
+      op.args[2] = copy;
+      return next();
+    }
+    if (op.name === 'read') {
+      const into = op.args[2] as Buffer;
+      return after<number>(next(), (n) => {
+        corrupt(rule, into, n, how);
+        return n;
+      });
+    }
+  }
+  if (a.statfs && op.name === 'statfs') {
+    const lie = a.statfs;
+    return after<StatFs>(next(), (st) => {
+      const out = { ...st };
+      if (lie.size !== undefined) out.blocks = Math.floor(lie.size / st.frsize);
+      if (lie.free !== undefined) out.bfree = out.bavail = Math.min(out.blocks, Math.floor(lie.free / st.frsize));
+      if (lie.files !== undefined) out.files = lie.files;
+      return out;
+    });
+  }
+  if (a.attr && ATTR_OPS.has(op.name)) {
+    const o = a.attr;
+    const override = (attr: Attr): Attr => {
+      const out = { ...attr };
+      if (o.mode !== undefined) out.mode = (attr.mode & 0o170000) | (o.mode & 0o7777);
+      if (o.size !== undefined) out.size = o.size;
+      if (o.uid !== undefined) out.uid = o.uid;
+      if (o.gid !== undefined) out.gid = o.gid;
+      if (o.mtime !== undefined) out.mtimeMs = Date.parse(o.mtime);
+      return out;
+    };
+    // create answers { attr, fh }; the others answer the Attr itself.
+    if (op.name === 'create') return after<CreateResult>(next(), (r) => ({ ...r, attr: override(r.attr) }));
+    return after<Attr>(next(), override);
+  }
+  // The action does not apply to this op (e.g. shortRead on a write): let it through.
+  return next();
+}
+
+export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[] }, origin: number, prefix: string): Layer {
+  const rules: FaultRule[] = config.rules.map((r, i) => ({
+    rule: new Rule(ruleSpec(r, `${prefix}.rules[${i}]`), config.seed, origin),
+    action: r.errno ? { errno: r.errno } : r.action!,
+  }));
+  const dataRules = rules.filter((r) => r.action.shortRead || r.action.shortWrite || r.action.tornWrite || r.action.corrupt || r.action.errno);
+  return {
+    kind: 'fault',
+    disturbs: true,
+    around(op, next) {
+      const now = Date.now();
+      for (const fr of rules) if (fr.rule.matches(op, now) && fr.rule.fires(op, now)) return apply(fr, op, next);
+      return next();
+    },
+    needsData: (path) => dataRules.some((r) => r.rule.mightSeeData(path)),
+    rules: () => rules.map((r) => r.rule),
+  };
+}

@@ -1,0 +1,84 @@
+// The layer stack: a Vfs that runs each call through the layers' around()
+// hooks, outermost first, and then the backend. The layer list can be replaced
+// at runtime (a new config, a paused injection) without remounting; calls in
+// flight finish with the list they started with.
+import type { MaybePromise, OpContext, OpenResult, Vfs } from '../vfs/types.ts';
+import { makeOp, OP_NAMES, type Op, type OpName } from './op.ts';
+import type { Rule } from '../rules/rule.ts';
+
+export type Next = () => MaybePromise<unknown>;
+
+export interface Layer {
+  /** 'fault', 'latency', 'throttle', 'trace', 'metrics'. */
+  readonly kind: string;
+  /** Injects something (faults, delays, throttling), so pausing injection skips it. */
+  readonly disturbs: boolean;
+  around(op: Op, next: Next): MaybePromise<unknown>;
+  /** Must this layer see the reads and writes of `path`? If none must, the kernel may serve them. */
+  needsData?(path: string): boolean;
+  /** The rules this layer acts by, for counters and the control API. */
+  rules?(): Rule[];
+}
+
+export interface StackVfs extends Vfs {
+  layers(): readonly Layer[];
+  replace(layers: Layer[]): void;
+  /** Skip disturbing layers until resumed. */
+  setPaused(paused: boolean): void;
+  readonly paused: boolean;
+}
+
+function run(layers: readonly Layer[], op: Op, last: () => MaybePromise<unknown>): MaybePromise<unknown> {
+  const dispatch = (i: number): MaybePromise<unknown> => {
+    if (i === layers.length) return last();
+    let called = false;
+    return layers[i].around(op, () => {
+      if (called) throw new Error(`layer ${layers[i].kind} called next() twice for ${op.name}`);
+      called = true;
+      return dispatch(i + 1);
+    });
+  };
+  return dispatch(0);
+}
+
+export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
+  let all: readonly Layer[] = initial;
+  let paused = false;
+  let active: readonly Layer[] = initial;
+  const refresh = (): void => {
+    active = paused ? all.filter((l) => !l.disturbs) : all;
+  };
+  const call = backend as unknown as Record<OpName, (ctx: OpContext, ...args: unknown[]) => MaybePromise<unknown>>;
+  const stack: Record<string, unknown> = {
+    layers: () => all,
+    replace(layers: Layer[]) {
+      all = layers;
+      refresh();
+    },
+    setPaused(p: boolean) {
+      paused = p;
+      refresh();
+    },
+    get paused() {
+      return paused;
+    },
+    destroy: () => backend.destroy?.(),
+  };
+  for (const name of OP_NAMES) {
+    const method = call[name];
+    if (typeof method !== 'function') continue;
+    const bound = method.bind(backend);
+    stack[name] = (ctx: OpContext, ...args: unknown[]): MaybePromise<unknown> => {
+      const layers = active;
+      if (layers.length === 0) return bound(ctx, ...args);
+      const op = makeOp(name, ctx, args);
+      const result = run(layers, op, () => bound(ctx, ...op.args));
+      if (name !== 'open' && name !== 'create') return result;
+      // Kernel passthrough would hide this file's reads and writes from a layer that needs them.
+      if (!layers.some((l) => l.needsData?.(op.path))) return result;
+      const strip = (r: unknown): unknown => ({ ...(r as OpenResult), backingFd: undefined });
+      return result instanceof Promise ? result.then(strip) : strip(result);
+    };
+  }
+  return stack as unknown as StackVfs;
+}
