@@ -7,6 +7,7 @@ import { mountCommand } from './mount.ts';
 import { runCommand } from './run.ts';
 import { umountCommand } from './umount.ts';
 import { demoCommand } from './demo.ts';
+import { addCtlCommand } from './ctl.ts';
 import { serveFdCommand } from './serve-fd.ts';
 import { csiCommand } from './csi.ts';
 
@@ -41,6 +42,8 @@ addMountFlags(
 )
   .option('--mountpoint <dir>', 'mount here instead of a new temporary directory')
   .action(runCommand);
+
+addCtlCommand(program);
 
 program
   .command('demo')

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { log } from '../util/log.ts';
-import { bridgeOptions, configFromFlags, createVfs, describeBackend, type MountFlags } from './options.ts';
+import { describeBackend, loadMountConfig, mountPlan, type MountFlags } from './options.ts';
 import { serve } from './serve.ts';
 
 interface Flags extends MountFlags {
@@ -11,17 +11,9 @@ interface Flags extends MountFlags {
 }
 
 export async function mountCommand(mountpoint: string, flags: Flags): Promise<void> {
-  const config = configFromFlags(flags, 'memory');
+  const { config, rawLayers } = loadMountConfig(flags, 'memory');
   if (flags.daemon) return detach(mountpoint, flags);
-  const vfs = createVfs(config);
-  const served = await serve({
-    mountpoint,
-    fsname: `interposer:${config.backend.type}`,
-    vfs,
-    bridge: bridgeOptions(config),
-    allowOther: config.mount.allowOther,
-    readOnly: config.mount.readOnly,
-  });
+  const served = await serve(mountPlan(config, rawLayers, mountpoint));
   log.info({ mountpoint: resolve(mountpoint), backend: describeBackend(config.backend) }, 'mounted; Ctrl-C or SIGTERM unmounts');
   process.send?.('mounted');
   process.disconnect?.();

@@ -11,6 +11,9 @@ import type { BridgeOptions } from '../vfs/bridge.ts';
 import type { Vfs } from '../vfs/types.ts';
 import type { Command } from 'commander';
 import { buildLayers } from '../layers/build.ts';
+import { Controller } from '../control/controller.ts';
+import { controlSocketFor } from '../control/socket-path.ts';
+import type { ServeOptions } from './serve.ts';
 import { createStack, type StackVfs } from '../layers/stack.ts';
 
 export interface MountFlags {
@@ -41,6 +44,11 @@ export function addMountFlags(cmd: Command): Command {
 
 /** The config file (if any) with the flags laid over it, validated as one document. */
 export function configFromFlags(flags: MountFlags, defaultBackend?: string): Config {
+  return loadMountConfig(flags, defaultBackend).config;
+}
+
+/** The validated config and its layers section as written (the control API edits that). */
+export function loadMountConfig(flags: MountFlags, defaultBackend?: string): { config: Config; rawLayers: unknown[] } {
   let doc: Record<string, unknown> = {};
   if (flags.config) {
     const file = readConfigDoc(flags.config);
@@ -60,7 +68,23 @@ export function configFromFlags(flags: MountFlags, defaultBackend?: string): Con
   if (flags.allowOther) mount.allowOther = true;
   if (flags.readOnly) mount.readOnly = true;
   doc.mount = mount;
-  return validateConfig(doc, flags.config ?? 'options');
+  const config = validateConfig(doc, flags.config ?? 'options');
+  return { config, rawLayers: Array.isArray(doc.layers) ? doc.layers : [] };
+}
+
+/** Everything serve() needs for a mount of `config` at `mountpoint`, control API included. */
+export function mountPlan(config: Config, rawLayers: unknown[], mountpoint: string): Omit<ServeOptions, 'fd'> {
+  const origin = Date.now();
+  const vfs = createVfs(config, origin);
+  return {
+    mountpoint,
+    fsname: `interposer:${config.backend.type}`,
+    vfs,
+    bridge: bridgeOptions(config),
+    allowOther: config.mount.allowOther,
+    readOnly: config.mount.readOnly,
+    control: { controller: new Controller(config, rawLayers, vfs, origin), socket: controlSocketFor(mountpoint) },
+  };
 }
 
 /** The backend with the config's layers stacked over it. */

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants } from 'node:os';
 import { log } from '../util/log.ts';
-import { bridgeOptions, configFromFlags, createVfs, type MountFlags } from './options.ts';
+import { loadMountConfig, mountPlan, type MountFlags } from './options.ts';
 import { serve, type Served } from './serve.ts';
+import { controlSocketFor } from '../control/socket-path.ts';
 
 interface Flags extends MountFlags {
   mountpoint?: string;
@@ -17,20 +18,12 @@ export async function runInMount(
   flags: Flags,
   onMounted?: (served: Served) => void,
 ): Promise<{ status: number; served: Served }> {
-  const config = configFromFlags(flags, 'memory');
-  const vfs = createVfs(config);
+  const { config, rawLayers } = loadMountConfig(flags, 'memory');
   const temporary = !flags.mountpoint;
   const mountpoint = flags.mountpoint ? resolve(flags.mountpoint) : mkdtempSync(join(tmpdir(), 'interposer-run-'));
   let served: Served;
   try {
-    served = await serve({
-      mountpoint,
-      fsname: `interposer:${config.backend.type}`,
-      vfs,
-      bridge: bridgeOptions(config),
-      allowOther: config.mount.allowOther,
-      readOnly: config.mount.readOnly,
-    });
+    served = await serve(mountPlan(config, rawLayers, mountpoint));
   } catch (err) {
     if (temporary) rmdirSync(mountpoint);
     throw err;
@@ -42,7 +35,7 @@ export async function runInMount(
     // for this very thread to answer its LOOKUP.
     const child = spawn('/bin/sh', ['-c', 'cd "$INTERPOSER_MOUNT" && exec "$0" "$@"', ...command], {
       stdio: 'inherit',
-      env: { ...process.env, INTERPOSER_MOUNT: mountpoint },
+      env: { ...process.env, INTERPOSER_MOUNT: mountpoint, INTERPOSER_CONTROL: controlSocketFor(mountpoint) },
     });
     const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
     process.on('SIGTERM', forward);

@@ -7,6 +7,9 @@ import { FuseBridge, type BridgeOptions } from '../vfs/bridge.ts';
 import type { Vfs } from '../vfs/types.ts';
 import { log } from '../util/log.ts';
 import * as sys from '../sys/libc.ts';
+import type { Controller } from '../control/controller.ts';
+import { startControlServer } from '../control/server.ts';
+import { rmSync } from 'node:fs';
 
 export interface ServeOptions {
   mountpoint: string;
@@ -15,6 +18,8 @@ export interface ServeOptions {
   bridge: BridgeOptions;
   allowOther: boolean;
   readOnly: boolean;
+  /** Serve the control API for this mount on this unix socket. */
+  control?: { controller: Controller; socket: string };
   /** A /dev/fuse fd already mounted on `mountpoint` (handed over by the CSI plugin): skip preparing and mounting. */
   fd?: number;
 }
@@ -49,6 +54,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const session = new FuseSession(mounted.fd, bridge.handlers(), { bufferSize: o.bridge.maxWrite + 4096 });
   bridge.session = session;
   session.start();
+  const control = o.control ? await startControlServer(o.control.controller, o.control.socket) : undefined;
   let gone = false;
   const served: Served = {
     mounted,
@@ -58,6 +64,10 @@ export async function serve(o: ServeOptions): Promise<Served> {
       gone = true;
       live.delete(served);
       sys.close(mounted.fd);
+      if (control) {
+        control.close();
+        rmSync(o.control!.socket, { force: true });
+      }
       try {
         await o.vfs.destroy?.();
       } catch (err) {

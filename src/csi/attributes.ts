@@ -35,8 +35,14 @@ const LABEL_KEYS: Record<string, string> = {
 };
 
 export interface VolumeSpec {
-  /** Validated configuration; for a scratch backend, backend.path is filled in by the volume manager. */
+  /** Validated configuration (for a scratch backend, a memory placeholder). */
   config: Config;
+  /**
+   * The document the daemon validates again, as written (units unconverted, so
+   * sections this plugin does not know, like layers, pass through untouched),
+   * with the shorthand keys applied and a host path resolved.
+   */
+  doc: Record<string, unknown>;
   scratch: boolean;
   labels: Record<string, string>;
 }
@@ -97,15 +103,16 @@ export function parseAttributes(ctx: Record<string, string>, policy: AttributePo
   if (backend) doc.backend = backend;
   let config: Config;
   try {
-    config = validateConfig(doc, CONFIG_KEY in ctx ? CONFIG_KEY : 'volumeAttributes');
+    config = validateConfig(structuredClone(doc), CONFIG_KEY in ctx ? CONFIG_KEY : 'volumeAttributes');
   } catch (err) {
     if (err instanceof ConfigError) bad(err.message.replace(/^invalid /, '').replace(/:\n {2}/, ': ').replaceAll('\n  ', '; '));
     throw err;
   }
-  if (config.backend.type === 'passthrough') config.backend.path = checkHostPath(config.backend.path, policy);
-  // Pods run as arbitrary users; the kernel still checks permissions (default_permissions).
-  config.mount.allowOther = true;
-  return { config, scratch, labels: podLabels(ctx) };
+  if (config.backend.type === 'passthrough') {
+    config.backend.path = checkHostPath(config.backend.path, policy);
+    doc.backend = { type: 'passthrough', path: config.backend.path };
+  }
+  return { config, doc, scratch, labels: podLabels(ctx) };
 }
 
 function checkHostPath(path: string, policy: AttributePolicy): string {

@@ -1,0 +1,80 @@
+// interposer ctl: the control API of a running mount, from the shell.
+import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { controlSocketFor } from '../control/socket-path.ts';
+
+interface CtlFlags {
+  socket?: string;
+}
+
+function call(socket: string, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
+            ? `no control socket at ${socket}: is an interposer mount running there? (give --socket PATH if it uses another)`
+            : `control socket ${socket}: ${err.message}`,
+        ),
+      ),
+    );
+    req.end(body);
+  });
+}
+
+async function act(mountpoint: string, flags: CtlFlags, method: string, path: string, body?: string): Promise<void> {
+  const socket = flags.socket ?? controlSocketFor(mountpoint);
+  const { status, text } = await call(socket, method, path, body);
+  if (status >= 400) {
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { error: string }).error;
+    } catch {
+      // not JSON: print as is
+    }
+    process.stderr.write(`interposer ctl: ${message}\n`);
+    process.exit(1);
+  }
+  process.stdout.write(text);
+}
+
+export function addCtlCommand(program: Command): void {
+  const ctl = program
+    .command('ctl')
+    .description('Inspect and change a running mount: layers, rules, counters, pause, wait.')
+    .option('--socket <path>', 'control socket (default: derived from the mountpoint)');
+  const flags = (): CtlFlags => ctl.opts<CtlFlags>();
+  ctl.command('show').argument('<mountpoint>').description('print the config and whether injection is paused')
+    .action((m: string) => act(m, flags(), 'GET', '/v1/config'));
+  ctl.command('rules').argument('<mountpoint>').description('print every rule with its matched and fired counts')
+    .action((m: string) => act(m, flags(), 'GET', '/v1/rules'));
+  ctl.command('set').argument('<mountpoint>').argument('<file>', 'YAML or JSON config; only its layers may differ')
+    .description('replace the layers atomically; a bad config is rejected and the old one stays')
+    .action((m: string, file: string) => act(m, flags(), 'PUT', '/v1/config', readFileSync(file, 'utf8')));
+  ctl.command('add-rule').argument('<mountpoint>').argument('<layer>', 'layer index or kind (fault, latency, throttle)')
+    .argument('<rule>', 'the rule as JSON or YAML flow, e.g. \'{ops: [write], errno: EIO}\'')
+    .option('--ttl <duration>', 'remove the rule again after this long')
+    .description('add a rule to a layer; prints its name')
+    .action((m: string, layer: string, rule: string, o: { ttl?: string }) =>
+      act(m, flags(), 'POST', '/v1/rules', JSON.stringify({ layer: /^\d+$/.test(layer) ? Number(layer) : layer, rule: rule, ttl: o.ttl })),
+    );
+  ctl.command('rm-rule').argument('<mountpoint>').argument('<name>').description('remove a rule by name')
+    .action((m: string, name: string) => act(m, flags(), 'DELETE', `/v1/rules?name=${encodeURIComponent(name)}`));
+  ctl.command('pause').argument('<mountpoint>').description('stop injecting (faults, delays, throttling) until resumed')
+    .action((m: string) => act(m, flags(), 'POST', '/v1/pause'));
+  ctl.command('resume').argument('<mountpoint>').description('inject again')
+    .action((m: string) => act(m, flags(), 'POST', '/v1/resume'));
+  ctl.command('wait').argument('<mountpoint>').argument('<rule>', 'rule name')
+    .option('--fired <n>', 'how many times it must have fired', '1').option('--timeout <duration>', 'give up after', '30s')
+    .description('wait until a rule has fired N times (for test harnesses); exits 1 on timeout')
+    .action((m: string, rule: string, o: { fired: string; timeout: string }) =>
+      act(m, flags(), 'GET', `/v1/wait?rule=${encodeURIComponent(rule)}&fired=${o.fired}&timeout=${encodeURIComponent(o.timeout)}`),
+    );
+}

@@ -1,0 +1,147 @@
+// What the control API can do to a live mount: read and replace the layers,
+// add and remove rules (with a time to live), pause injection, report and wait
+// on rule counters. Replacing is atomic: a new stack is built and validated in
+// full before it takes the old one's place; a bad config changes nothing.
+import { isDeepStrictEqual } from 'node:util';
+import { ConfigError, validateConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { buildLayers } from '../layers/build.ts';
+import type { StackVfs } from '../layers/stack.ts';
+import type { Rule } from '../rules/rule.ts';
+
+export interface RuleStatus {
+  layer: number;
+  kind: string;
+  name: string;
+  matched: number;
+  fired: number;
+  expiresAt?: string;
+}
+
+export class ControlError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+type RawLayer = Record<string, { rules?: Array<Record<string, unknown>> } & Record<string, unknown>>;
+
+export class Controller {
+  private config: Config;
+  /** The layers section as the user wrote it (units unparsed), so rules can be added to it. */
+  private rawLayers: RawLayer[];
+  private readonly stack: StackVfs;
+  private readonly origin: number;
+  private readonly expiry = new Map<string, NodeJS.Timeout>();
+
+  constructor(config: Config, rawLayers: unknown[], stack: StackVfs, origin: number) {
+    this.config = config;
+    this.rawLayers = structuredClone(rawLayers) as RawLayer[];
+    this.stack = stack;
+    this.origin = origin;
+  }
+
+  show(): { config: Config; layers: unknown[]; paused: boolean } {
+    return { config: this.config, layers: this.rawLayers, paused: this.stack.paused };
+  }
+
+  private allRules(): Array<{ layer: number; kind: string; rule: Rule }> {
+    return this.stack.layers().flatMap((l, layer) => (l.rules?.() ?? []).map((rule) => ({ layer, kind: l.kind, rule })));
+  }
+
+  rules(): RuleStatus[] {
+    return this.allRules().map(({ layer, kind, rule }) => ({ layer, kind, name: rule.spec.name, ...rule.counters }));
+  }
+
+  /** Replaces the whole config; backend and mount sections must stay as mounted. */
+  replace(doc: unknown): void {
+    const next = validateConfig(doc, 'new config');
+    const d = (doc ?? {}) as { backend?: unknown; mount?: unknown; layers?: unknown[] };
+    if (d.backend !== undefined && !isDeepStrictEqual(next.backend, this.config.backend)) {
+      throw new ControlError(409, 'the backend cannot change while mounted; unmount and mount again with the new backend');
+    }
+    if (d.mount !== undefined && !isDeepStrictEqual(next.mount, this.config.mount)) {
+      throw new ControlError(409, 'mount options cannot change while mounted; only layers can be replaced');
+    }
+    this.install(next.layers, (d.layers ?? []) as RawLayer[]);
+  }
+
+  /** Adds a rule to layer `layer` (index or kind); with `ttl` ms it removes itself. */
+  addRule(layer: number | string, rule: Record<string, unknown>, ttlMs?: number): string {
+    const index = typeof layer === 'number' ? layer : this.rawLayers.findIndex((l) => layer in l);
+    const target = this.rawLayers[index];
+    if (!target) throw new ControlError(404, `no layer ${JSON.stringify(layer)}; the stack has ${this.rawLayers.map((l) => Object.keys(l)[0]).join(', ') || 'no layers'}`);
+    const kind = Object.keys(target)[0];
+    const rules = target[kind].rules ?? [];
+    const name = typeof rule.name === 'string' ? rule.name : `added-${Date.now().toString(36)}-${rules.length}`;
+    if (this.allRules().some((r) => r.rule.spec.name === name)) throw new ControlError(409, `a rule named ${name} exists already`);
+    const raw = structuredClone(this.rawLayers);
+    raw[index][kind].rules = [...rules, { ...rule, name }];
+    this.install(this.layersOf(raw, 'rule'), raw);
+    if (ttlMs !== undefined) this.expiry.set(name, setTimeout(() => this.removeRule(name), ttlMs).unref());
+    return name;
+  }
+
+  removeRule(name: string): void {
+    const raw = structuredClone(this.rawLayers);
+    let found = false;
+    for (const l of raw) {
+      const body = Object.values(l)[0];
+      const before = body.rules?.length ?? 0;
+      body.rules = (body.rules ?? []).filter((r, i) => (r.name ?? `${this.ruleDefaultName(raw.indexOf(l), i)}`) !== name);
+      found ||= body.rules.length !== before;
+    }
+    if (!found) throw new ControlError(404, `no rule named ${name}; see: interposer ctl MOUNTPOINT rules`);
+    clearTimeout(this.expiry.get(name));
+    this.expiry.delete(name);
+    this.install(this.layersOf(raw, 'rules'), raw);
+  }
+
+  setPaused(paused: boolean): void {
+    this.stack.setPaused(paused);
+  }
+
+  /** Resolves once rule `name` has fired `count` times; rejects after `timeoutMs`. */
+  async waitFired(name: string, count: number, timeoutMs: number): Promise<RuleStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = this.rules().find((r) => r.name === name);
+      if (!status) throw new ControlError(404, `no rule named ${name}`);
+      if (status.fired >= count) return status;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ControlError(408, `rule ${name} fired ${status.fired} of ${count} times before the timeout`);
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(left, 20)));
+    }
+  }
+
+  private ruleDefaultName(layer: number, index: number): string {
+    return `layers[${layer}].rules[${index}]`;
+  }
+
+  /** Validates a raw layers section alone (the mounted backend and mount options stay as they are). */
+  private layersOf(raw: RawLayer[], what: string): Config['layers'] {
+    return validateConfig({ layers: raw }, what).layers;
+  }
+
+  /** Builds the new layers, carries rule counters over by name, and swaps them in. */
+  private install(configs: Config['layers'], raw: RawLayer[]): void {
+    let layers;
+    try {
+      layers = buildLayers(configs, this.origin);
+    } catch (err) {
+      throw new ConfigError(`the new layers could not be built: ${(err as Error).message}`);
+    }
+    const old = new Map(this.allRules().map(({ rule }) => [rule.spec.name, rule.counters]));
+    for (const l of layers) {
+      for (const r of l.rules?.() ?? []) {
+        const prev = old.get(r.spec.name);
+        if (prev) Object.assign(r.counters, prev);
+      }
+    }
+    this.stack.replace(layers);
+    this.config = { ...this.config, layers: configs };
+    this.rawLayers = raw;
+  }
+}

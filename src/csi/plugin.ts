@@ -1,0 +1,57 @@
+// Assembles the CSI node plugin: proto, state, volume manager, services, server.
+import { join } from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import { log } from '../util/log.ts';
+import { resolveHostRoots } from './attributes.ts';
+import { DRIVER_NAME, DRIVER_VERSION, identityService } from './identity.ts';
+import { nodeService } from './node.ts';
+import { loadCsi } from './proto.ts';
+import { startServer, type ServiceBinding } from './server.ts';
+import { JsonFileState } from './state.ts';
+import { testControllerService } from './test-controller.ts';
+import { VolumeManager } from './volumes.ts';
+
+export interface PluginOptions {
+  endpoint: string;
+  nodeId: string;
+  stateDir: string;
+  hostRoots: string[];
+  /** Serve the unadvertised Controller service csi-sanity needs. */
+  testController?: boolean;
+}
+
+export interface Plugin {
+  socket: string;
+  volumes: VolumeManager;
+  /** Stops serving CSI; mounts and their daemons keep running. */
+  close(): Promise<void>;
+}
+
+export async function startPlugin(o: PluginOptions): Promise<Plugin> {
+  const csi = loadCsi();
+  const state = new JsonFileState(join(o.stateDir, 'state.json'));
+  const volumes = new VolumeManager({ stateDir: o.stateDir, state, policy: { hostRoots: resolveHostRoots(o.hostRoots) } });
+  let ready = false;
+  const services: ServiceBinding[] = [
+    { definition: serviceOf(csi.Identity), impl: identityService({ ready: () => ready }) },
+    { definition: serviceOf(csi.Node), impl: nodeService({ nodeId: o.nodeId, volumes }) },
+  ];
+  if (o.testController) services.push({ definition: serviceOf(csi.Controller), impl: testControllerService() });
+  volumes.reconcile();
+  const stopWatch = volumes.watch();
+  const server = await startServer(o.endpoint, services);
+  ready = true;
+  log.info({ driver: DRIVER_NAME, version: DRIVER_VERSION, socket: server.path, nodeId: o.nodeId, stateDir: o.stateDir, hostRoots: o.hostRoots }, 'csi plugin serving');
+  return {
+    socket: server.path,
+    volumes,
+    close: async () => {
+      stopWatch();
+      await server.close();
+    },
+  };
+}
+
+function serviceOf(ctor: grpc.ServiceClientConstructor): grpc.ServiceDefinition {
+  return ctor.service;
+}

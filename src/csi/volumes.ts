@@ -1,0 +1,265 @@
+// The volume manager: publish (validate → mount → hand the fd to a daemon →
+// record), unpublish (unmount what mountinfo shows → stop the daemon → remove
+// scratch and target → forget), reconcile after a restart, and the health of
+// each volume. It never stats a target that may hold a dead FUSE mount: whether
+// something is mounted comes from /proc/self/mountinfo.
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { FS_TYPE, findMount, mountFuse, unmountPath } from '../fuse/mount.ts';
+import * as sys from '../sys/libc.ts';
+import { bridgeOptions } from '../cli/options.ts';
+import { log } from '../util/log.ts';
+import { parseAttributes, type AttributePolicy } from './attributes.ts';
+import { aborted, alreadyExists, failedPrecondition, internal, notFound } from './errors.ts';
+import { isAlive, launchDaemon, logTail, stopDaemon } from './launcher.ts';
+import type { NodeGetVolumeStatsResponse, VolumeCondition } from './proto.ts';
+import type { State, VolumeRecord } from './state.ts';
+
+export interface PublishArgs {
+  volumeId: string;
+  targetPath: string;
+  readonly: boolean;
+  /** Capability + readonly + context, serialized: what makes a repeated publish "the same". */
+  fingerprint: string;
+  volumeContext: Record<string, string>;
+}
+
+export interface VolumeManagerOptions {
+  stateDir: string;
+  state: State;
+  policy: AttributePolicy;
+}
+
+const STATFS_TIMEOUT_MS = 2000;
+
+export class VolumeManager {
+  private readonly o: VolumeManagerOptions;
+  /** Volume ids and target paths with an operation in flight: a second one gets ABORTED. */
+  private readonly busy = new Set<string>();
+  /** Daemons already reported dead, so the watcher logs each death once. */
+  private readonly reportedDead = new Set<string>();
+
+  constructor(o: VolumeManagerOptions) {
+    this.o = o;
+    mkdirSync(join(o.stateDir, 'scratch'), { recursive: true, mode: 0o700 });
+    mkdirSync(join(o.stateDir, 'logs'), { recursive: true, mode: 0o700 });
+  }
+
+  /** Runs `fn` holding the volume's and the target's locks; a held lock means ABORTED (kubelet retries). */
+  async locked<T>(volumeId: string, targetPath: string, fn: () => Promise<T>): Promise<T> {
+    const keys = [`volume:${volumeId}`, `target:${targetPath}`];
+    if (keys.some((k) => this.busy.has(k))) throw aborted(`an operation on volume ${volumeId} or target ${targetPath} is already in progress`);
+    for (const k of keys) this.busy.add(k);
+    try {
+      return await fn();
+    } finally {
+      for (const k of keys) this.busy.delete(k);
+    }
+  }
+
+  async publish(a: PublishArgs): Promise<void> {
+    const target = resolve(a.targetPath);
+    const existing = this.o.state.get(a.volumeId);
+    if (existing) {
+      if (existing.targetPath !== target) {
+        throw failedPrecondition(`volume ${a.volumeId} is already published at ${existing.targetPath}; it can be published at one target only`);
+      }
+      if (existing.fingerprint !== a.fingerprint) {
+        throw alreadyExists(`volume ${a.volumeId} is already published at ${target} with a different capability, read-only flag or volumeAttributes`);
+      }
+      if (!this.condition(existing).abnormal) return; // idempotent: same arguments, healthy
+      log.warn({ volumeId: a.volumeId, target }, 'republishing a volume whose daemon or mount is gone');
+      await this.cleanup(a.volumeId, target);
+    }
+    const other = this.o.state.byTarget(target);
+    if (other && other.volumeId !== a.volumeId) throw alreadyExists(`target ${target} already holds volume ${other.volumeId}`);
+    // Attributes are checked before anything on the node changes.
+    const spec = parseAttributes(a.volumeContext, this.o.policy);
+    this.clearStaleMount(target);
+    const name = safeName(a.volumeId);
+    const scratchDir = spec.scratch ? join(this.o.stateDir, 'scratch', name) : undefined;
+    const logFile = join(this.o.stateDir, 'logs', `${name}.log`);
+    const readOnly = a.readonly || spec.config.mount.readOnly;
+    const doc = configDocument(spec.doc, scratchDir, readOnly);
+    mkdirSync(target, { recursive: true, mode: 0o750 });
+    let fd = -1;
+    try {
+      if (scratchDir) {
+        mkdirSync(scratchDir, { recursive: true });
+        chmodSync(scratchDir, 0o1777); // like emptyDir: pods run as any user
+      }
+      const backendName = scratchDir ? 'scratch' : spec.config.backend.type;
+      const mounted = await mountFuse({
+        mountpoint: target,
+        fsname: `interposer:${backendName}`,
+        allowOther: true,
+        readOnly,
+        maxRead: bridgeOptions(spec.config).maxWrite,
+      });
+      fd = mounted.fd;
+      const daemon = await launchDaemon({ fd, mountpoint: target, configDoc: doc, rootMode: 0o1777, logFile });
+      const rec: VolumeRecord = {
+        volumeId: a.volumeId,
+        targetPath: target,
+        fingerprint: a.fingerprint,
+        readonly: readOnly,
+        backend: spec.config.backend.type === 'passthrough' && !scratchDir ? `passthrough:${spec.config.backend.path}` : backendName,
+        ...(scratchDir ? { scratchDir } : {}),
+        daemon,
+        labels: spec.labels,
+        publishedAt: new Date().toISOString(),
+      };
+      this.o.state.put(rec);
+      log.info({ volumeId: a.volumeId, target, backend: rec.backend, daemon: daemon.pid, ...spec.labels }, 'volume published');
+    } catch (err) {
+      // Undo everything so kubelet, which treats a final error as "nothing was mounted", is right.
+      if (findMount(target)?.fstype === FS_TYPE) unmountPath(target, true);
+      if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
+      removeDir(target);
+      throw internal(`could not start the interposer volume: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      if (fd >= 0) sys.close(fd); // the daemon holds its own copy
+    }
+  }
+
+  /** Undoes a publish; succeeds for unknown volumes and cleans up half-dead ones. */
+  async unpublish(volumeId: string, targetPath: string): Promise<void> {
+    await this.cleanup(volumeId, resolve(targetPath));
+  }
+
+  private async cleanup(volumeId: string, target: string): Promise<void> {
+    const rec = this.o.state.get(volumeId);
+    const ours = rec && rec.targetPath === target ? rec : undefined;
+    this.unmountAll(target);
+    if (ours) {
+      if (!isAlive(ours.daemon) && !this.reportedDead.has(volumeId)) {
+        log.warn({ volumeId, pid: ours.daemon.pid, log: logTail(ours.daemon.logFile) }, 'volume daemon had died');
+      }
+      await stopDaemon(ours.daemon);
+      if (ours.scratchDir) rmSync(ours.scratchDir, { recursive: true, force: true });
+      rmSync(ours.daemon.logFile, { force: true });
+    }
+    removeDir(target);
+    if (ours) this.o.state.delete(volumeId);
+    this.reportedDead.delete(volumeId);
+    log.info({ volumeId, target, known: Boolean(ours) }, 'volume unpublished');
+  }
+
+  /** Unmounts every interposer mount stacked on `target` (a dead one too: unmounting needs no daemon). */
+  private unmountAll(target: string): void {
+    for (let i = 0; i < 8; i++) {
+      const m = findMount(target);
+      if (!m) return;
+      if (m.fstype !== FS_TYPE) throw failedPrecondition(`${target} holds a ${m.fstype} mount that this driver did not make; not touching it`);
+      // A plain unmount fails with EBUSY while files are open; detach then.
+      const err = unmountPath(target, false) && unmountPath(target, true);
+      if (err) throw internal(`could not unmount ${target}: ${err}`);
+    }
+    throw internal(`${target} is still mounted after repeated unmounts`);
+  }
+
+  /** An interposer mount on a target we have no record of is a leftover (e.g. lost state): detach it. */
+  private clearStaleMount(target: string): void {
+    const m = findMount(target);
+    if (!m) return;
+    if (m.fstype !== FS_TYPE) throw failedPrecondition(`${target} is already a ${m.fstype} mount point`);
+    log.warn({ target }, 'detaching a leftover interposer mount with no record');
+    this.unmountAll(target);
+  }
+
+  /** Healthy = the target is mounted (per mountinfo) and the daemon with the recorded pid and start time runs. */
+  condition(rec: VolumeRecord): VolumeCondition {
+    const mounted = findMount(rec.targetPath)?.fstype === FS_TYPE;
+    const alive = isAlive(rec.daemon);
+    if (mounted && alive) return { abnormal: false, message: `serving (${rec.backend}, daemon pid ${rec.daemon.pid})` };
+    if (!alive) {
+      return {
+        abnormal: true,
+        message: `the interposer daemon (pid ${rec.daemon.pid}) is not running; the volume fails with "transport endpoint is not connected": recreate the pod`,
+      };
+    }
+    return { abnormal: true, message: `${rec.targetPath} is no longer mounted; recreate the pod` };
+  }
+
+  async stats(volumeId: string, volumePath: string): Promise<NodeGetVolumeStatsResponse> {
+    const rec = this.o.state.get(volumeId);
+    if (!rec) throw notFound(`volume ${volumeId} is not published on this node`);
+    if (rec.targetPath !== resolve(volumePath)) throw notFound(`volume ${volumeId} is not published at ${volumePath}`);
+    const condition = this.condition(rec);
+    if (condition.abnormal) return { usage: [], volume_condition: condition };
+    // The daemon runs, so statfs is answered; still, never wait forever on a hung one.
+    let timer: NodeJS.Timeout | undefined;
+    const st = await Promise.race([
+      statfs(rec.targetPath),
+      new Promise<null>((r) => (timer = setTimeout(() => r(null), STATFS_TIMEOUT_MS))),
+    ]).finally(() => clearTimeout(timer));
+    if (!st) {
+      return { usage: [], volume_condition: { abnormal: true, message: `the interposer daemon (pid ${rec.daemon.pid}) did not answer statfs within ${STATFS_TIMEOUT_MS} ms` } };
+    }
+    const total = st.blocks * st.bsize;
+    return {
+      usage: [
+        { unit: 'BYTES', total, available: st.bavail * st.bsize, used: total - st.bfree * st.bsize },
+        { unit: 'INODES', total: st.files, available: st.ffree, used: st.files - st.ffree },
+      ],
+      volume_condition: condition,
+    };
+  }
+
+  /** After a (re)start: report what survived; nothing is unmounted or killed here (kubelet will unpublish). */
+  reconcile(): void {
+    for (const rec of this.o.state.list()) {
+      const c = this.condition(rec);
+      if (c.abnormal) {
+        this.reportedDead.add(rec.volumeId);
+        log.warn({ volumeId: rec.volumeId, target: rec.targetPath, ...rec.labels, reason: c.message, log: logTail(rec.daemon.logFile) }, 'volume unhealthy after restart');
+      } else {
+        log.info({ volumeId: rec.volumeId, target: rec.targetPath, daemon: rec.daemon.pid }, 'volume still serving');
+      }
+    }
+  }
+
+  /** Logs each daemon death once (volumes stay recorded until kubelet unpublishes them). */
+  watch(intervalMs = 5000): () => void {
+    const timer = setInterval(() => {
+      for (const rec of this.o.state.list()) {
+        if (this.reportedDead.has(rec.volumeId) || this.busy.has(`volume:${rec.volumeId}`)) continue;
+        const c = this.condition(rec);
+        if (!c.abnormal) continue;
+        this.reportedDead.add(rec.volumeId);
+        log.error({ volumeId: rec.volumeId, target: rec.targetPath, ...rec.labels, reason: c.message, log: logTail(rec.daemon.logFile) }, 'volume daemon died');
+      }
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+}
+
+/** The pod's document with what the node decided: the scratch directory, allow_other, read-only. */
+function configDocument(doc: Record<string, unknown>, scratchDir: string | undefined, readOnly: boolean): Record<string, unknown> {
+  const mount = { ...(doc.mount as Record<string, unknown> | undefined) };
+  // Pods run as arbitrary users; the kernel still checks permissions (default_permissions).
+  mount.allowOther = true;
+  mount.readOnly = readOnly;
+  return { ...doc, ...(scratchDir !== undefined ? { backend: { type: 'passthrough', path: scratchDir } } : {}), mount };
+}
+
+/** Volume ids become file names: keep readable ones, hash the rest. */
+function safeName(volumeId: string): string {
+  return /^[A-Za-z0-9._-]{1,100}$/.test(volumeId) && !volumeId.startsWith('.')
+    ? volumeId
+    : `v-${createHash('sha256').update(volumeId).digest('hex').slice(0, 32)}`;
+}
+
+/** Removes the target directory kubelet asked for (never recursively: it may be someone's data if unmounting failed). */
+function removeDir(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    throw internal(`could not remove ${path}: ${code}`);
+  }
+}
