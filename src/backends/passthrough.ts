@@ -401,6 +401,15 @@ export class PassthroughFs implements Vfs {
     return syncFd(fh, datasync);
   }
 
+  async syncfs(): Promise<void> {
+    const fd = this.resolve(this.rootFd, '.', at.O_RDONLY | at.O_DIRECTORY | at.O_CLOEXEC);
+    try {
+      check(await at.syncfsAsync(fd));
+    } finally {
+      close(fd);
+    }
+  }
+
   statfs(_ctx: OpContext, path: string): StatFs {
     const fd = isRoot(path) ? this.rootFd : this.resolve(this.rootFd, relative(path), at.O_PATH | at.O_NOFOLLOW | at.O_CLOEXEC);
     try {

@@ -249,6 +249,7 @@ export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}):
       modified(dst);
       return done;
     },
+    syncfs() {},
     destroy() {
       for (const fh of [...handles.keys()]) close(fh);
     },

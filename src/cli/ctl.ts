@@ -67,6 +67,9 @@ export function addCtlCommand(program: Command): void {
     );
   ctl.command('rm-rule').argument('<mountpoint>').argument('<name>').description('remove a rule by name')
     .action((m: string, name: string) => act(m, flags(), 'DELETE', `/v1/rules?name=${encodeURIComponent(name)}`));
+  ctl.command('crash').argument('<mountpoint>')
+    .description('simulate a power loss: discard every write not yet made durable by fsync/fdatasync/syncfs')
+    .action((m: string) => act(m, flags(), 'POST', '/v1/crash'));
   ctl.command('pause').argument('<mountpoint>').description('stop injecting (faults, delays, throttling) until resumed')
     .action((m: string) => act(m, flags(), 'POST', '/v1/pause'));
   ctl.command('resume').argument('<mountpoint>').description('inject again')

@@ -11,6 +11,8 @@ import type { BridgeOptions } from '../vfs/bridge.ts';
 import type { Vfs } from '../vfs/types.ts';
 import type { Command } from 'commander';
 import { buildLayers } from '../layers/build.ts';
+import { cacheWarnings } from '../config/warnings.ts';
+import { log } from '../util/log.ts';
 import { Controller } from '../control/controller.ts';
 import { controlSocketFor } from '../control/socket-path.ts';
 import type { ServeOptions } from './serve.ts';
@@ -74,6 +76,7 @@ export function loadMountConfig(flags: MountFlags, defaultBackend?: string): { c
 
 /** Everything serve() needs for a mount of `config` at `mountpoint`, control API included. */
 export function mountPlan(config: Config, rawLayers: unknown[], mountpoint: string): Omit<ServeOptions, 'fd'> {
+  for (const warning of cacheWarnings(config)) log.warn(warning);
   const origin = Date.now();
   const vfs = createVfs(config, origin);
   return {

@@ -54,6 +54,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const session = new FuseSession(mounted.fd, bridge.handlers(), { bufferSize: o.bridge.maxWrite + 4096 });
   bridge.session = session;
   session.start();
+  if (o.control) o.control.controller.invalidateKernelCache = () => bridge.invalidateAll();
   const control = o.control ? await startControlServer(o.control.controller, o.control.socket) : undefined;
   let gone = false;
   const served: Served = {

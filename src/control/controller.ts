@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.ts';
 import { buildLayers } from '../layers/build.ts';
 import type { StackVfs } from '../layers/stack.ts';
 import type { Rule } from '../rules/rule.ts';
+import type { CrashReport, DurabilityLayer } from '../layers/durability.ts';
 
 export interface RuleStatus {
   layer: number;
@@ -97,6 +98,24 @@ export class Controller {
     clearTimeout(this.expiry.get(name));
     this.expiry.delete(name);
     this.install(this.layersOf(raw, 'rules'), raw);
+  }
+
+  /** Set by whoever serves the mount: drops the kernel's cached data after a crash. */
+  invalidateKernelCache: () => number = () => 0;
+
+  /** Simulated power loss: every durability layer discards its unsynced writes. */
+  async crash(): Promise<CrashReport & { invalidated: number }> {
+    const layers = this.stack.layers().filter((l): l is DurabilityLayer => l.kind === 'durability');
+    if (layers.length === 0) {
+      throw new ControlError(409, 'no durability layer in this mount: add `- durability: {}` to layers to track unsynced writes');
+    }
+    const total: CrashReport = { files: 0, bytes: 0 };
+    for (const l of layers) {
+      const r = await l.crash();
+      total.files += r.files;
+      total.bytes += r.bytes;
+    }
+    return { ...total, invalidated: this.invalidateKernelCache() };
   }
 
   setPaused(paused: boolean): void {

@@ -51,6 +51,7 @@ const routes: Record<string, Route> = {
     c.removeRule(url.searchParams.get('name') ?? '');
     return { ok: true };
   },
+  'POST /v1/crash': (c) => c.crash(),
   'POST /v1/pause': (c) => (c.setPaused(true), { paused: true }),
   'POST /v1/resume': (c) => (c.setPaused(false), { paused: false }),
   'GET /v1/wait': (c, url) => {

@@ -79,7 +79,7 @@ export function processStartTime(pid: number): string | null {
   return fields[19] ?? null; // fields[0] is field 3 (state), so field 22 is fields[19]
 }
 
-export function isAlive(d: DaemonRef): boolean {
+export function isAlive(d: Pick<DaemonRef, 'pid' | 'startTime'>): boolean {
   return processStartTime(d.pid) === d.startTime;
 }
 

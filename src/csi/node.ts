@@ -5,6 +5,8 @@ import { isAbsolute } from 'node:path';
 import { FS_TYPE } from '../fuse/mount.ts';
 import { invalidArgument } from './errors.ts';
 import type {
+  CsiFeatures,
+  NodeGetVolumeHealthRequest,
   NodeGetVolumeStatsRequest,
   NodePublishVolumeRequest,
   NodeUnpublishVolumeRequest,
@@ -15,6 +17,8 @@ import type { VolumeManager } from './volumes.ts';
 export interface NodeOptions {
   nodeId: string;
   volumes: VolumeManager;
+  /** What the loaded csi.proto can express about volume health. */
+  features: CsiFeatures;
 }
 
 const FS_TYPES = ['', 'fuse', 'interposer', FS_TYPE];
@@ -48,7 +52,11 @@ function fingerprint(req: NodePublishVolumeRequest): string {
 export function nodeService(o: NodeOptions) {
   return {
     NodeGetCapabilities: async () => ({
-      capabilities: [{ rpc: { type: 'GET_VOLUME_STATS' } }, { rpc: { type: 'VOLUME_CONDITION' } }],
+      capabilities: [
+        { rpc: { type: 'GET_VOLUME_STATS' } },
+        ...(o.features.volumeCondition ? [{ rpc: { type: 'VOLUME_CONDITION' } }] : []),
+        ...(o.features.volumeHealth ? [{ rpc: { type: 'GET_VOLUME_HEALTH' } }] : []),
+      ],
     }),
 
     NodeGetInfo: async () => ({ node_id: o.nodeId, max_volumes_per_node: 0 }),
@@ -81,7 +89,17 @@ export function nodeService(o: NodeOptions) {
     NodeGetVolumeStats: async (req: NodeGetVolumeStatsRequest) => {
       required(req.volume_id, 'volume_id');
       required(req.volume_path, 'volume_path');
-      return o.volumes.stats(req.volume_id, req.volume_path);
+      const { usage, condition } = await o.volumes.stats(req.volume_id, req.volume_path);
+      return o.features.volumeCondition ? { usage, volume_condition: condition } : { usage };
+    },
+
+    // Spec v1.13's replacement for volume_condition: a dead daemon or a lost mount is INACCESSIBLE.
+    NodeGetVolumeHealth: async (req: NodeGetVolumeHealthRequest) => {
+      required(req.volume_id, 'volume_id');
+      const rec = o.volumes.lookup(req.volume_id, req.volume_publish_path || undefined);
+      const c = o.volumes.condition(rec);
+      const health_statuses = c.abnormal ? [{ status: 'INACCESSIBLE', reason: 'DaemonNotServing', message: c.message }] : [];
+      return { volume_health: { volume_id: rec.volumeId, health_statuses } };
     },
   };
 }

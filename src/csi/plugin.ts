@@ -5,7 +5,7 @@ import { log } from '../util/log.ts';
 import { resolveHostRoots } from './attributes.ts';
 import { DRIVER_NAME, DRIVER_VERSION, identityService } from './identity.ts';
 import { nodeService } from './node.ts';
-import { loadCsi } from './proto.ts';
+import { csiFeatures, loadCsi } from './proto.ts';
 import { startServer, type ServiceBinding } from './server.ts';
 import { JsonFileState } from './state.ts';
 import { testControllerService } from './test-controller.ts';
@@ -34,7 +34,7 @@ export async function startPlugin(o: PluginOptions): Promise<Plugin> {
   let ready = false;
   const services: ServiceBinding[] = [
     { definition: serviceOf(csi.Identity), impl: identityService({ ready: () => ready }) },
-    { definition: serviceOf(csi.Node), impl: nodeService({ nodeId: o.nodeId, volumes }) },
+    { definition: serviceOf(csi.Node), impl: nodeService({ nodeId: o.nodeId, volumes, features: csiFeatures(csi) }) },
   ];
   if (o.testController) services.push({ definition: serviceOf(csi.Controller), impl: testControllerService() });
   volumes.reconcile();

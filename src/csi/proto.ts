@@ -16,6 +16,22 @@ export interface CsiPackage {
   Identity: grpc.ServiceClientConstructor;
   Node: grpc.ServiceClientConstructor;
   Controller: grpc.ServiceClientConstructor;
+  /** Present up to spec v1.12 (NodeGetVolumeStats.volume_condition); removed in v1.13. */
+  VolumeCondition?: unknown;
+}
+
+/**
+ * How this csi.proto reports a volume's health: spec ≤ v1.12 has the
+ * VOLUME_CONDITION capability and NodeGetVolumeStats.volume_condition; v1.13
+ * removed them for NodeGetVolumeHealth (GET_VOLUME_HEALTH, alpha).
+ */
+export interface CsiFeatures {
+  volumeCondition: boolean;
+  volumeHealth: boolean;
+}
+
+export function csiFeatures(pkg: CsiPackage): CsiFeatures {
+  return { volumeCondition: pkg.VolumeCondition !== undefined, volumeHealth: 'NodeGetVolumeHealth' in pkg.Node.service };
 }
 
 /** Loads csi.proto from `path`, or $INTERPOSER_CSI_PROTO, or .tools/csi/csi.proto. */
@@ -81,7 +97,20 @@ export interface VolumeCondition {
 
 export interface NodeGetVolumeStatsResponse {
   usage: VolumeUsage[];
-  volume_condition: VolumeCondition;
+  /** Only with spec ≤ v1.12 (see CsiFeatures). */
+  volume_condition?: VolumeCondition;
+}
+
+export interface NodeGetVolumeHealthRequest {
+  volume_id: string;
+  volume_publish_path: string;
+}
+
+export interface VolumeHealthEntry {
+  status: 'DEGRADED' | 'INACCESSIBLE' | 'DATA_LOSS';
+  /** CamelCase, for machines. */
+  reason: string;
+  message: string;
 }
 
 /** The subset of CreateVolume the test-only controller reads. */

@@ -183,12 +183,19 @@ export class VolumeManager {
     return { abnormal: true, message: `${rec.targetPath} is no longer mounted; recreate the pod` };
   }
 
-  async stats(volumeId: string, volumePath: string): Promise<NodeGetVolumeStatsResponse> {
+  /** The record of a volume published at `path` (any path when omitted), or NOT_FOUND. */
+  lookup(volumeId: string, path?: string): VolumeRecord {
     const rec = this.o.state.get(volumeId);
     if (!rec) throw notFound(`volume ${volumeId} is not published on this node`);
-    if (rec.targetPath !== resolve(volumePath)) throw notFound(`volume ${volumeId} is not published at ${volumePath}`);
+    if (path && rec.targetPath !== resolve(path)) throw notFound(`volume ${volumeId} is not published at ${path}`);
+    return rec;
+  }
+
+  /** Usage and, where the spec still has it, the condition; an abnormal volume reports no usage. */
+  async stats(volumeId: string, volumePath: string): Promise<{ usage: NodeGetVolumeStatsResponse['usage']; condition: VolumeCondition }> {
+    const rec = this.lookup(volumeId, volumePath);
     const condition = this.condition(rec);
-    if (condition.abnormal) return { usage: [], volume_condition: condition };
+    if (condition.abnormal) return { usage: [], condition };
     // The daemon runs, so statfs is answered; still, never wait forever on a hung one.
     let timer: NodeJS.Timeout | undefined;
     const st = await Promise.race([
@@ -196,7 +203,7 @@ export class VolumeManager {
       new Promise<null>((r) => (timer = setTimeout(() => r(null), STATFS_TIMEOUT_MS))),
     ]).finally(() => clearTimeout(timer));
     if (!st) {
-      return { usage: [], volume_condition: { abnormal: true, message: `the interposer daemon (pid ${rec.daemon.pid}) did not answer statfs within ${STATFS_TIMEOUT_MS} ms` } };
+      return { usage: [], condition: { abnormal: true, message: `the interposer daemon (pid ${rec.daemon.pid}) did not answer statfs within ${STATFS_TIMEOUT_MS} ms` } };
     }
     const total = st.blocks * st.bsize;
     return {
@@ -204,7 +211,7 @@ export class VolumeManager {
         { unit: 'BYTES', total, available: st.bavail * st.bsize, used: total - st.bfree * st.bsize },
         { unit: 'INODES', total: st.files, available: st.ffree, used: st.files - st.ffree },
       ],
-      volume_condition: condition,
+      condition,
     };
   }
 

@@ -34,19 +34,20 @@ export const OP_NAMES = [
   'fallocate',
   'lseek',
   'copyFileRange',
+  'syncfs',
 ] as const satisfies ReadonlyArray<keyof Vfs>;
 
 export type OpName = (typeof OP_NAMES)[number];
 
 /** Operations on file contents; the rest are metadata. */
-export const DATA_OPS: ReadonlySet<OpName> = new Set<OpName>(['read', 'write', 'fsync', 'fallocate', 'copyFileRange', 'flush']);
+export const DATA_OPS: ReadonlySet<OpName> = new Set<OpName>(['read', 'write', 'fsync', 'fallocate', 'copyFileRange', 'flush', 'syncfs']);
 
 export const OP_GROUPS: Readonly<Record<string, ReadonlyArray<OpName>>> = {
   all: OP_NAMES,
   data: [...DATA_OPS],
   metadata: OP_NAMES.filter((n) => !DATA_OPS.has(n)),
   namespace: ['create', 'mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename'],
-  sync: ['fsync', 'fsyncdir', 'flush'],
+  sync: ['fsync', 'fsyncdir', 'flush', 'syncfs'],
 };
 
 export interface Op {

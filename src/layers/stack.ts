@@ -18,6 +18,8 @@ export interface Layer {
   needsData?(path: string): boolean;
   /** The rules this layer acts by, for counters and the control API. */
   rules?(): Rule[];
+  /** Hands the layer the backend, for work of its own beside the op (reading data to keep for undo). */
+  attach?(backend: Vfs): void;
 }
 
 export interface StackVfs extends Vfs {
@@ -47,7 +49,9 @@ export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
   let active: readonly Layer[] = initial;
   const refresh = (): void => {
     active = paused ? all.filter((l) => !l.disturbs) : all;
+    for (const l of all) l.attach?.(backend);
   };
+  refresh();
   const call = backend as unknown as Record<OpName, (ctx: OpContext, ...args: unknown[]) => MaybePromise<unknown>>;
   const stack: Record<string, unknown> = {
     layers: () => all,
@@ -65,7 +69,8 @@ export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
     destroy: () => backend.destroy?.(),
   };
   for (const name of OP_NAMES) {
-    const method = call[name];
+    // syncfs always exists so that layers see it even over a backend that has nothing to sync.
+    const method = call[name] ?? (name === 'syncfs' ? () => undefined : undefined);
     if (typeof method !== 'function') continue;
     const bound = method.bind(backend);
     stack[name] = (ctx: OpContext, ...args: unknown[]): MaybePromise<unknown> => {

@@ -40,6 +40,7 @@ const BY_OP: Record<OpName, string[]> = {
   access: [...PATH, 'EROFS', 'ETXTBSY', 'EINVAL'],
   fallocate: [...FD_DATA, 'EFBIG', 'ENOSPC', 'EDQUOT', 'EOPNOTSUPP', 'ENODEV', 'ESPIPE', 'ETXTBSY', 'EROFS'],
   lseek: ['EBADF', 'EINVAL', 'ENXIO', 'EOVERFLOW', 'ESPIPE'],
+  syncfs: ['EBADF', 'ENOSPC', 'EDQUOT'],
   copyFileRange: [...FD_DATA, 'EFBIG', 'ENOSPC', 'EDQUOT', 'EISDIR', 'EOVERFLOW', 'EXDEV', 'ETXTBSY', 'EROFS', 'EOPNOTSUPP'],
 };
 

@@ -238,6 +238,15 @@ export const STATFS_FILES = 40;
 export const STATFS_FFREE = 48;
 export const STATFS_NAMELEN = 64;
 export const STATFS_FRSIZE = 72;
+const cSyncfs = libc.func('int syncfs(int fd)');
+
+/** syncfs(2) on koffi's worker thread: flushing a whole filesystem can take long. */
+export function syncfsAsync(fd: number): Promise<number> {
+  return new Promise((resolve) => {
+    cSyncfs.async(fd, (err: unknown, r: number) => resolve(err ? -5 : r < 0 ? -koffi.errno() : r));
+  });
+}
+
 export function fstatfs(fd: number): number {
   return ret(cFstatfs(fd, statfsBuf));
 }

@@ -21,6 +21,7 @@ import {
   OUT_HEADER_SIZE,
 } from '../fuse/abi.ts';
 import { backingClose, backingOpen } from '../fuse/backing.ts';
+import { notifyInvalInode } from '../fuse/notify.ts';
 import {
   attrOut,
   bytesOut,
@@ -343,8 +344,20 @@ export class FuseBridge {
       },
       COPY_FILE_RANGE: (h, req) => then(this.copyFileRange(h, req), writeOut),
       COPY_FILE_RANGE_64: (h, req) => then(this.copyFileRange(h, req), copyFileRange64Out),
-      SYNCFS: () => 0,
+      SYNCFS: (h) => (vfs.syncfs ? then(vfs.syncfs(this.ctx(h), '/'), ok) : 0),
     };
+  }
+
+  /** Makes the kernel forget cached data and attributes of every file it knows (after a simulated crash). */
+  invalidateAll(): number {
+    let n = 0;
+    for (const node of this.nodes.all()) {
+      if (node.id === this.nodes.root.id) continue;
+      const r = notifyInvalInode(this.session!.fd, node.id);
+      if (r >= 0) n++;
+      else log.debug({ node: node.id, errno: errnoName(-r) }, "invalidation refused");
+    }
+    return n;
   }
 
   private copyFileRange(h: InHeader, req: import('../fuse/requests.ts').CopyFileRangeIn): MaybePromise<number> {

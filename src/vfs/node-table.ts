@@ -85,6 +85,10 @@ export class NodeTable {
     return this.nodes.size;
   }
 
+  all(): IterableIterator<Node> {
+    return this.nodes.values();
+  }
+
   /** The node for an id the kernel sent; ENOENT for an id it should not hold. */
   get(id: number): Node {
     const node = this.nodes.get(id);

@@ -132,6 +132,8 @@ export interface Vfs {
     length: number,
     flags: number,
   ): MaybePromise<number>;
+  /** sync(2)/syncfs(2) on the mount: make everything durable. */
+  syncfs?(ctx: OpContext, path: string): MaybePromise<void>;
   /** Called once when the filesystem is unmounted. */
   destroy?(): MaybePromise<void>;
 }

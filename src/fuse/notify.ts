@@ -1,0 +1,21 @@
+// Notifications: messages the daemon sends the kernel unasked (unique 0, the
+// notify code in the error field).
+import * as sys from '../sys/libc.ts';
+import { OUT_HEADER_SIZE } from './abi.ts';
+import { writeU64 } from './replies.ts';
+
+const FUSE_NOTIFY_INVAL_INODE = 2;
+
+/**
+ * Drops the kernel's cached pages and attributes of node `nodeid` (the whole
+ * file), so the next read and stat come to the daemon. Returns 0 or -errno
+ * (ENOENT when the kernel no longer has the inode, which is fine).
+ */
+export function notifyInvalInode(devFd: number, nodeid: number): number {
+  const buf = Buffer.alloc(OUT_HEADER_SIZE + 24);
+  buf.writeUInt32LE(buf.length, 0);
+  buf.writeInt32LE(FUSE_NOTIFY_INVAL_INODE, 4);
+  writeU64(buf, nodeid, OUT_HEADER_SIZE);
+  // off 0, len 0: from the start to the end of the file.
+  return sys.write(devFd, buf, buf.length);
+}
