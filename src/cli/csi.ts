@@ -8,7 +8,7 @@ export interface CsiFlags {
   nodeId?: string;
   stateDir: string;
   hostRoot: string[];
-  testController?: boolean;
+  testController?: boolean | string;
 }
 
 export async function csiCommand(flags: CsiFlags): Promise<void> {
@@ -20,7 +20,7 @@ export async function csiCommand(flags: CsiFlags): Promise<void> {
     nodeId: flags.nodeId || hostname(),
     stateDir: flags.stateDir,
     hostRoots: [...flags.hostRoot, ...fromEnv],
-    testController: flags.testController ?? false,
+    testController: flags.testController === undefined ? 'off' : flags.testController === 'advertised' ? 'advertised' : 'hidden',
   });
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping the csi plugin; volumes keep serving');

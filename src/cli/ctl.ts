@@ -70,6 +70,9 @@ export function addCtlCommand(program: Command): void {
   ctl.command('crash').argument('<mountpoint>')
     .description('simulate a power loss: discard every write not yet made durable by fsync/fdatasync/syncfs')
     .action((m: string) => act(m, flags(), 'POST', '/v1/crash'));
+  ctl.command('trace').argument('<mountpoint>').argument('<filter>', "e.g. '{ops: [write, fsync], paths: [\"**/*.db*\"], minDuration: 1ms}'")
+    .description('replace the trace filter of the mount\'s trace layers')
+    .action((m: string, filter: string) => act(m, flags(), 'PUT', '/v1/trace', filter));
   ctl.command('pause').argument('<mountpoint>').description('stop injecting (faults, delays, throttling) until resumed')
     .action((m: string) => act(m, flags(), 'POST', '/v1/pause'));
   ctl.command('resume').argument('<mountpoint>').description('inject again')

@@ -3,6 +3,7 @@ import { openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { log } from '../util/log.ts';
 import { describeBackend, loadMountConfig, mountPlan, type MountFlags } from './options.ts';
+import { flushTelemetry } from '../telemetry/flush.ts';
 import { serve } from './serve.ts';
 
 interface Flags extends MountFlags {
@@ -13,11 +14,12 @@ interface Flags extends MountFlags {
 export async function mountCommand(mountpoint: string, flags: Flags): Promise<void> {
   const { config, rawLayers } = loadMountConfig(flags, 'memory');
   if (flags.daemon) return detach(mountpoint, flags);
-  const served = await serve(mountPlan(config, rawLayers, mountpoint));
+  const served = await serve(await mountPlan(config, rawLayers, mountpoint));
   log.info({ mountpoint: resolve(mountpoint), backend: describeBackend(config.backend) }, 'mounted; Ctrl-C or SIGTERM unmounts');
   process.send?.('mounted');
   process.disconnect?.();
   await served.ended;
+  await flushTelemetry();
   log.info({ mountpoint: resolve(mountpoint) }, 'unmounted');
   process.exit(0);
 }

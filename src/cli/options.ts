@@ -1,7 +1,7 @@
 // Turns CLI flags and a config file into one validated Config, and a Config
 // into the pieces serve() needs.
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { ConfigError, parseBackendSpec, readConfigDoc, validateConfig } from '../config/load.ts';
 import type { BackendConfig, Config } from '../config/schema.ts';
 import { createMemoryFs } from '../backends/memory.ts';
@@ -10,7 +10,10 @@ import { createPassthrough } from '../backends/passthrough.ts';
 import type { BridgeOptions } from '../vfs/bridge.ts';
 import type { Vfs } from '../vfs/types.ts';
 import type { Command } from 'commander';
-import { buildLayers } from '../layers/build.ts';
+import { buildLayers, type LayerDeps } from '../layers/build.ts';
+import { startMetrics } from '../telemetry/metrics.ts';
+import { startTracing } from '../telemetry/traces.ts';
+import { registerMountMetrics } from '../telemetry/mount-metrics.ts';
 import { cacheWarnings } from '../config/warnings.ts';
 import { log } from '../util/log.ts';
 import { Controller } from '../control/controller.ts';
@@ -28,6 +31,10 @@ export interface MountFlags {
   allowOther?: boolean;
   readOnly?: boolean;
   maxWrite?: string;
+  metrics?: string;
+  traceFile?: string;
+  otlp?: string;
+  volume?: string;
 }
 
 /** Adds the flags shared by `mount` and `run`. */
@@ -41,7 +48,11 @@ export function addMountFlags(cmd: Command): Command {
     .option('--kernel-passthrough <mode>', 'auto, on or off: let the kernel serve file data directly')
     .option('--max-write <size>', 'largest read/write request, e.g. 128KiB or 1MiB')
     .option('--allow-other', 'let users other than the mounter access the mount')
-    .option('--read-only', 'mount read-only');
+    .option('--read-only', 'mount read-only')
+    .option('--metrics <host:port>', 'serve Prometheus metrics there, e.g. 127.0.0.1:9464 (adds a metrics layer if the config has none)')
+    .option('--trace-file <file>', 'write a span per operation to FILE, one JSON object per line (adds a trace layer if none)')
+    .option('--otlp <url>', 'send spans to an OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (adds a trace layer if none)')
+    .option('--volume <name>', 'the volume label of metrics and spans (default: the mountpoint\'s name)');
 }
 
 /** The config file (if any) with the flags laid over it, validated as one document. */
@@ -70,15 +81,43 @@ export function loadMountConfig(flags: MountFlags, defaultBackend?: string): { c
   if (flags.allowOther) mount.allowOther = true;
   if (flags.readOnly) mount.readOnly = true;
   doc.mount = mount;
+  applyTelemetryFlags(doc, flags);
   const config = validateConfig(doc, flags.config ?? 'options');
   return { config, rawLayers: Array.isArray(doc.layers) ? doc.layers : [] };
 }
 
+/** --metrics, --trace-file, --otlp and --volume: set the telemetry section and add the layers they need (trace outermost). */
+function applyTelemetryFlags(doc: Record<string, unknown>, flags: MountFlags): void {
+  if (!flags.metrics && !flags.traceFile && !flags.otlp && !flags.volume) return;
+  const t = { ...(doc.telemetry as Record<string, unknown> | undefined) };
+  const layers = Array.isArray(doc.layers) ? [...(doc.layers as object[])] : [];
+  const has = (kind: string): boolean => layers.some((l) => l !== null && typeof l === 'object' && kind in l);
+  if (flags.metrics) {
+    t.metrics = flags.metrics;
+    if (!has('metrics')) layers.unshift({ metrics: {} });
+  }
+  if (flags.traceFile || flags.otlp) {
+    t.traces = { ...(t.traces as object | undefined), ...(flags.traceFile ? { file: flags.traceFile } : {}), ...(flags.otlp ? { otlp: flags.otlp } : {}) };
+    if (!has('trace')) layers.unshift({ trace: {} });
+  }
+  if (flags.volume) t.labels = { ...(t.labels as object | undefined), volume: flags.volume };
+  doc.telemetry = t;
+  doc.layers = layers;
+}
+
 /** Everything serve() needs for a mount of `config` at `mountpoint`, control API included. */
-export function mountPlan(config: Config, rawLayers: unknown[], mountpoint: string): Omit<ServeOptions, 'fd'> {
+export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint: string): Promise<Omit<ServeOptions, 'fd'>> {
   for (const warning of cacheWarnings(config)) log.warn(warning);
   const origin = Date.now();
-  const vfs = createVfs(config, origin);
+  const t = config.telemetry;
+  const labels = { volume: basename(resolve(mountpoint)), ...t.labels };
+  const deps: LayerDeps = {
+    labels,
+    meter: t.metrics ? await startMetrics(t.metrics) : undefined,
+    tracer: t.traces ? startTracing({ file: t.traces.file, otlp: t.traces.otlp ? { endpoint: t.traces.otlp, protocol: t.traces.protocol } : undefined }, labels) : undefined,
+  };
+  const vfs = createStack(createBackend(config.backend), buildLayers(config.layers, origin, deps));
+  const meter = deps.meter;
   return {
     mountpoint,
     fsname: `interposer:${config.backend.type}`,
@@ -86,13 +125,15 @@ export function mountPlan(config: Config, rawLayers: unknown[], mountpoint: stri
     bridge: bridgeOptions(config),
     allowOther: config.mount.allowOther,
     readOnly: config.mount.readOnly,
-    control: { controller: new Controller(config, rawLayers, vfs, origin), socket: controlSocketFor(mountpoint) },
+    control: { controller: new Controller(config, rawLayers, vfs, origin, deps), socket: controlSocketFor(mountpoint) },
+    onServed: meter
+      ? (served) =>
+          registerMountMetrics(meter, labels, vfs, {
+            openFiles: () => served.bridge.openFiles,
+            opened: () => served.bridge.openCounts,
+          })
+      : undefined,
   };
-}
-
-/** The backend with the config's layers stacked over it. */
-export function createVfs(c: Config, origin = Date.now()): StackVfs {
-  return createStack(createBackend(c.backend), buildLayers(c.layers, origin));
 }
 
 export function createBackend(b: BackendConfig): Vfs {

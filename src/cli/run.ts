@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { constants } from 'node:os';
 import { log } from '../util/log.ts';
 import { loadMountConfig, mountPlan, type MountFlags } from './options.ts';
+import { flushTelemetry } from '../telemetry/flush.ts';
 import { serve, type Served } from './serve.ts';
 import { controlSocketFor } from '../control/socket-path.ts';
 
@@ -23,7 +24,7 @@ export async function runInMount(
   const mountpoint = flags.mountpoint ? resolve(flags.mountpoint) : mkdtempSync(join(tmpdir(), 'interposer-run-'));
   let served: Served;
   try {
-    served = await serve(mountPlan(config, rawLayers, mountpoint));
+    served = await serve(await mountPlan(config, rawLayers, mountpoint));
   } catch (err) {
     if (temporary) rmdirSync(mountpoint);
     throw err;
@@ -55,6 +56,7 @@ export async function runInMount(
   }
   if (err) log.error({ err }, 'unmount failed');
   await served.ended;
+  await flushTelemetry();
   if (temporary) rmdirSync(mountpoint);
   return { status, served };
 }

@@ -18,6 +18,8 @@ export interface ServeOptions {
   bridge: BridgeOptions;
   allowOther: boolean;
   readOnly: boolean;
+  /** Called once the mount is serving (to register metrics that read its state). */
+  onServed?: (served: Served) => void;
   /** Serve the control API for this mount on this unix socket. */
   control?: { controller: Controller; socket: string };
   /** A /dev/fuse fd already mounted on `mountpoint` (handed over by the CSI plugin): skip preparing and mounting. */
@@ -81,6 +83,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     },
   };
   live.add(served);
+  o.onServed?.(served);
   installExitHandlers();
   return served;
 }

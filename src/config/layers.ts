@@ -153,6 +153,19 @@ export const layerSchema = oneOf(
     fault: z.strictObject({ seed: z.number().int().default(1), rules: z.array(faultRule).default([]) }).optional(),
     latency: z.strictObject({ seed: z.number().int().default(1), rules: z.array(latencyRule).default([]) }).optional(),
     throttle: z.strictObject({ ...limits, rules: z.array(throttleRule).default([]) }).optional(),
+    metrics: z.strictObject({}).optional(),
+    trace: z
+      .strictObject({
+        ops: list(opName).optional(),
+        paths: list(z.string().min(1)).optional(),
+        exclude: list(z.string().min(1)).optional(),
+        process: ruleFields.process,
+        minDuration: duration.optional(),
+        errorsOnly: z.boolean().optional(),
+        injectedOnly: z.boolean().optional(),
+        sample: fraction.optional(),
+      })
+      .optional(),
     /** Keep undo logs of unsynced writes so `ctl crash` can discard them. */
     durability: z.strictObject({ paths: list(z.string().min(1)).optional(), exclude: list(z.string().min(1)).optional() }).optional(),
   },

@@ -57,13 +57,40 @@ export const mountSchema = z
   })
   .prefault({});
 
+const telemetrySchema = z
+  .strictObject({
+    /** Prometheus endpoint, HOST:PORT; no endpoint unless set. */
+    metrics: z.string().regex(/^(\[[^\]]+\]|[^:\s]+)?:?\d+$/, 'expected HOST:PORT such as 127.0.0.1:9464').optional(),
+    /** Added to every metric and span: volume, and in Kubernetes namespace and pod. */
+    labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a Prometheus label name'), z.string()).default({}),
+    traces: z
+      .strictObject({
+        otlp: z.url({ error: 'expected a collector URL such as http://127.0.0.1:4318' }).optional(),
+        protocol: choice(['http', 'grpc']).default('http'),
+        file: z.string().min(1).optional(),
+      })
+      .optional(),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   backend: backendSchema.prefault({ type: 'memory' }),
   mount: mountSchema,
   /** Outermost first. */
   layers: z.array(layerSchema).default([]),
+  telemetry: telemetrySchema,
+}).superRefine((c, ctx) => {
+  c.layers.forEach((l, i) => {
+    if (l.metrics && !c.telemetry.metrics) {
+      ctx.addIssue({ code: 'custom', path: ['layers', i, 'metrics'], message: 'a metrics layer needs an endpoint: set telemetry.metrics (e.g. 127.0.0.1:9464) or pass --metrics' });
+    }
+    if (l.trace && !c.telemetry.traces?.otlp && !c.telemetry.traces?.file) {
+      ctx.addIssue({ code: 'custom', path: ['layers', i, 'trace'], message: 'a trace layer needs a sink: set telemetry.traces.otlp or telemetry.traces.file (or pass --trace-file / --otlp)' });
+    }
+  });
 });
 
 export type Config = z.output<typeof configSchema>;
 export type BackendConfig = Config['backend'];
 export type MountConfig = Config['mount'];
+export type TelemetryConfig = Config['telemetry'];

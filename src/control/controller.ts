@@ -5,10 +5,11 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, validateConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { buildLayers } from '../layers/build.ts';
+import { buildLayers, type LayerDeps } from '../layers/build.ts';
 import type { StackVfs } from '../layers/stack.ts';
 import type { Rule } from '../rules/rule.ts';
 import type { CrashReport, DurabilityLayer } from '../layers/durability.ts';
+import type { TraceFilter, TraceLayer } from '../layers/trace.ts';
 
 export interface RuleStatus {
   layer: number;
@@ -37,7 +38,10 @@ export class Controller {
   private readonly origin: number;
   private readonly expiry = new Map<string, NodeJS.Timeout>();
 
-  constructor(config: Config, rawLayers: unknown[], stack: StackVfs, origin: number) {
+  private readonly deps: LayerDeps;
+
+  constructor(config: Config, rawLayers: unknown[], stack: StackVfs, origin: number, deps: LayerDeps = { labels: {} }) {
+    this.deps = deps;
     this.config = config;
     this.rawLayers = structuredClone(rawLayers) as RawLayer[];
     this.stack = stack;
@@ -118,6 +122,15 @@ export class Controller {
     return { ...total, invalidated: this.invalidateKernelCache() };
   }
 
+  /** Replaces the filter of every trace layer (ops, paths, process, minDuration, errorsOnly, injectedOnly, sample). */
+  setTraceFilter(filter: unknown): TraceFilter {
+    const layers = this.stack.layers().filter((l): l is TraceLayer => l.kind === 'trace');
+    if (layers.length === 0) throw new ControlError(409, 'no trace layer in this mount: add `- trace: {}` to layers with a trace sink');
+    const parsed = validateConfig({ layers: [{ trace: filter ?? {} }], telemetry: { traces: { file: '-' } } }, 'trace filter').layers[0].trace!;
+    for (const l of layers) l.setFilter(parsed);
+    return parsed;
+  }
+
   setPaused(paused: boolean): void {
     this.stack.setPaused(paused);
   }
@@ -148,7 +161,7 @@ export class Controller {
   private install(configs: Config['layers'], raw: RawLayer[]): void {
     let layers;
     try {
-      layers = buildLayers(configs, this.origin);
+      layers = buildLayers(configs, this.origin, this.deps);
     } catch (err) {
       throw new ConfigError(`the new layers could not be built: ${(err as Error).message}`);
     }

@@ -52,6 +52,7 @@ const routes: Record<string, Route> = {
     return { ok: true };
   },
   'POST /v1/crash': (c) => c.crash(),
+  'PUT /v1/trace': async (c, _u, req) => c.setTraceFilter(parseConfigDoc(await body(req), 'trace filter')),
   'POST /v1/pause': (c) => (c.setPaused(true), { paused: true }),
   'POST /v1/resume': (c) => (c.setPaused(false), { paused: false }),
   'GET /v1/wait': (c, url) => {

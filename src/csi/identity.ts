@@ -8,12 +8,16 @@ export const DRIVER_VERSION = '0.1.0';
 export interface IdentityOptions {
   /** False until the state is loaded and reconciled. */
   ready: () => boolean;
+  /** Tests only (see PluginOptions.testController). */
+  advertiseController?: boolean;
 }
 
 export function identityService(o: IdentityOptions) {
   return {
     GetPluginInfo: async () => ({ name: DRIVER_NAME, vendor_version: DRIVER_VERSION, manifest: {} }),
-    GetPluginCapabilities: async () => ({ capabilities: [] }),
+    GetPluginCapabilities: async () => ({
+      capabilities: o.advertiseController ? [{ service: { type: 'CONTROLLER_SERVICE' } }] : [],
+    }),
     Probe: async () => ({ ready: { value: o.ready() } }),
   };
 }

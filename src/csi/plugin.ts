@@ -16,8 +16,12 @@ export interface PluginOptions {
   nodeId: string;
   stateDir: string;
   hostRoots: string[];
-  /** Serve the unadvertised Controller service csi-sanity needs. */
-  testController?: boolean;
+  /**
+   * Tests only: the Controller service csi-sanity needs to create volumes.
+   * 'hidden' serves it without advertising it (the node-only plugin as
+   * deployed); 'advertised' also lets csi-sanity's end-to-end node tests run.
+   */
+  testController?: 'off' | 'hidden' | 'advertised';
 }
 
 export interface Plugin {
@@ -33,10 +37,10 @@ export async function startPlugin(o: PluginOptions): Promise<Plugin> {
   const volumes = new VolumeManager({ stateDir: o.stateDir, state, policy: { hostRoots: resolveHostRoots(o.hostRoots) } });
   let ready = false;
   const services: ServiceBinding[] = [
-    { definition: serviceOf(csi.Identity), impl: identityService({ ready: () => ready }) },
+    { definition: serviceOf(csi.Identity), impl: identityService({ ready: () => ready, advertiseController: o.testController === 'advertised' }) },
     { definition: serviceOf(csi.Node), impl: nodeService({ nodeId: o.nodeId, volumes, features: csiFeatures(csi) }) },
   ];
-  if (o.testController) services.push({ definition: serviceOf(csi.Controller), impl: testControllerService() });
+  if (o.testController && o.testController !== 'off') services.push({ definition: serviceOf(csi.Controller), impl: testControllerService() });
   volumes.reconcile();
   const stopWatch = volumes.watch();
   const server = await startServer(o.endpoint, services);

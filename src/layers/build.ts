@@ -4,15 +4,32 @@ import { createDurabilityLayer } from './durability.ts';
 import { createFaultLayer } from './fault.ts';
 import { createLatencyLayer } from './latency.ts';
 import type { Layer } from './stack.ts';
+import { createMetricsLayer } from './metrics.ts';
+import { createTraceLayer } from './trace.ts';
+import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
 import { createThrottleLayer } from './throttle.ts';
 
+export interface LayerDeps {
+  meter?: Meter;
+  tracer?: Tracer;
+  labels: Attributes;
+}
+
 /** `origin` is when the mount started (ms since the epoch): windows count from it. */
-export function buildLayers(configs: LayerConfig[], origin: number): Layer[] {
+export function buildLayers(configs: LayerConfig[], origin: number, deps: LayerDeps = { labels: {} }): Layer[] {
   return configs.map((c, i) => {
     const prefix = `layers[${i}]`;
     if (c.fault) return createFaultLayer(c.fault, origin, prefix);
     if (c.latency) return createLatencyLayer(c.latency, origin, prefix);
     if (c.durability) return createDurabilityLayer(c.durability);
+    if (c.metrics) {
+      if (!deps.meter) throw new Error(`${prefix}: metrics layer without a metrics endpoint`);
+      return createMetricsLayer(deps.meter, deps.labels);
+    }
+    if (c.trace) {
+      if (!deps.tracer) throw new Error(`${prefix}: trace layer without a trace sink`);
+      return createTraceLayer(deps.tracer, c.trace);
+    }
     return createThrottleLayer(c.throttle!, origin, prefix);
   });
 }

@@ -18,6 +18,8 @@ export interface Layer {
   needsData?(path: string): boolean;
   /** The rules this layer acts by, for counters and the control API. */
   rules?(): Rule[];
+  /** Seconds ops have spent waiting in this layer (throttle), for metrics. */
+  waitedSeconds?(): number;
   /** Hands the layer the backend, for work of its own beside the op (reading data to keep for undo). */
   attach?(backend: Vfs): void;
 }

@@ -91,9 +91,11 @@ class Buckets {
 export function createThrottleLayer(config: Limits & { rules: ThrottleRuleConfig[] }, origin: number, prefix: string): Layer {
   const volume = new Buckets(config);
   const rules = config.rules.map((r, i) => ({ rule: new Rule(ruleSpec(r, `${prefix}.rules[${i}]`), 0, origin), buckets: new Buckets(r) }));
+  let waited = 0;
   return {
     kind: 'throttle',
     disturbs: true,
+    waitedSeconds: () => waited,
     around(op, next) {
       if (op.size === 0 && op.name !== 'read' && op.name !== 'write') return next();
       const now = Date.now();
@@ -105,7 +107,9 @@ export function createThrottleLayer(config: Limits & { rules: ThrottleRuleConfig
         if (w === null) throw new FsError(EAGAIN, `throttle limit of ${rule.spec.name} reached`);
         wait = Math.max(wait, w);
       }
-      return wait > 0 ? sleep(wait, op.ctx.signal).then(next) : next();
+      if (wait <= 0) return next();
+      waited += wait / 1000;
+      return sleep(wait, op.ctx.signal).then(next);
     },
     // Volume-wide limits need every file's data; rule limits only their paths'.
     needsData: (path) => !volume.empty || rules.some((r) => r.rule.mightSeeData(path)),

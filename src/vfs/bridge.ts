@@ -101,6 +101,10 @@ export class FuseBridge {
   private nextFh = 1;
   /** Largest READ answered; the kernel never asks for more than max_pages. */
   private maxRead = 1 << 20;
+  get openFiles(): number {
+    return this.files.size;
+  }
+
   /** Files opened with and without kernel passthrough, for metrics. */
   readonly openCounts = { passthrough: 0, daemon: 0 };
 

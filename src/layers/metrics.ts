@@ -1,0 +1,64 @@
+// Metrics: counts, latency and bytes of every op that reaches this layer,
+// labelled by op and result (ok or the errno name), never by path.
+import type { Attributes, Meter } from '@opentelemetry/api';
+import { errnoName, toErrno } from '../vfs/errors.ts';
+import type { Op } from './op.ts';
+import type { Layer, Next } from './stack.ts';
+
+export function createMetricsLayer(meter: Meter, labels: Attributes): Layer {
+  const ops = meter.createCounter('interposer_operations', { description: 'Operations answered, by op and result' });
+  const duration = meter.createHistogram('interposer_operation_duration_seconds', {
+    description: 'Time to answer an operation, from this layer down',
+    unit: 's',
+  });
+  const bytes = meter.createCounter('interposer_bytes', { description: 'Bytes read and written', unit: 'By' });
+  // Label sets are built once per (op, result) and reused: no allocation per op.
+  const cache = new Map<string, Attributes>();
+  const attrs = (op: string, result: string): Attributes => {
+    const key = `${op}|${result}`;
+    let a = cache.get(key);
+    if (!a) cache.set(key, (a = { ...labels, op, result }));
+    return a;
+  };
+  const opOnly = new Map<string, Attributes>();
+  const readAttrs = { ...labels, direction: 'read' };
+  const writeAttrs = { ...labels, direction: 'write' };
+
+  const record = (op: Op, started: number, result: string, value: unknown): void => {
+    ops.add(1, attrs(op.name, result));
+    let a = opOnly.get(op.name);
+    if (!a) opOnly.set(op.name, (a = { ...labels, op: op.name }));
+    duration.record((performance.now() - started) / 1000, a);
+    if (result !== 'ok') return;
+    if (op.name === 'read' && typeof value === 'number') bytes.add(value, readAttrs);
+    else if (op.name === 'write' && typeof value === 'number') bytes.add(value, writeAttrs);
+  };
+
+  return {
+    kind: 'metrics',
+    disturbs: false,
+    around(op: Op, next: Next) {
+      const started = performance.now();
+      let r: unknown;
+      try {
+        r = next();
+      } catch (err) {
+        record(op, started, errnoName(toErrno(err)), undefined);
+        throw err;
+      }
+      if (!(r instanceof Promise)) {
+        record(op, started, 'ok', r);
+        return r;
+      }
+      return r.then(
+        (v) => (record(op, started, 'ok', v), v),
+        (err) => {
+          record(op, started, errnoName(toErrno(err)), undefined);
+          throw err;
+        },
+      );
+    },
+    // Counting bytes needs the reads and writes themselves.
+    needsData: () => true,
+  };
+}

@@ -1,0 +1,141 @@
+// Tracing: a span per op that passes the filter, with who asked (pid, command,
+// uid), what (path, offset, sizes) and what came of it (result, rules fired).
+// A file's ops are children of one span per open file, from open to release.
+// The filter can be changed at runtime; export never blocks or fails an op.
+import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import picomatch from 'picomatch';
+import { commOf, expandOps } from '../rules/rule.ts';
+import { Rng } from '../rules/rng.ts';
+import { errnoName, toErrno } from '../vfs/errors.ts';
+import type { OpenResult } from '../vfs/types.ts';
+import type { Op, OpName } from './op.ts';
+import type { Layer, Next } from './stack.ts';
+
+export interface TraceFilter {
+  ops?: string[];
+  paths?: string[];
+  exclude?: string[];
+  process?: { pid?: number[]; comm?: string[]; uid?: number[] };
+  /** Only ops that took at least this long (ms). */
+  minDuration?: number;
+  errorsOnly?: boolean;
+  injectedOnly?: boolean;
+  /** Fraction of matching ops to record. */
+  sample?: number;
+}
+
+const FILE_OPS = new Set<OpName>(['read', 'write', 'flush', 'fsync', 'fallocate', 'lseek']);
+
+interface Compiled {
+  ops: Set<OpName> | null;
+  include: ((p: string) => boolean) | null;
+  exclude: ((p: string) => boolean) | null;
+  f: TraceFilter;
+}
+
+function compile(f: TraceFilter): Compiled {
+  const strip = (g: string): string => (g.startsWith('/') ? g.slice(1) : g);
+  const inc = f.paths?.length ? picomatch(f.paths.map(strip), { dot: true }) : null;
+  const exc = f.exclude?.length ? picomatch(f.exclude.map(strip), { dot: true }) : null;
+  return {
+    ops: expandOps(f.ops),
+    include: inc ? (p) => inc(p.slice(1)) : null,
+    exclude: exc ? (p) => exc(p.slice(1)) : null,
+    f,
+  };
+}
+
+export interface TraceLayer extends Layer {
+  filter(): TraceFilter;
+  setFilter(f: TraceFilter): void;
+}
+
+export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1): TraceLayer {
+  let c = compile(initial);
+  const rng = new Rng(seed);
+  /** One span per open file handle: its ops are recorded as children. */
+  const fileSpans = new Map<number, Span>();
+
+  const wanted = (op: Op, now: number): boolean => {
+    if (c.ops && !c.ops.has(op.name)) return false;
+    if (c.include && !c.include(op.path)) return false;
+    if (c.exclude && c.exclude(op.path)) return false;
+    const pr = c.f.process;
+    if (pr) {
+      if (pr.pid && !pr.pid.includes(op.ctx.pid)) return false;
+      if (pr.uid && !pr.uid.includes(op.ctx.uid)) return false;
+      if (pr.comm && !pr.comm.includes(commOf(op.ctx.pid, now))) return false;
+    }
+    return c.f.sample === undefined || c.f.sample >= 1 || rng.next() < c.f.sample;
+  };
+
+  const finish = (op: Op, startMs: number, fh: number | undefined, result: string, value: unknown): void => {
+    const ms = performance.now() - startMs;
+    const f = c.f;
+    if (f.minDuration !== undefined && ms < f.minDuration) return;
+    if (f.errorsOnly && result === 'ok') return;
+    if (f.injectedOnly && !op.fired) return;
+    const parent = fh === undefined ? undefined : fileSpans.get(fh);
+    const ctx = parent ? trace.setSpan(context.active(), parent) : context.active();
+    const startTime = performance.timeOrigin + startMs;
+    const span = tracer.startSpan(op.name, { kind: SpanKind.INTERNAL, startTime }, ctx);
+    span.setAttributes({
+      'fs.op': op.name,
+      'fs.path': op.path,
+      'process.pid': op.ctx.pid,
+      'process.command': commOf(op.ctx.pid, Date.now()),
+      'user.id': op.ctx.uid,
+      'group.id': op.ctx.gid,
+      'fs.result': result,
+    });
+    if (op.path2 !== undefined) span.setAttribute('fs.path2', op.path2);
+    if (op.offset >= 0) span.setAttribute('fs.offset', op.offset);
+    if (op.size > 0) span.setAttribute('fs.size.requested', op.size);
+    if ((op.name === 'read' || op.name === 'write') && typeof value === 'number') span.setAttribute('fs.size.returned', value);
+    if (op.fired) span.setAttribute('interposer.rules', op.fired);
+    if (result !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: result });
+    span.end(startTime + ms);
+  };
+
+  const opened = (op: Op, res: OpenResult): void => {
+    const span = tracer.startSpan(`file ${op.path}`, { attributes: { 'fs.path': op.path, 'process.pid': op.ctx.pid } });
+    fileSpans.set(res.fh, span);
+  };
+
+  return {
+    kind: 'trace',
+    disturbs: false,
+    filter: () => c.f,
+    setFilter(f) {
+      c = compile(f);
+    },
+    around(op: Op, next: Next) {
+      const now = Date.now();
+      if (op.name === 'release' && fileSpans.size > 0) {
+        // The file's span ends with its handle, whether or not release itself is traced.
+        const handle = op.args[1] as number;
+        fileSpans.get(handle)?.end();
+        fileSpans.delete(handle);
+      }
+      if (!wanted(op, now)) return next();
+      const started = performance.now();
+      const fh = FILE_OPS.has(op.name) ? (op.args[1] as number) : undefined;
+      const done = (v: unknown): unknown => {
+        if ((op.name === 'open' || op.name === 'create') && v) opened(op, v as OpenResult);
+        finish(op, started, fh, 'ok', v);
+        return v;
+      };
+      const failed = (err: unknown): never => {
+        finish(op, started, fh, errnoName(toErrno(err)), undefined);
+        throw err;
+      };
+      let r: unknown;
+      try {
+        r = next();
+      } catch (err) {
+        return failed(err);
+      }
+      return r instanceof Promise ? r.then(done, failed) : done(r);
+    },
+  };
+}
