@@ -117,6 +117,7 @@ export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[
   return {
     kind: 'fault',
     disturbs: true,
+    idle: rules.length === 0,
     around(op, next) {
       const now = Date.now();
       for (const fr of rules) if (fr.rule.matches(op, now) && fr.rule.fires(op, now)) return apply(fr, op, next);

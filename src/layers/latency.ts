@@ -27,6 +27,7 @@ export function createLatencyLayer(config: { seed: number; rules: LatencyRuleCon
   return {
     kind: 'latency',
     disturbs: true,
+    idle: rules.length === 0,
     around(op, next) {
       const now = Date.now();
       for (const { rule, sample } of rules) {

@@ -13,6 +13,8 @@ export interface Layer {
   readonly kind: string;
   /** Injects something (faults, delays, throttling), so pausing injection skips it. */
   readonly disturbs: boolean;
+  /** True when the layer cannot act on anything (no rules, no limits): the stack leaves it out. */
+  readonly idle?: boolean;
   around(op: Op, next: Next): MaybePromise<unknown>;
   /** Must this layer see the reads and writes of `path`? If none must, the kernel may serve them. */
   needsData?(path: string): boolean;
@@ -50,7 +52,8 @@ export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
   let paused = false;
   let active: readonly Layer[] = initial;
   const refresh = (): void => {
-    active = paused ? all.filter((l) => !l.disturbs) : all;
+    // Idle layers cost nothing: an empty rule set is as fast as no layer at all.
+    active = all.filter((l) => !l.idle && !(paused && l.disturbs));
     for (const l of all) l.attach?.(backend);
   };
   refresh();

@@ -95,6 +95,7 @@ export function createThrottleLayer(config: Limits & { rules: ThrottleRuleConfig
   return {
     kind: 'throttle',
     disturbs: true,
+    idle: volume.empty && rules.length === 0,
     waitedSeconds: () => waited,
     around(op, next) {
       if (op.size === 0 && op.name !== 'read' && op.name !== 'write') return next();
