@@ -56,7 +56,6 @@ program
   .argument('<mountpoint>')
   .requiredOption('--fd <n>', 'the mounted /dev/fuse file descriptor, inherited from the parent')
   .requiredOption('--config-json <json>', 'the configuration document as JSON')
-  .option('--root-mode <octal>', 'permission bits of the root of a memory or null backend')
   .action(serveFdCommand);
 
 program

@@ -50,6 +50,8 @@ export interface VolumeSpec {
 export interface AttributePolicy {
   /** Host directories beneath which a pod may mirror a host path (realpath'd). Empty: none. */
   hostRoots: string[];
+  /** The cluster's OTLP collector: the trace sink of a volume whose config names none. */
+  otlpEndpoint?: string;
 }
 
 function bad(msg: string): never {
@@ -80,6 +82,7 @@ export function parseAttributes(ctx: Record<string, string>, policy: AttributePo
     }
     doc = { ...(parsed as Record<string, unknown> | null) };
   }
+  checkTelemetry(doc.telemetry);
   let backend = doc.backend as Record<string, unknown> | undefined;
   if (ctx.backend !== undefined) {
     if (!(BACKENDS as readonly string[]).includes(ctx.backend)) bad(`backend "${ctx.backend}" is not supported; expected one of ${BACKENDS.join(', ')}`);
@@ -101,6 +104,7 @@ export function parseAttributes(ctx: Record<string, string>, policy: AttributePo
     backend = { type: 'memory' }; // placeholder for validation; the manager points it at the scratch directory
   }
   if (backend) doc.backend = backend;
+  defaultTraceSink(doc, policy.otlpEndpoint);
   let config: Config;
   try {
     config = validateConfig(structuredClone(doc), CONFIG_KEY in ctx ? CONFIG_KEY : 'volumeAttributes');
@@ -113,6 +117,30 @@ export function parseAttributes(ctx: Record<string, string>, policy: AttributePo
     doc.backend = { type: 'passthrough', path: config.backend.path };
   }
   return { config, doc, scratch, labels: podLabels(ctx) };
+}
+
+/**
+ * The daemon runs as root on the node: a pod may not choose where it writes
+ * files (traces.file) or which node ports it opens (metrics); those belong to
+ * the administrator. Traces go to an OTLP collector (the chart's otlpEndpoint
+ * by default).
+ */
+function checkTelemetry(t: unknown): void {
+  if (t === undefined || t === null || typeof t !== 'object') return;
+  const tel = t as { metrics?: unknown; traces?: { file?: unknown } };
+  if (tel.metrics !== undefined) bad('telemetry.metrics is set by the cluster administrator (one endpoint per node), not by the pod; remove it');
+  if (tel.traces && typeof tel.traces === 'object' && tel.traces.file !== undefined) {
+    bad('telemetry.traces.file would write a file on the node and is not allowed in a pod; send traces with telemetry.traces.otlp (or rely on the cluster default)');
+  }
+}
+
+function defaultTraceSink(doc: Record<string, unknown>, otlp: string | undefined): void {
+  const layers = Array.isArray(doc.layers) ? doc.layers : [];
+  if (!otlp || !layers.some((l) => l !== null && typeof l === 'object' && 'trace' in l)) return;
+  const telemetry = { ...(doc.telemetry as Record<string, unknown> | undefined) };
+  const traces = { ...(telemetry.traces as Record<string, unknown> | undefined) };
+  if (traces.otlp !== undefined) return;
+  doc.telemetry = { ...telemetry, traces: { ...traces, otlp } };
 }
 
 function checkHostPath(path: string, policy: AttributePolicy): string {

@@ -17,15 +17,13 @@ export interface LaunchOptions {
   mountpoint: string;
   /** A configuration document (as a --config file would hold it), validated again by the daemon. */
   configDoc: unknown;
-  /** Permission bits of the root of a memory or null backend. */
-  rootMode: number;
   logFile: string;
 }
 
 /** Starts the daemon and waits until it says it is serving; throws with its log tail if it exits first. */
 export async function launchDaemon(o: LaunchOptions): Promise<DaemonRef> {
   const out = openSync(o.logFile, 'a', 0o600);
-  const args = [CLI, 'serve', '--fd', '3', '--root-mode', o.rootMode.toString(8), '--config-json', JSON.stringify(o.configDoc), o.mountpoint];
+  const args = [CLI, 'serve', '--fd', '3', '--config-json', JSON.stringify(o.configDoc), o.mountpoint];
   let child;
   try {
     child = spawn(process.execPath, args, {

@@ -34,7 +34,7 @@ export interface Plugin {
 export async function startPlugin(o: PluginOptions): Promise<Plugin> {
   const csi = loadCsi();
   const state = new JsonFileState(join(o.stateDir, 'state.json'));
-  const volumes = new VolumeManager({ stateDir: o.stateDir, state, policy: { hostRoots: resolveHostRoots(o.hostRoots) } });
+  const volumes = new VolumeManager({ stateDir: o.stateDir, state, policy: { hostRoots: resolveHostRoots(o.hostRoots), otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined } });
   let ready = false;
   const services: ServiceBinding[] = [
     { definition: serviceOf(csi.Identity), impl: identityService({ ready: () => ready, advertiseController: o.testController === 'advertised' }) },

@@ -10,8 +10,9 @@ import { join, resolve } from 'node:path';
 import { FS_TYPE, findMount, mountFuse, unmountPath } from '../fuse/mount.ts';
 import * as sys from '../sys/libc.ts';
 import { bridgeOptions } from '../cli/options.ts';
+import { controlSocketFor } from '../control/socket-path.ts';
 import { log } from '../util/log.ts';
-import { parseAttributes, type AttributePolicy } from './attributes.ts';
+import { parseAttributes, type AttributePolicy, type VolumeSpec } from './attributes.ts';
 import { aborted, alreadyExists, failedPrecondition, internal, notFound } from './errors.ts';
 import { isAlive, launchDaemon, logTail, stopDaemon } from './launcher.ts';
 import type { NodeGetVolumeStatsResponse, VolumeCondition } from './proto.ts';
@@ -82,7 +83,7 @@ export class VolumeManager {
     const scratchDir = spec.scratch ? join(this.o.stateDir, 'scratch', name) : undefined;
     const logFile = join(this.o.stateDir, 'logs', `${name}.log`);
     const readOnly = a.readonly || spec.config.mount.readOnly;
-    const doc = configDocument(spec.doc, scratchDir, readOnly);
+    const doc = configDocument(spec.doc, target, spec, scratchDir, readOnly);
     mkdirSync(target, { recursive: true, mode: 0o750 });
     let fd = -1;
     try {
@@ -99,7 +100,8 @@ export class VolumeManager {
         maxRead: bridgeOptions(spec.config).maxWrite,
       });
       fd = mounted.fd;
-      const daemon = await launchDaemon({ fd, mountpoint: target, configDoc: doc, rootMode: 0o1777, logFile });
+      const daemon = await launchDaemon({ fd, mountpoint: target, configDoc: doc, logFile });
+      if (spec.config.backend.type !== 'passthrough' && !readOnly) openUp(target);
       const rec: VolumeRecord = {
         volumeId: a.volumeId,
         targetPath: target,
@@ -138,6 +140,7 @@ export class VolumeManager {
         log.warn({ volumeId, pid: ours.daemon.pid, log: logTail(ours.daemon.logFile) }, 'volume daemon had died');
       }
       await stopDaemon(ours.daemon);
+      rmSync(controlSocketFor(target), { force: true }); // left behind by a daemon that was killed
       if (ours.scratchDir) rmSync(ours.scratchDir, { recursive: true, force: true });
       rmSync(ours.daemon.logFile, { force: true });
     }
@@ -244,13 +247,38 @@ export class VolumeManager {
   }
 }
 
-/** The pod's document with what the node decided: the scratch directory, allow_other, read-only. */
-function configDocument(doc: Record<string, unknown>, scratchDir: string | undefined, readOnly: boolean): Record<string, unknown> {
+/**
+ * The pod's document with what the node decided: the scratch directory,
+ * allow_other, read-only, telemetry labels from podInfoOnMount (namespace, pod,
+ * volume: kubelet's values win).
+ */
+function configDocument(doc: Record<string, unknown>, target: string, spec: VolumeSpec, scratchDir: string | undefined, readOnly: boolean): Record<string, unknown> {
   const mount = { ...(doc.mount as Record<string, unknown> | undefined) };
   // Pods run as arbitrary users; the kernel still checks permissions (default_permissions).
   mount.allowOther = true;
   mount.readOnly = readOnly;
-  return { ...doc, ...(scratchDir !== undefined ? { backend: { type: 'passthrough', path: scratchDir } } : {}), mount };
+  const telemetry = { ...(doc.telemetry as Record<string, unknown> | undefined) };
+  const volume = /\/volumes\/kubernetes\.io~csi\/([^/]+)\/mount$/.exec(target)?.[1];
+  telemetry.labels = {
+    ...(telemetry.labels as Record<string, string> | undefined),
+    ...(volume ? { volume } : {}),
+    ...(spec.labels.namespace ? { namespace: spec.labels.namespace } : {}),
+    ...(spec.labels.pod ? { pod: spec.labels.pod } : {}),
+  };
+  return { ...doc, ...(scratchDir !== undefined ? { backend: { type: 'passthrough', path: scratchDir } } : {}), mount, telemetry };
+}
+
+/**
+ * A RAM or null root is created 0755 root-owned; pods run as any user, so
+ * open it up like emptyDir (1777), through the now-serving mount. A layer
+ * that fails the chmod only costs non-root pods write access: warn.
+ */
+function openUp(target: string): void {
+  try {
+    chmodSync(target, 0o1777);
+  } catch (err) {
+    log.warn({ target, err: (err as Error).message }, 'could not make the volume root world-writable');
+  }
 }
 
 /** Volume ids become file names: keep readable ones, hash the rest. */

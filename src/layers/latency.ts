@@ -31,7 +31,8 @@ export function createLatencyLayer(config: { seed: number; rules: LatencyRuleCon
     around(op, next) {
       const now = Date.now();
       for (const { rule, sample } of rules) {
-        if (!rule.matches(op, now) || !rule.fires(op, now)) continue;
+        // A ramp raises the delay, not how often it applies (else the mean delay would rise with its square).
+        if (!rule.matches(op, now) || !rule.fires(op, now, false)) continue;
         const ms = sample(rule.random()) * rule.scale(now);
         return sleep(ms, op.ctx.signal).then(next);
       }

@@ -135,8 +135,11 @@ export class Rule {
     return from + (1 - from) * t;
   }
 
-  /** Whether to act on a matched op now; counts the firing. Consumes randomness only at the probability step. */
-  fires(op: Op, now: number): boolean {
+  /**
+   * Whether to act on a matched op now; counts the firing. Consumes randomness only at the probability step.
+   * The ramp scales the probability unless `rampProbability` is false (latency ramps the delay instead).
+   */
+  fires(op: Op, now: number, rampProbability = true): boolean {
     const s = this.spec;
     if (now < this.windowStart || now >= this.windowEnd) return false;
     this.bytes += op.size;
@@ -145,7 +148,7 @@ export class Rule {
     if (s.every !== undefined && (n - (s.after ?? 0)) % s.every !== 0) return false;
     if (s.afterBytes !== undefined && this.bytes <= s.afterBytes) return false;
     if (s.times !== undefined && this.counters.fired >= s.times) return false;
-    const p = (s.probability ?? 1) * this.scale(now);
+    const p = (s.probability ?? 1) * (rampProbability ? this.scale(now) : 1);
     if (p < 1 && this.rng.next() >= p) return false;
     this.counters.fired++;
     (op.fired ??= []).push(s.name);

@@ -1,0 +1,122 @@
+// Child processes for the benchmark. The bench process never does file I/O on
+// a mount itself: every workload step is a child (the bench's own worker, fio,
+// tar, sqlite3, rm), started asynchronously and timed from spawn to exit.
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const NODE = process.execPath;
+export const WORKER = resolve(import.meta.dirname, 'worker.ts');
+
+export interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Wall time from spawn to exit, in seconds. */
+  seconds: number;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Kill the child (SIGKILL) after this many seconds. */
+  timeout?: number;
+}
+
+/** Runs `cmd args` to completion; never throws for a non-zero exit (see `check`). */
+export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ran> {
+  return new Promise((done, fail) => {
+    const opts: SpawnOptions = { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] };
+    const started = performance.now();
+    const child = spawn(cmd, args, opts);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = o.timeout ? setTimeout(() => child.kill('SIGKILL'), o.timeout * 1000) : undefined;
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      fail(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      done({ code, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 });
+    });
+    if (o.input !== undefined) child.stdin!.end(o.input);
+  });
+}
+
+/** `run`, throwing with the command's stderr when it fails. */
+export async function check(cmd: string, args: string[], o: RunOptions = {}): Promise<Ran> {
+  const r = await run(cmd, args, o);
+  if (r.code !== 0) {
+    const why = r.signal ? `signal ${r.signal}` : `status ${r.code}`;
+    throw new Error(`${cmd} ${args.join(' ')}: ${why}\n${(r.stderr || r.stdout).trim().slice(-2000)}`);
+  }
+  return r;
+}
+
+/** Runs one step of bench/worker.ts and returns the JSON object it prints. */
+export async function worker(step: string, args: Array<string | number>, timeout = 600): Promise<Record<string, number>> {
+  const r = await check(NODE, [WORKER, step, ...args.map(String)], { timeout });
+  return JSON.parse(r.stdout) as Record<string, number>;
+}
+
+/**
+ * Writes dirty data back and empties the page, dentry and inode caches, so the
+ * next step reads from the disk (or, on a FUSE mount, asks the daemon). Done
+ * in a child: `sync` reaches the FUSE mounts too.
+ */
+export async function dropCaches(): Promise<void> {
+  await check('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches']);
+}
+
+export function hasCommand(name: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((dir) => {
+    try {
+      accessSync(`${dir}/${name}`, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Mount points in this process's mount namespace. */
+export function mountedPaths(): Map<string, { fstype: string; source: string; options: string }> {
+  const out = new Map<string, { fstype: string; source: string; options: string }>();
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    if (!line) continue;
+    const [left, right] = line.split(' - ');
+    const f = left.split(' ');
+    const r = right.split(' ');
+    const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+    out.set(unescape(f[4]), { fstype: r[0], source: unescape(r[1]), options: `${f[5]},${r[2]}` });
+  }
+  return out;
+}
+
+export function isMounted(path: string): boolean {
+  return mountedPaths().has(resolve(path));
+}
+
+/** Peak RSS (VmHWM) in bytes and CPU seconds (utime+stime) of a live process, or null. */
+export function procStats(pid: number): { peakRss: number; rss: number; cpu: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at state (field 3).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]); // utime (14) + stime (15)
+    return { peakRss: kib('VmHWM'), rss: kib('VmRSS'), cpu: ticks / CLK_TCK };
+  } catch {
+    return null;
+  }
+}
+
+/** Clock ticks per second for /proc/<pid>/stat; 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLK_TCK = 100;

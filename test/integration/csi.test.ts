@@ -1,0 +1,273 @@
+// The CSI node plugin driven exactly as kubelet drives it for an inline
+// ephemeral volume: the real plugin process on a unix socket, a grpc-js client
+// from the same csi.proto, kubelet's volume ids, target paths and
+// volume_context keys, and workloads in their own mount namespace.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { isAlive } from '../../src/csi/launcher.ts';
+import { tempDir, waitFor } from '../helpers/mount.ts';
+import { run } from '../helpers/run.ts';
+import {
+  csiClient,
+  forceCleanup,
+  inlineVolume,
+  mountsBeneath,
+  readState,
+  startPlugin,
+  stopPlugin,
+  type CsiClient,
+  type PluginProcess,
+} from '../helpers/csi.ts';
+
+const POD = { uid: '5d1e2c4a-0b7e-4f55-9a31-2f6c1f0e9a11', name: 'db-0', namespace: 'team-a' };
+
+interface Env {
+  base: string;
+  stateDir: string;
+  kubelet: string;
+  plugin: PluginProcess;
+  node: CsiClient;
+  identity: CsiClient;
+  /** Daemons seen during the test, for the last-resort cleanup. */
+  seen: { pid: number; startTime: string }[];
+}
+
+/** Runs `fn` against a fresh plugin; unmounts, kills what it started (by PID) and removes its files in finally. */
+async function withPlugin(fn: (e: Env) => Promise<void>, extra: (base: string) => string[] = () => []): Promise<void> {
+  const base = tempDir('csi');
+  const stateDir = join(base, 'state');
+  const kubelet = join(base, 'kubelet');
+  mkdirSync(stateDir, { recursive: true });
+  const seen: Env['seen'] = [];
+  let e: Env | undefined;
+  try {
+    const plugin = await startPlugin(stateDir, extra(base));
+    e = { base, stateDir, kubelet, plugin, node: csiClient(plugin.socket, 'Node'), identity: csiClient(plugin.socket, 'Identity'), seen };
+    await fn(e);
+    assert.deepEqual(mountsBeneath(base), [], 'nothing is left mounted');
+  } catch (err) {
+    if (e) process.stderr.write(`--- plugin log ---\n${e.plugin.log().slice(-6000)}\n`);
+    throw err;
+  } finally {
+    e?.node.close();
+    e?.identity.close();
+    if (e) await stopPlugin(e.plugin);
+    await forceCleanup(base, stateDir, seen);
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+async function rpcError(p: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  assert.fail('expected the call to fail');
+}
+
+function daemonOf(e: Env, volumeId: string): { pid: number; startTime: string } {
+  const rec = readState(e.stateDir).volumes.find((v) => v.volumeId === volumeId);
+  assert.ok(rec, `volume ${volumeId} is in the state file`);
+  e.seen.push(rec.daemon);
+  return rec.daemon;
+}
+
+// A workload that keeps a journal open and writes and re-reads files until told to stop.
+const WORKLOAD = `
+set -u
+cd "$1"
+exec 3>>journal
+i=0
+while [ ! -e "$2" ]; do
+  i=$((i+1))
+  printf 'record %d\\n' "$i" > "f.$((i % 20))" || { echo "write failed at $i"; exit 1; }
+  [ "$(cat "f.$((i % 20))")" = "record $i" ] || { echo "read mismatch at $i"; exit 1; }
+  echo "$i" >&3 || { echo "journal write failed at $i"; exit 1; }
+  [ "$i" -lt 100000 ] || exit 3
+done
+echo "iterations $i"
+`;
+
+test('inline volume: kubelet-style publish, workload in its own mount namespace survives a plugin crash and restart', async () => {
+  await withPlugin(async (e) => {
+    const config = [
+      'backend: { type: memory, size: 64MiB }',
+      'mount: { cache: direct, attrTimeout: 0s }',
+      'layers:',
+      '  - fault: { seed: 1, rules: [ { ops: [write], paths: ["**/*.log"], errno: ENOSPC } ] }',
+    ].join('\n');
+    const v = inlineVolume(e.kubelet, POD, 'data', { 'interposer.dev/config': config });
+    await e.node.NodePublishVolume(v.request);
+    assert.deepEqual(mountsBeneath(e.base), [v.targetPath]);
+    const rec = readState(e.stateDir).volumes[0];
+    assert.deepEqual(rec.labels, { pod: 'db-0', namespace: 'team-a', podUid: POD.uid, serviceAccount: 'default', ephemeral: 'true' });
+    const daemon = daemonOf(e, v.volumeId);
+
+    const stop = join(e.base, 'stop-workload');
+    const workload = spawn('unshare', ['--mount', '--propagation', 'unchanged', 'sh', '-c', WORKLOAD, 'workload', v.targetPath, stop], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    workload.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    workload.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => workload.on('exit', (code) => r(code)));
+    try {
+      const journal = join(v.targetPath, 'journal');
+      const lines = (): number => readFileSync(journal, 'utf8').split('\n').length - 1;
+      await waitFor(() => existsSync(journal) && lines() > 50, 20000, 'the workload to get going');
+
+      // The plugin crashes; its volume daemon and the mount are not its to lose.
+      await stopPlugin(e.plugin, 'SIGKILL');
+      const atCrash = lines();
+      await sleep(300);
+      assert.ok(lines() > atCrash, 'the workload kept writing while no plugin ran');
+      assert.ok(isAlive(daemon), 'the volume daemon outlived the plugin');
+
+      e.node.close();
+      e.identity.close();
+      e.plugin = await startPlugin(e.stateDir);
+      e.node = csiClient(e.plugin.socket, 'Node');
+      e.identity = csiClient(e.plugin.socket, 'Identity');
+      assert.match(e.plugin.log(), /volume still serving/);
+      // kubelet may publish again after a plugin restart: same arguments → OK, nothing remounted.
+      await e.node.NodePublishVolume(v.request);
+      assert.equal(daemonOf(e, v.volumeId).pid, daemon.pid);
+      const health = await e.node.NodeGetVolumeHealth({ volume_id: v.volumeId, volume_publish_path: v.targetPath });
+      assert.deepEqual((health.volume_health as { health_statuses: unknown[] }).health_statuses, []);
+      const stats = await e.node.NodeGetVolumeStats({ volume_id: v.volumeId, volume_path: v.targetPath });
+      const bytes = (stats.usage as { unit: string; total: string }[]).find((u) => u.unit === 'BYTES');
+      assert.equal(Number(bytes?.total), 64 * 1024 * 1024, 'statfs reports the configured size cap');
+
+      const afterRestart = lines();
+      await waitFor(() => lines() > afterRestart + 50, 20000, 'the workload to go on after the restart');
+      writeFileSync(stop, '');
+      assert.equal(await exited, 0, `workload failed:\n${out}`);
+      const iterations = Number(/iterations (\d+)/.exec(out)?.[1]);
+      assert.equal(lines(), iterations, 'every journal line written through the restart is there');
+    } finally {
+      writeFileSync(stop, '');
+      if (workload.exitCode === null && workload.signalCode === null) workload.kill('SIGKILL');
+      await exited;
+    }
+
+    // The configured effects, seen from another mount namespace: the fault layer
+    // fails writes to *.log, and the memory backend's cap holds.
+    const log = run('unshare', ['--mount', '--propagation', 'unchanged', 'sh', '-c', 'dd if=/dev/zero of="$1/app.log" bs=4k count=1', 'sh', v.targetPath]);
+    assert.notEqual(log.status, 0);
+    assert.match(log.stderr, /No space left on device/);
+    const dd = run('dd', ['if=/dev/zero', `of=${join(v.targetPath, 'big')}`, 'bs=1M', 'count=80']);
+    assert.notEqual(dd.status, 0);
+    assert.match(dd.stderr, /No space left on device/);
+
+    await e.node.NodeUnpublishVolume({ volume_id: v.volumeId, target_path: v.targetPath });
+    assert.equal(existsSync(v.targetPath), false, 'the target directory is removed');
+    assert.deepEqual(mountsBeneath(e.base), []);
+    await waitFor(() => !isAlive(daemon), 5000, 'the volume daemon to exit');
+    assert.deepEqual(readState(e.stateDir).volumes, []);
+  });
+});
+
+test('a killed volume daemon is reported unhealthy and unpublish still cleans up', async () => {
+  await withPlugin(async (e) => {
+    const v = inlineVolume(e.kubelet, POD, 'scratch', { backend: 'scratch' });
+    await e.node.NodePublishVolume(v.request);
+    writeFileSync(join(v.targetPath, 'file'), 'data');
+    const rec = readState(e.stateDir).volumes[0];
+    assert.ok(rec.scratchDir && existsSync(join(rec.scratchDir, 'file')), 'scratch data lives under the state dir');
+    const daemon = daemonOf(e, v.volumeId);
+
+    process.kill(daemon.pid, 'SIGKILL');
+    await waitFor(() => !isAlive(daemon), 5000, 'the daemon to die');
+    assert.deepEqual(mountsBeneath(e.base), [v.targetPath], 'a dead FUSE mount is left behind');
+
+    const health = await e.node.NodeGetVolumeHealth({ volume_id: v.volumeId, volume_publish_path: v.targetPath });
+    const statuses = (health.volume_health as { health_statuses: { status: string; message: string }[] }).health_statuses;
+    assert.equal(statuses[0]?.status, 'INACCESSIBLE');
+    assert.match(statuses[0].message, /not running/);
+    const stats = await e.node.NodeGetVolumeStats({ volume_id: v.volumeId, volume_path: v.targetPath });
+    assert.deepEqual(stats.usage, []);
+
+    await e.node.NodeUnpublishVolume({ volume_id: v.volumeId, target_path: v.targetPath });
+    assert.deepEqual(mountsBeneath(e.base), []);
+    assert.equal(existsSync(v.targetPath), false);
+    assert.equal(existsSync(rec.scratchDir), false, 'the scratch directory is deleted');
+    // Unpublish again, and of a volume never seen: OK (kubelet would retry NOT_FOUND forever).
+    await e.node.NodeUnpublishVolume({ volume_id: v.volumeId, target_path: v.targetPath });
+    await e.node.NodeUnpublishVolume({ volume_id: 'csi-unknown', target_path: join(e.kubelet, 'pods/x/volumes/kubernetes.io~csi/y/mount') });
+  });
+});
+
+test('publish is idempotent, conflicting publishes fail, concurrent ones are ABORTED', async () => {
+  await withPlugin(async (e) => {
+    const v = inlineVolume(e.kubelet, POD, 'idem', { backend: 'null' });
+    const [a, b] = await Promise.allSettled([e.node.NodePublishVolume(v.request), e.node.NodePublishVolume(v.request)]);
+    assert.equal(a.status, 'fulfilled');
+    assert.equal(b.status, 'rejected');
+    assert.equal(((b as PromiseRejectedResult).reason as ServiceError).code, status.ABORTED);
+    await e.node.NodePublishVolume(v.request);
+    daemonOf(e, v.volumeId);
+
+    const different = { ...v.request, volume_context: { ...(v.request.volume_context as object), backend: 'memory' } };
+    assert.equal((await rpcError(e.node.NodePublishVolume(different))).code, status.ALREADY_EXISTS);
+    const elsewhere = inlineVolume(e.kubelet, { ...POD, uid: 'other' }, 'idem', {});
+    const moved = { ...v.request, target_path: elsewhere.targetPath };
+    assert.equal((await rpcError(e.node.NodePublishVolume(moved))).code, status.FAILED_PRECONDITION);
+
+    await e.node.NodeUnpublishVolume({ volume_id: v.volumeId, target_path: v.targetPath });
+    assert.equal(existsSync(v.targetPath), false);
+  });
+});
+
+test('invalid requests and volumeAttributes fail with INVALID_ARGUMENT before anything is mounted', async () => {
+  const allowed = (base: string): string => join(base, 'allowed');
+  await withPlugin(
+    async (e) => {
+      const v = inlineVolume(e.kubelet, POD, 'bad', {});
+      const cases: [string, Record<string, unknown>, RegExp][] = [
+        ['no volume id', { ...v.request, volume_id: '' }, /volume_id is required/],
+        ['no target path', { ...v.request, target_path: '' }, /target_path is required/],
+        ['no capability', { ...v.request, volume_capability: null }, /volume_capability is required/],
+        ['block access', { ...v.request, volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } } }, /block volumes are not supported/],
+        ['unknown attribute', ctx(v, { bakend: 'memory' }), /unknown attribute "bakend"/],
+        ['unknown backend', ctx(v, { backend: 'disk' }), /backend "disk" is not supported; expected one of memory, null, scratch, hostPath/],
+        ['bad size', ctx(v, { size: 'lots' }), /"lots" is not a size/],
+        ['bad YAML', ctx(v, { 'interposer.dev/config': 'backend: [' }), /interposer.dev\/config is not valid YAML/],
+        ['bad field', ctx(v, { 'interposer.dev/config': 'mount: { cache: sometimes }' }), /mount.cache: "sometimes" is not allowed; expected one of auto, direct, keep/],
+        ['host path outside the roots', ctx(v, { hostPath: '/etc' }), /host path \/etc refused: it is not beneath an allowed root/],
+        ['host path via config', ctx(v, { 'interposer.dev/config': 'backend: { type: passthrough, path: /root }' }), /host path \/root refused/],
+      ];
+      for (const [name, req, message] of cases) {
+        const err = await rpcError(e.node.NodePublishVolume(req));
+        assert.equal(err.code, status.INVALID_ARGUMENT, `${name}: ${err.details}`);
+        assert.match(err.details, message, name);
+        assert.equal(existsSync(v.targetPath), false, `${name}: no target directory was created`);
+      }
+      assert.equal((await rpcError(e.node.NodeUnpublishVolume({ target_path: v.targetPath }))).code, status.INVALID_ARGUMENT);
+      assert.equal((await rpcError(e.node.NodeUnpublishVolume({ volume_id: v.volumeId }))).code, status.INVALID_ARGUMENT);
+
+      // Beneath the allow-listed root, a host path is mirrored.
+      mkdirSync(join(allowed(e.base), 'shared'), { recursive: true });
+      writeFileSync(join(allowed(e.base), 'shared', 'hello'), 'from the host');
+      const h = inlineVolume(e.kubelet, POD, 'host', { hostPath: join(allowed(e.base), 'shared') });
+      await e.node.NodePublishVolume(h.request);
+      daemonOf(e, h.volumeId);
+      assert.equal(readFileSync(join(h.targetPath, 'hello'), 'utf8'), 'from the host');
+      await e.node.NodeUnpublishVolume({ volume_id: h.volumeId, target_path: h.targetPath });
+      assert.deepEqual(readdirSync(join(allowed(e.base), 'shared')), ['hello'], 'unpublish leaves host data alone');
+    },
+    (base) => {
+      mkdirSync(allowed(base), { recursive: true });
+      return ['--host-root', allowed(base)];
+    },
+  );
+});
+
+function ctx(v: ReturnType<typeof inlineVolume>, attrs: Record<string, string>): Record<string, unknown> {
+  return { ...v.request, volume_context: { ...(v.request.volume_context as object), ...attrs } };
+}

@@ -1,0 +1,344 @@
+// The rule language without a mount: which ops a rule matches (names, groups,
+// path globs, process, sizes) and when a matched op fires (seeded probability,
+// after, every, times, afterBytes, windows, ramps).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { makeOp, OP_NAMES, type Op, type OpName } from '../../src/layers/op.ts';
+import { deriveSeed, Rng } from '../../src/rules/rng.ts';
+import { Rule, type RuleSpec } from '../../src/rules/rule.ts';
+import type { OpContext } from '../../src/vfs/types.ts';
+
+const ORIGIN = 1_700_000_000_000;
+const ctx = (o: Partial<OpContext> = {}): OpContext => ({ uid: 1000, gid: 1000, pid: process.pid, unique: 1, ...o });
+
+function op(name: OpName, path = '/f', o: { size?: number; ctx?: OpContext; path2?: string } = {}): Op {
+  const c = o.ctx ?? ctx();
+  switch (name) {
+    case 'read':
+    case 'write':
+      return makeOp(name, c, [path, 1, Buffer.alloc(o.size ?? 4096), 0]);
+    case 'fallocate':
+      return makeOp(name, c, [path, 1, 0, 0, o.size ?? 4096]);
+    case 'rename':
+      return makeOp(name, c, [path, o.path2 ?? '/other', 0]);
+    case 'symlink':
+      return makeOp(name, c, ['target', path]);
+    case 'link':
+      return makeOp(name, c, [o.path2 ?? '/other', path]);
+    case 'copyFileRange':
+      return makeOp(name, c, [{ path, fh: 1, offset: 0 }, { path: o.path2 ?? '/other', fh: 2, offset: 0 }, o.size ?? 4096, 0]);
+    default:
+      return makeOp(name, c, [path]);
+  }
+}
+
+const rule = (spec: Omit<RuleSpec, 'name'> & { name?: string }, seed = 1, origin = ORIGIN): Rule =>
+  new Rule({ name: 'r', ...spec }, seed, origin);
+
+/** matches() and then fires(), as the layers call them. */
+const acts = (r: Rule, o: Op, now = ORIGIN): boolean => r.matches(o, now) && r.fires(o, now);
+
+/** The decisions of `r` on `n` reads of `size` bytes, as a string of 1 (fired) and 0. */
+function pattern(r: Rule, n: number, size = 4096, now = ORIGIN): string {
+  let out = '';
+  for (let i = 0; i < n; i++) out += acts(r, op('read', '/f', { size }), now) ? '1' : '0';
+  return out;
+}
+
+describe('matching', () => {
+  test('ops by name', () => {
+    const r = rule({ ops: ['read', 'fsync'] });
+    assert.equal(r.matches(op('read'), ORIGIN), true);
+    assert.equal(r.matches(op('fsync'), ORIGIN), true);
+    assert.equal(r.matches(op('write'), ORIGIN), false);
+    assert.equal(r.matches(op('getattr'), ORIGIN), false);
+  });
+
+  test('no ops (or an empty list) means every op', () => {
+    for (const ops of [undefined, []]) {
+      const r = rule({ ops });
+      for (const name of OP_NAMES) assert.equal(r.matches(op(name), ORIGIN), true, name);
+    }
+  });
+
+  test('ops by group: data, metadata, namespace, sync, all', () => {
+    const data = rule({ ops: ['data'] });
+    for (const n of ['read', 'write', 'fsync', 'flush', 'fallocate', 'copyFileRange', 'syncfs'] as const) assert.equal(data.matches(op(n), ORIGIN), true, n);
+    for (const n of ['getattr', 'open', 'mkdir', 'readdir', 'statfs'] as const) assert.equal(data.matches(op(n), ORIGIN), false, n);
+
+    const meta = rule({ ops: ['metadata'] });
+    for (const n of ['getattr', 'setattr', 'open', 'create', 'mkdir', 'unlink', 'readdir', 'statfs', 'getxattr'] as const) assert.equal(meta.matches(op(n), ORIGIN), true, n);
+    for (const n of ['read', 'write', 'fsync'] as const) assert.equal(meta.matches(op(n), ORIGIN), false, n);
+
+    const ns = rule({ ops: ['namespace'] });
+    for (const n of ['create', 'mkdir', 'rename', 'unlink', 'rmdir', 'link', 'symlink', 'mknod'] as const) assert.equal(ns.matches(op(n), ORIGIN), true, n);
+    assert.equal(ns.matches(op('getattr'), ORIGIN), false);
+
+    const sync = rule({ ops: ['sync'] });
+    for (const n of ['fsync', 'fsyncdir', 'flush', 'syncfs'] as const) assert.equal(sync.matches(op(n), ORIGIN), true, n);
+    assert.equal(sync.matches(op('write'), ORIGIN), false);
+
+    const all = rule({ ops: ['all'] });
+    for (const name of OP_NAMES) assert.equal(all.matches(op(name), ORIGIN), true, name);
+
+    const mixed = rule({ ops: ['sync', 'getattr'] });
+    assert.equal(mixed.matches(op('getattr'), ORIGIN), true);
+    assert.equal(mixed.matches(op('fsync'), ORIGIN), true);
+    assert.equal(mixed.matches(op('read'), ORIGIN), false);
+  });
+
+  test('include globs are relative to the mount root; a leading / is allowed; dotfiles match', () => {
+    const logs = rule({ paths: ['**/*.log'] });
+    assert.equal(logs.matches(op('read', '/a.log'), ORIGIN), true);
+    assert.equal(logs.matches(op('read', '/d/e/f.log'), ORIGIN), true);
+    assert.equal(logs.matches(op('read', '/a.txt'), ORIGIN), false);
+    assert.equal(logs.matches(op('read', '/a.log.1'), ORIGIN), false);
+    assert.equal(logs.matches(op('read', '/.hidden/x.log'), ORIGIN), true);
+
+    for (const glob of ['db/*', '/db/*']) {
+      const db = rule({ paths: [glob] });
+      assert.equal(db.matches(op('read', '/db/x'), ORIGIN), true, glob);
+      assert.equal(db.matches(op('read', '/db/x/y'), ORIGIN), false, glob);
+      assert.equal(db.matches(op('read', '/x/db/y'), ORIGIN), false, glob);
+    }
+    const deep = rule({ paths: ['db/**'] });
+    assert.equal(deep.matches(op('read', '/db/x/y/z'), ORIGIN), true);
+
+    const several = rule({ paths: ['a', 'b/*'] });
+    assert.equal(several.matches(op('read', '/a'), ORIGIN), true);
+    assert.equal(several.matches(op('read', '/b/c'), ORIGIN), true);
+    assert.equal(several.matches(op('read', '/c'), ORIGIN), false);
+
+    const everything = rule({ paths: ['**'] });
+    assert.equal(everything.matches(op('read', '/.git/config'), ORIGIN), true);
+  });
+
+  test('exclude globs win over include; exclude alone excludes from everything', () => {
+    const r = rule({ paths: ['logs/**'], exclude: ['**/*.keep'] });
+    assert.equal(r.matches(op('read', '/logs/a.txt'), ORIGIN), true);
+    assert.equal(r.matches(op('read', '/logs/b.keep'), ORIGIN), false);
+    assert.equal(r.matches(op('read', '/other/a.txt'), ORIGIN), false);
+
+    const ex = rule({ exclude: ['tmp/**'] });
+    assert.equal(ex.matches(op('read', '/data'), ORIGIN), true);
+    assert.equal(ex.matches(op('read', '/tmp/x'), ORIGIN), false);
+  });
+
+  test('rename, link and copy match on either path; an excluded second path excludes', () => {
+    const r = rule({ paths: ['**/*.db'] });
+    assert.equal(r.matches(op('rename', '/x.tmp', { path2: '/x.db' }), ORIGIN), true);
+    assert.equal(r.matches(op('rename', '/x.db', { path2: '/x.old' }), ORIGIN), true);
+    assert.equal(r.matches(op('rename', '/x.tmp', { path2: '/y.tmp' }), ORIGIN), false);
+    assert.equal(r.matches(op('link', '/new.db', { path2: '/old' }), ORIGIN), true);
+    assert.equal(r.matches(op('copyFileRange', '/a', { path2: '/b.db' }), ORIGIN), true);
+    // symlink is about the new name, not the target
+    assert.equal(r.matches(op('symlink', '/s.db'), ORIGIN), true);
+
+    const ex = rule({ exclude: ['**/*.db'] });
+    assert.equal(ex.matches(op('rename', '/x.tmp', { path2: '/x.db' }), ORIGIN), false);
+  });
+
+  test('process: pid, uid and command name, all of them when several are given', () => {
+    const comm = readFileSync('/proc/self/comm', 'utf8').trim();
+    const me = ctx({ pid: process.pid, uid: 1000 });
+    assert.equal(rule({ process: { pid: [process.pid] } }).matches(op('read', '/f', { ctx: me }), ORIGIN), true);
+    assert.equal(rule({ process: { pid: [process.pid + 1, 1] } }).matches(op('read', '/f', { ctx: me }), ORIGIN), false);
+    assert.equal(rule({ process: { uid: [0, 1000] } }).matches(op('read', '/f', { ctx: me }), ORIGIN), true);
+    assert.equal(rule({ process: { uid: [0] } }).matches(op('read', '/f', { ctx: me }), ORIGIN), false);
+    assert.equal(rule({ process: { comm: [comm] } }).matches(op('read', '/f', { ctx: me }), ORIGIN), true);
+    assert.equal(rule({ process: { comm: [`${comm}x`, 'python3'] } }).matches(op('read', '/f', { ctx: me }), ORIGIN), false);
+    assert.equal(rule({ process: { comm: [comm], uid: [1000], pid: [process.pid] } }).matches(op('read', '/f', { ctx: me }), ORIGIN), true);
+    assert.equal(rule({ process: { comm: [comm], uid: [0] } }).matches(op('read', '/f', { ctx: me }), ORIGIN), false);
+    // A process that is gone has no command name and matches none.
+    assert.equal(rule({ process: { comm: [comm] } }).matches(op('read', '/f', { ctx: ctx({ pid: 2 ** 30 }) }), ORIGIN), false);
+  });
+
+  test('size ranges apply to the I/O size; ops without one have size 0', () => {
+    const r = rule({ size: { min: 4096, max: 65536 } });
+    assert.equal(r.matches(op('read', '/f', { size: 4095 }), ORIGIN), false);
+    assert.equal(r.matches(op('read', '/f', { size: 4096 }), ORIGIN), true);
+    assert.equal(r.matches(op('write', '/f', { size: 65536 }), ORIGIN), true);
+    assert.equal(r.matches(op('write', '/f', { size: 65537 }), ORIGIN), false);
+    assert.equal(r.matches(op('fallocate', '/f', { size: 8192 }), ORIGIN), true);
+    assert.equal(r.matches(op('copyFileRange', '/f', { size: 1 << 20 }), ORIGIN), false);
+    assert.equal(r.matches(op('getattr'), ORIGIN), false);
+    const small = rule({ size: { max: 512 } });
+    assert.equal(small.matches(op('read', '/f', { size: 512 }), ORIGIN), true);
+    assert.equal(small.matches(op('getattr'), ORIGIN), true);
+  });
+
+  test('matched counts only matching ops; fired only firing ones; a disabled rule matches nothing', () => {
+    const r = rule({ ops: ['read'], every: 2 });
+    for (let i = 0; i < 10; i++) {
+      acts(r, op('read'));
+      acts(r, op('write'));
+    }
+    assert.deepEqual(r.counters, { matched: 10, fired: 5 });
+    r.disabled = true;
+    assert.equal(r.matches(op('read'), ORIGIN), false);
+    assert.equal(r.mightSeeData('/f'), false);
+    assert.deepEqual(r.counters, { matched: 10, fired: 5 });
+  });
+
+  test('a fired op records the rule name', () => {
+    const r = rule({ name: 'boom' });
+    const o = op('read');
+    assert.equal(acts(r, o), true);
+    assert.deepEqual(o.fired, ['boom']);
+  });
+
+  test('mightSeeData: whether a rule could act on the reads and writes of a path', () => {
+    assert.equal(rule({}).mightSeeData('/x'), true);
+    assert.equal(rule({ ops: ['getattr', 'fsync'] }).mightSeeData('/x'), false);
+    assert.equal(rule({ ops: ['data'] }).mightSeeData('/x'), true);
+    assert.equal(rule({ ops: ['write'], paths: ['*.log'] }).mightSeeData('/a.log'), true);
+    assert.equal(rule({ ops: ['write'], paths: ['*.log'] }).mightSeeData('/a.txt'), false);
+    assert.equal(rule({ exclude: ['*.log'] }).mightSeeData('/a.log'), false);
+  });
+});
+
+describe('triggers', () => {
+  test('probability with a seed: the same seed gives the same decisions, another seed others', () => {
+    const spec = { probability: 0.3 };
+    const a = pattern(rule(spec, 42), 2000);
+    const b = pattern(rule(spec, 42), 2000);
+    const c = pattern(rule(spec, 43), 2000);
+    assert.equal(a, b);
+    assert.notEqual(a, c);
+    // The rate is the configured one: inside the binomial 99.9% interval.
+    for (const s of [a, c]) {
+      const fired = [...s].filter((x) => x === '1').length;
+      const n = 2000;
+      const p = 0.3;
+      const half = 3.29 * Math.sqrt(n * p * (1 - p));
+      assert.ok(Math.abs(fired - n * p) <= half, `${fired} fired of ${n}`);
+    }
+  });
+
+  test('probability 0 never fires, 1 always, without consuming randomness at 1', () => {
+    assert.equal(pattern(rule({ probability: 0 }), 100), '0'.repeat(100));
+    assert.equal(pattern(rule({ probability: 1 }), 100), '1'.repeat(100));
+    assert.equal(pattern(rule({}), 100), '1'.repeat(100));
+    const r = rule({ probability: 1 });
+    pattern(r, 10);
+    assert.equal(r.random().u32(), new Rng(deriveSeed(1, 'r')).u32(), 'the stream is untouched');
+  });
+
+  test('each rule draws from its own stream, derived from the seed and its name', () => {
+    assert.notEqual(deriveSeed(1, 'a'), deriveSeed(1, 'b'));
+    assert.notEqual(deriveSeed(1, 'a'), deriveSeed(2, 'a'));
+    // Interleaving another rule's decisions does not shift this one's.
+    const alone = pattern(rule({ name: 'x', probability: 0.5 }, 9), 500);
+    const x = rule({ name: 'x', probability: 0.5 }, 9);
+    const y = rule({ name: 'y', probability: 0.5 }, 9);
+    let interleaved = '';
+    for (let i = 0; i < 500; i++) {
+      acts(y, op('read'));
+      interleaved += acts(x, op('read')) ? '1' : '0';
+    }
+    assert.equal(interleaved, alone);
+    assert.notEqual(pattern(rule({ name: 'y', probability: 0.5 }, 9), 500), alone);
+  });
+
+  test('after N skips the first N matching ops', () => {
+    assert.equal(pattern(rule({ after: 3 }), 8), '00011111');
+    assert.equal(pattern(rule({ after: 0 }), 3), '111');
+  });
+
+  test('every Nth matching op, counted after `after`', () => {
+    assert.equal(pattern(rule({ every: 3 }), 10), '0010010010');
+    assert.equal(pattern(rule({ every: 1 }), 4), '1111');
+    assert.equal(pattern(rule({ after: 2, every: 3 }), 12), '000010010010');
+  });
+
+  test('times: at most N firings, also with a probability', () => {
+    assert.equal(pattern(rule({ times: 2 }), 6), '110000');
+    assert.equal(pattern(rule({ after: 1, times: 1 }), 4), '0100');
+    const r = rule({ times: 5, probability: 0.5 }, 3);
+    const s = pattern(r, 200);
+    assert.equal([...s].filter((x) => x === '1').length, 5);
+    assert.equal(r.counters.fired, 5);
+  });
+
+  test('afterBytes: acts once N bytes of matching I/O have passed', () => {
+    // 4 KiB reads: 8 KiB pass untouched, the third read is the first past the line.
+    assert.equal(pattern(rule({ afterBytes: 8192 }), 5, 4096), '00111');
+    assert.equal(pattern(rule({ afterBytes: 10000 }), 5, 4096), '00111');
+    assert.equal(pattern(rule({ afterBytes: 4095 }), 2, 4096), '11');
+    // Ops the rule does not match carry no bytes towards it.
+    const r = rule({ ops: ['write'], afterBytes: 4096 });
+    for (let i = 0; i < 5; i++) assert.equal(acts(r, op('read')), false);
+    assert.equal(acts(r, op('write')), false);
+    assert.equal(acts(r, op('write')), true);
+  });
+
+  test('window relative to the origin (the mount), with an injected now', () => {
+    const r = rule({ window: { start: 1000, duration: 500 } });
+    assert.equal(acts(r, op('read'), ORIGIN), false);
+    assert.equal(acts(r, op('read'), ORIGIN + 999), false);
+    assert.equal(acts(r, op('read'), ORIGIN + 1000), true);
+    assert.equal(acts(r, op('read'), ORIGIN + 1499), true);
+    assert.equal(acts(r, op('read'), ORIGIN + 1500), false);
+    assert.equal(acts(r, op('read'), ORIGIN + 100_000), false);
+    assert.deepEqual(r.counters, { matched: 6, fired: 2 });
+
+    const open = rule({ window: { start: 2000 } });
+    assert.equal(acts(open, op('read'), ORIGIN + 1999), false);
+    assert.equal(acts(open, op('read'), ORIGIN + 1e9), true);
+    const first = rule({ window: { duration: 2000 } });
+    assert.equal(acts(first, op('read'), ORIGIN), true);
+    assert.equal(acts(first, op('read'), ORIGIN + 2000), false);
+  });
+
+  test('ops outside the window do not count towards after/every', () => {
+    const r = rule({ window: { start: 1000 }, after: 2 });
+    for (let i = 0; i < 5; i++) assert.equal(acts(r, op('read'), ORIGIN), false);
+    assert.equal(pattern(r, 4, 4096, ORIGIN + 1000), '0011');
+  });
+
+  test('window in wall-clock time', () => {
+    const from = '2030-01-01T00:00:00Z';
+    const to = '2030-01-01T00:01:00Z';
+    const r = rule({ window: { from, to } });
+    const t0 = Date.parse(from);
+    assert.equal(acts(r, op('read'), t0 - 1), false);
+    assert.equal(acts(r, op('read'), t0), true);
+    assert.equal(acts(r, op('read'), t0 + 59_999), true);
+    assert.equal(acts(r, op('read'), t0 + 60_000), false);
+    const open = rule({ window: { from } });
+    assert.equal(acts(open, op('read'), t0 + 1e12), true);
+  });
+
+  test('ramp scale rises linearly from `from` to 1 over `over`, from the window start', () => {
+    const r = rule({ ramp: { over: 1000 } });
+    assert.equal(r.scale(ORIGIN - 500), 0);
+    assert.equal(r.scale(ORIGIN), 0);
+    assert.equal(r.scale(ORIGIN + 250), 0.25);
+    assert.equal(r.scale(ORIGIN + 500), 0.5);
+    assert.equal(r.scale(ORIGIN + 1000), 1);
+    assert.equal(r.scale(ORIGIN + 60_000), 1);
+    const from = rule({ ramp: { over: 1000, from: 0.2 } });
+    assert.equal(from.scale(ORIGIN), 0.2);
+    assert.ok(Math.abs(from.scale(ORIGIN + 500) - 0.6) < 1e-12);
+    const late = rule({ window: { start: 1000 }, ramp: { over: 1000 } });
+    assert.equal(late.scale(ORIGIN + 1500), 0.5);
+    assert.equal(rule({}).scale(ORIGIN), 1);
+  });
+
+  test('a ramp scales the probability of firing', () => {
+    const spec = { ramp: { over: 1000 } };
+    assert.equal(pattern(rule(spec), 200, 4096, ORIGIN), '0'.repeat(200));
+    assert.equal(pattern(rule(spec), 200, 4096, ORIGIN + 1000), '1'.repeat(200));
+    const n = 4000;
+    const half = [...pattern(rule(spec, 5), n, 4096, ORIGIN + 500)].filter((x) => x === '1').length;
+    assert.ok(Math.abs(half - n / 2) <= 3.29 * Math.sqrt(n / 4), `${half} of ${n} at half-way`);
+    const scaled = [...pattern(rule({ probability: 0.5, ramp: { over: 1000 } }, 5), n, 4096, ORIGIN + 500)].filter((x) => x === '1').length;
+    assert.ok(Math.abs(scaled - n / 4) <= 3.29 * Math.sqrt((n * 3) / 16), `${scaled} of ${n} at p 0.5, half-way`);
+  });
+
+  test('fires(op, now, false) leaves the ramp to the caller (latency scales the delay instead)', () => {
+    const r = rule({ ramp: { over: 1000 } });
+    for (let i = 0; i < 50; i++) assert.equal(r.matches(op('read'), ORIGIN + 100) && r.fires(op('read'), ORIGIN + 100, false), true);
+  });
+});
