@@ -9,6 +9,7 @@ export interface CsiFlags {
   stateDir: string;
   hostRoot: string[];
   testController?: boolean | string;
+  metrics?: string;
 }
 
 export async function csiCommand(flags: CsiFlags): Promise<void> {
@@ -20,6 +21,7 @@ export async function csiCommand(flags: CsiFlags): Promise<void> {
     nodeId: flags.nodeId || hostname(),
     stateDir: flags.stateDir,
     hostRoots: [...flags.hostRoot, ...fromEnv],
+    metrics: flags.metrics ?? (process.env.INTERPOSER_METRICS_PORT ? `0.0.0.0:${process.env.INTERPOSER_METRICS_PORT}` : undefined),
     testController: flags.testController === undefined ? 'off' : flags.testController === 'advertised' ? 'advertised' : 'hidden',
   });
   const stop = (signal: string): void => {

@@ -126,7 +126,14 @@ const distribution = oneOf(
       .refine((l) => l.p99 >= l.median && l.median > 0, 'expected 0 < median <= p99')
       .optional(),
     pareto: z.strictObject({ scale: duration, shape: z.number().positive() }).optional(),
-    empirical: z.record(z.string().regex(/^p?\d+(\.\d+)?$/, 'expected percentile keys like p50, p99'), duration).optional(),
+    empirical: z
+      .record(
+        z.string().regex(/^p?\d+(\.\d+)?$/).refine((k) => Number(k.replace(/^p/, '')) <= 100),
+        duration,
+        { error: (i) => (i.code === 'invalid_key' ? `"${String(i.input)}" is not a percentile; expected keys like p50, p99.9 (0 to 100)` : undefined) },
+      )
+      .refine((r) => Object.keys(r).length > 0, 'expected at least one percentile, e.g. { p50: 1ms, p99: 20ms }')
+      .optional(),
   },
   'distribution',
 );

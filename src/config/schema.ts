@@ -60,7 +60,8 @@ export const mountSchema = z
 const telemetrySchema = z
   .strictObject({
     /** Prometheus endpoint, HOST:PORT; no endpoint unless set. */
-    metrics: z.string().regex(/^(\[[^\]]+\]|[^:\s]+)?:?\d+$/, 'expected HOST:PORT such as 127.0.0.1:9464').optional(),
+    /** `control` serves them on the control socket only (the CSI plugin gathers them into one endpoint per node). */
+    metrics: z.string().regex(/^((\[[^\]]+\]|[^:\s]+)?:?\d+|control)$/, 'expected HOST:PORT such as 127.0.0.1:9464, or control').optional(),
     /** Added to every metric and span: volume, and in Kubernetes namespace and pod. */
     labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a Prometheus label name'), z.string()).default({}),
     traces: z

@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { ConfigError, parseConfigDoc } from '../config/load.ts';
 import { parseDuration } from '../config/units.ts';
 import { ControlError, type Controller } from './controller.ts';
+import { metricsHandler } from '../telemetry/metrics.ts';
 
 const MAX_BODY = 1 << 20;
 
@@ -69,6 +70,10 @@ export async function startControlServer(controller: Controller, socketPath: str
   rmSync(socketPath, { force: true });
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://interposer');
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      const handler = metricsHandler();
+      return handler ? handler(req, res) : send(res, 404, { error: 'metrics are off for this mount (telemetry.metrics)' });
+    }
     const route = routes[`${req.method} ${url.pathname}`];
     if (!route) return send(res, 404, { error: `no route ${req.method} ${url.pathname}; see interposer ctl --help` });
     Promise.resolve()

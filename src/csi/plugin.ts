@@ -10,6 +10,8 @@ import { startServer, type ServiceBinding } from './server.ts';
 import { JsonFileState } from './state.ts';
 import { testControllerService } from './test-controller.ts';
 import { VolumeManager } from './volumes.ts';
+import { startNodeMetrics } from './metrics.ts';
+import { parseListen } from '../telemetry/metrics.ts';
 
 export interface PluginOptions {
   endpoint: string;
@@ -22,6 +24,8 @@ export interface PluginOptions {
    * deployed); 'advertised' also lets csi-sanity's end-to-end node tests run.
    */
   testController?: 'off' | 'hidden' | 'advertised';
+  /** HOST:PORT of the node's Prometheus endpoint (all volumes); none when unset. */
+  metrics?: string;
 }
 
 export interface Plugin {
@@ -34,7 +38,13 @@ export interface Plugin {
 export async function startPlugin(o: PluginOptions): Promise<Plugin> {
   const csi = loadCsi();
   const state = new JsonFileState(join(o.stateDir, 'state.json'));
-  const volumes = new VolumeManager({ stateDir: o.stateDir, state, policy: { hostRoots: resolveHostRoots(o.hostRoots), otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined } });
+  const volumes = new VolumeManager({
+    stateDir: o.stateDir,
+    state,
+    policy: { hostRoots: resolveHostRoots(o.hostRoots), otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined },
+    metrics: o.metrics !== undefined,
+  });
+  const metricsServer = o.metrics ? await startNodeMetrics(parseListen(o.metrics), volumes, () => state.list()) : undefined;
   let ready = false;
   const services: ServiceBinding[] = [
     { definition: serviceOf(csi.Identity), impl: identityService({ ready: () => ready, advertiseController: o.testController === 'advertised' }) },
@@ -51,6 +61,7 @@ export async function startPlugin(o: PluginOptions): Promise<Plugin> {
     volumes,
     close: async () => {
       stopWatch();
+      metricsServer?.close();
       await server.close();
     },
   };

@@ -31,6 +31,8 @@ export interface VolumeManagerOptions {
   stateDir: string;
   state: State;
   policy: AttributePolicy;
+  /** The node serves one metrics endpoint: every volume daemon keeps metrics and serves them on its control socket. */
+  metrics?: boolean;
 }
 
 const STATFS_TIMEOUT_MS = 2000;
@@ -83,7 +85,7 @@ export class VolumeManager {
     const scratchDir = spec.scratch ? join(this.o.stateDir, 'scratch', name) : undefined;
     const logFile = join(this.o.stateDir, 'logs', `${name}.log`);
     const readOnly = a.readonly || spec.config.mount.readOnly;
-    const doc = configDocument(spec.doc, target, spec, scratchDir, readOnly);
+    const doc = configDocument(spec.doc, target, spec, scratchDir, readOnly, this.o.metrics ?? false);
     mkdirSync(target, { recursive: true, mode: 0o750 });
     let fd = -1;
     try {
@@ -252,7 +254,14 @@ export class VolumeManager {
  * allow_other, read-only, telemetry labels from podInfoOnMount (namespace, pod,
  * volume: kubelet's values win).
  */
-function configDocument(doc: Record<string, unknown>, target: string, spec: VolumeSpec, scratchDir: string | undefined, readOnly: boolean): Record<string, unknown> {
+function configDocument(
+  doc: Record<string, unknown>,
+  target: string,
+  spec: VolumeSpec,
+  scratchDir: string | undefined,
+  readOnly: boolean,
+  metrics: boolean,
+): Record<string, unknown> {
   const mount = { ...(doc.mount as Record<string, unknown> | undefined) };
   // Pods run as arbitrary users; the kernel still checks permissions (default_permissions).
   mount.allowOther = true;
@@ -265,7 +274,14 @@ function configDocument(doc: Record<string, unknown>, target: string, spec: Volu
     ...(spec.labels.namespace ? { namespace: spec.labels.namespace } : {}),
     ...(spec.labels.pod ? { pod: spec.labels.pod } : {}),
   };
-  return { ...doc, ...(scratchDir !== undefined ? { backend: { type: 'passthrough', path: scratchDir } } : {}), mount, telemetry };
+  let layers = doc.layers;
+  if (metrics) {
+    // Gathered by the plugin from the control socket into the node's endpoint.
+    telemetry.metrics = 'control';
+    const list = Array.isArray(layers) ? layers : [];
+    if (!list.some((l) => l !== null && typeof l === 'object' && 'metrics' in l)) layers = [{ metrics: {} }, ...list];
+  }
+  return { ...doc, ...(scratchDir !== undefined ? { backend: { type: 'passthrough', path: scratchDir } } : {}), mount, telemetry, layers };
 }
 
 /**

@@ -1,5 +1,6 @@
 // OpenTelemetry metrics exported on a Prometheus endpoint. One MeterProvider
 // per process; every mount in it adds its instruments with its own labels.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metrics, type Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { AggregationType, InstrumentType, MeterProvider } from '@opentelemetry/sdk-metrics';
@@ -18,12 +19,15 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
 }
 
-/** Starts the Prometheus endpoint at `listen` (HOST:PORT) once; later calls reuse it. */
+/** `telemetry.metrics: control`: no port of its own; metrics are served on the control socket (GET /metrics). */
+export const ON_CONTROL_SOCKET = 'control';
+
+/** Starts the Prometheus endpoint at `listen` (HOST:PORT, or 'control') once; later calls reuse it. */
 export async function startMetrics(listen: string): Promise<Meter> {
   if (!provider) {
-    const { host, port } = parseListen(listen);
-    exporter = new PrometheusExporter({ host, port, preventServerStart: true });
-    await exporter.startServer();
+    const where = listen === ON_CONTROL_SOCKET ? { host: '127.0.0.1', port: 0 } : parseListen(listen);
+    exporter = new PrometheusExporter({ ...where, preventServerStart: true });
+    if (listen !== ON_CONTROL_SOCKET) await exporter.startServer();
     provider = new MeterProvider({
       readers: [exporter],
       views: [
@@ -36,6 +40,12 @@ export async function startMetrics(listen: string): Promise<Meter> {
     metrics.setGlobalMeterProvider(provider);
   }
   return provider.getMeter('interposer');
+}
+
+/** Answers a scrape in the Prometheus text format, or null when metrics are off. */
+export function metricsHandler(): ((req: IncomingMessage, res: ServerResponse) => void) | null {
+  const e = exporter;
+  return e ? (req, res) => e.getMetricsRequestHandler(req, res) : null;
 }
 
 export async function stopMetrics(): Promise<void> {

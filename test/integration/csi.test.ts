@@ -271,3 +271,57 @@ test('invalid requests and volumeAttributes fail with INVALID_ARGUMENT before an
 function ctx(v: ReturnType<typeof inlineVolume>, attrs: Record<string, string>): Record<string, unknown> {
   return { ...v.request, volume_context: { ...(v.request.volume_context as object), ...attrs } };
 }
+
+/** A free loopback port: bind port 0, read it, let it go. */
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function scrape(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(res.status, 200);
+  return res.text();
+}
+
+test('one metrics endpoint per node gathers every volume with namespace, pod and volume labels', async () => {
+  const port = await freePort();
+  await withPlugin(
+    async (e) => {
+      const config = 'layers: [ { fault: { rules: [ { name: no-logs, ops: [write], paths: ["**/*.log"], errno: ENOSPC } ] } } ]\nmount: { cache: direct }';
+      const a = inlineVolume(e.kubelet, POD, 'data', { 'interposer.dev/config': config });
+      const b = inlineVolume(e.kubelet, { ...POD, uid: '0a5c0c38-1111-4e0f-8d64-9d0d5f0c2b77', name: 'web-1' }, 'cache', { backend: 'memory' });
+      await e.node.NodePublishVolume(a.request);
+      await e.node.NodePublishVolume(b.request);
+      writeFileSync(join(a.targetPath, 'x'), 'data');
+      writeFileSync(join(b.targetPath, 'y'), 'data');
+      assert.throws(() => writeFileSync(join(a.targetPath, 'app.log'), 'line'), /ENOSPC/);
+
+      const text = await scrape(port);
+      const samples = text.split('\n').filter((l) => l.startsWith('interposer_operations_total{'));
+      assert.ok(samples.some((l) => /volume="data"/.test(l) && /namespace="team-a"/.test(l) && /pod="db-0"/.test(l)), text.slice(0, 2000));
+      assert.ok(samples.some((l) => /volume="cache"/.test(l) && /pod="web-1"/.test(l)));
+      assert.match(text, /interposer_faults_injected_total\{[^}]*rule="no-logs"[^}]*\} 1/);
+      assert.equal(text.match(/^# TYPE interposer_operations_total /gm)?.length, 1, 'each family appears once');
+      assert.doesNotMatch(text, /path="\//, 'no path label');
+      assert.match(text, /interposer_csi_volume_up\{volume="data",namespace="team-a",pod="db-0"\} 1/);
+
+      // A dead daemon shows as down; the other volume keeps reporting.
+      const daemon = daemonOf(e, a.volumeId);
+      process.kill(daemon.pid, 'SIGKILL');
+      await waitFor(() => !isAlive(daemon), 5000, 'the daemon to die');
+      const after = await scrape(port);
+      assert.match(after, /interposer_csi_volume_up\{volume="data",namespace="team-a",pod="db-0"\} 0/);
+      assert.ok(after.split('\n').some((l) => l.startsWith('interposer_operations_total{') && /volume="cache"/.test(l)));
+
+      await e.node.NodeUnpublishVolume({ volume_id: a.volumeId, target_path: a.targetPath });
+      await e.node.NodeUnpublishVolume({ volume_id: b.volumeId, target_path: b.targetPath });
+    },
+    () => ['--metrics', `127.0.0.1:${port}`],
+  );
+});

@@ -1,0 +1,63 @@
+// The node's one Prometheus endpoint: on each scrape, gather the metrics of
+// every published volume's daemon (from its control socket) and add the
+// plugin's own: how many volumes, and whether each daemon is up.
+import { createServer, request, type Server } from 'node:http';
+import { controlSocketFor } from '../control/socket-path.ts';
+import { mergeExpositions } from '../telemetry/merge.ts';
+import { log } from '../util/log.ts';
+import type { VolumeManager } from './volumes.ts';
+import type { VolumeRecord } from './state.ts';
+
+const SCRAPE_TIMEOUT_MS = 2000;
+
+function scrapeDaemon(target: string): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: controlSocketFor(target), path: '/metrics', timeout: SCRAPE_TIMEOUT_MS }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve(res.statusCode === 200 ? text : ''));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(''));
+    req.end();
+  });
+}
+
+const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+function pluginMetrics(records: VolumeRecord[], volumes: VolumeManager): string {
+  const lines = [
+    '# HELP interposer_csi_volumes Volumes published on this node',
+    '# TYPE interposer_csi_volumes gauge',
+    `interposer_csi_volumes ${records.length}`,
+    '# HELP interposer_csi_volume_up Whether the volume daemon is serving (1) or dead (0)',
+    '# TYPE interposer_csi_volume_up gauge',
+  ];
+  for (const r of records) {
+    const volume = /\/volumes\/kubernetes\.io~csi\/([^/]+)\/mount$/.exec(r.targetPath)?.[1] ?? r.volumeId;
+    const labels = `volume="${esc(volume)}",namespace="${esc(r.labels.namespace ?? '')}",pod="${esc(r.labels.pod ?? '')}"`;
+    lines.push(`interposer_csi_volume_up{${labels}} ${volumes.condition(r).abnormal ? 0 : 1}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function startNodeMetrics(listen: { host: string; port: number }, volumes: VolumeManager, list: () => VolumeRecord[]): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end('try /metrics\n');
+      return;
+    }
+    const records = list();
+    void Promise.all(records.map((r) => scrapeDaemon(r.targetPath))).then((texts) => {
+      const body = mergeExpositions([pluginMetrics(records, volumes), ...texts]);
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, resolve);
+  });
+  log.info(listen, 'node metrics endpoint serving');
+  return server;
+}
