@@ -3,7 +3,7 @@
 // tar, sqlite3, rm), started asynchronously and timed from spawn to exit.
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const NODE = process.execPath;
@@ -54,7 +54,8 @@ export async function check(cmd: string, args: string[], o: RunOptions = {}): Pr
   const r = await run(cmd, args, o);
   if (r.code !== 0) {
     const why = r.signal ? `signal ${r.signal}` : `status ${r.code}`;
-    throw new Error(`${cmd} ${args.join(' ')}: ${why}\n${(r.stderr || r.stdout).trim().slice(-2000)}`);
+    const said = (r.stderr || r.stdout).trim().split('\n').slice(0, 3).join('\n');
+    throw new Error(`${basename(cmd)} ${args.join(' ').slice(0, 300)}: ${why}\n${said}`);
   }
   return r;
 }
@@ -63,6 +64,11 @@ export async function check(cmd: string, args: string[], o: RunOptions = {}): Pr
 export async function worker(step: string, args: Array<string | number>, timeout = 600): Promise<Record<string, number>> {
   const r = await check(NODE, [WORKER, step, ...args.map(String)], { timeout });
   return JSON.parse(r.stdout) as Record<string, number>;
+}
+
+/** Writes dirty data back, so that a timed step does not pay for the previous one's writeback. */
+export async function sync(): Promise<void> {
+  await check('sync', []);
 }
 
 /**

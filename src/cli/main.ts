@@ -10,6 +10,7 @@ import { demoCommand } from './demo.ts';
 import { addCtlCommand } from './ctl.ts';
 import { serveFdCommand } from './serve-fd.ts';
 import { csiCommand } from './csi.ts';
+import { addReportCommand } from './report.ts';
 
 const program = new Command('interposer')
   .description('A FUSE filesystem that observes and disturbs every storage operation.')
@@ -44,6 +45,7 @@ addMountFlags(
   .action(runCommand);
 
 addCtlCommand(program);
+addReportCommand(program);
 
 program
   .command('demo')

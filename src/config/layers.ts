@@ -7,15 +7,18 @@ import { didYouMean, opsThatCannotReturn } from '../rules/errnos.ts';
 import { expandOps } from '../rules/rule.ts';
 import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.ts';
 
-const scalar = z.union([z.string(), z.number()]);
-export const size = scalar.transform((v, ctx) => parseSize(v) ?? fail(ctx, `${JSON.stringify(v)} is not a size; expected ${SIZE_HINT}`));
-export const duration = scalar.transform(
+/** A string or number; anything else (or nothing) is reported with what was expected, not as "Invalid input". */
+const scalar = (expected: string) =>
+  z.union([z.string(), z.number()], { error: (i) => `${i.input === undefined ? 'missing' : `${JSON.stringify(i.input)} is not allowed`}; expected ${expected}` });
+export const size = scalar(SIZE_HINT).transform((v, ctx) => parseSize(v) ?? fail(ctx, `${JSON.stringify(v)} is not a size; expected ${SIZE_HINT}`));
+export const duration = scalar(DURATION_HINT).transform(
   (v, ctx) => parseDuration(v) ?? fail(ctx, `${JSON.stringify(v)} is not a duration; expected ${DURATION_HINT}`),
 );
+const RATE_HINT = 'e.g. 10MiB/s or 500KiB/s';
 /** Bytes per second: "10MiB/s" or a size. */
-export const rate = scalar.transform((v, ctx) => {
+export const rate = scalar(`a rate, ${RATE_HINT}`).transform((v, ctx) => {
   const n = parseSize(typeof v === 'string' ? v.replace(/\/s$/, '') : v);
-  return n !== null && n > 0 ? n : fail(ctx, `${JSON.stringify(v)} is not a rate; expected e.g. 10MiB/s or 500KiB/s`);
+  return n !== null && n > 0 ? n : fail(ctx, `${JSON.stringify(v)} is not a rate; expected ${RATE_HINT}`);
 });
 
 function fail(ctx: z.RefinementCtx, message: string): never {
@@ -23,28 +26,37 @@ function fail(ctx: z.RefinementCtx, message: string): never {
   return z.NEVER as never;
 }
 
-const list = <T extends z.ZodType>(t: T) => z.union([t, z.array(t)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
+const list = <T extends z.ZodType>(t: T, what = 'a value') =>
+  z
+    .union([t, z.array(t)], { error: (i) => `${i.input === undefined ? 'missing' : `${JSON.stringify(i.input)} is not allowed`}; expected ${what} or a list of them` })
+    .transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
 const opNames = new Set<string>([...OP_NAMES, ...Object.keys(OP_GROUPS)]);
 const opName = z.string().superRefine((v, ctx) => {
   if (opNames.has(v)) return;
   const hint = didYouMean(v, opNames);
   ctx.addIssue({ code: 'custom', message: `"${v}" is not an operation${hint ? `; did you mean ${hint}?` : `; expected one of ${[...opNames].join(', ')}`}` });
 });
-const errnoName = z.string().superRefine((v, ctx) => {
+function errnoIssue(v: string, ctx: z.RefinementCtx, path: PropertyKey[] = []): void {
   if (typeof E[v] === 'number') return;
   const hint = didYouMean(v, Object.keys(E));
-  ctx.addIssue({ code: 'custom', message: `"${v}" is not an errno${hint ? `; did you mean ${hint}?` : ''}` });
-});
+  ctx.addIssue({ code: 'custom', path, message: `"${v}" is not an errno${hint ? `; did you mean ${hint}?` : ''}` });
+}
+const errnoName = z.string().superRefine((v, ctx) => errnoIssue(v, ctx));
 const fraction = z.number().min(0).max(1);
+const PORTION_HINT = 'a fraction between 0 and 1 (0.5) or a byte count (4KiB, 100)';
 /** A part of an I/O: a fraction (0.5) or a byte count ("4KiB", 100). */
-const portion = z.union([z.number().gt(0).lt(1).transform((f) => ({ fraction: f })), size.transform((b) => ({ bytes: b }))]);
+const portion = scalar(PORTION_HINT).transform((v, ctx) => {
+  if (typeof v === 'number' && v > 0 && v < 1) return { fraction: v };
+  const bytes = typeof v === 'number' ? (Number.isInteger(v) && v >= 0 ? v : null) : parseSize(v);
+  return bytes !== null ? { bytes } : fail(ctx, `${JSON.stringify(v)} is not a portion; expected ${PORTION_HINT}`);
+});
 const range = z.strictObject({ min: size.optional(), max: size.optional() });
 
 export const ruleFields = {
   name: z.string().min(1).optional(),
-  ops: list(opName).optional(),
-  paths: list(z.string().min(1)).optional(),
-  exclude: list(z.string().min(1)).optional(),
+  ops: list(opName, 'an operation or group').optional(),
+  paths: list(z.string().min(1), 'a path glob').optional(),
+  exclude: list(z.string().min(1), 'a path glob').optional(),
   process: z
     .strictObject({ pid: list(z.number().int()).optional(), comm: list(z.string()).optional(), uid: list(z.number().int()).optional() })
     .optional(),
@@ -62,7 +74,14 @@ export const ruleFields = {
   ttl: duration.optional(),
 };
 
-const weightedErrnos = list(z.union([errnoName, z.record(errnoName, z.number().positive())])).transform((items) =>
+// Names are checked after the shape, so a misspelt one inside a weighted list keeps its did-you-mean.
+const weightedErrno = z
+  .union([z.string(), z.record(z.string(), z.number().positive())], { error: (i) => `${JSON.stringify(i.input)} is not an errno; expected a name such as EIO or weights such as { EIO: 3 }` })
+  .superRefine((v, ctx) => {
+    if (typeof v === 'string') errnoIssue(v, ctx);
+    else for (const k of Object.keys(v)) errnoIssue(k, ctx, [k]);
+  });
+const weightedErrnos = list(weightedErrno, 'an errno name or { ERRNO: weight }').transform((items) =>
   items.flatMap((i) => (typeof i === 'string' ? [{ errno: i, weight: 1 }] : Object.entries(i).map(([errno, weight]) => ({ errno, weight })))),
 );
 

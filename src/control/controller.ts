@@ -4,6 +4,7 @@
 // full before it takes the old one's place; a bad config changes nothing.
 import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, validateConfig } from '../config/load.ts';
+import { parseDuration } from '../config/units.ts';
 import type { Config } from '../config/schema.ts';
 import { buildLayers, type LayerDeps } from '../layers/build.ts';
 import type { StackVfs } from '../layers/stack.ts';
@@ -71,6 +72,9 @@ export class Controller {
       throw new ControlError(409, 'mount options cannot change while mounted; only layers can be replaced');
     }
     this.install(next.layers, (d.layers ?? []) as RawLayer[]);
+    // The rules those timers were to remove are gone; a rule of the new config with the same name is not theirs.
+    for (const timer of this.expiry.values()) clearTimeout(timer);
+    this.expiry.clear();
   }
 
   /** Adds a rule to layer `layer` (index or kind); with `ttl` ms it removes itself. */
@@ -85,7 +89,16 @@ export class Controller {
     const raw = structuredClone(this.rawLayers);
     raw[index][kind].rules = [...rules, { ...rule, name }];
     this.install(this.layersOf(raw, 'rule'), raw);
-    if (ttlMs !== undefined) this.expiry.set(name, setTimeout(() => this.removeRule(name), ttlMs).unref());
+    // The ttl may come with the request or in the rule itself (validated as a duration by install).
+    const ttl = ttlMs ?? (typeof rule.ttl === 'string' || typeof rule.ttl === 'number' ? (parseDuration(rule.ttl) ?? undefined) : undefined);
+    if (ttl !== undefined) {
+      const expire = (): void => {
+        this.expiry.delete(name);
+        // A throw here would be outside any request and take the mount down; the rule may be gone already.
+        if (this.allRules().some((r) => r.rule.spec.name === name)) this.removeRule(name);
+      };
+      this.expiry.set(name, setTimeout(expire, ttl).unref());
+    }
     return name;
   }
 
@@ -157,7 +170,7 @@ export class Controller {
     return validateConfig({ layers: raw }, what).layers;
   }
 
-  /** Builds the new layers, carries rule counters over by name, and swaps them in. */
+  /** Builds the new layers, carries rule counters (and unchanged rules' trigger state) over by name, and swaps them in. */
   private install(configs: Config['layers'], raw: RawLayer[]): void {
     let layers;
     try {
@@ -165,11 +178,11 @@ export class Controller {
     } catch (err) {
       throw new ConfigError(`the new layers could not be built: ${(err as Error).message}`);
     }
-    const old = new Map(this.allRules().map(({ rule }) => [rule.spec.name, rule.counters]));
+    const old = new Map(this.allRules().map(({ rule }) => [rule.spec.name, rule]));
     for (const l of layers) {
       for (const r of l.rules?.() ?? []) {
         const prev = old.get(r.spec.name);
-        if (prev) Object.assign(r.counters, prev);
+        if (prev) r.continueFrom(prev);
       }
     }
     this.stack.replace(layers);

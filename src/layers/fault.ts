@@ -31,12 +31,18 @@ function pickErrno(rule: Rule, choices: Array<{ errno: string; weight: number }>
   return E[choices[choices.length - 1].errno];
 }
 
+/** Corrupts min(bytes, length) distinct bytes: a flip changes one bit of each, random gives each another value. */
 function corrupt(rule: Rule, buf: Buffer, length: number, how: { mode: string; bytes: number }): void {
   const rng = rule.random();
-  for (let i = 0; i < Math.min(how.bytes, length); i++) {
-    const at = rng.below(length);
+  const n = Math.min(how.bytes, length);
+  // Floyd's sampling: n distinct offsets from n draws (the same byte hit twice could undo a flip).
+  const hit = new Set<number>();
+  for (let j = length - n; j < length; j++) {
+    const t = rng.below(j + 1);
+    const at = hit.has(t) ? j : t;
+    hit.add(at);
     if (how.mode === 'zero') buf[at] = 0;
-    else if (how.mode === 'random') buf[at] = rng.below(256);
+    else if (how.mode === 'random') buf[at] ^= 1 + rng.below(255);
     else buf[at] ^= 1 << rng.below(8);
   }
 }
@@ -108,6 +114,16 @@ function apply(fr: FaultRule, op: Op, next: Next): MaybePromise<unknown> {
   return next();
 }
 
+/** Whether the action can act on the op; a rule lets other ops by uncounted, so they use up none of its triggers. */
+function applies(a: FaultAction, name: OpName): boolean {
+  if (a.errno) return true;
+  if (a.shortRead) return name === 'read';
+  if (a.shortWrite || a.tornWrite) return name === 'write';
+  if (a.corrupt) return name === 'read' || name === 'write';
+  if (a.statfs) return name === 'statfs';
+  return ATTR_OPS.has(name);
+}
+
 export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[] }, origin: number, prefix: string): Layer {
   const rules: FaultRule[] = config.rules.map((r, i) => ({
     rule: new Rule(ruleSpec(r, `${prefix}.rules[${i}]`), config.seed, origin),
@@ -120,7 +136,7 @@ export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[
     idle: rules.length === 0,
     around(op, next) {
       const now = Date.now();
-      for (const fr of rules) if (fr.rule.matches(op, now) && fr.rule.fires(op, now)) return apply(fr, op, next);
+      for (const fr of rules) if (applies(fr.action, op.name) && fr.rule.matches(op, now) && fr.rule.fires(op, now)) return apply(fr, op, next);
       return next();
     },
     needsData: (path) => dataRules.some((r) => r.rule.mightSeeData(path)),

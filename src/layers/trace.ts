@@ -2,6 +2,7 @@
 // uid), what (path, offset, sizes) and what came of it (result, rules fired).
 // A file's ops are children of one span per open file, from open to release.
 // The filter can be changed at runtime; export never blocks or fails an op.
+import { readFileSync } from 'node:fs';
 import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import picomatch from 'picomatch';
 import { commOf, expandOps } from '../rules/rule.ts';
@@ -22,6 +23,19 @@ export interface TraceFilter {
   injectedOnly?: boolean;
   /** Fraction of matching ops to record. */
   sample?: number;
+}
+
+/**
+ * The caller's command name now. Not cached like rules' commOf: a child's first ops on the
+ * mount (its cwd, its redirections) come before its exec, and a cached name would label the
+ * program's own ops with its parent's for a while. Only traced ops pay for the read.
+ */
+function commNow(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+  } catch {
+    return commOf(pid, Date.now());
+  }
 }
 
 const FILE_OPS = new Set<OpName>(['read', 'write', 'flush', 'fsync', 'fallocate', 'lseek']);
@@ -56,7 +70,7 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
   /** One span per open file handle: its ops are recorded as children. */
   const fileSpans = new Map<number, Span>();
 
-  const wanted = (op: Op, now: number): boolean => {
+  const wanted = (op: Op): boolean => {
     if (c.ops && !c.ops.has(op.name)) return false;
     if (c.include && !c.include(op.path)) return false;
     if (c.exclude && c.exclude(op.path)) return false;
@@ -64,7 +78,7 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
     if (pr) {
       if (pr.pid && !pr.pid.includes(op.ctx.pid)) return false;
       if (pr.uid && !pr.uid.includes(op.ctx.uid)) return false;
-      if (pr.comm && !pr.comm.includes(commOf(op.ctx.pid, now))) return false;
+      if (pr.comm && !pr.comm.includes(commNow(op.ctx.pid))) return false;
     }
     return c.f.sample === undefined || c.f.sample >= 1 || rng.next() < c.f.sample;
   };
@@ -83,7 +97,7 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
       'fs.op': op.name,
       'fs.path': op.path,
       'process.pid': op.ctx.pid,
-      'process.command': commOf(op.ctx.pid, Date.now()),
+      'process.command': commNow(op.ctx.pid),
       'user.id': op.ctx.uid,
       'group.id': op.ctx.gid,
       'fs.result': result,
@@ -91,7 +105,7 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
     if (op.path2 !== undefined) span.setAttribute('fs.path2', op.path2);
     if (op.offset >= 0) span.setAttribute('fs.offset', op.offset);
     if (op.size > 0) span.setAttribute('fs.size.requested', op.size);
-    if ((op.name === 'read' || op.name === 'write') && typeof value === 'number') span.setAttribute('fs.size.returned', value);
+    if ((op.name === 'read' || op.name === 'write' || op.name === 'copyFileRange') && typeof value === 'number') span.setAttribute('fs.size.returned', value);
     if (op.fired) span.setAttribute('interposer.rules', op.fired);
     if (result !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: result });
     span.end(startTime + ms);
@@ -109,15 +123,18 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
     setFilter(f) {
       c = compile(f);
     },
+    // A filter that may record reads or writes of `path` needs them to reach the daemon
+    // (decided at open: a filter changed later does not turn passthrough off for open files).
+    needsData: (path) =>
+      (!c.ops || c.ops.has('read') || c.ops.has('write')) && (!c.include || c.include(path)) && !(c.exclude && c.exclude(path)),
     around(op: Op, next: Next) {
-      const now = Date.now();
       if (op.name === 'release' && fileSpans.size > 0) {
         // The file's span ends with its handle, whether or not release itself is traced.
         const handle = op.args[1] as number;
         fileSpans.get(handle)?.end();
         fileSpans.delete(handle);
       }
-      if (!wanted(op, now)) return next();
+      if (!wanted(op)) return next();
       const started = performance.now();
       const fh = FILE_OPS.has(op.name) ? (op.args[1] as number) : undefined;
       const done = (v: unknown): unknown => {

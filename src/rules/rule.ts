@@ -2,6 +2,7 @@
 // an op (which ops, which paths, which process, how large), then its trigger
 // decides whether to act this time (counts, bytes, windows, probability).
 import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import picomatch from 'picomatch';
 import { OP_GROUPS, OP_NAMES, type Op, type OpName } from '../layers/op.ts';
 import { deriveSeed, Rng } from './rng.ts';
@@ -69,7 +70,8 @@ export class Rule {
   private readonly ops: Set<OpName> | null;
   private readonly include: ((p: string) => boolean) | null;
   private readonly exclude: ((p: string) => boolean) | null;
-  private readonly rng: Rng;
+  private rng: Rng;
+  private readonly seed: number;
   private readonly origin: number;
   private readonly windowStart: number;
   private readonly windowEnd: number;
@@ -89,6 +91,7 @@ export class Rule {
     this.include = inc ? (p) => inc(strip(p)) : null;
     this.exclude = exc ? (p) => exc(strip(p)) : null;
     this.rng = new Rng(deriveSeed(seed, spec.name));
+    this.seed = seed;
     this.origin = origin;
     const w = spec.window;
     if (w?.from !== undefined) {
@@ -153,6 +156,18 @@ export class Rule {
     this.counters.fired++;
     (op.fired ??= []).push(s.name);
     return true;
+  }
+
+  /**
+   * Carries on from the rule this one replaces (same name, in a rebuilt stack): its counters, and, when
+   * spec and seed are unchanged, its trigger state (after/every counts, bytes, random stream).
+   */
+  continueFrom(prev: Rule): void {
+    Object.assign(this.counters, prev.counters);
+    if (prev.seed !== this.seed || prev.origin !== this.origin || !isDeepStrictEqual(prev.spec, this.spec)) return;
+    this.eligible = prev.eligible;
+    this.bytes = prev.bytes;
+    this.rng = prev.rng;
   }
 
   /** A uniform draw from this rule's own stream (for weighted errnos, corruption offsets, delays). */

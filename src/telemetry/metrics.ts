@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metrics, type Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationType, InstrumentType, MeterProvider } from '@opentelemetry/sdk-metrics';
 
 /** Bucket bounds in seconds: 10µs to 10s, about three per decade. */
@@ -29,6 +30,7 @@ export async function startMetrics(listen: string): Promise<Meter> {
     exporter = new PrometheusExporter({ ...where, preventServerStart: true });
     if (listen !== ON_CONTROL_SOCKET) await exporter.startServer();
     provider = new MeterProvider({
+      resource: resourceFromAttributes({ 'service.name': 'interposer' }),
       readers: [exporter],
       views: [
         {

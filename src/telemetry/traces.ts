@@ -7,14 +7,31 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter as OtlpHttp } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpGrpc } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { Context } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  type ReadableSpan,
+  type Span,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 
 export interface TraceSinks {
   otlp?: { endpoint: string; protocol: 'http' | 'grpc' };
   file?: string;
 }
 
-export const spanCounts = { exported: 0, dropped: 0 };
+export type SinkName = 'otlp' | 'file';
+
+/** Spans each sink delivered or lost (collector down, file not writable, queue full), for metrics. */
+export const spanCounts: Record<SinkName, { exported: number; dropped: number }> = {
+  otlp: { exported: 0, dropped: 0 },
+  file: { exported: 0, dropped: 0 },
+};
+
+/** Spans waiting for export per sink; beyond this, new spans are dropped (and counted). */
+const MAX_QUEUE = 8192;
 
 /** One JSON object per span per line; the report command reads this format. */
 class JsonLinesExporter implements SpanExporter {
@@ -50,15 +67,50 @@ class JsonLinesExporter implements SpanExporter {
 /** Counts what each export delivered or lost. */
 class Counting implements SpanExporter {
   private readonly inner: SpanExporter;
-  constructor(inner: SpanExporter) {
+  private readonly counts: { exported: number; dropped: number };
+  /** Spans queued or being exported. */
+  pending = 0;
+  constructor(inner: SpanExporter, sink: SinkName) {
     this.inner = inner;
+    this.counts = spanCounts[sink];
   }
   export(spans: ReadableSpan[], done: (r: ExportResult) => void): void {
     this.inner.export(spans, (r) => {
-      if (r.code === ExportResultCode.SUCCESS) spanCounts.exported += spans.length;
-      else spanCounts.dropped += spans.length;
+      this.pending = Math.max(0, this.pending - spans.length);
+      if (r.code === ExportResultCode.SUCCESS) this.counts.exported += spans.length;
+      else this.counts.dropped += spans.length;
       done(r);
     });
+  }
+  dropOne(): void {
+    this.counts.dropped++;
+  }
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}
+
+/**
+ * In front of a BatchSpanProcessor: refuses spans while MAX_QUEUE are waiting,
+ * counting them as dropped (the batch processor would drop them silently).
+ */
+class Bounded implements SpanProcessor {
+  private readonly inner: SpanProcessor;
+  private readonly exporter: Counting;
+  constructor(exporter: Counting) {
+    this.exporter = exporter;
+    this.inner = new BatchSpanProcessor(exporter, { maxQueueSize: MAX_QUEUE * 2, scheduledDelayMillis: 500, maxExportBatchSize: 512 });
+  }
+  onStart(span: Span, parent: Context): void {
+    this.inner.onStart(span, parent);
+  }
+  onEnd(span: ReadableSpan): void {
+    if (this.exporter.pending >= MAX_QUEUE) return this.exporter.dropOne();
+    this.exporter.pending++;
+    this.inner.onEnd(span);
+  }
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
   }
   shutdown(): Promise<void> {
     return this.inner.shutdown();
@@ -66,23 +118,28 @@ class Counting implements SpanExporter {
 }
 
 let provider: BasicTracerProvider | undefined;
+let activeSinks: SinkName[] = [];
+
+/** The sinks spans are sent to (none unless tracing started). */
+export function traceSinks(): readonly SinkName[] {
+  return activeSinks;
+}
 
 export function startTracing(sinks: TraceSinks, serviceAttributes: Record<string, string>): Tracer {
-  const exporters: SpanExporter[] = [];
-  if (sinks.file) exporters.push(new JsonLinesExporter(sinks.file));
+  const exporters: Counting[] = [];
+  if (sinks.file) exporters.push(new Counting(new JsonLinesExporter(sinks.file), 'file'));
   if (sinks.otlp) {
     const url = sinks.otlp.endpoint;
-    exporters.push(
+    const otlp =
       sinks.otlp.protocol === 'grpc'
         ? new OtlpGrpc({ url, timeoutMillis: 2000 })
-        : new OtlpHttp({ url: url.endsWith('/v1/traces') ? url : `${url.replace(/\/$/, '')}/v1/traces`, timeoutMillis: 2000 }),
-    );
+        : new OtlpHttp({ url: url.endsWith('/v1/traces') ? url : `${url.replace(/\/$/, '')}/v1/traces`, timeoutMillis: 2000 });
+    exporters.push(new Counting(otlp, 'otlp'));
   }
+  activeSinks = [...(sinks.file ? ['file' as const] : []), ...(sinks.otlp ? ['otlp' as const] : [])];
   provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'interposer', ...serviceAttributes }),
-    spanProcessors: exporters.map(
-      (e) => new BatchSpanProcessor(new Counting(e), { maxQueueSize: 8192, scheduledDelayMillis: 500, maxExportBatchSize: 512 }),
-    ),
+    spanProcessors: exporters.map((e) => new Bounded(e)),
   });
   return provider.getTracer('interposer');
 }
@@ -90,4 +147,5 @@ export function startTracing(sinks: TraceSinks, serviceAttributes: Record<string
 export async function stopTracing(): Promise<void> {
   await provider?.shutdown();
   provider = undefined;
+  activeSinks = [];
 }

@@ -117,10 +117,14 @@ describe('distributions', () => {
     ];
     const xs = draw({ empirical: [...points].reverse() }); // order of the points does not matter
     assert.ok(xs.every((x) => x >= 1 && x <= 400));
-    near(percentile(xs, 75), 1 + (25 / 40) * 9, 0.03, 'p75 (interpolated)');
-    near(percentile(xs, 90), 10, 0.03, 'p90');
-    near(percentile(xs, 95), 10 + (5 / 9) * 90, 0.03, 'p95 (interpolated)');
-    near(percentile(xs, 99), 100, 0.05, 'p99');
+    // The share of samples at or below each given value is its percentile (the
+    // CDF is compared, not the quantile: between p90 and p99 the values climb
+    // 10 ms per percentile, so a quantile estimate would wobble by ms).
+    const share = (v: number): number => xs.filter((x) => x <= v).length / N;
+    for (const { p, value } of points.slice(1, 3)) assert.ok(Math.abs(share(value) - p / 100) <= 0.006, `share <= ${value}: ${share(value)}, expected ${p / 100}`);
+    // Between points the values are interpolated linearly.
+    near(percentile(xs, 70), 1 + (20 / 40) * 9, 0.03, 'p70 (interpolated)');
+    assert.ok(Math.abs(share(55) - 0.945) <= 0.006, `share <= 55: ${share(55)}`);
     // Below the first point every sample is its value.
     near(xs.filter((x) => x === 1).length / N, 0.5, 0.02, 'share at the p50 value');
   });

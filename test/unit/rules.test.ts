@@ -341,4 +341,30 @@ describe('triggers', () => {
     const r = rule({ ramp: { over: 1000 } });
     for (let i = 0; i < 50; i++) assert.equal(r.matches(op('read'), ORIGIN + 100) && r.fires(op('read'), ORIGIN + 100, false), true);
   });
+
+  test('continueFrom: a rebuilt rule carries on where the old one was, if unchanged', () => {
+    const spec = { name: 'r', every: 3, probability: 0.5 };
+    const whole = pattern(rule(spec, 8), 60);
+    const old = rule(spec, 8);
+    const before = pattern(old, 25);
+    const rebuilt = rule(spec, 8);
+    rebuilt.continueFrom(old);
+    assert.deepEqual(rebuilt.counters, old.counters);
+    assert.equal(before + pattern(rebuilt, 35), whole);
+
+    const bytes = rule({ afterBytes: 8192 });
+    pattern(bytes, 2);
+    const again = rule({ afterBytes: 8192 });
+    again.continueFrom(bytes);
+    assert.equal(pattern(again, 1), '1', 'bytes already counted');
+
+    // A changed spec or seed starts its triggers afresh; the counters still carry over.
+    const changed = rule({ ...spec, every: 2 }, 8);
+    changed.continueFrom(old);
+    assert.deepEqual(changed.counters, old.counters);
+    assert.equal(pattern(changed, 2, 4096), pattern(rule({ ...spec, every: 2 }, 8), 2));
+    const reseeded = rule(spec, 9);
+    reseeded.continueFrom(old);
+    assert.equal(pattern(reseeded, 30), pattern(rule(spec, 9), 30));
+  });
 });

@@ -1,0 +1,142 @@
+// Turns the samples of all rounds into Markdown: medians (with their spread),
+// ratios against native and bindfs, and what each daemon cost.
+import type { Metric } from './workloads.ts';
+
+export interface TargetInfo {
+  name: string;
+  kind: 'native' | 'tmpfs' | 'bindfs' | 'interposer';
+  baseline?: 'native' | 'tmpfs';
+  describe: string;
+  mountOptions?: string;
+}
+
+export interface DaemonRound {
+  /** VmHWM at the end of the round, bytes. */
+  peakRss: number;
+  /** utime+stime spent while the workloads ran, seconds. */
+  cpu: number;
+  /** The same, per workload. */
+  workloadCpu: Record<string, number>;
+}
+
+export interface Results {
+  targets: TargetInfo[];
+  workloads: Array<{ name: string; metrics: Metric[] }>;
+  /** target -> metric key -> one value per round (NaN where a round failed). */
+  samples: Record<string, Record<string, number[]>>;
+  daemon: Record<string, DaemonRound[]>;
+  errors: string[];
+}
+
+export function median(xs: number[]): number {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/** Half the range as a fraction of the median. */
+function spread(xs: number[]): number {
+  const v = xs.filter((x) => Number.isFinite(x));
+  if (v.length < 2) return NaN;
+  return (Math.max(...v) - Math.min(...v)) / 2 / median(v);
+}
+
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return '—';
+  if (Math.abs(v) >= 100) return Math.round(v).toLocaleString('en-US');
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+function ratio(a: number, b: number): string {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return '—';
+  return `${(a / b).toFixed(2)}×`;
+}
+
+function table(head: string[], rows: string[][], align: string[]): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(head), line(align), ...rows.map(line)].join('\n');
+}
+
+const MiB = 1024 * 1024;
+
+export function renderMarkdown(r: Results): string {
+  const out: string[] = [];
+  const names = r.targets.map((t) => t.name);
+  const metrics = r.workloads.flatMap((w) => w.metrics);
+  const med = (t: string, k: string): number => median(r.samples[t]?.[k] ?? []);
+
+  out.push('### Medians (higher is better; ± is half the range over rounds)', '');
+  out.push(
+    table(
+      ['workload', 'unit', ...names],
+      metrics.map((m) => [
+        m.key,
+        m.unit,
+        ...names.map((t) => {
+          const xs = r.samples[t]?.[m.key] ?? [];
+          const s = spread(xs);
+          return `${fmt(median(xs))}${Number.isFinite(s) ? ` ±${Math.round(s * 100)}%` : ''}`;
+        }),
+      ]),
+      ['---', '---', ...names.map(() => '---:')],
+    ),
+  );
+
+  const ours = r.targets.filter((t) => t.kind === 'interposer');
+  const hasBindfs = names.includes('bindfs');
+  if (ours.length > 0) {
+    out.push('', '### Ratios of medians: interposer / native (or tmpfs) and interposer / bindfs', '');
+    const head: string[] = ['workload'];
+    for (const t of ours) {
+      const base = t.baseline ?? 'native';
+      head.push(`${t.name} / ${base}`);
+      if (hasBindfs) head.push(`${t.name} / bindfs`);
+    }
+    const rows = metrics.map((m) => {
+      const row = [m.key];
+      for (const t of ours) {
+        row.push(ratio(med(t.name, m.key), med(t.baseline ?? 'native', m.key)));
+        if (hasBindfs) row.push(ratio(med(t.name, m.key), med('bindfs', m.key)));
+      }
+      return row;
+    });
+    out.push(table(head, rows, ['---', ...head.slice(1).map(() => '---:')]));
+  }
+
+  const daemons = r.targets.filter((t) => (r.daemon[t.name] ?? []).length > 0);
+  if (daemons.length > 0) {
+    out.push('', '### The daemon: peak RSS (VmHWM, largest of the rounds) and CPU time (utime+stime while the workloads ran, median of rounds)', '');
+    const wl = r.workloads.map((w) => w.name);
+    out.push(
+      table(
+        ['daemon', 'peak RSS MiB', 'CPU s / round', ...wl.map((w) => `CPU s: ${w}`)],
+        daemons.map((t) => {
+          const rounds = r.daemon[t.name];
+          return [
+            t.name,
+            fmt(Math.max(...rounds.map((d) => d.peakRss)) / MiB),
+            fmt(median(rounds.map((d) => d.cpu))),
+            ...wl.map((w) => fmt(median(rounds.map((d) => d.workloadCpu[w] ?? NaN)))),
+          ];
+        }),
+        ['---', '---:', '---:', ...wl.map(() => '---:')],
+      ),
+    );
+  }
+
+  out.push('', '### What each workload times', '');
+  for (const w of r.workloads) for (const m of w.metrics) out.push(`- **${m.key}** (${w.name}, ${m.unit}): ${m.how}`);
+
+  out.push('', '### Targets', '');
+  for (const t of r.targets) {
+    out.push(`- **${t.name}**: ${t.describe}${t.mountOptions ? `; mount options \`${t.mountOptions}\`` : ''}`);
+  }
+
+  if (r.errors.length > 0) {
+    out.push('', '### Errors', '');
+    for (const e of r.errors) out.push(`- ${e.split('\n').slice(0, 6).join(' / ')}`);
+  }
+  return `${out.join('\n')}\n`;
+}

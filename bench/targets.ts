@@ -1,0 +1,251 @@
+// What the workloads run on: a native directory, native tmpfs, bindfs over the
+// native directory, and interposer in several configurations. Each start()
+// mounts (if needed) and returns a Running whose stop() unmounts and waits for
+// the daemon to exit; emergencyCleanup() undoes everything synchronously from
+// a process 'exit' handler, so no mount or daemon outlives the benchmark.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { check, isMounted, mountedPaths, NODE, ROOT, run } from './exec.ts';
+
+/**
+ * Interposer configurations, one line each. `backend` is passthrough over the
+ * native directory unless it says memory; `flags` go on the mount command
+ * line; `config` is written to a JSON file and passed with --config. Entries
+ * marked `extra` run only when named with --targets.
+ */
+export const INTERPOSER_CONFIGS: InterposerConfig[] = [
+  { name: 'passthrough', note: 'defaults: cache auto, kernel passthrough auto, attr/entry timeout 1s' },
+  { name: 'passthrough-direct', flags: ['--cache', 'direct'], note: '--cache direct: every read and write through the daemon' },
+  { name: 'passthrough-nokp', flags: ['--kernel-passthrough', 'off'], note: '--kernel-passthrough off: page cache on, data through the daemon' },
+  { name: 'memory', backend: 'memory', baseline: 'tmpfs', note: 'memory backend (compare with tmpfs)' },
+  { name: 'metrics', extra: true, config: { layers: [{ metrics: {} }], telemetry: { metrics: '127.0.0.1:19464' } }, note: 'a metrics layer, Prometheus endpoint on' },
+  { name: 'trace-none', extra: true, config: { layers: [{ trace: { paths: ['/no/such/path/**'] } }], telemetry: { traces: { file: '/dev/null' } } }, note: 'a trace layer whose filter matches nothing' },
+  { name: 'fault-empty', extra: true, config: { layers: [{ fault: { rules: [] } }] }, note: 'a fault layer with no rules' },
+];
+
+export interface InterposerConfig {
+  name: string;
+  /** 'passthrough' (over the native directory, the default) or 'memory'. */
+  backend?: 'passthrough' | 'memory';
+  flags?: string[];
+  config?: object;
+  /** The target ratios "vs native" are taken against (default native). */
+  baseline?: 'native' | 'tmpfs';
+  extra?: boolean;
+  note: string;
+}
+
+export interface BenchEnv {
+  /** The benchmark's temporary directory, on the disk under test. */
+  root: string;
+  /** The native directory; also what bindfs and interposer's passthrough mirror. */
+  data: string;
+  /** Size of the memory backend and of the tmpfs. */
+  memoryBytes: number;
+  /** Where daemons write --cpu-prof profiles, if profiling. */
+  cpuProfDir?: string;
+  /** The interposer CLI to run (src/cli/main.ts of this checkout unless --cli). */
+  cli: string;
+}
+
+export interface Running {
+  /** The directory the workloads use. */
+  dir: string;
+  /** The process serving the mount (bindfs or the interposer daemon), if any. */
+  pid?: number;
+  /** Mount options as /proc/self/mountinfo shows them. */
+  mountOptions?: string;
+  stop(): Promise<void>;
+}
+
+export interface Target {
+  name: string;
+  kind: 'native' | 'tmpfs' | 'bindfs' | 'interposer';
+  baseline?: 'native' | 'tmpfs';
+  extra?: boolean;
+  /** How it is started, for the report. */
+  describe(env: BenchEnv): string;
+  start(env: BenchEnv, round: number): Promise<Running>;
+}
+
+// ---- cleanup of everything started here -------------------------------------------------
+
+interface Live {
+  mountpoint?: string;
+  child?: ChildProcess;
+}
+const live = new Set<Live>();
+
+/** Synchronous, for 'exit' and signal handlers: kill what we started and detach what we mounted. */
+export function emergencyCleanup(): void {
+  for (const l of live) {
+    if (l.child && l.child.exitCode === null && l.child.signalCode === null) l.child.kill('SIGKILL');
+    if (l.mountpoint && isMounted(l.mountpoint)) spawnSync('umount', ['-l', l.mountpoint], { stdio: 'ignore' });
+  }
+  live.clear();
+}
+
+async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => child.once('exit', () => r()));
+}
+
+/** Stops a daemon: `how` asks it to unmount and exit; SIGKILL and a lazy unmount if it does not. */
+async function stopDaemon(l: Live, how: () => Promise<void>): Promise<void> {
+  try {
+    await how();
+    const done = await Promise.race([exited(l.child!).then(() => true), sleep(15000).then(() => false)]);
+    if (!done) {
+      process.stderr.write(`bench: ${l.mountpoint}: daemon did not exit within 15 s; killing it\n`);
+      l.child!.kill('SIGKILL');
+      await exited(l.child!);
+    }
+  } finally {
+    if (l.mountpoint && isMounted(l.mountpoint)) await run('umount', ['-l', l.mountpoint]);
+    live.delete(l);
+  }
+}
+
+/** Keeps the last `max` characters a child wrote, and tells when `pattern` first appears. */
+function tail(stream: NodeJS.ReadableStream, max = 65536): { text(): string; seen(p: RegExp): boolean } {
+  let text = '';
+  stream.on('data', (d: Buffer) => {
+    text += d.toString();
+    if (text.length > 2 * max) text = text.slice(-max);
+  });
+  return { text: () => text.slice(-max), seen: (p) => p.test(text) };
+}
+
+// ---- the targets --------------------------------------------------------------------------
+
+export const native: Target = {
+  name: 'native',
+  kind: 'native',
+  describe: (env) => `the directory itself (${env.data})`,
+  start: async (env) => ({ dir: env.data, stop: async () => {} }),
+};
+
+export const tmpfs: Target = {
+  name: 'tmpfs',
+  kind: 'tmpfs',
+  describe: (env) => `a tmpfs mounted for the run (size=${env.memoryBytes})`,
+  async start(env) {
+    const mnt = join(env.root, 'mnt', 'tmpfs');
+    mkdirSync(mnt, { recursive: true });
+    const l: Live = { mountpoint: mnt };
+    live.add(l);
+    await check('mount', ['-t', 'tmpfs', '-o', `size=${env.memoryBytes}`, 'bench-tmpfs', mnt]);
+    return {
+      dir: mnt,
+      mountOptions: mountedPaths().get(mnt)?.options,
+      stop: async () => {
+        try {
+          await check('umount', [mnt]);
+        } finally {
+          if (isMounted(mnt)) await run('umount', ['-l', mnt]);
+          live.delete(l);
+        }
+      },
+    };
+  },
+};
+
+export const bindfs: Target = {
+  name: 'bindfs',
+  kind: 'bindfs',
+  describe: (env) => `bindfs -f ${env.data} MNT (defaults: single-threaded, libfuse attr/entry timeout 1s, allow_other as root, O_DIRECT cleared)`,
+  async start(env) {
+    const mnt = join(env.root, 'mnt', 'bindfs');
+    mkdirSync(mnt, { recursive: true });
+    const child = spawn('bindfs', ['-f', env.data, mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const l: Live = { mountpoint: mnt, child };
+    live.add(l);
+    const err = tail(child.stderr!);
+    child.stdout!.resume();
+    try {
+      await waitFor(() => isMounted(mnt) || child.exitCode !== null, 10000, `bindfs on ${mnt}`);
+      if (!isMounted(mnt)) throw new Error(`bindfs exited (${child.exitCode}) without mounting:\n${err.text()}`);
+    } catch (e) {
+      await stopDaemon(l, async () => void child.kill('SIGTERM'));
+      throw e;
+    }
+    return {
+      dir: mnt,
+      pid: child.pid,
+      mountOptions: mountedPaths().get(mnt)?.options,
+      stop: () =>
+        stopDaemon(l, async () => {
+          const r = await run('fusermount3', ['-u', mnt]);
+          if (r.code !== 0) child.kill('SIGTERM');
+        }),
+    };
+  },
+};
+
+export const CLI = join(ROOT, 'src/cli/main.ts');
+
+export function interposer(c: InterposerConfig): Target {
+  const args = (env: BenchEnv, mnt: string, configFile?: string): string[] => [
+    env.cli,
+    'mount',
+    '--backend',
+    c.backend === 'memory' ? `memory:${env.memoryBytes}` : `passthrough:${env.data}`,
+    ...(configFile ? ['--config', configFile] : []),
+    ...(c.flags ?? []),
+    mnt,
+  ];
+  return {
+    name: c.name,
+    kind: 'interposer',
+    baseline: c.baseline,
+    extra: c.extra,
+    describe: (env) =>
+      `interposer ${args(env, 'MNT', c.config ? `${c.name}.json` : undefined).slice(2).join(' ')}${c.config ? ` with ${c.name}.json = ${JSON.stringify(c.config)}` : ''} — ${c.note}`,
+    async start(env, round) {
+      const mnt = join(env.root, 'mnt', c.name);
+      mkdirSync(mnt, { recursive: true });
+      let configFile: string | undefined;
+      if (c.config) {
+        configFile = join(env.root, `${c.name}.json`);
+        writeFileSync(configFile, JSON.stringify(c.config));
+      }
+      const prof = env.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${env.cpuProfDir}`, `--cpu-prof-name=${c.name}.round${round}.cpuprofile`] : [];
+      const child = spawn(NODE, [...prof, ...args(env, mnt, configFile)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const l: Live = { mountpoint: mnt, child };
+      live.add(l);
+      const err = tail(child.stderr!);
+      child.stdout!.resume();
+      try {
+        await waitFor(() => err.seen(/"msg":"mounted/) || child.exitCode !== null, 30000, `interposer on ${mnt}`);
+        if (!isMounted(mnt)) throw new Error(`interposer exited (${child.exitCode}) without mounting:\n${err.text()}`);
+      } catch (e) {
+        await stopDaemon(l, async () => void child.kill('SIGTERM'));
+        throw e;
+      }
+      return {
+        dir: mnt,
+        pid: child.pid,
+        mountOptions: mountedPaths().get(mnt)?.options,
+        stop: async () => {
+          await stopDaemon(l, async () => void child.kill('SIGTERM'));
+          if (child.exitCode !== 0) process.stderr.write(`bench: ${c.name} daemon exited with ${child.exitCode ?? child.signalCode}:\n${err.text().slice(-2000)}\n`);
+        },
+      };
+    },
+  };
+}
+
+/** Every target in the order each round visits them. */
+export function allTargets(): Target[] {
+  return [native, tmpfs, bindfs, ...INTERPOSER_CONFIGS.map(interposer)];
+}

@@ -1,0 +1,143 @@
+// Requests are served concurrently: a read the daemon keeps pending does not
+// hold up anything else on the mount, and many processes working at once all
+// get the right bytes. Nothing here measures time: an operation stuck behind
+// another hangs, and the test timeout turns that into a failure.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NODE, ROOT, isMounted, stopDaemon, tempDir, waitFor, withMount, type Daemon } from '../helpers/mount.ts';
+import { run, sh } from '../helpers/run.ts';
+import { shAsync, start, stopChild, waitForLine, type Child } from '../fixtures/children.ts';
+
+const SLOW_FS = join(ROOT, 'test/fixtures/slow-fs.ts');
+const MiB = 1024 * 1024;
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+// A test that hangs is ended by the test timeout without reaching its
+// finally; what it started is stopped here instead.
+const leftovers = new Set<() => Promise<unknown>>();
+after(async () => {
+  for (const stop of leftovers) await stop();
+});
+
+/** Starts test/fixtures/slow-fs.ts on `mnt` and waits until it says it has mounted. */
+async function startSlowFs(mnt: string): Promise<Daemon> {
+  const child = spawn(NODE, [SLOW_FS, mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const d: Daemon = { mountpoint: mnt, child, log: () => out, exited };
+  try {
+    await waitFor(() => out.includes('mounted\n') || child.exitCode !== null, 15000, 'slow-fs to mount');
+  } catch (err) {
+    await stopDaemon(d);
+    throw err;
+  }
+  if (!isMounted(mnt)) throw new Error(`slow-fs did not mount:\n${out}`);
+  return d;
+}
+
+/** True once `pid` sits in a read(2) of a file whose path ends with `name`. */
+function blockedReading(pid: number, name: string): boolean {
+  try {
+    const [nr, fd] = readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ');
+    return nr === '0' && readlinkSync(`/proc/${pid}/fd/${Number(fd)}`).endsWith(`/${name}`);
+  } catch {
+    return false; // not started, exited, or running (syscall says "running")
+  }
+}
+
+test('a read the daemon keeps pending does not block stat, ls, or I/O on other files', async () => {
+  const mnt = tempDir('slow');
+  let d: Daemon | undefined;
+  let reader: Child | undefined;
+  const cleanup = async (): Promise<void> => {
+    await stopChild(reader);
+    if (d) await stopDaemon(d);
+    rmSync(mnt, { recursive: true, force: true });
+  };
+  leftovers.add(cleanup);
+  try {
+    d = await startSlowFs(mnt);
+    const data = randomBytes(3 * MiB);
+    writeFileSync(join(mnt, 'slow'), data); // the daemon is another process: sync calls are fine
+    assert.equal(statSync(join(mnt, 'slow')).size, data.length);
+
+    reader = start('sha256sum', ['slow'], { cwd: mnt });
+    const pid = reader.proc.pid!;
+    await waitFor(() => blockedReading(pid, 'slow'), 15000, 'the reader to block in read(2) on slow');
+
+    // Each of these would hang if the pending read held up the daemon.
+    assert.equal(sh('stat -c "%s %F" slow', { cwd: mnt }), `${data.length} regular file\n`);
+    assert.equal(sh('ls', { cwd: mnt }), 'slow\n');
+    mkdirSync(join(mnt, 'dir'));
+    writeFileSync(join(mnt, 'dir/other'), 'other data');
+    assert.equal(readFileSync(join(mnt, 'dir/other'), 'utf8'), 'other data');
+    const big = randomBytes(4 * MiB);
+    writeFileSync(join(mnt, 'dir/big'), big);
+    assert.equal(sh('sha256sum dir/big', { cwd: mnt }), `${sha256(big)}  dir/big\n`);
+    sh('mv dir/other dir/renamed && chmod 600 dir/renamed && rm dir/big && echo appended >> dir/renamed', { cwd: mnt });
+    assert.deepEqual(readdirSync(join(mnt, 'dir')), ['renamed']);
+    assert.equal(sh('cat dir/renamed', { cwd: mnt }), 'other dataappended\n');
+    assert.equal(sh('df --output=source .', { cwd: mnt }).trim().split('\n')[1], 'interposer:slow');
+
+    assert.equal(reader.proc.exitCode, null, 'the slow read is still pending after all of that');
+    assert.ok(blockedReading(pid, 'slow'), 'and still waiting in read(2)');
+
+    sh('touch release', { cwd: mnt });
+    const r = await reader.done;
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${sha256(data)}  slow\n`, 'the slow read completes with the right data');
+    assert.ok(d.child.exitCode === null, 'the daemon is still serving');
+  } finally {
+    leftovers.delete(cleanup);
+    await cleanup();
+  }
+});
+
+test('32 dd readers and writers on different files while find walks a tree', async () => {
+  const src = tempDir('conc-src');
+  try {
+    sh('for i in $(seq 0 15); do head -c 8M /dev/urandom > w$i; head -c 8M /dev/urandom > r$i; done', { cwd: src });
+    const want = (name: string) => sha256(readFileSync(join(src, name)));
+    // --cache direct: every read and write reaches the daemon.
+    await withMount(['--backend', 'memory:1GiB', '--cache', 'direct'], async (mnt) => {
+      const made = run('python3', [
+        '-c',
+        `import os, sys
+for d in range(20):
+    os.makedirs(os.path.join(sys.argv[1], 'tree', 'd%02d' % d, 'sub'))
+    for f in range(50):
+        open(os.path.join(sys.argv[1], 'tree', 'd%02d' % d, 'sub' if f % 2 else '', 'f%02d' % f), 'w').close()`,
+        mnt,
+      ]);
+      assert.equal(made.status, 0, made.stderr);
+      const entries = Number(sh('find tree | wc -l', { cwd: mnt }).trim());
+      assert.equal(entries, 1 + 20 * (2 + 50), 'the tree: itself, 20 dirs with a sub each, 50 files per dir');
+      sh(`mkdir in out && for i in $(seq 0 15); do cp ${src}/r$i in/r$i; done`, { cwd: mnt });
+
+      await shAsync(
+        `for i in $(seq 0 15); do
+           dd if=${src}/w$i of=out/w$i bs=256k status=none &
+           dd if=in/r$i bs=128k status=none | sha256sum > ${src}/read$i &
+         done
+         for k in 1 2 3 4 5; do find tree | wc -l; done > ${src}/finds &
+         wait`,
+        { cwd: mnt },
+      );
+      assert.deepEqual(readFileSync(join(src, 'finds'), 'utf8').trim().split('\n').map(Number), Array(5).fill(entries), 'every walk saw the whole tree');
+      for (let i = 0; i < 16; i++) {
+        assert.equal(sha256(readFileSync(join(mnt, `out/w${i}`))), want(`w${i}`), `written file ${i}`);
+        assert.equal(readFileSync(join(src, `read${i}`), 'utf8').split(' ')[0], want(`r${i}`), `read file ${i}`);
+      }
+      assert.ok(existsSync(join(mnt, 'tree/d19/sub/f49')));
+    });
+  } finally {
+    rmSync(src, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,273 @@
+// The control API of a live mount through `interposer ctl` (a child process):
+// show, rules and counters, set (atomic; a bad config changes nothing),
+// add-rule with a TTL, rm-rule, pause/resume, wait.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isMounted, tempDir, waitFor } from '../helpers/mount.ts';
+import { ctl, ctlAsync, ctlJson, pyJson, ruleNamed, rules, withConfig } from './layers-support.ts';
+
+const BASE = `
+layers:
+  - fault:
+      rules:
+        - { name: base, ops: [read], paths: [a], errno: EIO }
+  - latency:
+      rules:
+        - { name: lag, ops: [fsync], paths: [nothing], delay: 5ms }
+`;
+
+/** Python: one read of each file, 'ok' or the errno. */
+function reads(mnt: string, ...names: string[]): Record<string, string> {
+  return pyJson<Record<string, string>>(
+    mnt,
+    `
+res = {}
+for n in ${JSON.stringify(names)}:
+    if not os.path.exists(n): put(n, b'x')
+    fd = os.open(n, os.O_RDONLY)
+    res[n] = outcome(lambda: os.read(fd, 1) and 'ok')
+    os.close(fd)
+print(json.dumps(res))
+`,
+  );
+}
+
+function withFile<T>(text: string, fn: (file: string) => T): T {
+  const dir = tempDir('ctl');
+  try {
+    const file = join(dir, 'new.yaml');
+    writeFileSync(file, text);
+    return fn(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('show prints the config as parsed and as written, and whether injection is paused', async () => {
+  await withConfig(BASE, async (mnt) => {
+    const shown = ctlJson<{ config: { layers: Array<Record<string, { rules: Array<Record<string, unknown>> }>> }; layers: unknown[]; paused: boolean }>('show', mnt);
+    assert.equal(shown.paused, false);
+    assert.deepEqual(shown.layers, [
+      { fault: { rules: [{ name: 'base', ops: ['read'], paths: ['a'], errno: 'EIO' }] } },
+      { latency: { rules: [{ name: 'lag', ops: ['fsync'], paths: ['nothing'], delay: '5ms' }] } },
+    ]);
+    assert.equal(shown.config.layers[1].latency.rules[0].delay, 5, 'units parsed');
+    assert.deepEqual(shown.config.layers[0].fault.rules[0].errno, [{ errno: 'EIO', weight: 1 }]);
+  });
+});
+
+test('rules lists every rule with its layer, kind and matched/fired counters', async () => {
+  await withConfig(BASE, async (mnt) => {
+    assert.deepEqual(rules(mnt), [
+      { layer: 0, kind: 'fault', name: 'base', matched: 0, fired: 0 },
+      { layer: 1, kind: 'latency', name: 'lag', matched: 0, fired: 0 },
+    ]);
+    assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'EIO', b: 'ok' });
+    reads(mnt, 'a');
+    reads(mnt, 'b');
+    assert.deepEqual(ruleNamed(mnt, 'base'), { layer: 0, kind: 'fault', name: 'base', matched: 2, fired: 2 });
+  });
+});
+
+test('set replaces the layers atomically; a bad config is rejected with the field and the old rules stay', async () => {
+  await withConfig(BASE, async (mnt) => {
+    assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'EIO', b: 'ok' });
+
+    const bad = withFile('layers:\n  - fault:\n      rules:\n        - { name: nb, ops: [read], paths: [b], errno: EIOO }\n', (f) => ctl('set', mnt, f));
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /layers\[0\]\.fault\.rules\[0\]\.errno: "EIOO" is not an errno; did you mean EIO\?/);
+    assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'EIO', b: 'ok' }, 'the old rules still act');
+    assert.deepEqual(rules(mnt).map((r) => r.name), ['base', 'lag']);
+
+    const backend = withFile('backend: { type: "null" }\nlayers: []\n', (f) => ctl('set', mnt, f));
+    assert.equal(backend.status, 1);
+    assert.match(backend.stderr, /the backend cannot change while mounted/);
+    const mount = withFile('mount: { cache: auto }\nlayers: []\n', (f) => ctl('set', mnt, f));
+    assert.equal(mount.status, 1);
+    assert.match(mount.stderr, /mount options cannot change while mounted/);
+    const yaml = withFile('layers: [ {fault: ', (f) => ctl('set', mnt, f));
+    assert.equal(yaml.status, 1);
+    assert.match(yaml.stderr, /not valid YAML or JSON/);
+    assert.deepEqual(reads(mnt, 'a'), { a: 'EIO' });
+
+    const good = withFile('layers:\n  - fault:\n      rules:\n        - { name: nb, ops: [read], paths: [b], errno: EIO }\n', (f) => ctl('set', mnt, f));
+    assert.equal(good.status, 0, good.stderr);
+    assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'EIO' });
+    assert.deepEqual(rules(mnt).map((r) => r.name), ['nb']);
+    assert.deepEqual(ctlJson<{ layers: unknown[] }>('show', mnt).layers, [{ fault: { rules: [{ name: 'nb', ops: ['read'], paths: ['b'], errno: 'EIO' }] } }]);
+
+    // An empty layers section removes every disturbance.
+    assert.equal(withFile('layers: []\n', (f) => ctl('set', mnt, f)).status, 0);
+    assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'ok' });
+  });
+});
+
+test('add-rule adds to a layer by kind or index; a bad rule is refused and changes nothing', async () => {
+  await withConfig(BASE, async (mnt) => {
+    assert.deepEqual(ctlJson('add-rule', mnt, 'fault', '{name: extra, ops: [read], paths: [b], errno: EIO}'), { name: 'extra' });
+    assert.deepEqual(reads(mnt, 'a', 'b', 'c'), { a: 'EIO', b: 'EIO', c: 'ok' });
+    const unnamed = ctlJson<{ name: string }>('add-rule', mnt, '0', '{ops: [read], paths: [c], errno: EIO}');
+    assert.ok(unnamed.name.length > 0);
+    assert.deepEqual(reads(mnt, 'c'), { c: 'EIO' });
+    assert.deepEqual(rules(mnt).map((r) => r.name), ['base', 'extra', unnamed.name, 'lag']);
+
+    const bad = ctl('add-rule', mnt, 'fault', '{ops: [write], paths: [d], errno: ENOTDIR}');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /layers\[0\]\.fault\.rules\[3\]\.errno: ENOTDIR is not a result of write/);
+    const dup = ctl('add-rule', mnt, 'fault', '{name: extra, ops: [read], errno: EIO}');
+    assert.equal(dup.status, 1);
+    assert.match(dup.stderr, /a rule named extra exists already/);
+    const noLayer = ctl('add-rule', mnt, 'throttle', '{ops: [read]}');
+    assert.equal(noLayer.status, 1);
+    assert.match(noLayer.stderr, /no layer "throttle"; the stack has fault, latency/);
+    assert.equal(rules(mnt).length, 4);
+  });
+});
+
+test('counters and trigger state survive adding and removing other rules', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { name: late, ops: [read], paths: [a], after: 4, errno: EIO }
+        - { name: third, ops: [read], paths: [b], every: 3, errno: EIO }
+`;
+  await withConfig(yaml, async (mnt) => {
+    for (let i = 0; i < 2; i++) reads(mnt, 'a', 'b');
+    ctlJson('add-rule', mnt, 'fault', '{name: other, ops: [read], paths: [c], errno: EIO}');
+    assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'EIO' }, 'the 3rd read of b is the 3rd, not the 1st');
+    ctlJson('rm-rule', mnt, 'other');
+    assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'ok' });
+    assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'EIO', b: 'ok' }, 'the 5th read of a is past after: 4');
+    assert.deepEqual(
+      rules(mnt).map((r) => [r.name, r.matched, r.fired]),
+      [
+        ['late', 5, 1],
+        ['third', 5, 1],
+      ],
+    );
+  });
+});
+
+test('add-rule --ttl: the rule acts, then disappears after the ttl', async () => {
+  await withConfig(BASE, async (mnt) => {
+    const ttl = 6000;
+    const t0 = Date.now();
+    ctlJson('add-rule', mnt, 'fault', '{name: brief, ops: [read], paths: [t], errno: EIO}', '--ttl', `${ttl}ms`);
+    const listed = rules(mnt).map((r) => r.name);
+    const seen = reads(mnt, 't');
+    // The timer started after t0: until t0 + ttl the rule must be there (on a machine so loaded
+    // that these calls took longer, only the expiry below is checked).
+    if (Date.now() < t0 + ttl) {
+      assert.deepEqual(listed, ['base', 'brief', 'lag']);
+      assert.deepEqual(seen, { t: 'EIO' });
+    }
+    await waitFor(() => ruleNamed(mnt, 'brief') === undefined, 30000, 'the rule to expire');
+    assert.ok(Date.now() >= t0 + ttl, 'not before its time');
+    assert.deepEqual(reads(mnt, 't', 'a'), { t: 'ok', a: 'EIO' });
+    assert.deepEqual(rules(mnt).map((r) => r.name), ['base', 'lag']);
+    const bad = ctl('add-rule', mnt, 'fault', '{ops: [read], errno: EIO}', '--ttl', 'soon');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /ttl "soon" is not a duration/);
+  });
+});
+
+test('a ttl rule replaced by set does not take the mount down when its time comes, nor remove its namesake', async () => {
+  await withConfig(BASE, async (mnt, d) => {
+    const ttl = 4000;
+    const added = Date.now();
+    ctlJson('add-rule', mnt, 'fault', '{name: gone, ops: [read], paths: [t], errno: EIO}', '--ttl', `${ttl}ms`);
+    const set = withFile('layers:\n  - fault:\n      rules:\n        - { name: gone, ops: [read], paths: [u], errno: EIO }\n', (f) => ctl('set', mnt, f));
+    assert.equal(set.status, 0, set.stderr);
+    await new Promise((r) => setTimeout(r, Math.max(0, added + ttl + 1500 - Date.now())));
+    assert.equal(d.child.exitCode, null, `the daemon is alive:\n${d.log()}`);
+    assert.ok(isMounted(mnt));
+    assert.deepEqual(rules(mnt).map((r) => r.name), ['gone'], "the new config's rule stays");
+    assert.deepEqual(reads(mnt, 't', 'u'), { t: 'ok', u: 'EIO' });
+  });
+});
+
+test('rm-rule removes a rule by name (also a default name); an unknown name is an error', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { name: base, ops: [read], paths: [a], errno: EIO }
+        - { ops: [read], paths: [b], errno: EIO }
+`;
+  await withConfig(yaml, async (mnt) => {
+    assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'EIO', b: 'EIO' });
+    assert.deepEqual(ctlJson('rm-rule', mnt, 'base'), { ok: true });
+    assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'EIO' });
+    assert.deepEqual(rules(mnt).map((r) => r.name), ['layers[0].rules[0]']);
+    ctlJson('rm-rule', mnt, 'layers[0].rules[0]');
+    assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'ok' });
+    const r = ctl('rm-rule', mnt, 'nonesuch');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no rule named nonesuch/);
+  });
+});
+
+test('pause stops every injection (faults and delays) until resume', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { name: base, ops: [read], paths: [a], errno: EIO }
+  - latency:
+      rules:
+        - { name: lag, ops: [fsync], paths: [s], delay: 20ms }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const fsync = `fd = os.open('s', os.O_WRONLY | os.O_CREAT)\nos.fsync(fd)\nprint(json.dumps(0))`;
+    assert.deepEqual(reads(mnt, 'a'), { a: 'EIO' });
+    assert.deepEqual(ctlJson('pause', mnt), { paused: true });
+    assert.equal(ctlJson<{ paused: boolean }>('show', mnt).paused, true);
+    assert.deepEqual(reads(mnt, 'a', 'a'), { a: 'ok' });
+    pyJson(mnt, fsync);
+    assert.deepEqual(
+      rules(mnt).map((r) => [r.name, r.matched, r.fired]),
+      [
+        ['base', 1, 1],
+        ['lag', 0, 0],
+      ],
+      'paused rules neither match nor fire',
+    );
+    assert.deepEqual(ctlJson('resume', mnt), { paused: false });
+    assert.deepEqual(reads(mnt, 'a'), { a: 'EIO' });
+    pyJson(mnt, fsync);
+    assert.equal(ruleNamed(mnt, 'lag')!.fired, 1);
+  });
+});
+
+test('wait returns once the rule has fired N times; exits 1 on timeout or for an unknown rule', async () => {
+  await withConfig(BASE, async (mnt) => {
+    const waiting = ctlAsync('wait', mnt, 'base', '--fired', '3', '--timeout', '60s');
+    try {
+      reads(mnt, 'a');
+      reads(mnt, 'a');
+      assert.equal(ruleNamed(mnt, 'base')!.fired, 2);
+      assert.equal(waiting.child.exitCode, null, 'still waiting after 2 firings');
+      reads(mnt, 'a');
+      const r = await waiting.done;
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { layer: 0, kind: 'fault', name: 'base', matched: 3, fired: 3 });
+    } finally {
+      waiting.child.kill('SIGKILL');
+    }
+    // Already reached: returns at once.
+    assert.equal(ctl('wait', mnt, 'base', '--fired', '2').status, 0);
+
+    const late = ctl('wait', mnt, 'base', '--fired', '100', '--timeout', '300ms');
+    assert.equal(late.status, 1);
+    assert.match(late.stderr, /rule base fired 3 of 100 times before the timeout/);
+    const unknown = ctl('wait', mnt, 'nonesuch', '--timeout', '1s');
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /no rule named nonesuch/);
+    const badCount = ctl('wait', mnt, 'base', '--fired', 'many');
+    assert.equal(badCount.status, 1);
+    assert.match(badCount.stderr, /expected \?rule=NAME&fired=N&timeout=30s/);
+  });
+});

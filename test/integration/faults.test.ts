@@ -1,0 +1,389 @@
+// Fault injection through a real mount, seen by applications: errnos, short
+// and torn I/O, corruption, a lying statfs, overridden attributes, ENOSPC
+// after N bytes, process and path targeting, counted triggers, the injected
+// rate over 20,000 ops and the determinism of a seeded schedule.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { run } from '../helpers/run.ts';
+import { binomial999, pyJson, ruleNamed, rules, withConfig } from './layers-support.ts';
+
+test('errno: reads and writes get the configured errno; weighted errnos produce each of them', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { ops: [read], paths: [r], errno: EIO }
+        - { ops: [write], paths: [w], errno: ENOSPC }
+        - { name: weighted, ops: [write], paths: [both], errno: [{ EIO: 1 }, { EDQUOT: 1 }] }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<{ read: string; write: string; other: string; weighted: Record<string, number> }>(
+      mnt,
+      `
+put('r', b'hello')
+fd = os.open('r', os.O_RDONLY)
+read = outcome(lambda: os.read(fd, 5).decode())
+fd = os.open('w', os.O_WRONLY | os.O_CREAT)
+write = outcome(lambda: os.write(fd, b'x'))
+put('other', b'fine')
+other = open('other').read()
+fd = os.open('both', os.O_WRONLY | os.O_CREAT)
+weighted = {}
+for i in range(200):
+    k = outcome(lambda: os.write(fd, b'x'))
+    weighted[k] = weighted.get(k, 0) + 1
+print(json.dumps(dict(read=read, write=write, other=other, weighted=weighted)))
+`,
+    );
+    assert.equal(out.read, 'EIO');
+    assert.equal(out.write, 'ENOSPC');
+    assert.equal(out.other, 'fine', 'files no rule names are untouched');
+    assert.deepEqual(Object.keys(out.weighted).sort(), ['EDQUOT', 'EIO']);
+    assert.equal(out.weighted.EIO + out.weighted.EDQUOT, 200);
+    assert.equal(ruleNamed(mnt, 'weighted')!.fired, 200);
+  });
+});
+
+test('shortRead: a single read returns the configured part (fraction or bytes) of the right data', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { ops: [read], paths: [half], action: { shortRead: 0.5 } }
+        - { ops: [read], paths: [hundred], action: { shortRead: 100 } }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<Record<string, [number, boolean]>>(
+      mnt,
+      `
+data = bytes(range(256)) * 32
+res = {}
+for name in ['half', 'hundred', 'plain']:
+    put(name, data)
+    fd = os.open(name, os.O_RDONLY)
+    got = os.read(fd, 8192)
+    res[name] = [len(got), got == data[:len(got)]]
+print(json.dumps(res))
+`,
+    );
+    assert.deepEqual(out, { half: [4096, true], hundred: [100, true], plain: [8192, true] });
+  });
+});
+
+test('shortWrite: write(2) reports the part written, and only that part lands', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { ops: [write], paths: [quarter], action: { shortWrite: 0.25 } }
+        - { ops: [write], paths: [bytes], action: { shortWrite: 10 } }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<Record<string, [number, number, boolean]>>(
+      mnt,
+      `
+data = os.urandom(4096)
+res = {}
+for name in ['quarter', 'bytes']:
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT)
+    n = os.write(fd, data)
+    os.close(fd)
+    back = open(name, 'rb').read()
+    res[name] = [n, len(back), back == data[:n]]
+print(json.dumps(res))
+`,
+    );
+    assert.deepEqual(out, { quarter: [1024, 1024, true], bytes: [10, 10, true] });
+  });
+});
+
+test('tornWrite: part of the data lands, then the write fails with the errno', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { ops: [write], paths: [torn], action: { tornWrite: { keep: 1000, errno: EIO } } }
+        - { ops: [write], paths: [torn2], action: { tornWrite: { keep: 0.5, errno: ENOSPC } } }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<Record<string, [string, number, boolean]>>(
+      mnt,
+      `
+data = os.urandom(4096)
+res = {}
+for name in ['torn', 'torn2']:
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT)
+    r = outcome(lambda: os.write(fd, data))
+    os.close(fd)
+    back = open(name, 'rb').read()
+    res[name] = [r, len(back), back == data[:len(back)]]
+print(json.dumps(res))
+`,
+    );
+    assert.deepEqual(out, { torn: ['EIO', 1000, true], torn2: ['ENOSPC', 2048, true] });
+  });
+});
+
+test('corrupt: reads differ in exactly N bytes, one bit each with flip; corrupted writes are stored so', async () => {
+  const yaml = `
+layers:
+  - fault:
+      seed: 11
+      rules:
+        - { ops: [read], paths: [c], action: { corrupt: { mode: flip, bytes: 3 } } }
+        - { ops: [write], paths: [cw], action: { corrupt: { mode: flip, bytes: 5 } } }
+        - { ops: [read], paths: [z], action: { corrupt: { mode: zero, bytes: 4 } } }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<{ reads: number[][]; written: number[]; zeroed: number[] }>(
+      mnt,
+      `
+data = bytes(range(1, 256)) * 16
+def diff(a, b):
+    return [x ^ y for x, y in zip(a, b) if x != y]
+put('c', data)
+fd = os.open('c', os.O_RDONLY)
+reads = [diff(os.pread(fd, len(data), 0), data) for i in range(30)]
+fd = os.open('cw', os.O_WRONLY | os.O_CREAT)
+os.write(fd, data)
+os.close(fd)
+written = diff(open('cw', 'rb').read(), data)
+put('z', data)
+fd = os.open('z', os.O_RDONLY)
+zeroed = diff(os.pread(fd, len(data), 0), data)
+print(json.dumps(dict(reads=reads, written=written, zeroed=zeroed)))
+`,
+    );
+    const oneBit = (x: number): boolean => x !== 0 && (x & (x - 1)) === 0;
+    for (const [i, d] of out.reads.entries()) {
+      assert.equal(d.length, 3, `read ${i}: ${d.length} bytes differ`);
+      assert.ok(d.every(oneBit), `read ${i}: one bit per byte hit, got ${d.map((x) => x.toString(2))}`);
+    }
+    assert.notDeepEqual(out.reads[0], out.reads[1], 'each read is corrupted afresh');
+    assert.equal(out.written.length, 5);
+    assert.ok(out.written.every(oneBit));
+    assert.equal(out.zeroed.length, 4, 'zero fill (the data has no zero bytes)');
+  });
+});
+
+test('statfs lie: df and os.statvfs show the configured size and free space', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { ops: [statfs], action: { statfs: { size: 10GiB, free: 3GiB, files: 12345 } } }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const st = pyJson<{ size: number; free: number; avail: number; files: number }>(
+      mnt,
+      `
+s = os.statvfs('.')
+print(json.dumps(dict(size=s.f_blocks * s.f_frsize, free=s.f_bfree * s.f_frsize, avail=s.f_bavail * s.f_frsize, files=s.f_files)))
+`,
+    );
+    assert.deepEqual(st, { size: 10 * 1024 ** 3, free: 3 * 1024 ** 3, avail: 3 * 1024 ** 3, files: 12345 });
+    const df = run('df', ['-B1', '--output=size,avail', mnt]);
+    assert.equal(df.status, 0, df.stderr);
+    assert.deepEqual(df.stdout.trim().split('\n')[1].trim().split(/\s+/), [String(10 * 1024 ** 3), String(3 * 1024 ** 3)]);
+  });
+});
+
+test('attr override: stat shows the configured mode, size, owner and mtime', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { ops: [getattr], paths: [a], action: { attr: { mode: 0o600, size: 12345, uid: 4321, gid: 1234, mtime: "2001-02-03T04:05:06Z" } } }
+`;
+  await withConfig(yaml, async (mnt) => {
+    run('sh', ['-c', 'echo hi > a && echo hi > b && chmod 644 a b'], { cwd: mnt });
+    const stat = (f: string): string => run('stat', ['-c', '%A %s %u %g %Y', f], { cwd: mnt }).stdout.trim();
+    assert.equal(stat('a'), `-rw------- 12345 4321 1234 ${Date.parse('2001-02-03T04:05:06Z') / 1000}`);
+    assert.match(stat('b'), /^-rw-r--r-- 3 0 0 \d+$/);
+  });
+});
+
+test('ENOSPC after N bytes: dd fails once 1 MiB has been written, and 1 MiB is in the file', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { name: full, ops: [write], paths: [big], afterBytes: 1MiB, errno: ENOSPC }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const dd = run('dd', ['if=/dev/zero', 'of=big', 'bs=4k', 'count=1000'], { cwd: mnt });
+    assert.notEqual(dd.status, 0);
+    assert.match(dd.stderr, /No space left on device/);
+    // Every write is 4 KiB (cache direct): 256 of them pass, the 257th fails.
+    assert.equal(Number(run('stat', ['-c', '%s', 'big'], { cwd: mnt }).stdout.trim()), 1024 * 1024);
+    assert.deepEqual(ruleNamed(mnt, 'full'), { layer: 0, kind: 'fault', name: 'full', matched: 257, fired: 1 });
+    // Other files still take writes.
+    assert.equal(run('dd', ['if=/dev/zero', 'of=small', 'bs=4k', 'count=300'], { cwd: mnt }).status, 0);
+  });
+});
+
+test('process matching: a rule for comm python3 hits python but not cat; a rule for a uid hits only that user', async () => {
+  const yaml = `${'backend: { type: memory }'}
+mount: { cache: direct, attrTimeout: 0, entryTimeout: 0, allowOther: true }
+layers:
+  - fault:
+      rules:
+        - { name: py, ops: [read], paths: [f], process: { comm: python3 }, errno: EIO }
+        - { name: nobody, ops: [read], paths: [g], process: { uid: 65534 }, errno: EACCES }
+`;
+  await withConfig(yaml, async (mnt) => {
+    run('sh', ['-c', 'echo data > f && echo data > g && chmod 644 f g'], { cwd: mnt });
+    assert.equal(pyJson<string>(mnt, `fd = os.open('f', os.O_RDONLY)\nprint(json.dumps(outcome(lambda: os.read(fd, 10).decode())))`), 'EIO');
+    const cat = run('cat', ['f'], { cwd: mnt });
+    assert.equal(cat.status, 0, cat.stderr);
+    assert.equal(cat.stdout, 'data\n');
+    assert.equal(ruleNamed(mnt, 'py')!.fired, 1);
+
+    const asNobody = run('cat', ['g'], { cwd: mnt, uid: 65534, gid: 65534 });
+    assert.notEqual(asNobody.status, 0);
+    assert.match(asNobody.stderr, /Permission denied/);
+    const asRoot = run('cat', ['g'], { cwd: mnt });
+    assert.equal(asRoot.stdout, 'data\n');
+    const fNobody = run('cat', ['f'], { cwd: mnt, uid: 65534, gid: 65534 });
+    assert.equal(fNobody.stdout, 'data\n', 'the uid rule names only g');
+  });
+});
+
+test('paths: include and exclude globs pick the files', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { ops: [read], paths: ["logs/**"], exclude: ["**/*.keep"], errno: EIO }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<Record<string, string>>(
+      mnt,
+      `
+for d in ['logs', 'logs/sub', 'other']:
+    os.mkdir(d)
+names = ['logs/a.txt', 'logs/b.keep', 'logs/sub/c.txt', 'logs/sub/d.keep', 'other/a.txt', 'top.txt']
+res = {}
+for n in names:
+    put(n, b'x')
+    fd = os.open(n, os.O_RDONLY)
+    res[n] = outcome(lambda: os.read(fd, 1).decode())
+print(json.dumps(res))
+`,
+    );
+    assert.deepEqual(out, {
+      'logs/a.txt': 'EIO',
+      'logs/b.keep': 'x',
+      'logs/sub/c.txt': 'EIO',
+      'logs/sub/d.keep': 'x',
+      'other/a.txt': 'x',
+      'top.txt': 'x',
+    });
+  });
+});
+
+test('after, every and times: the pattern of failures, and the counters interposer ctl reports', async () => {
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { name: after3, ops: [read], paths: [a], after: 3, errno: EIO }
+        - { name: every3, ops: [read], paths: [b], every: 3, errno: EIO }
+        - { name: times2, ops: [read], paths: [c], times: 2, errno: EIO }
+        - { name: after2-every2-times2, ops: [read], paths: [d], after: 2, every: 2, times: 2, errno: EIO }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<Record<string, string>>(
+      mnt,
+      `
+res = {}
+for n in ['a', 'b', 'c', 'd']:
+    put(n, b'0123456789')
+    fd = os.open(n, os.O_RDONLY)
+    res[n] = ''.join('1' if outcome(lambda: os.pread(fd, 4, 0)) == 'EIO' else '0' for i in range(9))
+print(json.dumps(res))
+`,
+    );
+    assert.deepEqual(out, { a: '000111111', b: '001001001', c: '110000000', d: '000101000' });
+    const counters = Object.fromEntries(rules(mnt).map((r) => [r.name, [r.matched, r.fired]]));
+    assert.deepEqual(counters, { after3: [9, 6], every3: [9, 3], times2: [9, 2], 'after2-every2-times2': [9, 2] });
+  });
+});
+
+test('statistics: over 20,000 reads, a probability 0.1 rule fires inside the binomial 99.9% interval', async () => {
+  const n = 20_000;
+  const p = 0.1;
+  const yaml = `
+layers:
+  - fault:
+      seed: 20240601
+      rules:
+        - { name: p10, ops: [read], paths: [data], probability: ${p}, errno: EIO }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<{ failed: number; other: number }>(
+      mnt,
+      `
+put('data', os.urandom(4096))
+fd = os.open('data', os.O_RDONLY)
+failed = other = 0
+for i in range(${n}):
+    try:
+        os.pread(fd, 16, (i * 16) % 4096)
+    except OSError as e:
+        if e.errno == errno.EIO: failed += 1
+        else: other += 1
+print(json.dumps(dict(failed=failed, other=other)))
+`,
+    );
+    const [lo, hi] = binomial999(n, p);
+    assert.equal(out.other, 0);
+    assert.ok(out.failed >= lo && out.failed <= hi, `${out.failed} injected of ${n}: outside [${lo.toFixed(1)}, ${hi.toFixed(1)}]`);
+    // Every read reached the rule (cache direct), and the counter agrees with what the app saw.
+    assert.deepEqual(ruleNamed(mnt, 'p10'), { layer: 0, kind: 'fault', name: 'p10', matched: n, fired: out.failed });
+  });
+});
+
+/** The per-read outcomes of a sequential workload under a seeded schedule. */
+async function schedule(seed: number): Promise<string[]> {
+  const yaml = `
+layers:
+  - fault:
+      seed: ${seed}
+      rules:
+        - { name: err, ops: [read], paths: [data], probability: 0.05, errno: [{ EIO: 1 }, { EAGAIN: 1 }] }
+        - { name: short, ops: [read], paths: [data], probability: 0.05, action: { shortRead: 0.25 } }
+        - { name: flip, ops: [read], paths: [data], probability: 0.05, action: { corrupt: { bytes: 1 } } }
+`;
+  return withConfig(yaml, async (mnt) =>
+    pyJson<string[]>(
+      mnt,
+      `
+data = bytes(range(256)) * 16
+put('data', data)
+fd = os.open('data', os.O_RDONLY)
+res = []
+for i in range(2000):
+    try:
+        got = os.pread(fd, 64, 0)
+        if len(got) != 64: res.append('short%d' % len(got))
+        elif got != data[:64]: res.append('corrupt@%d' % next(j for j in range(64) if got[j] != data[j]))
+        else: res.append('ok')
+    except OSError as e:
+        res.append(errno.errorcode[e.errno])
+print(json.dumps(res))
+`,
+    ),
+  );
+}
+
+test('determinism: the same seed and workload give the same faults; another seed others', async () => {
+  const first = await schedule(42);
+  const second = await schedule(42);
+  const other = await schedule(43);
+  const kinds = new Set(first.map((x) => x.replace(/\d+$/, '')));
+  assert.deepEqual([...kinds].sort(), ['EAGAIN', 'EIO', 'corrupt@', 'ok', 'short'], 'every kind of fault occurs');
+  assert.deepEqual(second, first);
+  assert.notDeepEqual(other, first);
+  assert.equal(other.length, first.length);
+});
