@@ -19,7 +19,7 @@ import { log } from '../util/log.ts';
 import { Controller } from '../control/controller.ts';
 import { controlSocketFor } from '../control/socket-path.ts';
 import type { ServeOptions } from './serve.ts';
-import { createStack, type StackVfs } from '../layers/stack.ts';
+import { createStack } from '../layers/stack.ts';
 
 export interface MountFlags {
   config?: string;
