@@ -31,7 +31,14 @@ function call(socket: string, method: string, path: string, body?: string): Prom
 
 async function act(mountpoint: string, flags: CtlFlags, method: string, path: string, body?: string): Promise<void> {
   const socket = flags.socket ?? controlSocketFor(mountpoint);
-  const { status, text } = await call(socket, method, path, body);
+  let answer: { status: number; text: string };
+  try {
+    answer = await call(socket, method, path, body);
+  } catch (err) {
+    process.stderr.write(`interposer ctl: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const { status, text } = answer;
   if (status >= 400) {
     let message = text;
     try {
