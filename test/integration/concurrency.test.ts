@@ -6,11 +6,11 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE, ROOT, isMounted, stopDaemon, tempDir, waitFor, withMount, type Daemon } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
-import { shAsync, start, stopChild, waitForLine, type Child } from '../fixtures/children.ts';
+import { shAsync, start, stopChild, type Child } from '../fixtures/children.ts';
 
 const SLOW_FS = join(ROOT, 'test/fixtures/slow-fs.ts');
 const MiB = 1024 * 1024;
@@ -54,12 +54,16 @@ function blockedReading(pid: number, name: string): boolean {
 
 test('a read the daemon keeps pending does not block stat, ls, or I/O on other files', async () => {
   const mnt = tempDir('slow');
+  const scratch = tempDir('slow-scratch');
   let d: Daemon | undefined;
   let reader: Child | undefined;
+  // The daemon goes first: a read it has already taken ends only with an
+  // answer or the end of the connection, not even with SIGKILL to the reader.
   const cleanup = async (): Promise<void> => {
-    await stopChild(reader);
     if (d) await stopDaemon(d);
+    await stopChild(reader);
     rmSync(mnt, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
   };
   leftovers.add(cleanup);
   try {
@@ -68,28 +72,31 @@ test('a read the daemon keeps pending does not block stat, ls, or I/O on other f
     writeFileSync(join(mnt, 'slow'), data); // the daemon is another process: sync calls are fine
     assert.equal(statSync(join(mnt, 'slow')).size, data.length);
 
+    const big = randomBytes(4 * MiB);
+    const native = join(scratch, 'big');
+    writeFileSync(native, big);
+
     reader = start('sha256sum', ['slow'], { cwd: mnt });
     const pid = reader.proc.pid!;
     await waitFor(() => blockedReading(pid, 'slow'), 15000, 'the reader to block in read(2) on slow');
 
-    // Each of these would hang if the pending read held up the daemon.
-    assert.equal(sh('stat -c "%s %F" slow', { cwd: mnt }), `${data.length} regular file\n`);
-    assert.equal(sh('ls', { cwd: mnt }), 'slow\n');
-    mkdirSync(join(mnt, 'dir'));
-    writeFileSync(join(mnt, 'dir/other'), 'other data');
-    assert.equal(readFileSync(join(mnt, 'dir/other'), 'utf8'), 'other data');
-    const big = randomBytes(4 * MiB);
-    writeFileSync(join(mnt, 'dir/big'), big);
-    assert.equal(sh('sha256sum dir/big', { cwd: mnt }), `${sha256(big)}  dir/big\n`);
-    sh('mv dir/other dir/renamed && chmod 600 dir/renamed && rm dir/big && echo appended >> dir/renamed', { cwd: mnt });
-    assert.deepEqual(readdirSync(join(mnt, 'dir')), ['renamed']);
-    assert.equal(sh('cat dir/renamed', { cwd: mnt }), 'other dataappended\n');
-    assert.equal(sh('df --output=source .', { cwd: mnt }).trim().split('\n')[1], 'interposer:slow');
+    // Each of these would hang if the pending read held up the daemon. They
+    // run in child processes, never as fs calls of this process, so that a
+    // hang stays a hang of a child and the test timeout can end the test.
+    const inMount = (script: string) => shAsync(script, { cwd: mnt });
+    assert.equal(await inMount('stat -c "%s %F" slow'), `${data.length} regular file\n`);
+    assert.equal(await inMount('ls'), 'slow\n');
+    await inMount('mkdir dir && printf "other data" > dir/other');
+    assert.equal(await inMount('cat dir/other'), 'other data');
+    assert.equal(await inMount(`cp ${native} dir/big && sha256sum dir/big`), `${sha256(big)}  dir/big\n`);
+    await inMount('mv dir/other dir/renamed && chmod 600 dir/renamed && rm dir/big && echo appended >> dir/renamed');
+    assert.equal(await inMount('ls dir && cat dir/renamed'), 'renamed\nother dataappended\n');
+    assert.equal((await inMount('df --output=source .')).trim().split('\n')[1], 'interposer:slow');
 
     assert.equal(reader.proc.exitCode, null, 'the slow read is still pending after all of that');
     assert.ok(blockedReading(pid, 'slow'), 'and still waiting in read(2)');
 
-    sh('touch release', { cwd: mnt });
+    await inMount('touch release');
     const r = await reader.done;
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, `${sha256(data)}  slow\n`, 'the slow read completes with the right data');
@@ -130,7 +137,11 @@ for d in range(20):
          wait`,
         { cwd: mnt },
       );
-      assert.deepEqual(readFileSync(join(src, 'finds'), 'utf8').trim().split('\n').map(Number), Array(5).fill(entries), 'every walk saw the whole tree');
+      assert.deepEqual(
+        readFileSync(join(src, 'finds'), 'utf8').trim().split('\n').map(Number),
+        Array(5).fill(entries),
+        'every walk saw the whole tree',
+      );
       for (let i = 0; i < 16; i++) {
         assert.equal(sha256(readFileSync(join(mnt, `out/w${i}`))), want(`w${i}`), `written file ${i}`);
         assert.equal(readFileSync(join(src, `read${i}`), 'utf8').split(' ')[0], want(`r${i}`), `read file ${i}`);

@@ -109,7 +109,12 @@ for i in range(50):
 os.pwrite(a, b'END\\n', 0)  # pwrite with O_APPEND appends too (Linux)`,
         f,
       );
-      const want = ['one', 'two', ...Array.from({ length: 50 }, (_, i) => [`a${String(i).padStart(2, '0')}`, `b${String(i).padStart(2, '0')}`]).flat(), 'END'];
+      const want = [
+        'one',
+        'two',
+        ...Array.from({ length: 50 }, (_, i) => [`a${String(i).padStart(2, '0')}`, `b${String(i).padStart(2, '0')}`]).flat(),
+        'END',
+      ];
       assert.deepEqual(readFileSync(f, 'utf8').trimEnd().split('\n'), want);
     },
   ],
@@ -136,7 +141,10 @@ os.pwrite(a, b'END\\n', 0)  # pwrite with O_APPEND appends too (Linux)`,
       assert.equal(statSync(f).size, 100_000);
       const grown = readFileSync(f);
       assert.equal(grown.subarray(0, 6).toString(), 'abcdef');
-      assert.ok(grown.subarray(6).every((b) => b === 0), 'the grown part reads as zeros');
+      assert.ok(
+        grown.subarray(6).every((b) => b === 0),
+        'the grown part reads as zeros',
+      );
       truncateSync(f, 3);
       assert.equal(readFileSync(f, 'utf8'), 'abc');
       // Shrinking and growing again must not bring back the old bytes.
@@ -397,7 +405,13 @@ print(s.st_atime_ns, s.st_mtime_ns)`,
       assert.equal(sh('getfattr -e hex -n user.shape f', { cwd: w.dir }).match(/user\.shape=(\S+)/)?.[1], '0x00ff00');
       assert.equal(py('import os, sys\nprint(sorted(os.listxattr(sys.argv[1])))', f), "['user.colour', 'user.shape']");
       assert.match(sh('getfattr -d f', { cwd: w.dir }), /user\.colour="blue"/);
-      assert.equal(py('import os, sys\ntry:\n  os.setxattr(sys.argv[1], "user.colour", b"red", os.XATTR_CREATE)\nexcept FileExistsError:\n  print("EEXIST")', f), 'EEXIST');
+      assert.equal(
+        py(
+          'import os, sys\ntry:\n  os.setxattr(sys.argv[1], "user.colour", b"red", os.XATTR_CREATE)\nexcept FileExistsError:\n  print("EEXIST")',
+          f,
+        ),
+        'EEXIST',
+      );
       if (w.back) assert.equal(sh(`getfattr --only-values -n user.colour ${join(w.back, 'f')}`), 'blue');
       sh('setfattr -x user.colour f', { cwd: w.dir });
       assert.equal(py('import os, sys\nprint(os.listxattr(sys.argv[1]))', f), "['user.shape']");
@@ -468,7 +482,10 @@ print(json.dumps({
       const g = readFileSync(join(w.dir, 'g'));
       assert.equal(g.length, 16384, 'punching keeps the size');
       assert.ok(g.subarray(0, 4096).every((b) => b === 0x78));
-      assert.ok(g.subarray(4096, 8192).every((b) => b === 0), 'the punched range reads as zeros');
+      assert.ok(
+        g.subarray(4096, 8192).every((b) => b === 0),
+        'the punched range reads as zeros',
+      );
       assert.ok(g.subarray(8192).every((b) => b === 0x78));
       if (w.back) assert.equal(statSync(join(w.back, 'f')).size, MiB);
     },
@@ -558,7 +575,10 @@ print(os.read(fd, 100).decode(), st.st_nlink, st.st_size, oct(os.fstat(fd).st_mo
       chmodSync(pub, 0o1777);
       const r = asNobody('touch pub/f && mkdir pub/d && ln -s f pub/l && mkfifo pub/p', w.dir);
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(sh('stat -c "%u:%g %n" f d p && stat -c "%u:%g %n" l', { cwd: pub }), '65534:65534 f\n65534:65534 d\n65534:65534 p\n65534:65534 l\n');
+      assert.equal(
+        sh('stat -c "%u:%g %n" f d p && stat -c "%u:%g %n" l', { cwd: pub }),
+        '65534:65534 f\n65534:65534 d\n65534:65534 p\n65534:65534 l\n',
+      );
       const back = w.back;
       if (back) {
         for (const n of ['f', 'd', 'l', 'p']) {

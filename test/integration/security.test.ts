@@ -169,7 +169,7 @@ test('static symlinks: the daemon reports them as links; the kernel follows them
   }
 });
 
-test('a directory swapped for a symlink behind the kernel\'s back: the daemon does not follow it', async () => {
+test("a directory swapped for a symlink behind the kernel's back: the daemon does not follow it", async () => {
   const l = makeLayout();
   try {
     const before = snapshot(l.outside);
