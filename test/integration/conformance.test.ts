@@ -4,7 +4,7 @@
 // Mounts use --allow-other because the suite switches to other users.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir, withMount } from '../helpers/mount.ts';
 import { run } from '../helpers/run.ts';
@@ -33,7 +33,9 @@ test('pjdfstest is installed (scripts/setup builds it)', () => {
 });
 
 test('pjdfstest: passthrough and memory mounts fail nothing that native passes', async (t) => {
+  // mkdtemp makes 0700 directories; the suite's other users must get in, as on a real mountpoint.
   const nativeDir = tempDir('pjd-native');
+  chmodSync(nativeDir, 0o755);
   let native: Outcome;
   try {
     native = pjdfstest(nativeDir);
@@ -42,8 +44,10 @@ test('pjdfstest: passthrough and memory mounts fail nothing that native passes',
   }
   t.diagnostic(`native: ${native.summary}`);
   assert.ok(native.passed > 300, `the baseline ran: ${native.summary}`);
+  assert.equal(native.failed.size, 0, `native fails nothing here: ${[...native.failed].join(', ')}`);
 
   const backing = tempDir('pjd-backing');
+  chmodSync(backing, 0o755);
   try {
     for (const backend of [`passthrough:${backing}`, 'memory']) {
       await withMount(['--allow-other', '--backend', backend], async (mnt) => {
