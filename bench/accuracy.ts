@@ -107,7 +107,11 @@ async function emptyRules(): Promise<string[][]> {
   for (let round = 0; round < (quick ? 1 : 3); round++) {
     rates.none.push((await withConfig('none', `backend: { type: memory }\n${mount}`, (m) => client(STAT_CLIENT(n), m))).rate);
     rates.empty.push(
-      (await withConfig('empty', `backend: { type: memory }\n${mount}layers:\n  - fault: { rules: [] }\n`, (m) => client(STAT_CLIENT(n), m))).rate,
+      (
+        await withConfig('empty', `backend: { type: memory }\n${mount}layers:\n  - fault: { rules: [] }\n`, (m) =>
+          client(STAT_CLIENT(n), m),
+        )
+      ).rate,
     );
   }
   const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];

@@ -57,7 +57,12 @@ function fileOf(f: CallFrame): string {
   if (!f.url) return f.functionName.startsWith('(') ? f.functionName : '(native)';
   const u = f.url.replace(/^file:\/\//, '');
   const nm = u.indexOf('/node_modules/');
-  if (nm >= 0) return `node_modules/${u.slice(nm + 14).split('/').slice(0, u.slice(nm + 14).startsWith('@') ? 2 : 1).join('/')}`;
+  if (nm >= 0)
+    return `node_modules/${u
+      .slice(nm + 14)
+      .split('/')
+      .slice(0, u.slice(nm + 14).startsWith('@') ? 2 : 1)
+      .join('/')}`;
   return u.startsWith('/') ? relative(ROOT, u) : u;
 }
 
@@ -121,7 +126,9 @@ if (import.meta.main) {
   });
   for (const file of positionals) {
     const s = summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile, Number(values.top), values['exclude-idle']);
-    process.stdout.write(`# ${file}: ${s.totalMs.toFixed(0)} ms sampled${values['exclude-idle'] ? ' (idle excluded)' : ''}, of which idle ${s.idleMs.toFixed(0)} ms\n`);
+    process.stdout.write(
+      `# ${file}: ${s.totalMs.toFixed(0)} ms sampled${values['exclude-idle'] ? ' (idle excluded)' : ''}, of which idle ${s.idleMs.toFixed(0)} ms\n`,
+    );
     print('self time by function', s.self);
     print('inclusive time by function', s.inclusive);
     print('self time by file', s.byFile);

@@ -29,7 +29,11 @@ export interface RunOptions {
 /** Runs `cmd args` to completion; never throws for a non-zero exit (see `check`). */
 export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ran> {
   return new Promise((done, fail) => {
-    const opts: SpawnOptions = { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] };
+    const opts: SpawnOptions = {
+      cwd: o.cwd,
+      env: { ...process.env, ...o.env },
+      stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    };
     const started = performance.now();
     const child = spawn(cmd, args, opts);
     let stdout = '';
@@ -109,8 +113,8 @@ export function isMounted(path: string): boolean {
   return mountedPaths().has(resolve(path));
 }
 
-/** Peak RSS (VmHWM) in bytes and CPU seconds (utime+stime) of a live process, or null. */
-export function procStats(pid: number): { peakRss: number; rss: number; cpu: number } | null {
+/** Peak RSS (VmHWM), current RSS split into anonymous and file-backed, in bytes, and CPU seconds (utime+stime) of a live process, or null. */
+export function procStats(pid: number): { peakRss: number; rss: number; rssAnon: number; rssFile: number; cpu: number } | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
@@ -118,7 +122,7 @@ export function procStats(pid: number): { peakRss: number; rss: number; cpu: num
     // Fields after the command name (which may hold spaces) start at state (field 3).
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(f[11]) + Number(f[12]); // utime (14) + stime (15)
-    return { peakRss: kib('VmHWM'), rss: kib('VmRSS'), cpu: ticks / CLK_TCK };
+    return { peakRss: kib('VmHWM'), rss: kib('VmRSS'), rssAnon: kib('RssAnon'), rssFile: kib('RssFile'), cpu: ticks / CLK_TCK };
   } catch {
     return null;
   }

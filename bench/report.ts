@@ -13,6 +13,9 @@ export interface TargetInfo {
 export interface DaemonRound {
   /** VmHWM at the end of the round, bytes. */
   peakRss: number;
+  /** RssAnon and RssFile at the end of the round, bytes. */
+  rssAnon: number;
+  rssFile: number;
   /** utime+stime spent while the workloads ran, seconds. */
   cpu: number;
   /** The same, per workload. */
@@ -105,23 +108,41 @@ export function renderMarkdown(r: Results): string {
     out.push(table(head, rows, ['---', ...head.slice(1).map(() => '---:')]));
   }
 
+  const twins = ours.filter((t) => t.name.endsWith('@B'));
+  if (twins.length > 0) {
+    out.push('', '### A/B: the --compare-cli checkout (NAME@B) / this one (NAME)', '');
+    out.push(
+      table(
+        ['workload', ...twins.map((t) => `${t.name.slice(0, -2)}: B / A`)],
+        metrics.map((m) => [m.key, ...twins.map((t) => ratio(med(t.name, m.key), med(t.name.slice(0, -2), m.key)))]),
+        ['---', ...twins.map(() => '---:')],
+      ),
+    );
+  }
+
   const daemons = r.targets.filter((t) => (r.daemon[t.name] ?? []).length > 0);
   if (daemons.length > 0) {
-    out.push('', '### The daemon: peak RSS (VmHWM, largest of the rounds) and CPU time (utime+stime while the workloads ran, median of rounds)', '');
+    out.push(
+      '',
+      '### The daemon: peak RSS (VmHWM, largest of the rounds; file-backed pages such as the node binary count), RSS at the end of the last round split into anonymous and file-backed, and CPU time (utime+stime while the workloads ran, median of rounds)',
+      '',
+    );
     const wl = r.workloads.map((w) => w.name);
     out.push(
       table(
-        ['daemon', 'peak RSS MiB', 'CPU s / round', ...wl.map((w) => `CPU s: ${w}`)],
+        ['daemon', 'peak RSS MiB', 'at end: anon + file MiB', 'CPU s / round', ...wl.map((w) => `CPU s: ${w}`)],
         daemons.map((t) => {
           const rounds = r.daemon[t.name];
+          const last = rounds[rounds.length - 1];
           return [
             t.name,
             fmt(Math.max(...rounds.map((d) => d.peakRss)) / MiB),
+            `${fmt(last.rssAnon / MiB)} + ${fmt(last.rssFile / MiB)}`,
             fmt(median(rounds.map((d) => d.cpu))),
             ...wl.map((w) => fmt(median(rounds.map((d) => d.workloadCpu[w] ?? NaN)))),
           ];
         }),
-        ['---', '---:', '---:', ...wl.map(() => '---:')],
+        ['---', '---:', '---:', '---:', ...wl.map(() => '---:')],
       ),
     );
   }
@@ -135,8 +156,15 @@ export function renderMarkdown(r: Results): string {
   }
 
   if (r.errors.length > 0) {
+    // The same failure in several rounds is listed once, with its rounds.
+    const byText = new Map<string, string[]>();
+    for (const e of r.errors) {
+      const m = /^round (\d+), (.*)$/s.exec(e);
+      const text = (m ? m[2] : e).split('\n').slice(0, 4).join(' / ');
+      byText.set(text, [...(byText.get(text) ?? []), m ? m[1] : '?']);
+    }
     out.push('', '### Errors', '');
-    for (const e of r.errors) out.push(`- ${e.split('\n').slice(0, 6).join(' / ')}`);
+    for (const [text, rounds] of byText) out.push(`- rounds ${rounds.join(', ')}: ${text}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -24,6 +24,7 @@ const USAGE = `usage: node bench/run.ts [options]
   --json FILE        also write the raw samples as JSON
   --cpu-prof DIR     run interposer daemons under node --cpu-prof, profiles in DIR
   --cli FILE         the interposer CLI to benchmark (default src/cli/main.ts of this checkout), e.g. another worktree's, for A/B runs
+  --compare-cli FILE also run every selected interposer configuration with this CLI, as NAME@B, interleaved (A/B of two checkouts)
   --keep             keep the temporary directory
   --list             list workloads and targets`;
 
@@ -39,6 +40,7 @@ const { values: opt } = parseArgs({
     'cpu-prof': { type: 'string' },
     keep: { type: 'boolean', default: false },
     cli: { type: 'string' },
+    'compare-cli': { type: 'string' },
     list: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -56,16 +58,21 @@ function fail(msg: string): never {
 function pick<T extends { name: string }>(all: T[], list: string | undefined, what: string, dflt: (t: T) => boolean): T[] {
   if (!list) return all.filter(dflt);
   if (list === 'all') return all;
-  const want = list.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const w of want) if (!all.some((t) => t.name === w)) fail(`unknown ${what} "${w}"; expected one of ${all.map((t) => t.name).join(', ')}`);
-  return all.filter((t) => want.includes(t.name));
+  const want = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const w of want)
+    if (!all.some((t) => t.name === w)) fail(`unknown ${what} "${w}"; expected one of ${all.map((t) => t.name).join(', ')}`);
+  // NAME also selects its A/B twin NAME@B.
+  return all.filter((t) => want.includes(t.name) || want.includes(t.name.replace(/@B$/, '')));
 }
 
 if (opt.help) {
   say(USAGE);
   process.exit(0);
 }
-const targetsAll = allTargets();
+const targetsAll = allTargets(opt['compare-cli'] ? resolve(opt['compare-cli']) : undefined);
 if (opt.list) {
   for (const w of WORKLOADS) say(`workload ${w.name}: ${w.metrics.map((m) => m.key).join(', ')}`);
   for (const t of targetsAll) say(`target ${t.name}${t.extra ? ' (extra)' : ''}`);
@@ -101,8 +108,26 @@ function tarSource(): string {
 }
 
 const sizes: Sizes = opt.quick
-  ? { bigFile: 128 * MiB, randSeconds: 1, smallFiles: 1000, smallFileSize: 4096, dirEntries: 2000, tarball: '', tarEntries: 0, sqliteTx: 100 }
-  : { bigFile: 1 * GiB, randSeconds: 3, smallFiles: 5000, smallFileSize: 4096, dirEntries: 10000, tarball: '', tarEntries: 0, sqliteTx: 300 };
+  ? {
+      bigFile: 128 * MiB,
+      randSeconds: 1,
+      smallFiles: 1000,
+      smallFileSize: 4096,
+      dirEntries: 2000,
+      tarball: '',
+      tarEntries: 0,
+      sqliteTx: 100,
+    }
+  : {
+      bigFile: 1 * GiB,
+      randSeconds: 3,
+      smallFiles: 5000,
+      smallFileSize: 4096,
+      dirEntries: 10000,
+      tarball: '',
+      tarEntries: 0,
+      sqliteTx: 300,
+    };
 
 // ---- the run -------------------------------------------------------------------------------
 
@@ -140,7 +165,8 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 function fsOf(path: string): { mountpoint: string; fstype: string; source: string } {
   let best = { mountpoint: '/', fstype: '?', source: '?' };
   for (const [mp, m] of mountedPaths()) {
-    if ((path === mp || path.startsWith(mp === '/' ? '/' : `${mp}/`)) && mp.length >= best.mountpoint.length) best = { mountpoint: mp, ...m };
+    if ((path === mp || path.startsWith(mp === '/' ? '/' : `${mp}/`)) && mp.length >= best.mountpoint.length)
+      best = { mountpoint: mp, ...m };
   }
   return best;
 }
@@ -184,15 +210,15 @@ async function oneRound(t: Target, round: number): Promise<void> {
   const started = performance.now();
   const running = await t.start(env, round);
   const samples = (results.samples[t.name] ??= {});
-  const daemon: DaemonRound = { peakRss: NaN, cpu: NaN, workloadCpu: {} };
+  const daemon: DaemonRound = { peakRss: NaN, rssAnon: NaN, rssFile: NaN, cpu: NaN, workloadCpu: {} };
   try {
     if (round === 1) {
       const info = results.targets.find((x) => x.name === t.name)!;
       info.mountOptions = running.mountOptions;
     }
-    const cpu0 = running.pid ? procStats(running.pid)?.cpu ?? NaN : NaN;
+    const cpu0 = running.pid ? (procStats(running.pid)?.cpu ?? NaN) : NaN;
     for (const w of workloads) {
-      const c0 = running.pid ? procStats(running.pid)?.cpu ?? NaN : NaN;
+      const c0 = running.pid ? (procStats(running.pid)?.cpu ?? NaN) : NaN;
       const w0 = performance.now();
       let values: Record<string, number> = {};
       try {
@@ -204,13 +230,16 @@ async function oneRound(t: Target, round: number): Promise<void> {
       }
       for (const m of w.metrics) (samples[m.key] ??= []).push(values[m.key] ?? NaN);
       if (running.pid) daemon.workloadCpu[w.name] = (procStats(running.pid)?.cpu ?? NaN) - c0;
-      const shown = w.metrics.map((m) => `${m.key}=${fmt(values[m.key] ?? NaN)}`).join(' ');
+      let shown = w.metrics.map((m) => `${m.key}=${fmt(values[m.key] ?? NaN)}`).join(' ');
+      if (running.pid) shown += `  (daemon CPU ${fmt(daemon.workloadCpu[w.name])} s)`;
       say(`  ${t.name.padEnd(19)} ${w.name.padEnd(10)} ${((performance.now() - w0) / 1000).toFixed(1).padStart(5)} s  ${shown}`);
     }
     await run('sh', ['-c', 'rm -rf "$1"/bench*', 'sh', running.dir]);
     if (running.pid) {
       const s = procStats(running.pid);
       daemon.peakRss = s?.peakRss ?? NaN;
+      daemon.rssAnon = s?.rssAnon ?? NaN;
+      daemon.rssFile = s?.rssFile ?? NaN;
       daemon.cpu = (s?.cpu ?? NaN) - cpu0;
     }
   } finally {
@@ -252,7 +281,9 @@ async function main(): Promise<void> {
   }
   const minutes = (performance.now() - t0) / 60000;
   const busy = (cpuBusy() - busy0) / ((performance.now() - t0) / 1000);
-  header.push(`- CPU busy on the whole machine during the run: ${busy.toFixed(2)} of ${availableParallelism()} cores on average (the benchmark included)`);
+  header.push(
+    `- CPU busy on the whole machine during the run: ${busy.toFixed(2)} of ${availableParallelism()} cores on average (the benchmark included)`,
+  );
   const argv = process.argv.slice(2).join(' ');
   const lines = [
     `## interposer benchmark`,

@@ -18,11 +18,31 @@ import { check, isMounted, mountedPaths, NODE, ROOT, run } from './exec.ts';
 export const INTERPOSER_CONFIGS: InterposerConfig[] = [
   { name: 'passthrough', note: 'defaults: cache auto, kernel passthrough auto, attr/entry timeout 1s' },
   { name: 'passthrough-direct', flags: ['--cache', 'direct'], note: '--cache direct: every read and write through the daemon' },
-  { name: 'passthrough-nokp', flags: ['--kernel-passthrough', 'off'], note: '--kernel-passthrough off: page cache on, data through the daemon' },
+  {
+    name: 'passthrough-nokp',
+    flags: ['--kernel-passthrough', 'off'],
+    note: '--kernel-passthrough off: page cache on, data through the daemon',
+  },
   { name: 'memory', backend: 'memory', baseline: 'tmpfs', note: 'memory backend (compare with tmpfs)' },
-  { name: 'metrics', extra: true, config: { layers: [{ metrics: {} }], telemetry: { metrics: '127.0.0.1:19464' } }, note: 'a metrics layer, Prometheus endpoint on' },
-  { name: 'trace-none', extra: true, config: { layers: [{ trace: { paths: ['/no/such/path/**'] } }], telemetry: { traces: { file: '/dev/null' } } }, note: 'a trace layer whose filter matches nothing' },
+  {
+    name: 'metrics',
+    extra: true,
+    config: { layers: [{ metrics: {} }], telemetry: { metrics: '127.0.0.1:19464' } },
+    note: 'a metrics layer, Prometheus endpoint on',
+  },
+  {
+    name: 'trace-none',
+    extra: true,
+    config: { layers: [{ trace: { paths: ['/no/such/path/**'] } }], telemetry: { traces: { file: '/dev/null' } } },
+    note: 'a trace layer whose filter matches nothing',
+  },
   { name: 'fault-empty', extra: true, config: { layers: [{ fault: { rules: [] } }] }, note: 'a fault layer with no rules' },
+  {
+    name: 'passthrough-semi1',
+    extra: true,
+    nodeFlags: ['--max-semi-space-size=1'],
+    note: 'defaults, V8 young generation capped at 1 MiB semi-spaces',
+  },
 ];
 
 export interface InterposerConfig {
@@ -31,6 +51,8 @@ export interface InterposerConfig {
   backend?: 'passthrough' | 'memory';
   flags?: string[];
   config?: object;
+  /** Extra flags for node itself, e.g. ['--max-semi-space-size=1']. */
+  nodeFlags?: string[];
   /** The target ratios "vs native" are taken against (default native). */
   baseline?: 'native' | 'tmpfs';
   extra?: boolean;
@@ -163,7 +185,8 @@ export const tmpfs: Target = {
 export const bindfs: Target = {
   name: 'bindfs',
   kind: 'bindfs',
-  describe: (env) => `bindfs -f ${env.data} MNT (defaults: single-threaded, libfuse attr/entry timeout 1s, allow_other as root, O_DIRECT cleared)`,
+  describe: (env) =>
+    `bindfs -f ${env.data} MNT (defaults: single-threaded, libfuse attr/entry timeout 1s, allow_other as root, O_DIRECT cleared)`,
   async start(env) {
     const mnt = join(env.root, 'mnt', 'bindfs');
     mkdirSync(mnt, { recursive: true });
@@ -194,9 +217,10 @@ export const bindfs: Target = {
 
 export const CLI = join(ROOT, 'src/cli/main.ts');
 
-export function interposer(c: InterposerConfig): Target {
+/** A target for configuration `c`; `cli` overrides env.cli (for A/B runs of two checkouts). */
+export function interposer(c: InterposerConfig, cli?: string): Target {
   const args = (env: BenchEnv, mnt: string, configFile?: string): string[] => [
-    env.cli,
+    cli ?? env.cli,
     'mount',
     '--backend',
     c.backend === 'memory' ? `memory:${env.memoryBytes}` : `passthrough:${env.data}`,
@@ -210,7 +234,9 @@ export function interposer(c: InterposerConfig): Target {
     baseline: c.baseline,
     extra: c.extra,
     describe: (env) =>
-      `interposer ${args(env, 'MNT', c.config ? `${c.name}.json` : undefined).slice(2).join(' ')}${c.config ? ` with ${c.name}.json = ${JSON.stringify(c.config)}` : ''} — ${c.note}`,
+      `${c.nodeFlags ? `node ${c.nodeFlags.join(' ')} ` : ''}interposer ${args(env, 'MNT', c.config ? `${c.name}.json` : undefined)
+        .slice(2)
+        .join(' ')}${c.config ? ` with ${c.name}.json = ${JSON.stringify(c.config)}` : ''} — ${c.note}`,
     async start(env, round) {
       const mnt = join(env.root, 'mnt', c.name);
       mkdirSync(mnt, { recursive: true });
@@ -219,8 +245,10 @@ export function interposer(c: InterposerConfig): Target {
         configFile = join(env.root, `${c.name}.json`);
         writeFileSync(configFile, JSON.stringify(c.config));
       }
-      const prof = env.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${env.cpuProfDir}`, `--cpu-prof-name=${c.name}.round${round}.cpuprofile`] : [];
-      const child = spawn(NODE, [...prof, ...args(env, mnt, configFile)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const prof = env.cpuProfDir
+        ? ['--cpu-prof', `--cpu-prof-dir=${env.cpuProfDir}`, `--cpu-prof-name=${c.name}.round${round}.cpuprofile`]
+        : [];
+      const child = spawn(NODE, [...(c.nodeFlags ?? []), ...prof, ...args(env, mnt, configFile)], { stdio: ['ignore', 'pipe', 'pipe'] });
       const l: Live = { mountpoint: mnt, child };
       live.add(l);
       const err = tail(child.stderr!);
@@ -238,14 +266,20 @@ export function interposer(c: InterposerConfig): Target {
         mountOptions: mountedPaths().get(mnt)?.options,
         stop: async () => {
           await stopDaemon(l, async () => void child.kill('SIGTERM'));
-          if (child.exitCode !== 0) process.stderr.write(`bench: ${c.name} daemon exited with ${child.exitCode ?? child.signalCode}:\n${err.text().slice(-2000)}\n`);
+          if (child.exitCode !== 0)
+            process.stderr.write(
+              `bench: ${c.name} daemon exited with ${child.exitCode ?? child.signalCode}:\n${err.text().slice(-2000)}\n`,
+            );
         },
       };
     },
   };
 }
 
-/** Every target in the order each round visits them. */
-export function allTargets(): Target[] {
-  return [native, tmpfs, bindfs, ...INTERPOSER_CONFIGS.map(interposer)];
+/** Every target in the order each round visits them; with `compareCli`, each configuration also runs on that CLI as NAME@B. */
+export function allTargets(compareCli?: string): Target[] {
+  const ours = INTERPOSER_CONFIGS.flatMap((c) =>
+    compareCli ? [interposer(c), interposer({ ...c, name: `${c.name}@B` }, compareCli)] : [interposer(c)],
+  );
+  return [native, tmpfs, bindfs, ...ours];
 }

@@ -40,7 +40,7 @@ const steps: Record<string, (args: string[]) => Result> = {
     const total = Number(bytes);
     const buf = Buffer.alloc(MiB);
     // Not zeros only, in case some layer below ever compresses.
-    for (let i = 0; i < buf.length; i += 4096) buf.writeUInt32LE(i * 2654435761 >>> 0, i);
+    for (let i = 0; i < buf.length; i += 4096) buf.writeUInt32LE((i * 2654435761) >>> 0, i);
     const fd = openSync(file, 'w');
     const t0 = now();
     for (let done = 0; done < total; done += MiB) writeSync(fd, buf, 0, Math.min(MiB, total - done));
@@ -56,7 +56,7 @@ const steps: Record<string, (args: string[]) => Result> = {
     const fd = openSync(file, 'r');
     const t0 = now();
     let total = 0;
-    for (let n; (n = readSync(fd, buf, 0, MiB, null)) > 0; ) total += n;
+    for (let n; (n = readSync(fd, buf, 0, MiB, null)) > 0;) total += n;
     const t1 = now();
     closeSync(fd);
     return { bytes: total, seconds: t1 - t0 };

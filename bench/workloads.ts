@@ -69,9 +69,17 @@ async function fio(file: string, s: Sizes, job: FioJob): Promise<number> {
 export const seq: Workload = {
   name: 'seq',
   metrics: [
-    { key: 'seq-write', unit: 'MB/s', how: 'sync, then write a new large file with 1 MiB write(2)s; clock stops when the last write returns (page cache)' },
+    {
+      key: 'seq-write',
+      unit: 'MB/s',
+      how: 'sync, then write a new large file with 1 MiB write(2)s; clock stops when the last write returns (page cache)',
+    },
     { key: 'seq-write+fsync', unit: 'MB/s', how: 'the same pass; clock stops after the fsync that follows (on disk)' },
-    { key: 'seq-read-cold', unit: 'MB/s', how: 'sync + drop_caches, then 1 MiB read(2)s of the whole file (buffered, readahead as configured)' },
+    {
+      key: 'seq-read-cold',
+      unit: 'MB/s',
+      how: 'sync + drop_caches, then 1 MiB read(2)s of the whole file (buffered, readahead as configured)',
+    },
     { key: 'seq-read-warm', unit: 'MB/s', how: 'the same read again at once (page cache, or the daemon where nothing is cached)' },
   ],
   async run(dir, s) {
@@ -111,8 +119,16 @@ export const rand: Workload = {
 export const fioJobs: Workload = {
   name: 'fio',
   metrics: [
-    { key: 'fio-randread-qd16', unit: 'IOPS', how: 'fio 4 KiB randread, O_DIRECT, libaio iodepth 16, 1 job (bindfs clears O_DIRECT by default, so it reads its page cache)' },
-    { key: 'fio-randrw-4jobs', unit: 'IOPS', how: 'sync + drop_caches, then fio 4 KiB randrw 70% reads, buffered psync, 4 jobs on the large file' },
+    {
+      key: 'fio-randread-qd16',
+      unit: 'IOPS',
+      how: 'fio 4 KiB randread, O_DIRECT, libaio iodepth 16, 1 job (bindfs clears O_DIRECT by default, so it reads its page cache)',
+    },
+    {
+      key: 'fio-randrw-4jobs',
+      unit: 'IOPS',
+      how: 'sync + drop_caches, then fio 4 KiB randrw 70% reads, buffered psync, 4 jobs on the large file',
+    },
   ],
   unavailable: () => (hasCommand('fio') ? null : 'fio is not installed'),
   async run(dir, s) {
@@ -168,7 +184,11 @@ export const readdir: Workload = {
 export const untar: Workload = {
   name: 'untar',
   metrics: [
-    { key: 'untar', unit: 'entries/s', how: 'sync, then tar -xf of the source-tree tarball (tarball on the native disk, in the page cache); no sync after' },
+    {
+      key: 'untar',
+      unit: 'entries/s',
+      how: 'sync, then tar -xf of the source-tree tarball (tarball on the native disk, in the page cache); no sync after',
+    },
     { key: 'rm -rf', unit: 'entries/s', how: 'rm -rf of the extracted tree at once (names cached)' },
   ],
   async run(dir, s) {

@@ -84,7 +84,7 @@ class ChunkStore implements DataStore<Chunks> {
     const end = Math.min(node.size, offset + into.length);
     if (offset >= end) return 0;
     const map = node.data!.map;
-    for (let pos = offset; pos < end; ) {
+    for (let pos = offset; pos < end;) {
       const ci = Math.floor(pos / CHUNK);
       const within = pos - ci * CHUNK;
       const n = Math.min(CHUNK - within, end - pos);
@@ -147,7 +147,7 @@ class ChunkStore implements DataStore<Chunks> {
       if (best >= node.size) throw new FsError(ENXIO);
       return best;
     }
-    for (let pos = offset; ; ) {
+    for (let pos = offset; ;) {
       const ci = Math.floor(pos / CHUNK);
       const dataEnd = ci * CHUNK + (map.get(ci)?.length ?? 0);
       if (pos >= dataEnd) return pos;

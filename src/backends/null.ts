@@ -55,8 +55,7 @@ export function createNullFs(options: NullFsOptions = {}): SyncVfs {
       return readSize === undefined ? offset : node.size;
     },
     // Copies what a read of the source would give, into a file that keeps nothing.
-    copy: (_src: Node, _srcOffset: number, _dst: Node, _dstOffset: number, length: number) =>
-      readSize === undefined ? 0 : length,
+    copy: (_src: Node, _srcOffset: number, _dst: Node, _dstOffset: number, length: number) => (readSize === undefined ? 0 : length),
     settle() {},
   };
   return createTreeFs(store, options);

@@ -72,7 +72,6 @@ export function leafOf(path: string): string {
   return name;
 }
 
-
 /** Decodes the shared statfs buffer; call right after a successful fstatfs. */
 export function statfsResult(): StatFs {
   const b = at.statfsBuf;
@@ -101,14 +100,13 @@ export function listDir(fd: number): DirEntry[] {
   for (;;) {
     const n = check(at.getdents64(fd, dents));
     if (n === 0) return entries;
-    for (let off = 0; off < n; ) {
+    for (let off = 0; off < n;) {
       const reclen = dents.readUInt16LE(off + 16);
       const nameStart = off + 19;
       let nameEnd = dents.indexOf(0, nameStart);
       if (nameEnd < 0 || nameEnd > off + reclen) nameEnd = off + reclen;
       const len = nameEnd - nameStart;
-      const dots =
-        (len === 1 && dents[nameStart] === 46) || (len === 2 && dents[nameStart] === 46 && dents[nameStart + 1] === 46);
+      const dots = (len === 1 && dents[nameStart] === 46) || (len === 2 && dents[nameStart] === 46 && dents[nameStart + 1] === 46);
       if (!dots) {
         entries.push({
           name: dents.toString('utf8', nameStart, nameEnd),
@@ -128,4 +126,3 @@ export function syncFd(fd: number, datasync: boolean): Promise<void> {
     (datasync ? fdatasync : fsync)(fd, (err) => (err ? reject(new FsError(toErrno(err))) : resolve()));
   });
 }
-

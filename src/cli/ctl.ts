@@ -58,34 +58,65 @@ export function addCtlCommand(program: Command): void {
     .description('Inspect and change a running mount: layers, rules, counters, pause, wait.')
     .option('--socket <path>', 'control socket (default: derived from the mountpoint)');
   const flags = (): CtlFlags => ctl.opts<CtlFlags>();
-  ctl.command('show').argument('<mountpoint>').description('print the config and whether injection is paused')
+  ctl
+    .command('show')
+    .argument('<mountpoint>')
+    .description('print the config and whether injection is paused')
     .action((m: string) => act(m, flags(), 'GET', '/v1/config'));
-  ctl.command('rules').argument('<mountpoint>').description('print every rule with its matched and fired counts')
+  ctl
+    .command('rules')
+    .argument('<mountpoint>')
+    .description('print every rule with its matched and fired counts')
     .action((m: string) => act(m, flags(), 'GET', '/v1/rules'));
-  ctl.command('set').argument('<mountpoint>').argument('<file>', 'YAML or JSON config; only its layers may differ')
+  ctl
+    .command('set')
+    .argument('<mountpoint>')
+    .argument('<file>', 'YAML or JSON config; only its layers may differ')
     .description('replace the layers atomically; a bad config is rejected and the old one stays')
     .action((m: string, file: string) => act(m, flags(), 'PUT', '/v1/config', readFileSync(file, 'utf8')));
-  ctl.command('add-rule').argument('<mountpoint>').argument('<layer>', 'layer index or kind (fault, latency, throttle)')
-    .argument('<rule>', 'the rule as JSON or YAML flow, e.g. \'{ops: [write], errno: EIO}\'')
+  ctl
+    .command('add-rule')
+    .argument('<mountpoint>')
+    .argument('<layer>', 'layer index or kind (fault, latency, throttle)')
+    .argument('<rule>', "the rule as JSON or YAML flow, e.g. '{ops: [write], errno: EIO}'")
     .option('--ttl <duration>', 'remove the rule again after this long')
     .description('add a rule to a layer; prints its name')
     .action((m: string, layer: string, rule: string, o: { ttl?: string }) =>
       act(m, flags(), 'POST', '/v1/rules', JSON.stringify({ layer: /^\d+$/.test(layer) ? Number(layer) : layer, rule: rule, ttl: o.ttl })),
     );
-  ctl.command('rm-rule').argument('<mountpoint>').argument('<name>').description('remove a rule by name')
+  ctl
+    .command('rm-rule')
+    .argument('<mountpoint>')
+    .argument('<name>')
+    .description('remove a rule by name')
     .action((m: string, name: string) => act(m, flags(), 'DELETE', `/v1/rules?name=${encodeURIComponent(name)}`));
-  ctl.command('crash').argument('<mountpoint>')
+  ctl
+    .command('crash')
+    .argument('<mountpoint>')
     .description('simulate a power loss: discard every write not yet made durable by fsync/fdatasync/syncfs')
     .action((m: string) => act(m, flags(), 'POST', '/v1/crash'));
-  ctl.command('trace').argument('<mountpoint>').argument('<filter>', "e.g. '{ops: [write, fsync], paths: [\"**/*.db*\"], minDuration: 1ms}'")
-    .description('replace the trace filter of the mount\'s trace layers')
+  ctl
+    .command('trace')
+    .argument('<mountpoint>')
+    .argument('<filter>', 'e.g. \'{ops: [write, fsync], paths: ["**/*.db*"], minDuration: 1ms}\'')
+    .description("replace the trace filter of the mount's trace layers")
     .action((m: string, filter: string) => act(m, flags(), 'PUT', '/v1/trace', filter));
-  ctl.command('pause').argument('<mountpoint>').description('stop injecting (faults, delays, throttling) until resumed')
+  ctl
+    .command('pause')
+    .argument('<mountpoint>')
+    .description('stop injecting (faults, delays, throttling) until resumed')
     .action((m: string) => act(m, flags(), 'POST', '/v1/pause'));
-  ctl.command('resume').argument('<mountpoint>').description('inject again')
+  ctl
+    .command('resume')
+    .argument('<mountpoint>')
+    .description('inject again')
     .action((m: string) => act(m, flags(), 'POST', '/v1/resume'));
-  ctl.command('wait').argument('<mountpoint>').argument('<rule>', 'rule name')
-    .option('--fired <n>', 'how many times it must have fired', '1').option('--timeout <duration>', 'give up after', '30s')
+  ctl
+    .command('wait')
+    .argument('<mountpoint>')
+    .argument('<rule>', 'rule name')
+    .option('--fired <n>', 'how many times it must have fired', '1')
+    .option('--timeout <duration>', 'give up after', '30s')
     .description('wait until a rule has fired N times (for test harnesses); exits 1 on timeout')
     .action((m: string, rule: string, o: { fired: string; timeout: string }) =>
       act(m, flags(), 'GET', `/v1/wait?rule=${encodeURIComponent(rule)}&fired=${o.fired}&timeout=${encodeURIComponent(o.timeout)}`),

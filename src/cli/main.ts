@@ -63,11 +63,24 @@ program
 program
   .command('csi')
   .description('Run the Kubernetes CSI node plugin (interposed ephemeral inline volumes).')
-  .option('--endpoint <endpoint>', 'unix socket to serve CSI on (unix:///csi/csi.sock or a path)', process.env.CSI_ENDPOINT ?? 'unix:///csi/csi.sock')
-  .option('--node-id <id>', 'this node\'s name as Kubernetes knows it', process.env.KUBE_NODE_NAME ?? process.env.NODE_NAME)
-  .option('--state-dir <dir>', 'where volume state, scratch directories and daemon logs live', process.env.INTERPOSER_STATE_DIR ?? '/var/lib/interposer-csi')
-  .option('--host-root <dir>', 'a host directory pods may mirror paths beneath (repeatable; also $INTERPOSER_HOST_ROOTS, colon-separated)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-  .option('--metrics <host:port>', 'the node\'s one Prometheus endpoint for all volumes (default 0.0.0.0:$INTERPOSER_METRICS_PORT when set)')
+  .option(
+    '--endpoint <endpoint>',
+    'unix socket to serve CSI on (unix:///csi/csi.sock or a path)',
+    process.env.CSI_ENDPOINT ?? 'unix:///csi/csi.sock',
+  )
+  .option('--node-id <id>', "this node's name as Kubernetes knows it", process.env.KUBE_NODE_NAME ?? process.env.NODE_NAME)
+  .option(
+    '--state-dir <dir>',
+    'where volume state, scratch directories and daemon logs live',
+    process.env.INTERPOSER_STATE_DIR ?? '/var/lib/interposer-csi',
+  )
+  .option(
+    '--host-root <dir>',
+    'a host directory pods may mirror paths beneath (repeatable; also $INTERPOSER_HOST_ROOTS, colon-separated)',
+    (v: string, acc: string[]) => [...acc, v],
+    [] as string[],
+  )
+  .option('--metrics <host:port>', "the node's one Prometheus endpoint for all volumes (default 0.0.0.0:$INTERPOSER_METRICS_PORT when set)")
   .option('--test-controller [mode]', 'tests only: serve a Controller service for csi-sanity, "hidden" (default) or "advertised"')
   .action(csiCommand);
 

@@ -41,7 +41,11 @@ function detach(mountpoint: string, flags: Flags): Promise<void> {
       process.exit(0);
     });
     child.once('exit', (code) => {
-      reject(new Error(`the daemon exited with status ${code} before mounting ${mountpoint}${flags.log ? `; see ${flags.log}` : '; run without --daemon to see why'}`));
+      reject(
+        new Error(
+          `the daemon exited with status ${code} before mounting ${mountpoint}${flags.log ? `; see ${flags.log}` : '; run without --daemon to see why'}`,
+        ),
+      );
     });
   });
 }

@@ -52,7 +52,7 @@ export function addMountFlags(cmd: Command): Command {
     .option('--metrics <host:port>', 'serve Prometheus metrics there, e.g. 127.0.0.1:9464 (adds a metrics layer if the config has none)')
     .option('--trace-file <file>', 'write a span per operation to FILE, one JSON object per line (adds a trace layer if none)')
     .option('--otlp <url>', 'send spans to an OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (adds a trace layer if none)')
-    .option('--volume <name>', 'the volume label of metrics and spans (default: the mountpoint\'s name)');
+    .option('--volume <name>', "the volume label of metrics and spans (default: the mountpoint's name)");
 }
 
 /** The config file (if any) with the flags laid over it, validated as one document. */
@@ -97,7 +97,11 @@ function applyTelemetryFlags(doc: Record<string, unknown>, flags: MountFlags): v
     if (!has('metrics')) layers.unshift({ metrics: {} });
   }
   if (flags.traceFile || flags.otlp) {
-    t.traces = { ...(t.traces as object | undefined), ...(flags.traceFile ? { file: flags.traceFile } : {}), ...(flags.otlp ? { otlp: flags.otlp } : {}) };
+    t.traces = {
+      ...(t.traces as object | undefined),
+      ...(flags.traceFile ? { file: flags.traceFile } : {}),
+      ...(flags.otlp ? { otlp: flags.otlp } : {}),
+    };
     if (!has('trace')) layers.unshift({ trace: {} });
   }
   if (flags.volume) t.labels = { ...(t.labels as object | undefined), volume: flags.volume };
@@ -114,7 +118,12 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
   const deps: LayerDeps = {
     labels,
     meter: t.metrics ? await startMetrics(t.metrics) : undefined,
-    tracer: t.traces ? startTracing({ file: t.traces.file, otlp: t.traces.otlp ? { endpoint: t.traces.otlp, protocol: t.traces.protocol } : undefined }, labels) : undefined,
+    tracer: t.traces
+      ? startTracing(
+          { file: t.traces.file, otlp: t.traces.otlp ? { endpoint: t.traces.otlp, protocol: t.traces.protocol } : undefined },
+          labels,
+        )
+      : undefined,
   };
   const vfs = createStack(createBackend(config.backend), buildLayers(config.layers, origin, deps));
   const meter = deps.meter;

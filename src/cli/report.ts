@@ -26,14 +26,17 @@ export async function reportCommand(traceFile: string | undefined, flags: Report
   const top = Number(flags.top);
   if (!Number.isInteger(top) || top < 1) throw new ConfigError(`--top ${JSON.stringify(flags.top)} is not a positive whole number`);
   if ((traceFile === undefined) === (flags.live === undefined)) {
-    throw new ConfigError('give a trace file (interposer report trace.jsonl) or a running mount (interposer report --live MOUNTPOINT), not both');
+    throw new ConfigError(
+      'give a trace file (interposer report trace.jsonl) or a running mount (interposer report --live MOUNTPOINT), not both',
+    );
   }
   let ops: OpRecord[];
   let stats: ParseStats;
   let source: string;
   if (flags.live !== undefined) {
     const durationMs = parseDuration(flags.duration);
-    if (durationMs === null || durationMs <= 0) throw new ConfigError(`--duration ${JSON.stringify(flags.duration)} is not a duration; expected e.g. 10s or 2m`);
+    if (durationMs === null || durationMs <= 0)
+      throw new ConfigError(`--duration ${JSON.stringify(flags.duration)} is not a duration; expected e.g. 10s or 2m`);
     const filter = flags.filter === undefined ? {} : parseConfigDoc(flags.filter, '--filter');
     const stop = new AbortController();
     const onSignal = (): void => stop.abort();
@@ -41,7 +44,14 @@ export async function reportCommand(traceFile: string | undefined, flags: Report
     process.once('SIGTERM', onSignal);
     if (!flags.quiet) process.stderr.write(`recording ${flags.live} for ${flags.duration} (Ctrl-C stops early)...\n`);
     try {
-      const rec = await recordLive({ mountpoint: flags.live, socket: flags.socket, durationMs, filter, file: flags.file, signal: stop.signal });
+      const rec = await recordLive({
+        mountpoint: flags.live,
+        socket: flags.socket,
+        durationMs,
+        filter,
+        file: flags.file,
+        signal: stop.signal,
+      });
       ops = rec.ops;
       stats = rec.stats;
       source = `live ${flags.live} (${rec.file})`;
@@ -54,7 +64,8 @@ export async function reportCommand(traceFile: string | undefined, flags: Report
     }
   } else {
     const file = traceFile!;
-    if (!existsSync(file)) throw new ConfigError(`trace file ${file} does not exist; record one with: interposer mount --trace-file ${file} ...`);
+    if (!existsSync(file))
+      throw new ConfigError(`trace file ${file} does not exist; record one with: interposer mount --trace-file ${file} ...`);
     ({ ops, stats } = await readTraceFile(file));
     source = file;
   }

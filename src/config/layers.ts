@@ -9,8 +9,12 @@ import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.ts';
 
 /** A string or number; anything else (or nothing) is reported with what was expected, not as "Invalid input". */
 const scalar = (expected: string) =>
-  z.union([z.string(), z.number()], { error: (i) => `${i.input === undefined ? 'missing' : `${JSON.stringify(i.input)} is not allowed`}; expected ${expected}` });
-export const size = scalar(SIZE_HINT).transform((v, ctx) => parseSize(v) ?? fail(ctx, `${JSON.stringify(v)} is not a size; expected ${SIZE_HINT}`));
+  z.union([z.string(), z.number()], {
+    error: (i) => `${i.input === undefined ? 'missing' : `${JSON.stringify(i.input)} is not allowed`}; expected ${expected}`,
+  });
+export const size = scalar(SIZE_HINT).transform(
+  (v, ctx) => parseSize(v) ?? fail(ctx, `${JSON.stringify(v)} is not a size; expected ${SIZE_HINT}`),
+);
 export const duration = scalar(DURATION_HINT).transform(
   (v, ctx) => parseDuration(v) ?? fail(ctx, `${JSON.stringify(v)} is not a duration; expected ${DURATION_HINT}`),
 );
@@ -28,13 +32,19 @@ function fail(ctx: z.RefinementCtx, message: string): never {
 
 const list = <T extends z.ZodType>(t: T, what = 'a value') =>
   z
-    .union([t, z.array(t)], { error: (i) => `${i.input === undefined ? 'missing' : `${JSON.stringify(i.input)} is not allowed`}; expected ${what} or a list of them` })
+    .union([t, z.array(t)], {
+      error: (i) =>
+        `${i.input === undefined ? 'missing' : `${JSON.stringify(i.input)} is not allowed`}; expected ${what} or a list of them`,
+    })
     .transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
 const opNames = new Set<string>([...OP_NAMES, ...Object.keys(OP_GROUPS)]);
 const opName = z.string().superRefine((v, ctx) => {
   if (opNames.has(v)) return;
   const hint = didYouMean(v, opNames);
-  ctx.addIssue({ code: 'custom', message: `"${v}" is not an operation${hint ? `; did you mean ${hint}?` : `; expected one of ${[...opNames].join(', ')}`}` });
+  ctx.addIssue({
+    code: 'custom',
+    message: `"${v}" is not an operation${hint ? `; did you mean ${hint}?` : `; expected one of ${[...opNames].join(', ')}`}`,
+  });
 });
 function errnoIssue(v: string, ctx: z.RefinementCtx, path: PropertyKey[] = []): void {
   if (typeof E[v] === 'number') return;
@@ -67,7 +77,12 @@ export const ruleFields = {
   times: z.number().int().min(1).optional(),
   afterBytes: size.optional(),
   window: z
-    .strictObject({ start: duration.optional(), duration: duration.optional(), from: z.iso.datetime().optional(), to: z.iso.datetime().optional() })
+    .strictObject({
+      start: duration.optional(),
+      duration: duration.optional(),
+      from: z.iso.datetime().optional(),
+      to: z.iso.datetime().optional(),
+    })
     .optional(),
   ramp: z.strictObject({ over: duration, from: fraction.optional() }).optional(),
   /** Seconds after which a rule added at runtime removes itself. */
@@ -76,20 +91,28 @@ export const ruleFields = {
 
 // Names are checked after the shape, so a misspelt one inside a weighted list keeps its did-you-mean.
 const weightedErrno = z
-  .union([z.string(), z.record(z.string(), z.number().positive())], { error: (i) => `${JSON.stringify(i.input)} is not an errno; expected a name such as EIO or weights such as { EIO: 3 }` })
+  .union([z.string(), z.record(z.string(), z.number().positive())], {
+    error: (i) => `${JSON.stringify(i.input)} is not an errno; expected a name such as EIO or weights such as { EIO: 3 }`,
+  })
   .superRefine((v, ctx) => {
     if (typeof v === 'string') errnoIssue(v, ctx);
     else for (const k of Object.keys(v)) errnoIssue(k, ctx, [k]);
   });
 const weightedErrnos = list(weightedErrno, 'an errno name or { ERRNO: weight }').transform((items) =>
-  items.flatMap((i) => (typeof i === 'string' ? [{ errno: i, weight: 1 }] : Object.entries(i).map(([errno, weight]) => ({ errno, weight })))),
+  items.flatMap((i) =>
+    typeof i === 'string' ? [{ errno: i, weight: 1 }] : Object.entries(i).map(([errno, weight]) => ({ errno, weight })),
+  ),
 );
 
 /** An object that must carry exactly one of its (optional) keys: errors then point inside the one given. */
 function oneOf<S extends z.ZodRawShape>(shape: S, what: string) {
   return z.strictObject(shape).superRefine((v, ctx) => {
     const given = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
-    if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `expected exactly one ${what}: ${Object.keys(shape).join(', ')}; got ${given.length ? given.join(', ') : 'none'}` });
+    if (given.length !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected exactly one ${what}: ${Object.keys(shape).join(', ')}; got ${given.length ? given.join(', ') : 'none'}`,
+      });
   });
 }
 
@@ -99,10 +122,18 @@ const faultAction = oneOf(
     shortRead: portion.optional(),
     shortWrite: portion.optional(),
     tornWrite: z.strictObject({ keep: portion, errno: errnoName.default('EIO') }).optional(),
-    corrupt: z.strictObject({ mode: z.enum(['flip', 'zero', 'random']).default('flip'), bytes: z.number().int().min(1).default(1) }).optional(),
+    corrupt: z
+      .strictObject({ mode: z.enum(['flip', 'zero', 'random']).default('flip'), bytes: z.number().int().min(1).default(1) })
+      .optional(),
     statfs: z.strictObject({ size: size.optional(), free: size.optional(), files: z.number().int().optional() }).optional(),
     attr: z
-      .strictObject({ mode: z.number().int().optional(), size: size.optional(), mtime: z.iso.datetime().optional(), uid: z.number().int().optional(), gid: z.number().int().optional() })
+      .strictObject({
+        mode: z.number().int().optional(),
+        size: size.optional(),
+        mtime: z.iso.datetime().optional(),
+        uid: z.number().int().optional(),
+        gid: z.number().int().optional(),
+      })
       .optional(),
   },
   'action',
@@ -147,9 +178,15 @@ const distribution = oneOf(
     pareto: z.strictObject({ scale: duration, shape: z.number().positive() }).optional(),
     empirical: z
       .record(
-        z.string().regex(/^p?\d+(\.\d+)?$/).refine((k) => Number(k.replace(/^p/, '')) <= 100),
+        z
+          .string()
+          .regex(/^p?\d+(\.\d+)?$/)
+          .refine((k) => Number(k.replace(/^p/, '')) <= 100),
         duration,
-        { error: (i) => (i.code === 'invalid_key' ? `"${String(i.input)}" is not a percentile; expected keys like p50, p99.9 (0 to 100)` : undefined) },
+        {
+          error: (i) =>
+            i.code === 'invalid_key' ? `"${String(i.input)}" is not a percentile; expected keys like p50, p99.9 (0 to 100)` : undefined,
+        },
       )
       .refine((r) => Object.keys(r).length > 0, 'expected at least one percentile, e.g. { p50: 1ms, p99: 20ms }')
       .optional(),

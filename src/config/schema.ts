@@ -48,9 +48,7 @@ export const mountSchema = z
     negativeTimeout: duration.default(0),
     kernelPassthrough: choice(['auto', 'on', 'off']).default('auto'),
     writebackCache: z.boolean().default(false),
-    maxWrite: size
-      .default(1024 * 1024)
-      .refine((n) => n >= 4096 && n <= 256 * 1024 * 1024, 'expected between 4KiB and 256MiB'),
+    maxWrite: size.default(1024 * 1024).refine((n) => n >= 4096 && n <= 256 * 1024 * 1024, 'expected between 4KiB and 256MiB'),
     maxBackground: z.number().int().min(1).max(65535).default(64),
     allowOther: z.boolean().default(false),
     readOnly: z.boolean().default(false),
@@ -61,7 +59,10 @@ const telemetrySchema = z
   .strictObject({
     /** Prometheus endpoint, HOST:PORT; no endpoint unless set. */
     /** `control` serves them on the control socket only (the CSI plugin gathers them into one endpoint per node). */
-    metrics: z.string().regex(/^((\[[^\]]+\]|[^:\s]+)?:?\d+|control)$/, 'expected HOST:PORT such as 127.0.0.1:9464, or control').optional(),
+    metrics: z
+      .string()
+      .regex(/^((\[[^\]]+\]|[^:\s]+)?:?\d+|control)$/, 'expected HOST:PORT such as 127.0.0.1:9464, or control')
+      .optional(),
     /** Added to every metric and span: volume, and in Kubernetes namespace and pod. */
     labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a Prometheus label name'), z.string()).default({}),
     traces: z
@@ -74,22 +75,32 @@ const telemetrySchema = z
   })
   .prefault({});
 
-export const configSchema = z.strictObject({
-  backend: backendSchema.prefault({ type: 'memory' }),
-  mount: mountSchema,
-  /** Outermost first. */
-  layers: z.array(layerSchema).default([]),
-  telemetry: telemetrySchema,
-}).superRefine((c, ctx) => {
-  c.layers.forEach((l, i) => {
-    if (l.metrics && !c.telemetry.metrics) {
-      ctx.addIssue({ code: 'custom', path: ['layers', i, 'metrics'], message: 'a metrics layer needs an endpoint: set telemetry.metrics (e.g. 127.0.0.1:9464) or pass --metrics' });
-    }
-    if (l.trace && !c.telemetry.traces?.otlp && !c.telemetry.traces?.file) {
-      ctx.addIssue({ code: 'custom', path: ['layers', i, 'trace'], message: 'a trace layer needs a sink: set telemetry.traces.otlp or telemetry.traces.file (or pass --trace-file / --otlp)' });
-    }
+export const configSchema = z
+  .strictObject({
+    backend: backendSchema.prefault({ type: 'memory' }),
+    mount: mountSchema,
+    /** Outermost first. */
+    layers: z.array(layerSchema).default([]),
+    telemetry: telemetrySchema,
+  })
+  .superRefine((c, ctx) => {
+    c.layers.forEach((l, i) => {
+      if (l.metrics && !c.telemetry.metrics) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['layers', i, 'metrics'],
+          message: 'a metrics layer needs an endpoint: set telemetry.metrics (e.g. 127.0.0.1:9464) or pass --metrics',
+        });
+      }
+      if (l.trace && !c.telemetry.traces?.otlp && !c.telemetry.traces?.file) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['layers', i, 'trace'],
+          message: 'a trace layer needs a sink: set telemetry.traces.otlp or telemetry.traces.file (or pass --trace-file / --otlp)',
+        });
+      }
+    });
   });
-});
 
 export type Config = z.output<typeof configSchema>;
 export type BackendConfig = Config['backend'];

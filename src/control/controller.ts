@@ -81,7 +81,11 @@ export class Controller {
   addRule(layer: number | string, rule: Record<string, unknown>, ttlMs?: number): string {
     const index = typeof layer === 'number' ? layer : this.rawLayers.findIndex((l) => layer in l);
     const target = this.rawLayers[index];
-    if (!target) throw new ControlError(404, `no layer ${JSON.stringify(layer)}; the stack has ${this.rawLayers.map((l) => Object.keys(l)[0]).join(', ') || 'no layers'}`);
+    if (!target)
+      throw new ControlError(
+        404,
+        `no layer ${JSON.stringify(layer)}; the stack has ${this.rawLayers.map((l) => Object.keys(l)[0]).join(', ') || 'no layers'}`,
+      );
     const kind = Object.keys(target)[0];
     const rules = target[kind].rules ?? [];
     const name = typeof rule.name === 'string' ? rule.name : `added-${Date.now().toString(36)}-${rules.length}`;
@@ -90,7 +94,8 @@ export class Controller {
     raw[index][kind].rules = [...rules, { ...rule, name }];
     this.install(this.layersOf(raw, 'rule'), raw);
     // The ttl may come with the request or in the rule itself (validated as a duration by install).
-    const ttl = ttlMs ?? (typeof rule.ttl === 'string' || typeof rule.ttl === 'number' ? (parseDuration(rule.ttl) ?? undefined) : undefined);
+    const ttl =
+      ttlMs ?? (typeof rule.ttl === 'string' || typeof rule.ttl === 'number' ? (parseDuration(rule.ttl) ?? undefined) : undefined);
     if (ttl !== undefined) {
       const expire = (): void => {
         this.expiry.delete(name);
@@ -139,7 +144,8 @@ export class Controller {
   setTraceFilter(filter: unknown): TraceFilter {
     const layers = this.stack.layers().filter((l): l is TraceLayer => l.kind === 'trace');
     if (layers.length === 0) throw new ControlError(409, 'no trace layer in this mount: add `- trace: {}` to layers with a trace sink');
-    const parsed = validateConfig({ layers: [{ trace: filter ?? {} }], telemetry: { traces: { file: '-' } } }, 'trace filter').layers[0].trace!;
+    const parsed = validateConfig({ layers: [{ trace: filter ?? {} }], telemetry: { traces: { file: '-' } } }, 'trace filter').layers[0]
+      .trace!;
     for (const l of layers) l.setFilter(parsed);
     return parsed;
   }

@@ -85,7 +85,8 @@ export function parseAttributes(ctx: Record<string, string>, policy: AttributePo
   checkTelemetry(doc.telemetry);
   let backend = doc.backend as Record<string, unknown> | undefined;
   if (ctx.backend !== undefined) {
-    if (!(BACKENDS as readonly string[]).includes(ctx.backend)) bad(`backend "${ctx.backend}" is not supported; expected one of ${BACKENDS.join(', ')}`);
+    if (!(BACKENDS as readonly string[]).includes(ctx.backend))
+      bad(`backend "${ctx.backend}" is not supported; expected one of ${BACKENDS.join(', ')}`);
     if (ctx.backend === 'hostPath' && ctx.hostPath === undefined) bad('backend hostPath needs the hostPath attribute (a host directory)');
     backend = ctx.backend === 'hostPath' ? { type: 'passthrough', path: ctx.hostPath } : { type: ctx.backend };
   }
@@ -109,7 +110,13 @@ export function parseAttributes(ctx: Record<string, string>, policy: AttributePo
   try {
     config = validateConfig(structuredClone(doc), CONFIG_KEY in ctx ? CONFIG_KEY : 'volumeAttributes');
   } catch (err) {
-    if (err instanceof ConfigError) bad(err.message.replace(/^invalid /, '').replace(/:\n {2}/, ': ').replaceAll('\n  ', '; '));
+    if (err instanceof ConfigError)
+      bad(
+        err.message
+          .replace(/^invalid /, '')
+          .replace(/:\n {2}/, ': ')
+          .replaceAll('\n  ', '; '),
+      );
     throw err;
   }
   if (config.backend.type === 'passthrough') {
@@ -128,9 +135,12 @@ export function parseAttributes(ctx: Record<string, string>, policy: AttributePo
 function checkTelemetry(t: unknown): void {
   if (t === undefined || t === null || typeof t !== 'object') return;
   const tel = t as { metrics?: unknown; traces?: { file?: unknown } };
-  if (tel.metrics !== undefined) bad('telemetry.metrics is set by the cluster administrator (one endpoint per node), not by the pod; remove it');
+  if (tel.metrics !== undefined)
+    bad('telemetry.metrics is set by the cluster administrator (one endpoint per node), not by the pod; remove it');
   if (tel.traces && typeof tel.traces === 'object' && tel.traces.file !== undefined) {
-    bad('telemetry.traces.file would write a file on the node and is not allowed in a pod; send traces with telemetry.traces.otlp (or rely on the cluster default)');
+    bad(
+      'telemetry.traces.file would write a file on the node and is not allowed in a pod; send traces with telemetry.traces.otlp (or rely on the cluster default)',
+    );
   }
 }
 
@@ -145,7 +155,9 @@ function defaultTraceSink(doc: Record<string, unknown>, otlp: string | undefined
 
 function checkHostPath(path: string, policy: AttributePolicy): string {
   if (policy.hostRoots.length === 0) {
-    bad(`host path ${path} refused: this cluster allows no host paths (the administrator lists allowed roots in the chart's hostRoots); use backend memory, null or scratch`);
+    bad(
+      `host path ${path} refused: this cluster allows no host paths (the administrator lists allowed roots in the chart's hostRoots); use backend memory, null or scratch`,
+    );
   }
   if (!isAbsolute(path)) bad(`host path ${path} must be absolute`);
   if (!existsSync(path) || !statSync(path).isDirectory()) bad(`host path ${path} does not exist on this node or is not a directory`);

@@ -42,7 +42,11 @@ function pluginMetrics(records: VolumeRecord[], volumes: VolumeManager): string 
   return `${lines.join('\n')}\n`;
 }
 
-export async function startNodeMetrics(listen: { host: string; port: number }, volumes: VolumeManager, list: () => VolumeRecord[]): Promise<Server> {
+export async function startNodeMetrics(
+  listen: { host: string; port: number },
+  volumes: VolumeManager,
+  list: () => VolumeRecord[],
+): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end('try /metrics\n');

@@ -32,14 +32,20 @@ function required(value: string, field: string): void {
 /** Checks the capability; returns whether it forces read-only. */
 function checkCapability(cap: VolumeCapability | null): boolean {
   if (!cap) throw invalidArgument('volume_capability is required');
-  if (cap.block || cap.access_type === 'block') throw invalidArgument('block volumes are not supported; interposer volumes are filesystems (use volumeMode Filesystem)');
+  if (cap.block || cap.access_type === 'block')
+    throw invalidArgument('block volumes are not supported; interposer volumes are filesystems (use volumeMode Filesystem)');
   const mode = cap.access_mode?.mode ?? 'UNKNOWN';
   if (![...WRITER_MODES, ...READER_MODES].includes(mode)) {
-    throw invalidArgument(`access mode ${mode} is not supported; interposer volumes are single-node (${[...WRITER_MODES, ...READER_MODES].join(', ')})`);
+    throw invalidArgument(
+      `access mode ${mode} is not supported; interposer volumes are single-node (${[...WRITER_MODES, ...READER_MODES].join(', ')})`,
+    );
   }
   const fsType = cap.mount?.fs_type ?? '';
   if (!FS_TYPES.includes(fsType)) throw invalidArgument(`fsType "${fsType}" is not supported; leave csi.fsType empty`);
-  if (cap.mount?.mount_flags?.length) throw invalidArgument(`mount flags are not supported (got ${cap.mount.mount_flags.join(',')}); configure the volume with volumeAttributes`);
+  if (cap.mount?.mount_flags?.length)
+    throw invalidArgument(
+      `mount flags are not supported (got ${cap.mount.mount_flags.join(',')}); configure the volume with volumeAttributes`,
+    );
   return READER_MODES.includes(mode);
 }
 

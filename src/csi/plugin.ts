@@ -47,15 +47,22 @@ export async function startPlugin(o: PluginOptions): Promise<Plugin> {
   const metricsServer = o.metrics ? await startNodeMetrics(parseListen(o.metrics), volumes, () => state.list()) : undefined;
   let ready = false;
   const services: ServiceBinding[] = [
-    { definition: serviceOf(csi.Identity), impl: identityService({ ready: () => ready, advertiseController: o.testController === 'advertised' }) },
+    {
+      definition: serviceOf(csi.Identity),
+      impl: identityService({ ready: () => ready, advertiseController: o.testController === 'advertised' }),
+    },
     { definition: serviceOf(csi.Node), impl: nodeService({ nodeId: o.nodeId, volumes, features: csiFeatures(csi) }) },
   ];
-  if (o.testController && o.testController !== 'off') services.push({ definition: serviceOf(csi.Controller), impl: testControllerService() });
+  if (o.testController && o.testController !== 'off')
+    services.push({ definition: serviceOf(csi.Controller), impl: testControllerService() });
   volumes.reconcile();
   const stopWatch = volumes.watch();
   const server = await startServer(o.endpoint, services);
   ready = true;
-  log.info({ driver: DRIVER_NAME, version: DRIVER_VERSION, socket: server.path, nodeId: o.nodeId, stateDir: o.stateDir, hostRoots: o.hostRoots }, 'csi plugin serving');
+  log.info(
+    { driver: DRIVER_NAME, version: DRIVER_VERSION, socket: server.path, nodeId: o.nodeId, stateDir: o.stateDir, hostRoots: o.hostRoots },
+    'csi plugin serving',
+  );
   return {
     socket: server.path,
     volumes,

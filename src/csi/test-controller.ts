@@ -30,7 +30,9 @@ export function testControllerService() {
       if (!req.volume_id) throw invalidArgument('volume_id is required');
       if (!req.volume_capabilities?.length) throw invalidArgument('volume_capabilities is required');
       if (!volumes.has(req.volume_id)) throw notFound(`volume ${req.volume_id} does not exist`);
-      return { confirmed: { volume_context: req.volume_context, volume_capabilities: req.volume_capabilities, parameters: req.parameters } };
+      return {
+        confirmed: { volume_context: req.volume_context, volume_capabilities: req.volume_capabilities, parameters: req.parameters },
+      };
     },
   };
 }

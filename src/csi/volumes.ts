@@ -53,7 +53,8 @@ export class VolumeManager {
   /** Runs `fn` holding the volume's and the target's locks; a held lock means ABORTED (kubelet retries). */
   async locked<T>(volumeId: string, targetPath: string, fn: () => Promise<T>): Promise<T> {
     const keys = [`volume:${volumeId}`, `target:${targetPath}`];
-    if (keys.some((k) => this.busy.has(k))) throw aborted(`an operation on volume ${volumeId} or target ${targetPath} is already in progress`);
+    if (keys.some((k) => this.busy.has(k)))
+      throw aborted(`an operation on volume ${volumeId} or target ${targetPath} is already in progress`);
     for (const k of keys) this.busy.add(k);
     try {
       return await fn();
@@ -67,10 +68,14 @@ export class VolumeManager {
     const existing = this.o.state.get(a.volumeId);
     if (existing) {
       if (existing.targetPath !== target) {
-        throw failedPrecondition(`volume ${a.volumeId} is already published at ${existing.targetPath}; it can be published at one target only`);
+        throw failedPrecondition(
+          `volume ${a.volumeId} is already published at ${existing.targetPath}; it can be published at one target only`,
+        );
       }
       if (existing.fingerprint !== a.fingerprint) {
-        throw alreadyExists(`volume ${a.volumeId} is already published at ${target} with a different capability, read-only flag or volumeAttributes`);
+        throw alreadyExists(
+          `volume ${a.volumeId} is already published at ${target} with a different capability, read-only flag or volumeAttributes`,
+        );
       }
       if (!this.condition(existing).abnormal) return; // idempotent: same arguments, healthy
       log.warn({ volumeId: a.volumeId, target }, 'republishing a volume whose daemon or mount is gone');
@@ -157,7 +162,8 @@ export class VolumeManager {
     for (let i = 0; i < 8; i++) {
       const m = findMount(target);
       if (!m) return;
-      if (m.fstype !== FS_TYPE) throw failedPrecondition(`${target} holds a ${m.fstype} mount that this driver did not make; not touching it`);
+      if (m.fstype !== FS_TYPE)
+        throw failedPrecondition(`${target} holds a ${m.fstype} mount that this driver did not make; not touching it`);
       // A plain unmount fails with EBUSY while files are open; detach then.
       const err = unmountPath(target, false) && unmountPath(target, true);
       if (err) throw internal(`could not unmount ${target}: ${err}`);
@@ -208,7 +214,13 @@ export class VolumeManager {
       new Promise<null>((r) => (timer = setTimeout(() => r(null), STATFS_TIMEOUT_MS))),
     ]).finally(() => clearTimeout(timer));
     if (!st) {
-      return { usage: [], condition: { abnormal: true, message: `the interposer daemon (pid ${rec.daemon.pid}) did not answer statfs within ${STATFS_TIMEOUT_MS} ms` } };
+      return {
+        usage: [],
+        condition: {
+          abnormal: true,
+          message: `the interposer daemon (pid ${rec.daemon.pid}) did not answer statfs within ${STATFS_TIMEOUT_MS} ms`,
+        },
+      };
     }
     const total = st.blocks * st.bsize;
     return {
@@ -226,7 +238,10 @@ export class VolumeManager {
       const c = this.condition(rec);
       if (c.abnormal) {
         this.reportedDead.add(rec.volumeId);
-        log.warn({ volumeId: rec.volumeId, target: rec.targetPath, ...rec.labels, reason: c.message, log: logTail(rec.daemon.logFile) }, 'volume unhealthy after restart');
+        log.warn(
+          { volumeId: rec.volumeId, target: rec.targetPath, ...rec.labels, reason: c.message, log: logTail(rec.daemon.logFile) },
+          'volume unhealthy after restart',
+        );
       } else {
         log.info({ volumeId: rec.volumeId, target: rec.targetPath, daemon: rec.daemon.pid }, 'volume still serving');
       }
@@ -241,7 +256,10 @@ export class VolumeManager {
         const c = this.condition(rec);
         if (!c.abnormal) continue;
         this.reportedDead.add(rec.volumeId);
-        log.error({ volumeId: rec.volumeId, target: rec.targetPath, ...rec.labels, reason: c.message, log: logTail(rec.daemon.logFile) }, 'volume daemon died');
+        log.error(
+          { volumeId: rec.volumeId, target: rec.targetPath, ...rec.labels, reason: c.message, log: logTail(rec.daemon.logFile) },
+          'volume daemon died',
+        );
       }
     }, intervalMs);
     timer.unref();

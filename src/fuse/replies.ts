@@ -35,7 +35,7 @@ export function writeU64(buf: Buffer, value: number, at: number): void {
     buf.writeBigInt64LE(BigInt(Math.trunc(value)), at);
     return;
   }
-  buf.writeUInt32LE(value % TWO_32 >>> 0, at);
+  buf.writeUInt32LE((value % TWO_32) >>> 0, at);
   buf.writeUInt32LE(Math.floor(value / TWO_32) >>> 0, at + 4);
 }
 
@@ -221,7 +221,7 @@ export class DirentWriter {
 
   /** Bytes a record takes, padded to 8. */
   static recordSize(nameBytes: number, plus: boolean): number {
-    return (((plus ? ENTRY_OUT_SIZE : 0) + DIRENT_SIZE + nameBytes + 7) & ~7);
+    return ((plus ? ENTRY_OUT_SIZE : 0) + DIRENT_SIZE + nameBytes + 7) & ~7;
   }
 
   fits(nameBytes: number, plus: boolean): boolean {

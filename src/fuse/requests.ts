@@ -19,10 +19,19 @@ export interface InitIn {
   /** flags | flags2 << 32, as a bigint because it is a 64-bit set. */
   flags: bigint;
 }
-export interface NameIn { name: string }
-export interface ForgetIn { nlookup: number }
-export interface BatchForgetIn { items: Array<{ nodeid: number; nlookup: number }> }
-export interface GetattrIn { getattrFlags: number; fh: number }
+export interface NameIn {
+  name: string;
+}
+export interface ForgetIn {
+  nlookup: number;
+}
+export interface BatchForgetIn {
+  items: Array<{ nodeid: number; nlookup: number }>;
+}
+export interface GetattrIn {
+  getattrFlags: number;
+  fh: number;
+}
 export interface SetattrIn {
   valid: number;
   fh: number;
@@ -37,25 +46,99 @@ export interface SetattrIn {
   uid: number;
   gid: number;
 }
-export interface SymlinkIn { name: string; target: string }
-export interface MknodIn { mode: number; rdev: number; umask: number; name: string }
-export interface MkdirIn { mode: number; umask: number; name: string }
-export interface RenameIn { newdir: number; flags: number; oldname: string; newname: string }
-export interface LinkIn { oldnodeid: number; name: string }
-export interface OpenIn { flags: number; openFlags: number }
-export interface CreateIn { flags: number; mode: number; umask: number; openFlags: number; name: string }
-export interface ReadIn { fh: number; offset: number; size: number; readFlags: number; flags: number }
-export interface WriteIn { fh: number; offset: number; size: number; writeFlags: number; flags: number; data: Buffer }
-export interface ReleaseIn { fh: number; flags: number; releaseFlags: number }
-export interface FsyncIn { fh: number; fsyncFlags: number }
-export interface FlushIn { fh: number }
-export interface SetxattrIn { size: number; flags: number; name: string; value: Buffer }
-export interface GetxattrIn { size: number; name: string }
-export interface ListxattrIn { size: number }
-export interface AccessIn { mask: number }
-export interface InterruptIn { unique: number }
-export interface FallocateIn { fh: number; offset: number; length: number; mode: number }
-export interface LseekIn { fh: number; offset: number; whence: number }
+export interface SymlinkIn {
+  name: string;
+  target: string;
+}
+export interface MknodIn {
+  mode: number;
+  rdev: number;
+  umask: number;
+  name: string;
+}
+export interface MkdirIn {
+  mode: number;
+  umask: number;
+  name: string;
+}
+export interface RenameIn {
+  newdir: number;
+  flags: number;
+  oldname: string;
+  newname: string;
+}
+export interface LinkIn {
+  oldnodeid: number;
+  name: string;
+}
+export interface OpenIn {
+  flags: number;
+  openFlags: number;
+}
+export interface CreateIn {
+  flags: number;
+  mode: number;
+  umask: number;
+  openFlags: number;
+  name: string;
+}
+export interface ReadIn {
+  fh: number;
+  offset: number;
+  size: number;
+  readFlags: number;
+  flags: number;
+}
+export interface WriteIn {
+  fh: number;
+  offset: number;
+  size: number;
+  writeFlags: number;
+  flags: number;
+  data: Buffer;
+}
+export interface ReleaseIn {
+  fh: number;
+  flags: number;
+  releaseFlags: number;
+}
+export interface FsyncIn {
+  fh: number;
+  fsyncFlags: number;
+}
+export interface FlushIn {
+  fh: number;
+}
+export interface SetxattrIn {
+  size: number;
+  flags: number;
+  name: string;
+  value: Buffer;
+}
+export interface GetxattrIn {
+  size: number;
+  name: string;
+}
+export interface ListxattrIn {
+  size: number;
+}
+export interface AccessIn {
+  mask: number;
+}
+export interface InterruptIn {
+  unique: number;
+}
+export interface FallocateIn {
+  fh: number;
+  offset: number;
+  length: number;
+  mode: number;
+}
+export interface LseekIn {
+  fh: number;
+  offset: number;
+  whence: number;
+}
 export interface CopyFileRangeIn {
   fhIn: number;
   offIn: number;

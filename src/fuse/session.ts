@@ -251,7 +251,7 @@ export class FuseSession {
       out.writeUInt32LE(out.length, 0);
       out.writeInt32LE(0, 4);
     }
-    out.writeUInt32LE(unique % 2 ** 32 >>> 0, 8);
+    out.writeUInt32LE((unique % 2 ** 32) >>> 0, 8);
     out.writeUInt32LE(Math.floor(unique / 2 ** 32) >>> 0, 12);
     const n = sys.write(this.fd, out, out.length);
     // ENOENT: the request was interrupted or the connection aborted meanwhile.
@@ -261,4 +261,3 @@ export class FuseSession {
     }
   }
 }
-

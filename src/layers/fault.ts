@@ -129,14 +129,17 @@ export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[
     rule: new Rule(ruleSpec(r, `${prefix}.rules[${i}]`), config.seed, origin),
     action: r.errno ? { errno: r.errno } : r.action!,
   }));
-  const dataRules = rules.filter((r) => r.action.shortRead || r.action.shortWrite || r.action.tornWrite || r.action.corrupt || r.action.errno);
+  const dataRules = rules.filter(
+    (r) => r.action.shortRead || r.action.shortWrite || r.action.tornWrite || r.action.corrupt || r.action.errno,
+  );
   return {
     kind: 'fault',
     disturbs: true,
     idle: rules.length === 0,
     around(op, next) {
       const now = Date.now();
-      for (const fr of rules) if (applies(fr.action, op.name) && fr.rule.matches(op, now) && fr.rule.fires(op, now)) return apply(fr, op, next);
+      for (const fr of rules)
+        if (applies(fr.action, op.name) && fr.rule.matches(op, now) && fr.rule.fires(op, now)) return apply(fr, op, next);
       return next();
     },
     needsData: (path) => dataRules.some((r) => r.rule.mightSeeData(path)),

@@ -105,7 +105,8 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
     if (op.path2 !== undefined) span.setAttribute('fs.path2', op.path2);
     if (op.offset >= 0) span.setAttribute('fs.offset', op.offset);
     if (op.size > 0) span.setAttribute('fs.size.requested', op.size);
-    if ((op.name === 'read' || op.name === 'write' || op.name === 'copyFileRange') && typeof value === 'number') span.setAttribute('fs.size.returned', value);
+    if ((op.name === 'read' || op.name === 'write' || op.name === 'copyFileRange') && typeof value === 'number')
+      span.setAttribute('fs.size.returned', value);
     if (op.fired) span.setAttribute('interposer.rules', op.fired);
     if (result !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: result });
     span.end(startTime + ms);

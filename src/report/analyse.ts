@@ -219,7 +219,12 @@ export function analyse(input: readonly OpRecord[], o: AnalyseOptions = {}): Rep
   const seconds = (endUs - startUs) / 1e6;
 
   const mix = new Map<string, { count: number; errors: number }>();
-  const sizes = SIZE_BOUNDS.map((le, i) => ({ le, label: i === SIZE_BOUNDS.length - 1 ? `>${sizeLabel(SIZE_BOUNDS[i - 1])}` : `≤${sizeLabel(le)}`, read: 0, write: 0 }));
+  const sizes = SIZE_BOUNDS.map((le, i) => ({
+    le,
+    label: i === SIZE_BOUNDS.length - 1 ? `>${sizeLabel(SIZE_BOUNDS[i - 1])}` : `≤${sizeLabel(le)}`,
+    read: 0,
+    write: 0,
+  }));
   const files = new Map<string, HotRow>();
   const dirs = new Map<string, HotRow>();
   const procs = new Map<string, ProcessRow>();
@@ -251,7 +256,11 @@ export function analyse(input: readonly OpRecord[], o: AnalyseOptions = {}): Rep
 
     const pkey = `${r.pid}\0${r.command}`;
     let p = procs.get(pkey);
-    if (!p) procs.set(pkey, (p = { pid: r.pid, command: r.command, ops: 0, reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, fsyncs: 0, errors: 0 }));
+    if (!p)
+      procs.set(
+        pkey,
+        (p = { pid: r.pid, command: r.command, ops: 0, reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, fsyncs: 0, errors: 0 }),
+      );
     p.ops++;
     if (r.result !== 'ok') p.errors++;
 
@@ -321,7 +330,11 @@ export function analyse(input: readonly OpRecord[], o: AnalyseOptions = {}): Rep
     seqWrite = [seqWrite[0] + s.write[0], seqWrite[1] + s.write[1]];
   }
   const seqFiles: FileSeq[] = [...seq.entries()]
-    .sort((a, b) => b[1].read[0] + b[1].read[1] + b[1].write[0] + b[1].write[1] - (a[1].read[0] + a[1].read[1] + a[1].write[0] + a[1].write[1]) || a[0].localeCompare(b[0]))
+    .sort(
+      (a, b) =>
+        b[1].read[0] + b[1].read[1] + b[1].write[0] + b[1].write[1] - (a[1].read[0] + a[1].read[1] + a[1].write[0] + a[1].write[1]) ||
+        a[0].localeCompare(b[0]),
+    )
     .slice(0, top)
     .map(([path, s]) => ({ path, read: seqStats(...s.read), write: seqStats(...s.write) }));
 
@@ -353,16 +366,17 @@ export function analyse(input: readonly OpRecord[], o: AnalyseOptions = {}): Rep
     ),
     hottestDirectories: rank(dirs.values(), top),
     processes: [...procs.values()].sort((a, b) => b.ops - a.ops || a.pid - b.pid).slice(0, top),
-    latency: [...durations.entries()]
-      .map(([op, ds]) => latencyRow(op, ds))
-      .sort((a, b) => b.count - a.count || a.op.localeCompare(b.op)),
+    latency: [...durations.entries()].map(([op, ds]) => latencyRow(op, ds)).sort((a, b) => b.count - a.count || a.op.localeCompare(b.op)),
     fsync: {
       fsyncs,
       fsyncdirs,
       syncfs,
       perSecond: seconds > 0 ? fsyncs / seconds : null,
       perWrittenMiB: rw.bytesWritten > 0 ? fsyncs / (rw.bytesWritten / MiB) : null,
-      files: [...fsyncFiles.entries()].map(([path, n]) => ({ path, fsyncs: n })).sort((a, b) => b.fsyncs - a.fsyncs || a.path.localeCompare(b.path)).slice(0, top),
+      files: [...fsyncFiles.entries()]
+        .map(([path, n]) => ({ path, fsyncs: n }))
+        .sort((a, b) => b.fsyncs - a.fsyncs || a.path.localeCompare(b.path))
+        .slice(0, top),
     },
     errors: [...errors.values()].sort((a, b) => b.count - a.count || a.op.localeCompare(b.op)),
     injected: [...injected.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),
@@ -397,7 +411,13 @@ function timeline(ops: readonly OpRecord[], startUs: number, endUs: number, n: n
   // Round the bucket to a whole number of milliseconds so the chart's axis reads well.
   const bucketUs = Math.max(1000, Math.ceil((endUs - startUs + 1) / n / 1000) * 1000);
   const count = Math.max(1, Math.ceil((endUs - startUs + 1) / bucketUs));
-  const buckets: TimelineBucket[] = Array.from({ length: count }, (_, i) => ({ startUs: startUs + i * bucketUs, ops: 0, bytesRead: 0, bytesWritten: 0, errors: 0 }));
+  const buckets: TimelineBucket[] = Array.from({ length: count }, (_, i) => ({
+    startUs: startUs + i * bucketUs,
+    ops: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    errors: 0,
+  }));
   for (const r of ops) {
     const b = buckets[Math.min(count - 1, Math.floor((r.startUs - startUs) / bucketUs))];
     b.ops++;

@@ -35,7 +35,11 @@ export function table(head: string[], rows: string[][], leftColumns = 1): string
     const gap = ' '.repeat(widths[c] - [...s].length);
     return c < leftColumns ? s + gap : gap + s;
   };
-  const line = (r: string[]): string => r.map((s, c) => pad(s ?? '', c)).join('  ').trimEnd();
+  const line = (r: string[]): string =>
+    r
+      .map((s, c) => pad(s ?? '', c))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 

@@ -62,7 +62,8 @@ function call(socket: string, method: string, path: string, body?: string): Prom
 async function expectOk(socket: string, method: string, path: string, body?: string): Promise<unknown> {
   const r = await call(socket, method, path, body);
   if (r.status >= 400) {
-    const msg = typeof r.body === 'object' && r.body !== null && 'error' in r.body ? String((r.body as { error: unknown }).error) : String(r.body);
+    const msg =
+      typeof r.body === 'object' && r.body !== null && 'error' in r.body ? String((r.body as { error: unknown }).error) : String(r.body);
     throw new LiveError(msg);
   }
   return r.body;

@@ -68,7 +68,9 @@ export function renderHtml(r: Report): string {
   const xs = r.timeline.buckets.map((b) => (b.startUs - r.window.startUs) / 1e6);
   const perSec = 1e6 / Math.max(1, r.timeline.bucketUs);
   parts.push(
-    lineChart(xs, [{ name: 'ops/s', color: COLORS.other, values: r.timeline.buckets.map((b) => b.ops * perSec) }], (v) => fmtNum(Math.round(v))),
+    lineChart(xs, [{ name: 'ops/s', color: COLORS.other, values: r.timeline.buckets.map((b) => b.ops * perSec) }], (v) =>
+      fmtNum(Math.round(v)),
+    ),
     lineChart(
       xs,
       [
@@ -81,8 +83,19 @@ export function renderHtml(r: Report): string {
 
   h2('Operation mix');
   parts.push(
-    hbars(r.opMix.map((m) => ({ label: m.op, value: m.count, part: m.errors, text: `${m.count} (${fmtPct(m.share)})${m.errors ? `, ${m.errors} errors` : ''}`, color: COLORS.other }))),
-    tableHtml(['op', 'count', 'share', 'errors'], r.opMix.map((m) => [m.op, String(m.count), fmtPct(m.share), String(m.errors)])),
+    hbars(
+      r.opMix.map((m) => ({
+        label: m.op,
+        value: m.count,
+        part: m.errors,
+        text: `${m.count} (${fmtPct(m.share)})${m.errors ? `, ${m.errors} errors` : ''}`,
+        color: COLORS.other,
+      })),
+    ),
+    tableHtml(
+      ['op', 'count', 'share', 'errors'],
+      r.opMix.map((m) => [m.op, String(m.count), fmtPct(m.share), String(m.errors)]),
+    ),
   );
 
   h2('Reads and writes');
@@ -119,7 +132,15 @@ export function renderHtml(r: Report): string {
     `<p>All files: reads ${esc(fmtPct(s.read.ratio))} sequential (${s.read.sequential} of ${s.read.sequential + s.read.random}), writes ${esc(fmtPct(s.write.ratio))} sequential (${s.write.sequential} of ${s.write.sequential + s.write.random}).</p>`,
     tableHtml(
       ['path', 'seq reads', 'random reads', 'read seq', 'seq writes', 'random writes', 'write seq'],
-      s.files.map((x) => [x.path, String(x.read.sequential), String(x.read.random), fmtPct(x.read.ratio), String(x.write.sequential), String(x.write.random), fmtPct(x.write.ratio)]),
+      s.files.map((x) => [
+        x.path,
+        String(x.read.sequential),
+        String(x.read.random),
+        fmtPct(x.read.ratio),
+        String(x.write.sequential),
+        String(x.write.random),
+        fmtPct(x.write.ratio),
+      ]),
       0,
     ),
   );
@@ -134,7 +155,17 @@ export function renderHtml(r: Report): string {
     hbars(r.processes.map((p) => ({ label: `${p.pid} ${commandName(p)}`, value: p.ops, text: `${p.ops} ops` }))),
     tableHtml(
       ['pid', 'command', 'ops', 'reads', 'writes', 'read', 'written', 'fsyncs', 'errors'],
-      r.processes.map((p) => [String(p.pid), commandName(p), String(p.ops), String(p.reads), String(p.writes), fmtBytes(p.bytesRead), fmtBytes(p.bytesWritten), String(p.fsyncs), String(p.errors)]),
+      r.processes.map((p) => [
+        String(p.pid),
+        commandName(p),
+        String(p.ops),
+        String(p.reads),
+        String(p.writes),
+        fmtBytes(p.bytesRead),
+        fmtBytes(p.bytesWritten),
+        String(p.fsyncs),
+        String(p.errors),
+      ]),
     ),
   );
 
@@ -161,20 +192,45 @@ export function renderHtml(r: Report): string {
   h2('fsync');
   parts.push(
     `<p>${f.fsyncs} fsync — ${esc(fmtNum(f.perSecond))} per second, ${esc(fmtNum(f.perWrittenMiB))} per written MiB; ${f.fsyncdirs} fsyncdir, ${f.syncfs} syncfs.</p>`,
-    f.files.length ? tableHtml(['path', 'fsyncs'], f.files.map((x) => [x.path, String(x.fsyncs)]), 0) : '',
+    f.files.length
+      ? tableHtml(
+          ['path', 'fsyncs'],
+          f.files.map((x) => [x.path, String(x.fsyncs)]),
+          0,
+        )
+      : '',
   );
 
   h2('Errors');
   parts.push(
     r.errors.length
-      ? hbars(r.errors.map((e) => ({ label: `${e.op} ${e.result}`, value: e.count, text: `${e.count} (${e.injected} injected)`, color: COLORS.error }))) +
-          tableHtml(['op', 'result', 'count', 'injected'], r.errors.map((e) => [e.op, e.result, String(e.count), String(e.injected)]))
+      ? hbars(
+          r.errors.map((e) => ({
+            label: `${e.op} ${e.result}`,
+            value: e.count,
+            text: `${e.count} (${e.injected} injected)`,
+            color: COLORS.error,
+          })),
+        ) +
+          tableHtml(
+            ['op', 'result', 'count', 'injected'],
+            r.errors.map((e) => [e.op, e.result, String(e.count), String(e.injected)]),
+          )
       : '<p class="none">none</p>',
   );
   h2('Rules that acted');
   parts.push(
     r.injected.length
-      ? tableHtml(['rule', 'ops', 'results'], r.injected.map((i) => [i.rule, String(i.count), Object.entries(i.results).map(([k, v]) => `${k} ${v}`).join(', ')]))
+      ? tableHtml(
+          ['rule', 'ops', 'results'],
+          r.injected.map((i) => [
+            i.rule,
+            String(i.count),
+            Object.entries(i.results)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', '),
+          ]),
+        )
       : '<p class="none">none</p>',
   );
   return page(r, parts);

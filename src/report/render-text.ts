@@ -24,7 +24,15 @@ export function renderText(r: Report): string {
   );
   if (t.ops === 0) return `${out.join('\n')}\nThe trace holds no operations: was the mount traced (--trace-file) and used?\n`;
 
-  out.push(section('Operation mix', table(['op', 'count', 'share', 'errors'], r.opMix.map((m) => [m.op, String(m.count), fmtPct(m.share), String(m.errors)]))));
+  out.push(
+    section(
+      'Operation mix',
+      table(
+        ['op', 'count', 'share', 'errors'],
+        r.opMix.map((m) => [m.op, String(m.count), fmtPct(m.share), String(m.errors)]),
+      ),
+    ),
+  );
 
   const rw = r.readWrite;
   out.push(
@@ -41,7 +49,15 @@ export function renderText(r: Report): string {
   );
 
   if (r.ioSizes.length) {
-    out.push(section('I/O sizes (requested)', table(['size', 'reads', 'writes'], r.ioSizes.map((b) => [b.label, String(b.read), String(b.write)]))));
+    out.push(
+      section(
+        'I/O sizes (requested)',
+        table(
+          ['size', 'reads', 'writes'],
+          r.ioSizes.map((b) => [b.label, String(b.read), String(b.write)]),
+        ),
+      ),
+    );
   }
 
   const s = r.sequential;
@@ -51,7 +67,15 @@ export function renderText(r: Report): string {
       table(
         ['path', 'seq reads', 'random reads', 'read seq', 'seq writes', 'random writes', 'write seq'],
         [
-          ['(all files)', String(s.read.sequential), String(s.read.random), fmtPct(s.read.ratio), String(s.write.sequential), String(s.write.random), fmtPct(s.write.ratio)],
+          [
+            '(all files)',
+            String(s.read.sequential),
+            String(s.read.random),
+            fmtPct(s.read.ratio),
+            String(s.write.sequential),
+            String(s.write.random),
+            fmtPct(s.write.ratio),
+          ],
           ...s.files.map((f) => [
             f.path,
             String(f.read.sequential),
@@ -103,7 +127,12 @@ export function renderText(r: Report): string {
     section(
       'fsync',
       `${f.fsyncs} fsync (${fmtNum(f.perSecond)} per second, ${fmtNum(f.perWrittenMiB)} per written MiB), ${f.fsyncdirs} fsyncdir, ${f.syncfs} syncfs` +
-        (f.files.length ? `\n${table(['path', 'fsyncs'], f.files.map((x) => [x.path, String(x.fsyncs)]))}` : ''),
+        (f.files.length
+          ? `\n${table(
+              ['path', 'fsyncs'],
+              f.files.map((x) => [x.path, String(x.fsyncs)]),
+            )}`
+          : ''),
     ),
   );
 
@@ -111,7 +140,11 @@ export function renderText(r: Report): string {
     section(
       'Errors',
       r.errors.length
-        ? table(['op', 'result', 'count', 'injected'], r.errors.map((e) => [e.op, e.result, String(e.count), String(e.injected)]), 2)
+        ? table(
+            ['op', 'result', 'count', 'injected'],
+            r.errors.map((e) => [e.op, e.result, String(e.count), String(e.injected)]),
+            2,
+          )
         : 'none',
     ),
   );
@@ -119,7 +152,16 @@ export function renderText(r: Report): string {
     section(
       'Rules that acted (interposer.rules)',
       r.injected.length
-        ? table(['rule', 'ops', 'results'], r.injected.map((i) => [i.rule, String(i.count), Object.entries(i.results).map(([k, v]) => `${k} ${v}`).join(', ')]))
+        ? table(
+            ['rule', 'ops', 'results'],
+            r.injected.map((i) => [
+              i.rule,
+              String(i.count),
+              Object.entries(i.results)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', '),
+            ]),
+          )
         : 'none',
     ),
   );

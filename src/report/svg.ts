@@ -1,6 +1,16 @@
 // Small inline SVG charts for the HTML report: no scripts, no external assets.
 
-export const COLORS = { read: '#3b7dd8', write: '#e07b39', other: '#7a869a', error: '#d64545', ok: '#3a9d5d', p50: '#3a9d5d', p90: '#e0b339', p99: '#e07b39', max: '#d64545' };
+export const COLORS = {
+  read: '#3b7dd8',
+  write: '#e07b39',
+  other: '#7a869a',
+  error: '#d64545',
+  ok: '#3a9d5d',
+  p50: '#3a9d5d',
+  p90: '#e0b339',
+  p99: '#e07b39',
+  max: '#d64545',
+};
 
 export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -39,7 +49,9 @@ export function hbars(rows: Bar[], width = 760): string {
         `<g><title>${esc(r.label)}: ${esc(r.text ?? String(r.value))}</title>` +
         `<text x="${labelW - 6}" y="${y + 14}" text-anchor="end">${esc(clip(r.label, 48))}</text>` +
         `<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${r.color ?? COLORS.read}"/>` +
-        (r.part ? `<rect x="${labelW}" y="${y + 3}" width="${Math.max(1, (r.part / max) * barW).toFixed(1)}" height="${rowH - 6}" fill="${COLORS.error}"/>` : '') +
+        (r.part
+          ? `<rect x="${labelW}" y="${y + 3}" width="${Math.max(1, (r.part / max) * barW).toFixed(1)}" height="${rowH - 6}" fill="${COLORS.error}"/>`
+          : '') +
         `<text x="${labelW + w + 6}" y="${y + 14}">${esc(r.text ?? String(r.value))}</text></g>`
       );
     })
@@ -55,7 +67,10 @@ export interface Series {
 
 function legend(series: Series[], x: number, y: number): string {
   return series
-    .map((s, i) => `<rect x="${x + i * 130}" y="${y}" width="10" height="10" fill="${s.color}"/><text x="${x + i * 130 + 14}" y="${y + 9}">${esc(s.name)}</text>`)
+    .map(
+      (s, i) =>
+        `<rect x="${x + i * 130}" y="${y}" width="10" height="10" fill="${s.color}"/><text x="${x + i * 130 + 14}" y="${y + 9}">${esc(s.name)}</text>`,
+    )
     .join('');
 }
 
@@ -69,7 +84,13 @@ function yAxis(max: number, x0: number, x1: number, top: number, plotH: number, 
 }
 
 /** Vertical bars grouped by category (e.g. reads and writes per I/O size). */
-export function groupedBars(categories: string[], series: Series[], fmt: (v: number) => string = String, width = 760, height = 240): string {
+export function groupedBars(
+  categories: string[],
+  series: Series[],
+  fmt: (v: number) => string = String,
+  width = 760,
+  height = 240,
+): string {
   if (categories.length === 0) return '<p class="none">none</p>';
   const left = 60;
   const top = 24;
@@ -135,7 +156,11 @@ export function logSpread(rows: Spread[], fmt: (us: number) => string, width = 7
   const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...values))));
   const px = (v: number): number => left + ((Math.log10(Math.max(1, v)) - lo) / (hi - lo)) * plotW;
   const h = top + rows.length * rowH + 24;
-  let body = legend(rows[0].marks.map((m) => ({ name: m.name, color: m.color, values: [] })), left, 4);
+  let body = legend(
+    rows[0].marks.map((m) => ({ name: m.name, color: m.color, values: [] })),
+    left,
+    4,
+  );
   for (let d = lo; d <= hi; d++) {
     const x = px(10 ** d);
     const label = d < 3 ? `${10 ** d}µs` : d < 6 ? `${10 ** (d - 3)}ms` : `${10 ** (d - 6)}s`;

@@ -44,9 +44,7 @@ const BY_OP: Record<OpName, string[]> = {
   copyFileRange: [...FD_DATA, 'EFBIG', 'ENOSPC', 'EDQUOT', 'EISDIR', 'EOVERFLOW', 'EXDEV', 'ETXTBSY', 'EROFS', 'EOPNOTSUPP'],
 };
 
-const allowed = new Map<OpName, Set<string>>(
-  Object.entries(BY_OP).map(([op, list]) => [op as OpName, new Set([...ANY, ...list])]),
-);
+const allowed = new Map<OpName, Set<string>>(Object.entries(BY_OP).map(([op, list]) => [op as OpName, new Set([...ANY, ...list])]));
 
 /** The ops among `ops` that can never return `name`. */
 export function opsThatCannotReturn(name: string, ops: Iterable<OpName>): OpName[] {

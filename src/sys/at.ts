@@ -64,23 +64,15 @@ const sysFchmodat2 = libc.func('long syscall(long nr, int dirfd, const char *pat
 const sysXattrArgs = libc.func(
   'long syscall(long nr, int dirfd, const char *path, uint32_t atflags, const char *name, void *args, size_t size)',
 );
-const sysListxattrat = libc.func(
-  'long syscall(long nr, int dirfd, const char *path, uint32_t atflags, void *list, size_t size)',
-);
-const sysRemovexattrat = libc.func(
-  'long syscall(long nr, int dirfd, const char *path, uint32_t atflags, const char *name)',
-);
+const sysListxattrat = libc.func('long syscall(long nr, int dirfd, const char *path, uint32_t atflags, void *list, size_t size)');
+const sysRemovexattrat = libc.func('long syscall(long nr, int dirfd, const char *path, uint32_t atflags, const char *name)');
 
 const cStatx = libc.func('int statx(int dirfd, const char *path, int flags, uint32_t mask, void *buf)');
 const cMkdirat = libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)');
 const cMknodat = libc.func('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)');
 const cUnlinkat = libc.func('int unlinkat(int dirfd, const char *path, int flags)');
-const cRenameat2 = libc.func(
-  'int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, uint32_t flags)',
-);
-const cLinkat = libc.func(
-  'int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)',
-);
+const cRenameat2 = libc.func('int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, uint32_t flags)');
+const cLinkat = libc.func('int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)');
 const cSymlinkat = libc.func('int symlinkat(const char *target, int dirfd, const char *path)');
 const cReadlinkat = libc.func('long readlinkat(int dirfd, const char *path, void *buf, size_t size)');
 const cFchownat = libc.func('int fchownat(int dirfd, const char *path, int uid, int gid, int flags)');
@@ -93,9 +85,7 @@ const cGetdents64 = libc.func('long getdents64(int fd, void *buf, size_t size)')
 const cLseek = libc.func('int64_t lseek(int fd, int64_t offset, int whence)');
 const cFstatfs = libc.func('int fstatfs(int fd, void *buf)');
 const cFallocate = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)');
-const cCopyFileRange = libc.func(
-  'long copy_file_range(int fdIn, void *offIn, int fdOut, void *offOut, size_t len, uint32_t flags)',
-);
+const cCopyFileRange = libc.func('long copy_file_range(int fdIn, void *offIn, int fdOut, void *offOut, size_t len, uint32_t flags)');
 const cDup = libc.func('int dup(int fd)');
 const cGetxattr = libc.func('long getxattr(const char *path, const char *name, void *value, size_t size)');
 const cSetxattr = libc.func('int setxattr(const char *path, const char *name, void *value, size_t size, int flags)');
@@ -258,14 +248,7 @@ export function fallocate(fd: number, mode: number, offset: number, length: numb
 const offIn = Buffer.alloc(8);
 const offOut = Buffer.alloc(8);
 /** copy_file_range(2) with explicit offsets, so neither fd's position moves. */
-export function copyFileRange(
-  fdIn: number,
-  inOffset: number,
-  fdOut: number,
-  outOffset: number,
-  length: number,
-  flags: number,
-): number {
+export function copyFileRange(fdIn: number, inOffset: number, fdOut: number, outOffset: number, length: number, flags: number): number {
   putI64(offIn, inOffset, 0);
   putI64(offOut, outOffset, 0);
   return ret(cCopyFileRange(fdIn, offIn, fdOut, offOut, length, flags));
@@ -322,14 +305,7 @@ export function getxattrat(dirfd: number, path: string, atflags: number, name: s
   return n < 0 ? n : Buffer.from(valueBuf.subarray(0, n));
 }
 
-export function setxattrat(
-  dirfd: number,
-  path: string,
-  atflags: number,
-  name: string,
-  value: Buffer,
-  flags: number,
-): number {
+export function setxattrat(dirfd: number, path: string, atflags: number, name: string, value: Buffer, flags: number): number {
   if (value.length > XATTR_SIZE_MAX) return -E2BIG;
   value.copy(valueBuf, 0);
   if (haveXattrat) {

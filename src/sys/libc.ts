@@ -18,9 +18,7 @@ const cPoll = libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int 
 const cIoctl = libc.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)');
 const cFcntl = libc.func('int fcntl(int fd, int cmd, int arg)');
 const cOpen = libc.func('int open(const char *path, int flags, int mode)');
-const cMount = libc.func(
-  'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
-);
+const cMount = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
 const cUmount2 = libc.func('int umount2(const char *target, int flags)');
 const cGeteuid = libc.func('unsigned int geteuid()');
 const cGetegid = libc.func('unsigned int getegid()');

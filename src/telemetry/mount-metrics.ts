@@ -15,10 +15,17 @@ export function registerMountMetrics(meter: Meter, labels: Attributes, stack: St
   const opened = meter.createObservableCounter('interposer_files_opened', {
     description: 'Files opened, by whether the kernel serves their data from the backing file (passthrough) or the daemon does',
   });
-  const faults = meter.createObservableCounter('interposer_faults_injected', { description: 'Times each rule acted, by rule and layer kind' });
+  const faults = meter.createObservableCounter('interposer_faults_injected', {
+    description: 'Times each rule acted, by rule and layer kind',
+  });
   const matched = meter.createObservableCounter('interposer_rule_matches', { description: 'Operations each rule matched' });
-  const waits = meter.createObservableCounter('interposer_throttle_wait_seconds', { description: 'Time operations waited in throttles', unit: 's' });
-  const exported = meter.createObservableCounter('interposer_spans_exported', { description: 'Trace spans delivered, by sink (otlp or file)' });
+  const waits = meter.createObservableCounter('interposer_throttle_wait_seconds', {
+    description: 'Time operations waited in throttles',
+    unit: 's',
+  });
+  const exported = meter.createObservableCounter('interposer_spans_exported', {
+    description: 'Trace spans delivered, by sink (otlp or file)',
+  });
   const dropped = meter.createObservableCounter('interposer_spans_dropped', {
     description: 'Trace spans lost, by sink: the collector was down or slow, the file not writable, or the export queue full',
   });
@@ -27,24 +34,24 @@ export function registerMountMetrics(meter: Meter, labels: Attributes, stack: St
   const daemon = { ...labels, served_by: 'daemon' };
   const instruments = [open, opened, faults, matched, waits, exported, dropped];
   const callback: BatchObservableCallback = (r) => {
-      r.observe(open, mount.openFiles(), labels);
-      const o = mount.opened();
-      r.observe(opened, o.passthrough, passthrough);
-      r.observe(opened, o.daemon, daemon);
-      let waited = 0;
-      for (const layer of stack.layers()) {
-        waited += layer.waitedSeconds?.() ?? 0;
-        for (const rule of layer.rules?.() ?? []) {
-          const a = { ...labels, rule: rule.spec.name, kind: layer.kind };
-          r.observe(faults, rule.counters.fired, a);
-          r.observe(matched, rule.counters.matched, a);
-        }
+    r.observe(open, mount.openFiles(), labels);
+    const o = mount.opened();
+    r.observe(opened, o.passthrough, passthrough);
+    r.observe(opened, o.daemon, daemon);
+    let waited = 0;
+    for (const layer of stack.layers()) {
+      waited += layer.waitedSeconds?.() ?? 0;
+      for (const rule of layer.rules?.() ?? []) {
+        const a = { ...labels, rule: rule.spec.name, kind: layer.kind };
+        r.observe(faults, rule.counters.fired, a);
+        r.observe(matched, rule.counters.matched, a);
       }
-      r.observe(waits, waited, labels);
-      for (const sink of traceSinks()) {
-        r.observe(exported, spanCounts[sink].exported, { ...labels, sink });
-        r.observe(dropped, spanCounts[sink].dropped, { ...labels, sink });
-      }
+    }
+    r.observe(waits, waited, labels);
+    for (const sink of traceSinks()) {
+      r.observe(exported, spanCounts[sink].exported, { ...labels, sink });
+      r.observe(dropped, spanCounts[sink].dropped, { ...labels, sink });
+    }
   };
   meter.addBatchObservableCallback(callback, instruments);
   return () => meter.removeBatchObservableCallback(callback, instruments);

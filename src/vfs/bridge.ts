@@ -321,10 +321,8 @@ export class FuseBridge {
         return then(vfs.fsync(this.ctx(h), f.node.path, f.fh, (fsyncFlags & FUSE_FSYNC_FDATASYNC) !== 0), ok);
       },
       STATFS: (h) => then(vfs.statfs(this.ctx(h), nodes.get(h.nodeid).path), statfsOut),
-      SETXATTR: (h, { name, value, flags }) =>
-        then(vfs.setxattr(this.ctx(h), nodes.get(h.nodeid).path, name, value, flags), ok),
-      GETXATTR: (h, { name, size }) =>
-        then(vfs.getxattr(this.ctx(h), nodes.get(h.nodeid).path, name), (v) => sized(v, size)),
+      SETXATTR: (h, { name, value, flags }) => then(vfs.setxattr(this.ctx(h), nodes.get(h.nodeid).path, name, value, flags), ok),
+      GETXATTR: (h, { name, size }) => then(vfs.getxattr(this.ctx(h), nodes.get(h.nodeid).path, name), (v) => sized(v, size)),
       LISTXATTR: (h, { size }) =>
         then(vfs.listxattr(this.ctx(h), nodes.get(h.nodeid).path), (names) =>
           sized(Buffer.from(names.map((n) => `${n}\0`).join('')), size),
@@ -359,7 +357,7 @@ export class FuseBridge {
       if (node.id === this.nodes.root.id) continue;
       const r = notifyInvalInode(this.session!.fd, node.id);
       if (r >= 0) n++;
-      else log.debug({ node: node.id, errno: errnoName(-r) }, "invalidation refused");
+      else log.debug({ node: node.id, errno: errnoName(-r) }, 'invalidation refused');
     }
     return n;
   }

@@ -104,15 +104,15 @@ export class DirHandles {
         }
         const emit = (a: Attr | null): void => {
           const id = a ? this.nodes.learn(d.node, e.name, a.ino, a.mode).id : 0;
-          out.add(e.name, nameBytes, e.ino, i + 1, e.type, (buf, at) =>
-            writeEntryOut(buf, at, id, a, entryTimeoutMs, attrTimeoutMs),
-          );
+          out.add(e.name, nameBytes, e.ino, i + 1, e.type, (buf, at) => writeEntryOut(buf, at, id, a, entryTimeoutMs, attrTimeoutMs));
         };
         if (attr instanceof Promise) {
-          return attr.then(emit, () => emit(null)).then(() => {
-            i++;
-            return step();
-          });
+          return attr
+            .then(emit, () => emit(null))
+            .then(() => {
+              i++;
+              return step();
+            });
         }
         emit(attr);
       }

@@ -75,7 +75,9 @@ export function csiClient(socket: string, service: 'Identity' | 'Node' | 'Contro
 
 /** What kubelet computes for an inline volume: `csi-` + sha256(podUID + volumeName). */
 export function inlineVolumeId(podUid: string, volumeName: string): string {
-  return `csi-${createHash('sha256').update(podUid + volumeName).digest('hex')}`;
+  return `csi-${createHash('sha256')
+    .update(podUid + volumeName)
+    .digest('hex')}`;
 }
 
 export interface InlineVolume {
@@ -88,7 +90,12 @@ export interface InlineVolume {
  * The NodePublishVolume request kubelet sends for a pod's inline CSI volume,
  * after creating the parent of the target (kubelet writes vol_data.json there).
  */
-export function inlineVolume(kubeletDir: string, pod: { uid: string; name: string; namespace: string }, volumeName: string, attributes: Record<string, string>): InlineVolume {
+export function inlineVolume(
+  kubeletDir: string,
+  pod: { uid: string; name: string; namespace: string },
+  volumeName: string,
+  attributes: Record<string, string>,
+): InlineVolume {
   const parent = join(kubeletDir, 'pods', pod.uid, 'volumes', 'kubernetes.io~csi', volumeName);
   mkdirSync(parent, { recursive: true, mode: 0o750 });
   const volumeId = inlineVolumeId(pod.uid, volumeName);
@@ -119,7 +126,13 @@ export function exists(path: string): boolean {
 }
 
 interface StateFile {
-  volumes: { volumeId: string; targetPath: string; scratchDir?: string; daemon: { pid: number; startTime: string }; labels: Record<string, string> }[];
+  volumes: {
+    volumeId: string;
+    targetPath: string;
+    scratchDir?: string;
+    daemon: { pid: number; startTime: string };
+    labels: Record<string, string>;
+  }[];
 }
 
 export function readState(stateDir: string): StateFile {

@@ -47,7 +47,11 @@ function withFile<T>(text: string, fn: (file: string) => T): T {
 
 test('show prints the config as parsed and as written, and whether injection is paused', async () => {
   await withConfig(BASE, async (mnt) => {
-    const shown = ctlJson<{ config: { layers: Array<Record<string, { rules: Array<Record<string, unknown>> }>> }; layers: unknown[]; paused: boolean }>('show', mnt);
+    const shown = ctlJson<{
+      config: { layers: Array<Record<string, { rules: Array<Record<string, unknown>> }>> };
+      layers: unknown[];
+      paused: boolean;
+    }>('show', mnt);
     assert.equal(shown.paused, false);
     assert.deepEqual(shown.layers, [
       { fault: { rules: [{ name: 'base', ops: ['read'], paths: ['a'], errno: 'EIO' }] } },
@@ -75,11 +79,16 @@ test('set replaces the layers atomically; a bad config is rejected with the fiel
   await withConfig(BASE, async (mnt) => {
     assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'EIO', b: 'ok' });
 
-    const bad = withFile('layers:\n  - fault:\n      rules:\n        - { name: nb, ops: [read], paths: [b], errno: EIOO }\n', (f) => ctl('set', mnt, f));
+    const bad = withFile('layers:\n  - fault:\n      rules:\n        - { name: nb, ops: [read], paths: [b], errno: EIOO }\n', (f) =>
+      ctl('set', mnt, f),
+    );
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /layers\[0\]\.fault\.rules\[0\]\.errno: "EIOO" is not an errno; did you mean EIO\?/);
     assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'EIO', b: 'ok' }, 'the old rules still act');
-    assert.deepEqual(rules(mnt).map((r) => r.name), ['base', 'lag']);
+    assert.deepEqual(
+      rules(mnt).map((r) => r.name),
+      ['base', 'lag'],
+    );
 
     const backend = withFile('backend: { type: "null" }\nlayers: []\n', (f) => ctl('set', mnt, f));
     assert.equal(backend.status, 1);
@@ -92,11 +101,18 @@ test('set replaces the layers atomically; a bad config is rejected with the fiel
     assert.match(yaml.stderr, /not valid YAML or JSON/);
     assert.deepEqual(reads(mnt, 'a'), { a: 'EIO' });
 
-    const good = withFile('layers:\n  - fault:\n      rules:\n        - { name: nb, ops: [read], paths: [b], errno: EIO }\n', (f) => ctl('set', mnt, f));
+    const good = withFile('layers:\n  - fault:\n      rules:\n        - { name: nb, ops: [read], paths: [b], errno: EIO }\n', (f) =>
+      ctl('set', mnt, f),
+    );
     assert.equal(good.status, 0, good.stderr);
     assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'EIO' });
-    assert.deepEqual(rules(mnt).map((r) => r.name), ['nb']);
-    assert.deepEqual(ctlJson<{ layers: unknown[] }>('show', mnt).layers, [{ fault: { rules: [{ name: 'nb', ops: ['read'], paths: ['b'], errno: 'EIO' }] } }]);
+    assert.deepEqual(
+      rules(mnt).map((r) => r.name),
+      ['nb'],
+    );
+    assert.deepEqual(ctlJson<{ layers: unknown[] }>('show', mnt).layers, [
+      { fault: { rules: [{ name: 'nb', ops: ['read'], paths: ['b'], errno: 'EIO' }] } },
+    ]);
 
     // An empty layers section removes every disturbance.
     assert.equal(withFile('layers: []\n', (f) => ctl('set', mnt, f)).status, 0);
@@ -111,7 +127,10 @@ test('add-rule adds to a layer by kind or index; a bad rule is refused and chang
     const unnamed = ctlJson<{ name: string }>('add-rule', mnt, '0', '{ops: [read], paths: [c], errno: EIO}');
     assert.ok(unnamed.name.length > 0);
     assert.deepEqual(reads(mnt, 'c'), { c: 'EIO' });
-    assert.deepEqual(rules(mnt).map((r) => r.name), ['base', 'extra', unnamed.name, 'lag']);
+    assert.deepEqual(
+      rules(mnt).map((r) => r.name),
+      ['base', 'extra', unnamed.name, 'lag'],
+    );
 
     const bad = ctl('add-rule', mnt, 'fault', '{ops: [write], paths: [d], errno: ENOTDIR}');
     assert.equal(bad.status, 1);
@@ -167,7 +186,10 @@ test('add-rule --ttl: the rule acts, then disappears after the ttl', async () =>
     await waitFor(() => ruleNamed(mnt, 'brief') === undefined, 30000, 'the rule to expire');
     assert.ok(Date.now() >= t0 + ttl, 'not before its time');
     assert.deepEqual(reads(mnt, 't', 'a'), { t: 'ok', a: 'EIO' });
-    assert.deepEqual(rules(mnt).map((r) => r.name), ['base', 'lag']);
+    assert.deepEqual(
+      rules(mnt).map((r) => r.name),
+      ['base', 'lag'],
+    );
     const bad = ctl('add-rule', mnt, 'fault', '{ops: [read], errno: EIO}', '--ttl', 'soon');
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /ttl "soon" is not a duration/);
@@ -179,12 +201,18 @@ test('a ttl rule replaced by set does not take the mount down when its time come
     const ttl = 4000;
     const added = Date.now();
     ctlJson('add-rule', mnt, 'fault', '{name: gone, ops: [read], paths: [t], errno: EIO}', '--ttl', `${ttl}ms`);
-    const set = withFile('layers:\n  - fault:\n      rules:\n        - { name: gone, ops: [read], paths: [u], errno: EIO }\n', (f) => ctl('set', mnt, f));
+    const set = withFile('layers:\n  - fault:\n      rules:\n        - { name: gone, ops: [read], paths: [u], errno: EIO }\n', (f) =>
+      ctl('set', mnt, f),
+    );
     assert.equal(set.status, 0, set.stderr);
     await new Promise((r) => setTimeout(r, Math.max(0, added + ttl + 1500 - Date.now())));
     assert.equal(d.child.exitCode, null, `the daemon is alive:\n${d.log()}`);
     assert.ok(isMounted(mnt));
-    assert.deepEqual(rules(mnt).map((r) => r.name), ['gone'], "the new config's rule stays");
+    assert.deepEqual(
+      rules(mnt).map((r) => r.name),
+      ['gone'],
+      "the new config's rule stays",
+    );
     assert.deepEqual(reads(mnt, 't', 'u'), { t: 'ok', u: 'EIO' });
   });
 });
@@ -201,7 +229,10 @@ layers:
     assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'EIO', b: 'EIO' });
     assert.deepEqual(ctlJson('rm-rule', mnt, 'base'), { ok: true });
     assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'EIO' });
-    assert.deepEqual(rules(mnt).map((r) => r.name), ['layers[0].rules[0]']);
+    assert.deepEqual(
+      rules(mnt).map((r) => r.name),
+      ['layers[0].rules[0]'],
+    );
     ctlJson('rm-rule', mnt, 'layers[0].rules[0]');
     assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'ok' });
     const r = ctl('rm-rule', mnt, 'nonesuch');

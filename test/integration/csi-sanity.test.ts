@@ -34,22 +34,30 @@ async function sanity(mode: 'hidden' | 'advertised'): Promise<Spec[]> {
   const plugin = await startPlugin(stateDir, ['--test-controller', mode]);
   let out = '';
   try {
-    const child = spawn(CSI_SANITY, [
-      `--csi.endpoint=unix://${plugin.socket}`,
-      `--csi.mountdir=${join(base, 'mnt')}`,
-      `--csi.stagingdir=${join(base, 'stage')}`,
-      `--csi.testvolumeparameters=${params}`,
-      `--ginkgo.json-report=${report}`,
-      '--ginkgo.no-color',
-      '--ginkgo.timeout=5m',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      CSI_SANITY,
+      [
+        `--csi.endpoint=unix://${plugin.socket}`,
+        `--csi.mountdir=${join(base, 'mnt')}`,
+        `--csi.stagingdir=${join(base, 'stage')}`,
+        `--csi.testvolumeparameters=${params}`,
+        `--ginkgo.json-report=${report}`,
+        '--ginkgo.no-color',
+        '--ginkgo.timeout=5m',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     assert.ok(existsSync(report), `csi-sanity wrote no report (status ${code}):\n${out.slice(-4000)}`);
     const specs = (JSON.parse(readFileSync(report, 'utf8')) as { SpecReports: Spec[] }[])[0].SpecReports;
     const failed = specs.filter((s) => s.State === 'failed' || s.State === 'panicked');
-    assert.deepEqual(failed.map((s) => `${specName(s)}: ${s.Failure?.Message ?? ''}`), [], `plugin log:\n${plugin.log().slice(-4000)}`);
+    assert.deepEqual(
+      failed.map((s) => `${specName(s)}: ${s.Failure?.Message ?? ''}`),
+      [],
+      `plugin log:\n${plugin.log().slice(-4000)}`,
+    );
     assert.equal(code, 0, out.slice(-4000));
     assert.deepEqual(mountsBeneath(base), [], 'csi-sanity left nothing mounted');
     return specs;

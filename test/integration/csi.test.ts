@@ -158,7 +158,16 @@ test('inline volume: kubelet-style publish, workload in its own mount namespace 
 
     // The configured effects, seen from another mount namespace: the fault layer
     // fails writes to *.log, and the memory backend's cap holds.
-    const log = run('unshare', ['--mount', '--propagation', 'unchanged', 'sh', '-c', 'dd if=/dev/zero of="$1/app.log" bs=4k count=1', 'sh', v.targetPath]);
+    const log = run('unshare', [
+      '--mount',
+      '--propagation',
+      'unchanged',
+      'sh',
+      '-c',
+      'dd if=/dev/zero of="$1/app.log" bs=4k count=1',
+      'sh',
+      v.targetPath,
+    ]);
     assert.notEqual(log.status, 0);
     assert.match(log.stderr, /No space left on device/);
     const dd = run('dd', ['if=/dev/zero', `of=${join(v.targetPath, 'big')}`, 'bs=1M', 'count=80']);
@@ -199,7 +208,10 @@ test('a killed volume daemon is reported unhealthy and unpublish still cleans up
     assert.equal(existsSync(rec.scratchDir), false, 'the scratch directory is deleted');
     // Unpublish again, and of a volume never seen: OK (kubelet would retry NOT_FOUND forever).
     await e.node.NodeUnpublishVolume({ volume_id: v.volumeId, target_path: v.targetPath });
-    await e.node.NodeUnpublishVolume({ volume_id: 'csi-unknown', target_path: join(e.kubelet, 'pods/x/volumes/kubernetes.io~csi/y/mount') });
+    await e.node.NodeUnpublishVolume({
+      volume_id: 'csi-unknown',
+      target_path: join(e.kubelet, 'pods/x/volumes/kubernetes.io~csi/y/mount'),
+    });
   });
 });
 
@@ -233,14 +245,30 @@ test('invalid requests and volumeAttributes fail with INVALID_ARGUMENT before an
         ['no volume id', { ...v.request, volume_id: '' }, /volume_id is required/],
         ['no target path', { ...v.request, target_path: '' }, /target_path is required/],
         ['no capability', { ...v.request, volume_capability: null }, /volume_capability is required/],
-        ['block access', { ...v.request, volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } } }, /block volumes are not supported/],
+        [
+          'block access',
+          { ...v.request, volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } } },
+          /block volumes are not supported/,
+        ],
         ['unknown attribute', ctx(v, { bakend: 'memory' }), /unknown attribute "bakend"/],
-        ['unknown backend', ctx(v, { backend: 'disk' }), /backend "disk" is not supported; expected one of memory, null, scratch, hostPath/],
+        [
+          'unknown backend',
+          ctx(v, { backend: 'disk' }),
+          /backend "disk" is not supported; expected one of memory, null, scratch, hostPath/,
+        ],
         ['bad size', ctx(v, { size: 'lots' }), /"lots" is not a size/],
         ['bad YAML', ctx(v, { 'interposer.dev/config': 'backend: [' }), /interposer.dev\/config is not valid YAML/],
-        ['bad field', ctx(v, { 'interposer.dev/config': 'mount: { cache: sometimes }' }), /mount.cache: "sometimes" is not allowed; expected one of auto, direct, keep/],
+        [
+          'bad field',
+          ctx(v, { 'interposer.dev/config': 'mount: { cache: sometimes }' }),
+          /mount.cache: "sometimes" is not allowed; expected one of auto, direct, keep/,
+        ],
         ['host path outside the roots', ctx(v, { hostPath: '/etc' }), /host path \/etc refused: it is not beneath an allowed root/],
-        ['host path via config', ctx(v, { 'interposer.dev/config': 'backend: { type: passthrough, path: /root }' }), /host path \/root refused/],
+        [
+          'host path via config',
+          ctx(v, { 'interposer.dev/config': 'backend: { type: passthrough, path: /root }' }),
+          /host path \/root refused/,
+        ],
       ];
       for (const [name, req, message] of cases) {
         const err = await rpcError(e.node.NodePublishVolume(req));
@@ -293,9 +321,12 @@ test('one metrics endpoint per node gathers every volume with namespace, pod and
   const port = await freePort();
   await withPlugin(
     async (e) => {
-      const config = 'layers: [ { fault: { rules: [ { name: no-logs, ops: [write], paths: ["**/*.log"], errno: ENOSPC } ] } } ]\nmount: { cache: direct }';
+      const config =
+        'layers: [ { fault: { rules: [ { name: no-logs, ops: [write], paths: ["**/*.log"], errno: ENOSPC } ] } } ]\nmount: { cache: direct }';
       const a = inlineVolume(e.kubelet, POD, 'data', { 'interposer.dev/config': config });
-      const b = inlineVolume(e.kubelet, { ...POD, uid: '0a5c0c38-1111-4e0f-8d64-9d0d5f0c2b77', name: 'web-1' }, 'cache', { backend: 'memory' });
+      const b = inlineVolume(e.kubelet, { ...POD, uid: '0a5c0c38-1111-4e0f-8d64-9d0d5f0c2b77', name: 'web-1' }, 'cache', {
+        backend: 'memory',
+      });
       await e.node.NodePublishVolume(a.request);
       await e.node.NodePublishVolume(b.request);
       writeFileSync(join(a.targetPath, 'x'), 'data');
@@ -304,7 +335,10 @@ test('one metrics endpoint per node gathers every volume with namespace, pod and
 
       const text = await scrape(port);
       const samples = text.split('\n').filter((l) => l.startsWith('interposer_operations_total{'));
-      assert.ok(samples.some((l) => /volume="data"/.test(l) && /namespace="team-a"/.test(l) && /pod="db-0"/.test(l)), text.slice(0, 2000));
+      assert.ok(
+        samples.some((l) => /volume="data"/.test(l) && /namespace="team-a"/.test(l) && /pod="db-0"/.test(l)),
+        text.slice(0, 2000),
+      );
       assert.ok(samples.some((l) => /volume="cache"/.test(l) && /pod="web-1"/.test(l)));
       assert.match(text, /interposer_faults_injected_total\{[^}]*rule="no-logs"[^}]*\} 1/);
       assert.equal(text.match(/^# TYPE interposer_operations_total /gm)?.length, 1, 'each family appears once');

@@ -233,7 +233,10 @@ layers:
 `;
   await withConfig(yaml, async (mnt) => {
     run('sh', ['-c', 'echo data > f && echo data > g && chmod 644 f g'], { cwd: mnt });
-    assert.equal(pyJson<string>(mnt, `fd = os.open('f', os.O_RDONLY)\nprint(json.dumps(outcome(lambda: os.read(fd, 10).decode())))`), 'EIO');
+    assert.equal(
+      pyJson<string>(mnt, `fd = os.open('f', os.O_RDONLY)\nprint(json.dumps(outcome(lambda: os.read(fd, 10).decode())))`),
+      'EIO',
+    );
     const cat = run('cat', ['f'], { cwd: mnt });
     assert.equal(cat.status, 0, cat.stderr);
     assert.equal(cat.stdout, 'data\n');

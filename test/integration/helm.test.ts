@@ -14,7 +14,11 @@ import { run } from '../helpers/run.ts';
 const HELM = join(ROOT, '.tools/bin/helm');
 const CHART = join(ROOT, 'deploy/helm/interposer');
 
-interface Mount { name: string; mountPath: string; mountPropagation?: string }
+interface Mount {
+  name: string;
+  mountPath: string;
+  mountPropagation?: string;
+}
 interface Container {
   name: string;
   image: string;
@@ -23,7 +27,10 @@ interface Container {
   securityContext?: { privileged?: boolean };
   volumeMounts: Mount[];
 }
-interface Volume { name: string; hostPath?: { path: string; type?: string } }
+interface Volume {
+  name: string;
+  hostPath?: { path: string; type?: string };
+}
 interface K8sObject {
   kind: string;
   metadata: { name: string; annotations?: Record<string, string> };
@@ -36,9 +43,20 @@ interface K8sObject {
 }
 
 function render(...sets: string[]): K8sObject[] {
-  const r = run(HELM, ['template', 'interposer', CHART, '--namespace', 'kube-system', '--kube-version', '1.31.0', ...sets.flatMap((s) => ['--set', s])]);
+  const r = run(HELM, [
+    'template',
+    'interposer',
+    CHART,
+    '--namespace',
+    'kube-system',
+    '--kube-version',
+    '1.31.0',
+    ...sets.flatMap((s) => ['--set', s]),
+  ]);
   assert.equal(r.status, 0, r.stderr);
-  return parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject).filter(Boolean);
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as K8sObject)
+    .filter(Boolean);
 }
 
 function arg(c: Container, flag: string): string | undefined {
@@ -98,7 +116,11 @@ test('the DaemonSet: one socket for plugin, registrar and probe; privileged plug
   // ...and the path the registrar gives kubelet is that host path.
   assert.equal(arg(registrar, '--kubelet-registration-path'), pluginHost);
   assert.equal(pluginHost, `/var/lib/kubelet/plugins/${DRIVER_NAME}/csi.sock`);
-  assert.ok(registrar.volumeMounts.some((m) => m.mountPath === '/registration' && hostPathOf(registrar, volumes, '/registration') === '/var/lib/kubelet/plugins_registry'));
+  assert.ok(
+    registrar.volumeMounts.some(
+      (m) => m.mountPath === '/registration' && hostPathOf(registrar, volumes, '/registration') === '/var/lib/kubelet/plugins_registry',
+    ),
+  );
 
   assert.equal(plugin.securityContext?.privileged, true);
   const kubelet = plugin.volumeMounts.find((m) => m.mountPath === '/var/lib/kubelet');

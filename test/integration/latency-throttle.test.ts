@@ -69,7 +69,10 @@ layers:
     try {
       await slow.started;
       await waitFor(() => ruleNamed(mnt, 'stuck')?.fired === 1, 20000, 'the fsync to reach the delay');
-      const other = pyJson<[number, string]>(mnt, `put('fast', b'quick')\nprint(json.dumps([os.stat('fast').st_size, open('fast').read()]))`);
+      const other = pyJson<[number, string]>(
+        mnt,
+        `put('fast', b'quick')\nprint(json.dumps([os.stat('fast').st_size, open('fast').read()]))`,
+      );
       assert.deepEqual(other, [5, 'quick']);
       assert.equal(slow.child.exitCode, null, 'the delayed fsync is still waiting');
     } finally {
@@ -145,7 +148,10 @@ print(json.dumps([outcome(lambda: str(len(os.pread(fd, 32768, 0)))) for i in ran
     // The 64 KiB burst holds two 32 KiB reads; a third needs half a second of refill.
     assert.deepEqual(out.slice(0, 2), ['32768', '32768']);
     assert.ok(out.slice(2).includes('EAGAIN'), JSON.stringify(out));
-    assert.ok(out.every((o) => o === '32768' || o === 'EAGAIN'), JSON.stringify(out));
+    assert.ok(
+      out.every((o) => o === '32768' || o === 'EAGAIN'),
+      JSON.stringify(out),
+    );
   });
 });
 
@@ -158,7 +164,10 @@ layers:
 `;
   await withConfig(yaml, async (mnt) => {
     // 1 MiB at 32 KiB/s after a 32 KiB burst: at least 31 s of waiting.
-    const slow = pyAsync(mnt, `put('slow', b's' * 1048576)\nfd = os.open('slow', os.O_RDONLY)\nprint('started')\nos.pread(fd, 1048576, 0)\nprint('done')`);
+    const slow = pyAsync(
+      mnt,
+      `put('slow', b's' * 1048576)\nfd = os.open('slow', os.O_RDONLY)\nprint('started')\nos.pread(fd, 1048576, 0)\nprint('done')`,
+    );
     try {
       await slow.started;
       await waitFor(() => ruleNamed(mnt, 'slow')?.matched === 1, 20000, 'the read to reach the throttle');

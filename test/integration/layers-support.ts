@@ -93,7 +93,10 @@ export function pyJson<T = unknown>(mnt: string, code: string, o: RunOptions = {
 }
 
 /** Starts Python `code` in the mount; resolves `started` when it prints "started". */
-export function pyAsync(mnt: string, code: string): { child: ChildProcess; started: Promise<void>; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> } {
+export function pyAsync(
+  mnt: string,
+  code: string,
+): { child: ChildProcess; started: Promise<void>; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> } {
   const child = spawn('python3', ['-u', '-c', PRELUDE + code], { cwd: mnt, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let onStart!: () => void;

@@ -38,12 +38,17 @@ interface Prom {
 
 /** Prometheus with the static job of deploy/prometheus/scrape.yaml pointed at `target`, scraping every second. */
 async function startPrometheus(dir: string, target: string): Promise<Prom> {
-  const example = parseYaml(readFileSync(SCRAPE, 'utf8')) as { scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }> }> };
+  const example = parseYaml(readFileSync(SCRAPE, 'utf8')) as {
+    scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }> }>;
+  };
   const job = example.scrape_configs.find((j) => j.static_configs);
   assert.ok(job, 'scrape.yaml has a static job');
   job.static_configs![0].targets = [target];
   const config = join(dir, 'prometheus.yml');
-  writeFileSync(config, toYaml({ global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' }, scrape_configs: [job] }));
+  writeFileSync(
+    config,
+    toYaml({ global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' }, scrape_configs: [job] }),
+  );
   const port = await freePort();
   const logFile = join(dir, 'prometheus.log');
   const fd = openSync(logFile, 'w');
@@ -59,7 +64,10 @@ async function startPrometheus(dir: string, target: string): Promise<Prom> {
   let ready = false;
   const until = Date.now() + 30_000;
   while (!ready && Date.now() < until && child.exitCode === null) {
-    ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (!ready) await sleep(200);
   }
   if (!ready) {
@@ -137,7 +145,18 @@ test('a real Prometheus scrapes a live mount; every dashboard query returns data
         telemetry: { labels: { namespace: 'team-a', pod: 'trainer-0' } },
       }),
     );
-    const args = ['--backend', 'memory', '--config', cfg, '--metrics', `127.0.0.1:${metricsPort}`, '--volume', 'data', '--trace-file', join(dir, 'trace.jsonl')];
+    const args = [
+      '--backend',
+      'memory',
+      '--config',
+      cfg,
+      '--metrics',
+      `127.0.0.1:${metricsPort}`,
+      '--volume',
+      'data',
+      '--trace-file',
+      join(dir, 'trace.jsonl'),
+    ];
     await withMount(args, async (mnt) => {
       prom = await startPrometheus(dir, `127.0.0.1:${metricsPort}`);
       // Prometheus applies new targets a few seconds after it starts: wait for a first scrape, so
@@ -190,7 +209,9 @@ test('a real Prometheus scrapes a live mount; every dashboard query returns data
         assert.ok((await value(prom!, `interposer_spans_exported_total{${sel},sink="file"}`)) > 0);
         const k8s = await query(prom!, `interposer_operations_total{${sel},namespace="team-a",pod="trainer-0"}`);
         assert.ok(k8s.length > 0, 'namespace and pod labels reach Prometheus');
-        const labels = (await (await fetch(`${prom!.url}/api/v1/labels?${new URLSearchParams({ 'match[]': '{__name__=~"interposer_.*"}' })}`)).json()) as { data: string[] };
+        const labels = (await (
+          await fetch(`${prom!.url}/api/v1/labels?${new URLSearchParams({ 'match[]': '{__name__=~"interposer_.*"}' })}`)
+        ).json()) as { data: string[] };
         assert.ok(labels.data.includes('op') && labels.data.includes('result') && labels.data.includes('volume'), labels.data.join(','));
         assert.ok(!labels.data.some((l) => /path/i.test(l)), `no path label: ${labels.data.join(',')}`);
       });
@@ -200,7 +221,16 @@ test('a real Prometheus scrapes a live mount; every dashboard query returns data
         const exprs = dash.panels.flatMap((p) => (p.targets ?? []).map((tg) => ({ panel: p.title, expr: tg.expr })));
         assert.ok(exprs.length >= 15, `the dashboard has its queries (${exprs.length})`);
         const titles = dash.panels.map((p) => p.title).join(' | ');
-        for (const want of [/Throughput/, /IOPS/, /Latency percentiles/, /Errors by errno/, /Injected faults/, /Throttle waits/, /passthrough vs daemon/, /per volume/i]) {
+        for (const want of [
+          /Throughput/,
+          /IOPS/,
+          /Latency percentiles/,
+          /Errors by errno/,
+          /Injected faults/,
+          /Throttle waits/,
+          /passthrough vs daemon/,
+          /per volume/i,
+        ]) {
           assert.match(titles, want);
         }
         const all = { volume: '.*', namespace: '.*', pod: '.*', op: '.*' };
@@ -211,7 +241,10 @@ test('a real Prometheus scrapes a live mount; every dashboard query returns data
             assert.doesNotMatch(q, /\$/, `${panel}: every variable substituted in ${q}`);
             const r = await query(prom!, q);
             assert.ok(r.length > 0, `${panel}: ${q} returned no data`);
-            assert.ok(r.some((s) => Number.isFinite(Number(s.value[1]))), `${panel}: ${q} returned only NaN: ${JSON.stringify(r)}`);
+            assert.ok(
+              r.some((s) => Number.isFinite(Number(s.value[1]))),
+              `${panel}: ${q} returned only NaN: ${JSON.stringify(r)}`,
+            );
           }
         }
         // Template variables: label_values(SELECTOR, LABEL) is what Grafana asks /api/v1/label/LABEL/values.
@@ -219,7 +252,9 @@ test('a real Prometheus scrapes a live mount; every dashboard query returns data
           const m = /^label_values\((.*),\s*(\w+)\)$/.exec(v.query!.query);
           assert.ok(m, `variable ${v.name}: ${v.query!.query}`);
           const match = substitute(m[1], all);
-          const res = (await (await fetch(`${prom!.url}/api/v1/label/${m[2]}/values?${new URLSearchParams({ 'match[]': match })}`)).json()) as { data: string[] };
+          const res = (await (
+            await fetch(`${prom!.url}/api/v1/label/${m[2]}/values?${new URLSearchParams({ 'match[]': match })}`)
+          ).json()) as { data: string[] };
           const want: Record<string, string> = { volume: 'data', namespace: 'team-a', pod: 'trainer-0', op: 'write' };
           assert.ok(res.data.includes(want[v.name]), `variable ${v.name} offers ${want[v.name]}: ${res.data}`);
         }

@@ -46,7 +46,10 @@ test('report of an untar and a sqlite run matches what they did', async () => {
     for (let k = 0; k < K; k++) sql.push(`BEGIN; INSERT INTO t(v) VALUES ('${'v'.repeat(200)}${k}'); COMMIT;`);
 
     const cfg = join(dir, 'mount.yaml');
-    writeFileSync(cfg, toYaml({ layers: [{ fault: { rules: [{ name: 'tmp-full', ops: ['write'], paths: ['**/*.tmp'], errno: 'ENOSPC' }] } }] }));
+    writeFileSync(
+      cfg,
+      toYaml({ layers: [{ fault: { rules: [{ name: 'tmp-full', ops: ['write'], paths: ['**/*.tmp'], errno: 'ENOSPC' }] } }] }),
+    );
     const trace = join(dir, 'trace.jsonl');
     mkdirSync(mnt);
     d = await startDaemon(['--backend', 'memory:512MiB', '--config', cfg, '--cache', 'direct', '--trace-file', trace], mnt);
@@ -68,7 +71,11 @@ test('report of an untar and a sqlite run matches what they did', async () => {
     assert.ok(r.totals.directoriesCreated >= 4, 'untar, db, even, odd');
     const untarFiles = r.hottestFiles.filter((f) => /^\/untar\/(odd|even)\/file-\d+\.bin$/.test(f.path));
     assert.equal(untarFiles.length, N, 'every file of the tarball appears');
-    assert.equal(untarFiles.reduce((a, f) => a + f.bytesWritten, 0), total, 'the tarball\'s bytes, each written once');
+    assert.equal(
+      untarFiles.reduce((a, f) => a + f.bytesWritten, 0),
+      total,
+      "the tarball's bytes, each written once",
+    );
     assert.ok(r.readWrite.bytesWritten >= total, `bytes written ${r.readWrite.bytesWritten} >= ${total}`);
 
     // fsync: synchronous=FULL syncs at least once per commit.
@@ -95,7 +102,10 @@ test('report of an untar and a sqlite run matches what they did', async () => {
       const l = r.latency.find((x) => x.op === op);
       assert.ok(l && l.count > 0 && l.p50Us <= l.p90Us && l.p90Us <= l.p99Us && l.p99Us <= l.maxUs, `${op}: ${JSON.stringify(l)}`);
     }
-    assert.deepEqual(r.injected.map((i) => [i.rule, i.count, i.results]), [['tmp-full', 1, { ENOSPC: 1 }]]);
+    assert.deepEqual(
+      r.injected.map((i) => [i.rule, i.count, i.results]),
+      [['tmp-full', 1, { ENOSPC: 1 }]],
+    );
     assert.ok(r.errors.some((e) => e.op === 'write' && e.result === 'ENOSPC' && e.injected === 1));
     const mix = Object.fromEntries(r.opMix.map((m) => [m.op, m.count]));
     assert.ok(mix.write > N && mix.fsync >= K && mix.create >= N);
@@ -122,7 +132,9 @@ test('report --live records a running mount, then puts its trace filter back', a
     mkdirSync(mnt);
     d = await startDaemon(['--backend', 'memory', '--config', cfg, '--cache', 'direct', '--trace-file', trace], mnt);
     const json = join(dir, 'live.json');
-    const c = spawn(NODE, [CLI, 'report', '--live', mnt, '--duration', '3s', '--json', json, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(NODE, [CLI, 'report', '--live', mnt, '--duration', '3s', '--json', json, '-q'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     child = c;
     let stderr = '';
     c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));

@@ -40,7 +40,13 @@ interface RxSpan {
   resource: Record<string, unknown>;
 }
 
-type AnyValue = { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: AnyValue[] } };
+type AnyValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+  arrayValue?: { values?: AnyValue[] };
+};
 type KeyValue = { key: string; value: AnyValue };
 
 function anyValue(v: AnyValue): unknown {
@@ -51,7 +57,8 @@ function anyValue(v: AnyValue): unknown {
   if (v.arrayValue) return (v.arrayValue.values ?? []).map(anyValue);
   return undefined;
 }
-const attrs = (kvs: KeyValue[] | undefined): Record<string, unknown> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, anyValue(kv.value)]));
+const attrs = (kvs: KeyValue[] | undefined): Record<string, unknown> =>
+  Object.fromEntries((kvs ?? []).map((kv) => [kv.key, anyValue(kv.value)]));
 
 interface Received {
   spans: RxSpan[];
@@ -70,7 +77,18 @@ async function startSink(): Promise<Received> {
       const doc = JSON.parse(body) as {
         resourceSpans: Array<{
           resource?: { attributes?: KeyValue[] };
-          scopeSpans: Array<{ spans: Array<{ name: string; traceId: string; spanId: string; parentSpanId?: string; startTimeUnixNano: string; endTimeUnixNano: string; status?: { code?: number }; attributes?: KeyValue[] }> }>;
+          scopeSpans: Array<{
+            spans: Array<{
+              name: string;
+              traceId: string;
+              spanId: string;
+              parentSpanId?: string;
+              startTimeUnixNano: string;
+              endTimeUnixNano: string;
+              status?: { code?: number };
+              attributes?: KeyValue[];
+            }>;
+          }>;
         }>;
       };
       for (const rs of doc.resourceSpans ?? []) {
@@ -114,9 +132,18 @@ async function startCollector(dir: string, sinkPort: number): Promise<Collector>
     toYaml({
       receivers: { otlp: { protocols: { http: { endpoint: `127.0.0.1:${http}` }, grpc: { endpoint: `127.0.0.1:${grpc}` } } } },
       exporters: {
-        otlphttp: { endpoint: `http://127.0.0.1:${sinkPort}`, encoding: 'json', compression: 'none', retry_on_failure: { enabled: false }, sending_queue: { enabled: false } },
+        otlphttp: {
+          endpoint: `http://127.0.0.1:${sinkPort}`,
+          encoding: 'json',
+          compression: 'none',
+          retry_on_failure: { enabled: false },
+          sending_queue: { enabled: false },
+        },
       },
-      service: { telemetry: { metrics: { level: 'none' }, logs: { level: 'info' } }, pipelines: { traces: { receivers: ['otlp'], exporters: ['otlphttp'] } } },
+      service: {
+        telemetry: { metrics: { level: 'none' }, logs: { level: 'info' } },
+        pipelines: { traces: { receivers: ['otlp'], exporters: ['otlphttp'] } },
+      },
     }),
   );
   const logFile = join(dir, 'collector.log');
@@ -154,8 +181,10 @@ async function until<T>(what: string, get: () => T | undefined, ms = 20_000): Pr
   }
 }
 
-const ofPath = (rx: Received, prefix: string): RxSpan[] => rx.spans.filter((s) => typeof s.attrs['fs.path'] === 'string' && (s.attrs['fs.path'] as string).startsWith(prefix) && s.attrs['fs.op']);
-const find = (rx: Received, op: string, path: string): RxSpan | undefined => rx.spans.find((s) => s.attrs['fs.op'] === op && s.attrs['fs.path'] === path);
+const ofPath = (rx: Received, prefix: string): RxSpan[] =>
+  rx.spans.filter((s) => typeof s.attrs['fs.path'] === 'string' && (s.attrs['fs.path'] as string).startsWith(prefix) && s.attrs['fs.op']);
+const find = (rx: Received, op: string, path: string): RxSpan | undefined =>
+  rx.spans.find((s) => s.attrs['fs.op'] === op && s.attrs['fs.path'] === path);
 
 function ctlTrace(mnt: string, filter: string): void {
   const r = run(NODE, [CLI, 'ctl', 'trace', mnt, filter]);
@@ -269,19 +298,29 @@ test('spans reach a real OpenTelemetry Collector, with attributes, parents and r
         assert.deepEqual(slow.attrs['interposer.rules'], ['slow-fsync']);
         await settle();
         const got = ofPath(rx, '/p3/');
-        assert.ok(got.every((s) => s.durationUs >= 30_000), JSON.stringify(got.map((s) => [s.name, s.durationUs])));
+        assert.ok(
+          got.every((s) => s.durationUs >= 30_000),
+          JSON.stringify(got.map((s) => [s.name, s.durationUs])),
+        );
         assert.equal(find(rx, 'fsync', '/p3/fast'), undefined);
       });
 
       await t.test('filter errorsOnly and injectedOnly', async () => {
-        const ops = (p: string) => `(cat ${p}/missing 2>/dev/null || true) && echo a > ${p}/ok && (echo a > ${p}/x.log) 2>/dev/null; echo b > ${p}/slow && sync ${p}/slow`;
+        const ops = (p: string) =>
+          `(cat ${p}/missing 2>/dev/null || true) && echo a > ${p}/ok && (echo a > ${p}/x.log) 2>/dev/null; echo b > ${p}/slow && sync ${p}/slow`;
         ctlTrace(mnt, '{paths: ["p4/**"], errorsOnly: true}');
         sh(ops('p4'), { cwd: mnt });
         await until('ENOSPC write in p4', () => find(rx, 'write', '/p4/x.log'));
         await settle();
         const errors = ofPath(rx, '/p4/');
-        assert.ok(errors.every((s) => s.attrs['fs.result'] !== 'ok'), JSON.stringify(errors.map((s) => s.attrs)));
-        assert.ok(errors.some((s) => s.attrs['fs.result'] === 'ENOENT'), 'real errors are kept');
+        assert.ok(
+          errors.every((s) => s.attrs['fs.result'] !== 'ok'),
+          JSON.stringify(errors.map((s) => s.attrs)),
+        );
+        assert.ok(
+          errors.some((s) => s.attrs['fs.result'] === 'ENOENT'),
+          'real errors are kept',
+        );
 
         ctlTrace(mnt, '{paths: ["p5/**"], injectedOnly: true}');
         sh(ops('p5'), { cwd: mnt });
@@ -289,13 +328,18 @@ test('spans reach a real OpenTelemetry Collector, with attributes, parents and r
         await until('slow fsync in p5', () => find(rx, 'fsync', '/p5/slow'));
         await settle();
         const injected = ofPath(rx, '/p5/');
-        assert.ok(injected.every((s) => Array.isArray(s.attrs['interposer.rules'])), JSON.stringify(injected.map((s) => s.attrs)));
+        assert.ok(
+          injected.every((s) => Array.isArray(s.attrs['interposer.rules'])),
+          JSON.stringify(injected.map((s) => s.attrs)),
+        );
         assert.ok(!injected.some((s) => s.attrs['fs.result'] === 'ENOENT'), 'errors no rule made are left out');
       });
 
       await t.test('filter sample', async () => {
         ctlTrace(mnt, '{paths: ["p6/**"], ops: [write], sample: 0.5}');
-        py("import os\nfd = os.open('p6/s', os.O_CREAT | os.O_WRONLY)\nfor i in range(400): os.write(fd, b'0123456789')\nos.close(fd)", { cwd: mnt });
+        py("import os\nfd = os.open('p6/s', os.O_CREAT | os.O_WRONLY)\nfor i in range(400): os.write(fd, b'0123456789')\nos.close(fd)", {
+          cwd: mnt,
+        });
         ctlTrace(mnt, '{paths: ["p6/marker"]}');
         sh('touch p6/marker', { cwd: mnt });
         await until('the marker', () => rx.spans.find((s) => s.attrs['fs.path'] === '/p6/marker'));
@@ -318,7 +362,9 @@ test('spans reach a real OpenTelemetry Collector, with attributes, parents and r
       writeFileSync(cfg, toYaml(config(`http://127.0.0.1:${col!.grpc}`, 'grpc')));
       await withMount(['--backend', 'memory', '--config', cfg], async (mnt) => {
         sh('echo grpc > g', { cwd: mnt });
-        const s = await until('a span over gRPC', () => rx.spans.find((x) => x.resource.volume === 'tv-grpc' && x.attrs['fs.op'] === 'write' && x.attrs['fs.path'] === '/g'));
+        const s = await until('a span over gRPC', () =>
+          rx.spans.find((x) => x.resource.volume === 'tv-grpc' && x.attrs['fs.op'] === 'write' && x.attrs['fs.path'] === '/g'),
+        );
         assert.equal(s.attrs['fs.size.returned'], 5);
       });
     });

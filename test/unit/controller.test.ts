@@ -42,16 +42,25 @@ describe('controller', () => {
   test('replace swaps the layers; a bad config throws and changes nothing', () => {
     const { stack, controller } = setup(BASE);
     assert.equal(stat(stack, '/a'), 'EIO');
-    assert.throws(() => controller.replace({ layers: [{ fault: { rules: [{ ops: ['getattr'], errno: 'EIOO' }] } }] }), (e: unknown) => {
-      assert.ok(e instanceof ConfigError);
-      assert.match(e.message, /layers\[0\]\.fault\.rules\[0\]\.errno: "EIOO" is not an errno; did you mean EIO\?/);
-      return true;
-    });
-    assert.throws(() => controller.replace({ backend: { type: 'null' }, layers: [] }), (e: unknown) => e instanceof ControlError && e.status === 409);
+    assert.throws(
+      () => controller.replace({ layers: [{ fault: { rules: [{ ops: ['getattr'], errno: 'EIOO' }] } }] }),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /layers\[0\]\.fault\.rules\[0\]\.errno: "EIOO" is not an errno; did you mean EIO\?/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => controller.replace({ backend: { type: 'null' }, layers: [] }),
+      (e: unknown) => e instanceof ControlError && e.status === 409,
+    );
     assert.equal(stat(stack, '/a'), 'EIO');
     controller.replace({ layers: [{ fault: { rules: [{ name: 'nb', ops: ['getattr'], paths: ['b'], errno: 'EACCES' }] } }] });
     assert.deepEqual([stat(stack, '/a'), stat(stack, '/b')], ['ok', 'EACCES']);
-    assert.deepEqual(controller.rules().map((r) => r.name), ['nb']);
+    assert.deepEqual(
+      controller.rules().map((r) => r.name),
+      ['nb'],
+    );
   });
 
   test('a rule added with a ttl removes itself when the time comes', () => {
@@ -62,7 +71,10 @@ describe('controller', () => {
     assert.equal(stat(stack, '/t'), 'EIO');
     mock.timers.tick(1);
     assert.equal(stat(stack, '/t'), 'ok');
-    assert.deepEqual(controller.rules().map((r) => r.name), ['base']);
+    assert.deepEqual(
+      controller.rules().map((r) => r.name),
+      ['base'],
+    );
   });
 
   test('the ttl may also be given in the rule itself', () => {
@@ -71,7 +83,10 @@ describe('controller', () => {
     assert.equal(stat(stack, '/t'), 'EIO');
     mock.timers.tick(1000);
     assert.equal(stat(stack, '/t'), 'ok');
-    assert.throws(() => controller.addRule('fault', { ops: ['getattr'], errno: 'EIO', ttl: 'soon' }), /rules\[1\]\.ttl: "soon" is not a duration/);
+    assert.throws(
+      () => controller.addRule('fault', { ops: ['getattr'], errno: 'EIO', ttl: 'soon' }),
+      /rules\[1\]\.ttl: "soon" is not a duration/,
+    );
   });
 
   test('a ttl whose rule was replaced by a new config or removed by hand does nothing when it comes', () => {
@@ -81,12 +96,18 @@ describe('controller', () => {
     controller.addRule('fault', { name: 'y', ops: ['getattr'], paths: ['t'], errno: 'EIO' }, 1000);
     controller.removeRule('y');
     assert.doesNotThrow(() => mock.timers.tick(5000));
-    assert.deepEqual(controller.rules().map((r) => r.name), ['x'], "the new config's namesake stays");
+    assert.deepEqual(
+      controller.rules().map((r) => r.name),
+      ['x'],
+      "the new config's namesake stays",
+    );
     assert.equal(stat(stack, '/b'), 'EIO');
   });
 
-  test('adding and removing rules keeps the others\' counters and trigger state', () => {
-    const { stack, controller } = setup([{ fault: { rules: [{ name: 'third', ops: ['getattr'], paths: ['a'], every: 3, errno: 'EIO' }] } }]);
+  test("adding and removing rules keeps the others' counters and trigger state", () => {
+    const { stack, controller } = setup([
+      { fault: { rules: [{ name: 'third', ops: ['getattr'], paths: ['a'], every: 3, errno: 'EIO' }] } },
+    ]);
     const seen: string[] = [stat(stack, '/a'), stat(stack, '/a')];
     controller.addRule('fault', { name: 'other', ops: ['getattr'], paths: ['b'], errno: 'EIO' });
     seen.push(stat(stack, '/a'));

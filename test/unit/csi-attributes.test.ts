@@ -42,7 +42,10 @@ test('shorthand keys', () => {
   assert.equal(parseAttributes({ backend: 'scratch' }, NONE).scratch, true);
   assert.equal(parseAttributes({ 'interposer.dev/config': 'backend: { type: scratch }' }, NONE).scratch, true);
   // Shorthand overrides the inline config's backend.
-  assert.equal(parseAttributes({ 'interposer.dev/config': 'backend: { type: null }', backend: 'memory' }, NONE).config.backend.type, 'memory');
+  assert.equal(
+    parseAttributes({ 'interposer.dev/config': 'backend: { type: null }', backend: 'memory' }, NONE).config.backend.type,
+    'memory',
+  );
 });
 
 test('errors name the attribute and what would be right', () => {

@@ -27,7 +27,10 @@ function percentile(xs: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((q / 100) * sorted.length))];
 }
 function near(actual: number, expected: number, relative: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= relative * Math.abs(expected), `${what}: ${actual} is not within ${relative * 100}% of ${expected}`);
+  assert.ok(
+    Math.abs(actual - expected) <= relative * Math.abs(expected),
+    `${what}: ${actual} is not within ${relative * 100}% of ${expected}`,
+  );
 }
 
 describe('rng', () => {
@@ -36,8 +39,14 @@ describe('rng', () => {
     const b = new Rng(7);
     const c = new Rng(8);
     const sa = Array.from({ length: 100 }, () => a.u32());
-    assert.deepEqual(sa, Array.from({ length: 100 }, () => b.u32()));
-    assert.notDeepEqual(sa, Array.from({ length: 100 }, () => c.u32()));
+    assert.deepEqual(
+      sa,
+      Array.from({ length: 100 }, () => b.u32()),
+    );
+    assert.notDeepEqual(
+      sa,
+      Array.from({ length: 100 }, () => c.u32()),
+    );
     const r = new Rng(1);
     const counts = new Array(10).fill(0);
     for (let i = 0; i < N; i++) {
@@ -70,7 +79,10 @@ describe('distributions', () => {
     // one sd either side holds about 68.27%
     near(xs.filter((x) => Math.abs(x - 10) <= 2).length / N, 0.6827, 0.02, 'within one sd');
     const wide = draw({ normal: { mean: 1, stddev: 5 } });
-    assert.ok(wide.every((x) => x >= 0), 'clamped at 0');
+    assert.ok(
+      wide.every((x) => x >= 0),
+      'clamped at 0',
+    );
     assert.ok(wide.some((x) => x === 0));
   });
 
@@ -121,7 +133,8 @@ describe('distributions', () => {
     // CDF is compared, not the quantile: between p90 and p99 the values climb
     // 10 ms per percentile, so a quantile estimate would wobble by ms).
     const share = (v: number): number => xs.filter((x) => x <= v).length / N;
-    for (const { p, value } of points.slice(1, 3)) assert.ok(Math.abs(share(value) - p / 100) <= 0.006, `share <= ${value}: ${share(value)}, expected ${p / 100}`);
+    for (const { p, value } of points.slice(1, 3))
+      assert.ok(Math.abs(share(value) - p / 100) <= 0.006, `share <= ${value}: ${share(value)}, expected ${p / 100}`);
     // Between points the values are interpolated linearly.
     near(percentile(xs, 70), 1 + (20 / 40) * 9, 0.03, 'p70 (interpolated)');
     assert.ok(Math.abs(share(55) - 0.945) <= 0.006, `share <= 55: ${share(55)}`);

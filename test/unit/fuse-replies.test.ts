@@ -80,8 +80,14 @@ test('writeAttr: struct fuse_attr, 88 bytes, at any offset, nothing written outs
   const b = Buffer.alloc(8 + 88 + 8, 0xaa);
   writeAttr(b, attr, 8);
   checkAttr(b, 8);
-  assert.ok(b.subarray(0, 8).every((x) => x === 0xaa), 'bytes before untouched');
-  assert.ok(b.subarray(96).every((x) => x === 0xaa), 'bytes after untouched');
+  assert.ok(
+    b.subarray(0, 8).every((x) => x === 0xaa),
+    'bytes before untouched',
+  );
+  assert.ok(
+    b.subarray(96).every((x) => x === 0xaa),
+    'bytes after untouched',
+  );
 });
 
 test('writeAttr: a fraction of a nanosecond never rounds nsec up to 1e9', () => {
@@ -198,7 +204,10 @@ test('statfsOut: struct fuse_kstatfs, 80 bytes', () => {
   assert.equal(u32(b, H + 40), 4096, 'bsize');
   assert.equal(u32(b, H + 44), 255, 'namelen');
   assert.equal(u32(b, H + 48), 512, 'frsize');
-  assert.ok(b.subarray(H + 52).every((x) => x === 0), 'padding and spare[6]');
+  assert.ok(
+    b.subarray(H + 52).every((x) => x === 0),
+    'padding and spare[6]',
+  );
 });
 
 test('initOut: struct fuse_init_out, 64 bytes', () => {
@@ -229,7 +238,10 @@ test('initOut: struct fuse_init_out, 64 bytes', () => {
   assert.equal(u16(b, H + 30), 0, 'map_alignment');
   assert.equal(u32(b, H + 32), 0x8000_0020, 'flags2: bits 37 and 63');
   assert.equal(u32(b, H + 36), 1, 'max_stack_depth');
-  assert.ok(b.subarray(H + 40).every((x) => x === 0), 'request_timeout and unused');
+  assert.ok(
+    b.subarray(H + 40).every((x) => x === 0),
+    'request_timeout and unused',
+  );
 });
 
 test('lseekOut: struct fuse_lseek_out, a u64 offset', () => {
@@ -280,7 +292,10 @@ test('DirentWriter: fuse_dirent records, byte for byte', () => {
   assert.equal(u32(b, at + 16), 1, 'namelen');
   assert.equal(u32(b, at + 20), 4, 'type: DT_DIR');
   assert.equal(b.toString('utf8', at + 24, at + 25), 'a');
-  assert.ok(b.subarray(at + 25, at + 32).every((x) => x === 0), 'padding');
+  assert.ok(
+    b.subarray(at + 25, at + 32).every((x) => x === 0),
+    'padding',
+  );
 
   at += 32;
   assert.equal(u64(b, at + 0), 7n);
@@ -288,7 +303,10 @@ test('DirentWriter: fuse_dirent records, byte for byte', () => {
   assert.equal(u32(b, at + 16), 5, 'namelen counts bytes, not characters');
   assert.equal(u32(b, at + 20), 8, 'type: DT_REG');
   assert.equal(b.toString('utf8', at + 24, at + 29), snow);
-  assert.ok(b.subarray(at + 29, at + 32).every((x) => x === 0), 'padding');
+  assert.ok(
+    b.subarray(at + 29, at + 32).every((x) => x === 0),
+    'padding',
+  );
 
   at += 32;
   assert.equal(u32(b, at + 16), 8);
@@ -312,10 +330,16 @@ test('DirentWriter: fuse_direntplus records, entry_out then dirent', () => {
   assert.equal(u32(b, at + 144), 1, 'dirent.namelen');
   assert.equal(u32(b, at + 148), 8, 'dirent.type');
   assert.equal(b.toString('utf8', at + 152, at + 153), 'f');
-  assert.ok(b.subarray(at + 153, at + 160).every((x) => x === 0), 'padding');
+  assert.ok(
+    b.subarray(at + 153, at + 160).every((x) => x === 0),
+    'padding',
+  );
 
   at += 160;
-  assert.ok(b.subarray(at, at + 128).every((x) => x === 0), 'no entry for ..');
+  assert.ok(
+    b.subarray(at, at + 128).every((x) => x === 0),
+    'no entry for ..',
+  );
   assert.equal(u64(b, at + 128), 1n);
   assert.equal(u32(b, at + 144), 2);
   assert.equal(b.toString('utf8', at + 152, at + 154), '..');

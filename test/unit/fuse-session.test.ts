@@ -63,8 +63,7 @@ function readInitOut(p: Buffer): InitReply {
 }
 
 /** Everything a current kernel offers, plus a bit no kernel defines yet. */
-const OFFERED =
-  Object.values(InitFlag).reduce((acc, b) => acc | bit(b), 0n) | bit(55);
+const OFFERED = Object.values(InitFlag).reduce((acc, b) => acc | bit(b), 0n) | bit(55);
 
 function lookupBody(name: string): Bytes {
   return new Bytes().cstr(name);
@@ -405,8 +404,14 @@ test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () =
     const first = await h.call(Op.READDIRPLUS, d, readBody(fh, 0, 3 * 160 + 8));
     assert.equal(first.error, 0);
     const p1 = readDirents(first.payload, true);
-    assert.deepEqual(p1.map((e) => e.name), ['.', '..', 'a']);
-    assert.deepEqual(p1.map((e) => e.off), [1, 2, 3]);
+    assert.deepEqual(
+      p1.map((e) => e.name),
+      ['.', '..', 'a'],
+    );
+    assert.deepEqual(
+      p1.map((e) => e.off),
+      [1, 2, 3],
+    );
     assert.equal(p1[0].entry!.nodeid, 0, "'.' carries no entry: the kernel must not count it");
     assert.equal(p1[1].entry!.nodeid, 0);
     assert.equal(p1[0].ino, d, "'.' has a non-zero d_ino");
@@ -414,7 +419,10 @@ test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () =
 
     const rest = await h.call(Op.READDIRPLUS, d, readBody(fh, 3, 4096));
     const p2 = readDirents(rest.payload, true);
-    assert.deepEqual(p2.map((e) => e.name), ['b', 'c']);
+    assert.deepEqual(
+      p2.map((e) => e.name),
+      ['b', 'c'],
+    );
     const end = await h.call(Op.READDIRPLUS, d, readBody(fh, 5, 4096));
     assert.equal(end.payload.length, 0, 'an empty reply ends the listing');
 
@@ -432,7 +440,10 @@ test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () =
 
     // Plain READDIR counts nothing: a LOOKUP then one FORGET removes the node.
     const plain = await h.call(Op.READDIR, d, readBody(fh, 0, 4096));
-    assert.deepEqual(readDirents(plain.payload, false).map((e) => e.name), ['.', '..', 'a', 'b', 'c']);
+    assert.deepEqual(
+      readDirents(plain.payload, false).map((e) => e.name),
+      ['.', '..', 'a', 'b', 'c'],
+    );
     const a = readEntryOut((await h.call(Op.LOOKUP, d, lookupBody('a'))).payload, 0).nodeid;
     h.send(request(Op.FORGET, h.unique(), a, forgetBody(1)));
     assert.equal((await h.call(Op.GETATTR, a, getattrBody())).error, -ENOENT);

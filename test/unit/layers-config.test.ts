@@ -23,10 +23,18 @@ function errors(doc: unknown): string[] {
 
 describe('errnos', () => {
   test('a misspelt errno: the field, the value and the likely one', () => {
-    assert.deepEqual(errors(fault({ ops: ['read'], errno: 'EIOO' })), ['layers[0].fault.rules[0].errno: "EIOO" is not an errno; did you mean EIO?']);
-    assert.deepEqual(errors(fault({ ops: ['write'], errno: 'ENOSPACE' })), ['layers[0].fault.rules[0].errno: "ENOSPACE" is not an errno; did you mean ENOSPC?']);
-    assert.deepEqual(errors(fault({ ops: ['read'], errno: 'eio' })), ['layers[0].fault.rules[0].errno: "eio" is not an errno; did you mean EIO?']);
-    assert.deepEqual(errors(fault({ ops: ['read'], errno: 'WHATEVER_HAPPENED' })), ['layers[0].fault.rules[0].errno: "WHATEVER_HAPPENED" is not an errno']);
+    assert.deepEqual(errors(fault({ ops: ['read'], errno: 'EIOO' })), [
+      'layers[0].fault.rules[0].errno: "EIOO" is not an errno; did you mean EIO?',
+    ]);
+    assert.deepEqual(errors(fault({ ops: ['write'], errno: 'ENOSPACE' })), [
+      'layers[0].fault.rules[0].errno: "ENOSPACE" is not an errno; did you mean ENOSPC?',
+    ]);
+    assert.deepEqual(errors(fault({ ops: ['read'], errno: 'eio' })), [
+      'layers[0].fault.rules[0].errno: "eio" is not an errno; did you mean EIO?',
+    ]);
+    assert.deepEqual(errors(fault({ ops: ['read'], errno: 'WHATEVER_HAPPENED' })), [
+      'layers[0].fault.rules[0].errno: "WHATEVER_HAPPENED" is not an errno',
+    ]);
     // Inside weighted errnos and in a second rule
     assert.deepEqual(errors(fault({ ops: ['read'], errno: 'EIO' }, { ops: ['fsync'], errno: [{ EIO: 3 }, { ENOSPCC: 1 }] })), [
       'layers[0].fault.rules[1].errno[1].ENOSPCC: "ENOSPCC" is not an errno; did you mean ENOSPC?',
@@ -83,15 +91,26 @@ describe('errnos', () => {
 
 describe('operations', () => {
   test('an unknown op: did you mean, or the list of ops and groups', () => {
-    assert.deepEqual(errors(fault({ ops: ['raed'], errno: 'EIO' })), ['layers[0].fault.rules[0].ops[0]: "raed" is not an operation; did you mean read?']);
-    assert.deepEqual(errors(fault({ ops: ['read', 'fsnyc'], errno: 'EIO' })), ['layers[0].fault.rules[0].ops[1]: "fsnyc" is not an operation; did you mean fsync?']);
-    assert.deepEqual(errors(latency({ ops: 'metdata', delay: '1ms' })), ['layers[0].latency.rules[0].ops: "metdata" is not an operation; did you mean metadata?']);
+    assert.deepEqual(errors(fault({ ops: ['raed'], errno: 'EIO' })), [
+      'layers[0].fault.rules[0].ops[0]: "raed" is not an operation; did you mean read?',
+    ]);
+    assert.deepEqual(errors(fault({ ops: ['read', 'fsnyc'], errno: 'EIO' })), [
+      'layers[0].fault.rules[0].ops[1]: "fsnyc" is not an operation; did you mean fsync?',
+    ]);
+    assert.deepEqual(errors(latency({ ops: 'metdata', delay: '1ms' })), [
+      'layers[0].latency.rules[0].ops: "metdata" is not an operation; did you mean metadata?',
+    ]);
     const [line] = errors(fault({ ops: ['frobnicate'], errno: 'EIO' }));
-    assert.match(line, /^layers\[0\]\.fault\.rules\[0\]\.ops\[0\]: "frobnicate" is not an operation; expected one of getattr, setattr, .*, all, data, metadata, namespace, sync$/);
+    assert.match(
+      line,
+      /^layers\[0\]\.fault\.rules\[0\]\.ops\[0\]: "frobnicate" is not an operation; expected one of getattr, setattr, .*, all, data, metadata, namespace, sync$/,
+    );
   });
 
   test('single values become lists', () => {
-    const c = validateConfig(fault({ ops: 'read', paths: '*.log', exclude: 'x.log', process: { comm: 'python3', uid: 0, pid: 1 }, errno: 'EIO' }));
+    const c = validateConfig(
+      fault({ ops: 'read', paths: '*.log', exclude: 'x.log', process: { comm: 'python3', uid: 0, pid: 1 }, errno: 'EIO' }),
+    );
     const r = c.layers[0].fault!.rules[0];
     assert.deepEqual([r.ops, r.paths, r.exclude, r.process], [['read'], ['*.log'], ['x.log'], { comm: ['python3'], uid: [0], pid: [1] }]);
   });
@@ -132,7 +151,9 @@ describe('rule fields', () => {
     assert.deepEqual(errors(fault({ ops: ['read'], errno: 5 })), [
       'layers[0].fault.rules[0].errno: 5 is not allowed; expected an errno name or { ERRNO: weight } or a list of them',
     ]);
-    assert.deepEqual(errors(fault({ ops: 5, errno: 'EIO' })), ['layers[0].fault.rules[0].ops: 5 is not allowed; expected an operation or group or a list of them']);
+    assert.deepEqual(errors(fault({ ops: 5, errno: 'EIO' })), [
+      'layers[0].fault.rules[0].ops: 5 is not allowed; expected an operation or group or a list of them',
+    ]);
     assert.deepEqual(errors(fault({ ops: ['read'], errno: 'EIO', ramp: {} })), [
       'layers[0].fault.rules[0].ramp.over: missing; expected a duration such as 500us, 5ms, 1s or 2m',
     ]);
@@ -144,12 +165,16 @@ describe('rule fields', () => {
         `layers[0].fault.rules[0].action.shortRead: ${JSON.stringify(bad)} is not a portion; expected a fraction between 0 and 1 (0.5) or a byte count (4KiB, 100)`,
       ]);
     }
-    assert.deepEqual(errors({ layers: [{ throttle: { read: true } }] }), ['layers[0].throttle.read: true is not allowed; expected a rate, e.g. 10MiB/s or 500KiB/s']);
+    assert.deepEqual(errors({ layers: [{ throttle: { read: true } }] }), [
+      'layers[0].throttle.read: true is not allowed; expected a rate, e.g. 10MiB/s or 500KiB/s',
+    ]);
   });
 
   test('a fault rule needs exactly one of errno or action, an action exactly one kind', () => {
     assert.deepEqual(errors(fault({ ops: ['read'] })), ['layers[0].fault.rules[0]: a fault rule needs exactly one of errno or action']);
-    assert.deepEqual(errors(fault({ ops: ['read'], errno: 'EIO', action: { shortRead: 0.5 } })), ['layers[0].fault.rules[0]: a fault rule needs exactly one of errno or action']);
+    assert.deepEqual(errors(fault({ ops: ['read'], errno: 'EIO', action: { shortRead: 0.5 } })), [
+      'layers[0].fault.rules[0]: a fault rule needs exactly one of errno or action',
+    ]);
     assert.deepEqual(errors(fault({ ops: ['write'], action: { shortWrite: 0.5, corrupt: {} } })), [
       'layers[0].fault.rules[0].action: expected exactly one action: errno, shortRead, shortWrite, tornWrite, corrupt, statfs, attr; got shortWrite, corrupt',
     ]);
@@ -157,7 +182,10 @@ describe('rule fields', () => {
       'layers[0].fault.rules[0].action: unknown field "explode"',
       'layers[0].fault.rules[0].action: expected exactly one action: errno, shortRead, shortWrite, tornWrite, corrupt, statfs, attr; got none',
     ]);
-    assert.match(errors(fault({ ops: ['read'], action: { corrupt: { mode: 'scramble' } } }))[0], /^layers\[0\]\.fault\.rules\[0\]\.action\.corrupt\.mode: /);
+    assert.match(
+      errors(fault({ ops: ['read'], action: { corrupt: { mode: 'scramble' } } }))[0],
+      /^layers\[0\]\.fault\.rules\[0\]\.action\.corrupt\.mode: /,
+    );
   });
 
   test('actions: portions as fractions or bytes, defaults filled in', () => {
@@ -226,8 +254,12 @@ describe('distributions', () => {
   });
 
   test('a latency rule needs exactly one of delay or distribution', () => {
-    assert.deepEqual(errors(latency({ delay: '5ms', distribution: { fixed: '1ms' } })), ['layers[0].latency.rules[0]: a latency rule needs exactly one of delay or distribution']);
-    assert.deepEqual(errors(latency({ ops: ['read'] })), ['layers[0].latency.rules[0]: a latency rule needs exactly one of delay or distribution']);
+    assert.deepEqual(errors(latency({ delay: '5ms', distribution: { fixed: '1ms' } })), [
+      'layers[0].latency.rules[0]: a latency rule needs exactly one of delay or distribution',
+    ]);
+    assert.deepEqual(errors(latency({ ops: ['read'] })), [
+      'layers[0].latency.rules[0]: a latency rule needs exactly one of delay or distribution',
+    ]);
   });
 });
 

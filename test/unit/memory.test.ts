@@ -558,7 +558,7 @@ describe('data', () => {
     const seek = (off: number, whence: number): number => fs.lseek!(ctx, '/f', fh, off, whence);
     assert.equal(seek(0, 3), MiB);
     assert.equal(seek(MiB + 5, 3), MiB + 5);
-    assert.equal(seek(MiB + 10, 3), MiB + 10, "data is kept in whole pages");
+    assert.equal(seek(MiB + 10, 3), MiB + 10, 'data is kept in whole pages');
     assert.equal(seek(MiB + 4 * KiB, 3), 4 * MiB);
     assert.equal(seek(0, 4), 0);
     assert.equal(seek(MiB, 4), MiB + 4 * KiB);

@@ -78,9 +78,18 @@ describe('passthrough: files', () => {
     assert.equal(a.mtimeMs, st.mtimeMs);
     assert.equal(fs.readFileSync(join(root, 'hello'), 'utf8'), 'hello, world');
 
-    assert.equal(code(() => vfs.create(rootCtx, '/hello', O_RDWR | O_EXCL, 0o644)), 'EEXIST');
-    assert.equal(code(() => vfs.getattr(rootCtx, '/missing')), 'ENOENT');
-    assert.equal(code(() => vfs.open(rootCtx, '/missing', O_RDONLY)), 'ENOENT');
+    assert.equal(
+      code(() => vfs.create(rootCtx, '/hello', O_RDWR | O_EXCL, 0o644)),
+      'EEXIST',
+    );
+    assert.equal(
+      code(() => vfs.getattr(rootCtx, '/missing')),
+      'ENOENT',
+    );
+    assert.equal(
+      code(() => vfs.open(rootCtx, '/missing', O_RDONLY)),
+      'ENOENT',
+    );
     assert.equal(sync(vfs.getattr(rootCtx, '/')).mode & S_IFMT, S_IFDIR);
   });
 
@@ -108,7 +117,10 @@ describe('passthrough: files', () => {
     const { fh } = sync(vfs.create(rootCtx, '/doomed', O_RDWR | O_EXCL, 0o600));
     vfs.write(rootCtx, '/doomed', fh, Buffer.from('still here'), 0);
     vfs.unlink(rootCtx, '/doomed');
-    assert.equal(code(() => vfs.getattr(rootCtx, '/doomed')), 'ENOENT');
+    assert.equal(
+      code(() => vfs.getattr(rootCtx, '/doomed')),
+      'ENOENT',
+    );
     const buf = Buffer.alloc(32);
     assert.equal(sync(vfs.read(rootCtx, '/doomed', fh, buf, 0)), 10);
     assert.equal(buf.toString('utf8', 0, 10), 'still here');
@@ -133,7 +145,10 @@ describe('passthrough: files', () => {
     assert.equal(sync(vfs.lseek!(rootCtx, '/sparse', fh, 0, 4 /* SEEK_HOLE */)), 0);
     const data = sync(vfs.lseek!(rootCtx, '/sparse', fh, 0, 3 /* SEEK_DATA */));
     assert.ok(data <= at && data > 4 * GiB, `SEEK_DATA landed at ${data}`);
-    assert.equal(code(() => vfs.lseek!(rootCtx, '/sparse', fh, at + 4, 3)), 'ENXIO');
+    assert.equal(
+      code(() => vfs.lseek!(rootCtx, '/sparse', fh, at + 4, 3)),
+      'ENXIO',
+    );
     vfs.release(rootCtx, '/sparse', fh);
   });
 
@@ -195,9 +210,18 @@ describe('passthrough: files', () => {
     assert.ok(s.namelen >= 255);
     assert.ok(s.frsize > 0);
     assert.equal(sync(vfs.statfs(rootCtx, '/hello')).blocks, host.blocks);
-    assert.equal(code(() => vfs.access(rootCtx, '/hello', 4)), 'OK');
-    assert.equal(code(() => vfs.access(rootCtx, '/', 1)), 'OK');
-    assert.equal(code(() => vfs.access(rootCtx, '/nope', 0)), 'ENOENT');
+    assert.equal(
+      code(() => vfs.access(rootCtx, '/hello', 4)),
+      'OK',
+    );
+    assert.equal(
+      code(() => vfs.access(rootCtx, '/', 1)),
+      'OK',
+    );
+    assert.equal(
+      code(() => vfs.access(rootCtx, '/nope', 0)),
+      'ENOENT',
+    );
   });
 });
 
@@ -221,11 +245,23 @@ describe('passthrough: directories and names', () => {
     // Every call lists from the start.
     assert.equal(sync(vfs.readdir(rootCtx, '/big', d.fh)).length, 10_002);
     vfs.releasedir(rootCtx, '/big', d.fh);
-    assert.equal(code(() => vfs.rmdir(rootCtx, '/big')), 'ENOTEMPTY');
+    assert.equal(
+      code(() => vfs.rmdir(rootCtx, '/big')),
+      'ENOTEMPTY',
+    );
     vfs.rmdir(rootCtx, '/big/sub');
-    assert.equal(code(() => vfs.getattr(rootCtx, '/big/sub')), 'ENOENT');
-    assert.equal(code(() => vfs.mkdir(rootCtx, '/big', 0o755)), 'EEXIST');
-    assert.equal(code(() => vfs.opendir(rootCtx, '/hello')), 'ENOTDIR');
+    assert.equal(
+      code(() => vfs.getattr(rootCtx, '/big/sub')),
+      'ENOENT',
+    );
+    assert.equal(
+      code(() => vfs.mkdir(rootCtx, '/big', 0o755)),
+      'EEXIST',
+    );
+    assert.equal(
+      code(() => vfs.opendir(rootCtx, '/hello')),
+      'ENOTDIR',
+    );
   });
 
   it('makes and reads symlinks without following them', () => {
@@ -234,9 +270,18 @@ describe('passthrough: directories and names', () => {
     assert.equal(a.size, 5);
     assert.equal(sync(vfs.readlink(rootCtx, '/sym')), 'hello');
     assert.equal(sync(vfs.getattr(rootCtx, '/sym')).mode & S_IFMT, S_IFLNK);
-    assert.equal(code(() => vfs.readlink(rootCtx, '/hello')), 'EINVAL');
-    assert.equal(code(() => vfs.open(rootCtx, '/sym', O_RDONLY)), 'ELOOP');
-    assert.equal(code(() => vfs.setattr(rootCtx, '/sym', { mode: 0o600 })), 'EOPNOTSUPP');
+    assert.equal(
+      code(() => vfs.readlink(rootCtx, '/hello')),
+      'EINVAL',
+    );
+    assert.equal(
+      code(() => vfs.open(rootCtx, '/sym', O_RDONLY)),
+      'ELOOP',
+    );
+    assert.equal(
+      code(() => vfs.setattr(rootCtx, '/sym', { mode: 0o600 })),
+      'EOPNOTSUPP',
+    );
   });
 
   it('hard-links', () => {
@@ -244,14 +289,20 @@ describe('passthrough: directories and names', () => {
     const a = sync(vfs.link(rootCtx, '/orig', '/alias'));
     assert.equal(a.nlink, 2);
     assert.equal(a.ino, sync(vfs.getattr(rootCtx, '/orig')).ino);
-    assert.equal(code(() => vfs.link(rootCtx, '/orig', '/alias')), 'EEXIST');
+    assert.equal(
+      code(() => vfs.link(rootCtx, '/orig', '/alias')),
+      'EEXIST',
+    );
   });
 
   it('renames with NOREPLACE and EXCHANGE', () => {
     fs.mkdirSync(join(root, 'r'));
     fs.writeFileSync(join(root, 'r', 'a'), 'A');
     fs.writeFileSync(join(root, 'r', 'b'), 'B');
-    assert.equal(code(() => vfs.rename(rootCtx, '/r/a', '/r/b', RENAME_NOREPLACE)), 'EEXIST');
+    assert.equal(
+      code(() => vfs.rename(rootCtx, '/r/a', '/r/b', RENAME_NOREPLACE)),
+      'EEXIST',
+    );
     vfs.rename(rootCtx, '/r/a', '/r/b', RENAME_EXCHANGE);
     assert.equal(fs.readFileSync(join(root, 'r', 'a'), 'utf8'), 'B');
     assert.equal(fs.readFileSync(join(root, 'r', 'b'), 'utf8'), 'A');
@@ -259,8 +310,14 @@ describe('passthrough: directories and names', () => {
     assert.equal(fs.readFileSync(join(root, 'r-moved'), 'utf8'), 'B');
     vfs.rename(rootCtx, '/r-moved', '/r/b', 0);
     assert.equal(fs.readFileSync(join(root, 'r', 'b'), 'utf8'), 'B');
-    assert.equal(code(() => vfs.rename(rootCtx, '/r/nothing', '/r/c', 0)), 'ENOENT');
-    assert.equal(code(() => vfs.rename(rootCtx, '/r/b', '/r/..', 0)), 'EINVAL');
+    assert.equal(
+      code(() => vfs.rename(rootCtx, '/r/nothing', '/r/c', 0)),
+      'ENOENT',
+    );
+    assert.equal(
+      code(() => vfs.rename(rootCtx, '/r/b', '/r/..', 0)),
+      'EINVAL',
+    );
   });
 });
 
@@ -270,18 +327,30 @@ describe('passthrough: attributes', () => {
     vfs.setxattr(rootCtx, '/hello', 'user.test', value, 0);
     assert.deepEqual(sync(vfs.getxattr(rootCtx, '/hello', 'user.test')), value);
     assert.ok(sync(vfs.listxattr(rootCtx, '/hello')).includes('user.test'));
-    assert.equal(code(() => vfs.setxattr(rootCtx, '/hello', 'user.test', value, 1 /* CREATE */)), 'EEXIST');
-    assert.equal(code(() => vfs.setxattr(rootCtx, '/hello', 'user.other', value, 2 /* REPLACE */)), 'ENODATA');
+    assert.equal(
+      code(() => vfs.setxattr(rootCtx, '/hello', 'user.test', value, 1 /* CREATE */)),
+      'EEXIST',
+    );
+    assert.equal(
+      code(() => vfs.setxattr(rootCtx, '/hello', 'user.other', value, 2 /* REPLACE */)),
+      'ENODATA',
+    );
     vfs.setxattr(rootCtx, '/hello', 'user.empty', Buffer.alloc(0), 0);
     assert.equal(sync(vfs.getxattr(rootCtx, '/hello', 'user.empty')).length, 0);
     vfs.removexattr(rootCtx, '/hello', 'user.test');
-    assert.equal(code(() => vfs.getxattr(rootCtx, '/hello', 'user.test')), 'ENODATA');
+    assert.equal(
+      code(() => vfs.getxattr(rootCtx, '/hello', 'user.test')),
+      'ENODATA',
+    );
     assert.deepEqual(sync(vfs.listxattr(rootCtx, '/hello')), ['user.empty']);
     // The root itself, and a symlink (user.* is not allowed on symlinks).
     vfs.setxattr(rootCtx, '/', 'user.rootattr', Buffer.from('r'), 0);
     assert.equal(sync(vfs.getxattr(rootCtx, '/', 'user.rootattr')).toString(), 'r');
     vfs.removexattr(rootCtx, '/', 'user.rootattr');
-    assert.equal(code(() => vfs.setxattr(rootCtx, '/sym', 'user.x', value, 0)), 'EPERM');
+    assert.equal(
+      code(() => vfs.setxattr(rootCtx, '/sym', 'user.x', value, 0)),
+      'EPERM',
+    );
     assert.ok(Array.isArray(sync(vfs.listxattr(rootCtx, '/sym'))));
   });
 
@@ -316,8 +385,14 @@ describe('passthrough: attributes', () => {
     a = sync(vfs.setattr(rootCtx, '/attrs', { atime: 'now', mtime: 'now' }));
     assert.ok(Math.abs(a.atimeMs - Date.now()) < 5000);
 
-    assert.equal(code(() => vfs.setattr(rootCtx, '/big', { size: 0 })), 'EISDIR');
-    assert.equal(code(() => vfs.setattr(rootCtx, '/missing', { mode: 0o600 })), 'ENOENT');
+    assert.equal(
+      code(() => vfs.setattr(rootCtx, '/big', { size: 0 })),
+      'EISDIR',
+    );
+    assert.equal(
+      code(() => vfs.setattr(rootCtx, '/missing', { mode: 0o600 })),
+      'ENOENT',
+    );
     // Symlinks are chowned and timed themselves, not their targets.
     const before = fs.statSync(join(root, 'hello'));
     a = sync(vfs.setattr(rootCtx, '/sym', { uid: 777, gid: 778, mtime: 1e12 }));
@@ -367,12 +442,24 @@ describe('passthrough: attributes', () => {
   it('refuses to open anything but a regular file', () => {
     vfs.mknod(rootCtx, '/fifo', S_IFIFO | 0o666, 0);
     // A FIFO would block the event loop forever; a device must not become a backing file.
-    assert.equal(code(() => vfs.open(rootCtx, '/fifo', O_RDONLY)), 'ENXIO');
+    assert.equal(
+      code(() => vfs.open(rootCtx, '/fifo', O_RDONLY)),
+      'ENXIO',
+    );
     const dev = sync(vfs.mknod(rootCtx, '/null', S_IFCHR | 0o666, (1 << 8) | 3));
     assert.equal(dev.rdev, (1 << 8) | 3);
     assert.equal(dev.rdev, fs.statSync(join(root, 'null')).rdev);
-    assert.equal(code(() => vfs.open(rootCtx, '/null', O_RDWR)), 'ENXIO');
-    assert.equal(code(() => vfs.open(rootCtx, '/big', O_RDONLY)), 'EISDIR');
-    assert.equal(code(() => vfs.create(rootCtx, '/fifo', O_RDWR, 0o644)), 'ENXIO');
+    assert.equal(
+      code(() => vfs.open(rootCtx, '/null', O_RDWR)),
+      'ENXIO',
+    );
+    assert.equal(
+      code(() => vfs.open(rootCtx, '/big', O_RDONLY)),
+      'EISDIR',
+    );
+    assert.equal(
+      code(() => vfs.create(rootCtx, '/fifo', O_RDWR, 0o644)),
+      'ENXIO',
+    );
   });
 });

@@ -71,7 +71,14 @@ test('analyse: op mix, sizes, read/write ratio, hot files, processes, latency, f
   assert.equal(r.totals.dataFiles, 3);
   assert.deepEqual(
     r.opMix.map((m) => [m.op, m.count, m.errors]),
-    [['read', 4, 0], ['write', 3, 1], ['create', 1, 0], ['fsync', 1, 0], ['getattr', 1, 1], ['mkdir', 1, 0]],
+    [
+      ['read', 4, 0],
+      ['write', 3, 1],
+      ['create', 1, 0],
+      ['fsync', 1, 0],
+      ['getattr', 1, 1],
+      ['mkdir', 1, 0],
+    ],
   );
   assert.equal(r.readWrite.reads, 4);
   assert.equal(r.readWrite.writes, 3);
@@ -93,7 +100,10 @@ test('analyse: op mix, sizes, read/write ratio, hot files, processes, latency, f
   assert.equal(r.hottestDirectories[0].path, '/d');
   assert.deepEqual(
     r.processes.map((p) => [p.pid, p.command, p.ops, p.reads, p.writes, p.fsyncs, p.errors]),
-    [[100, 'app', 8, 1, 3, 1, 2], [200, 'cat', 3, 3, 0, 0, 0]],
+    [
+      [100, 'app', 8, 1, 3, 1, 2],
+      [200, 'cat', 3, 3, 0, 0, 0],
+    ],
   );
 
   const w = r.latency.find((l) => l.op === 'write')!;
@@ -108,13 +118,19 @@ test('analyse: op mix, sizes, read/write ratio, hot files, processes, latency, f
 
   assert.deepEqual(
     r.errors.map((e) => [e.op, e.result, e.count, e.injected]),
-    [['getattr', 'ENOENT', 1, 0], ['write', 'ENOSPC', 1, 1]],
+    [
+      ['getattr', 'ENOENT', 1, 0],
+      ['write', 'ENOSPC', 1, 1],
+    ],
   );
   assert.deepEqual(r.injected, [
     { rule: 'full-disk', count: 1, results: { ENOSPC: 1 } },
     { rule: 'slow', count: 1, results: { ok: 1 } },
   ]);
-  assert.equal(r.timeline.buckets.reduce((a, b) => a + b.ops, 0), 11);
+  assert.equal(
+    r.timeline.buckets.reduce((a, b) => a + b.ops, 0),
+    11,
+  );
   assert.equal(r.window.startUs, ops[0].startUs);
 });
 
@@ -159,10 +175,26 @@ test('parse: op spans, parent file spans skipped, malformed lines counted', () =
 });
 
 test('renderers: text has every section; HTML is self-contained and escapes paths', () => {
-  const ops = [op({ op: 'create', path: '/<script>alert(1)</script>' }), wr('/<script>alert(1)</script>', 0, 100), op({ op: 'fsync', path: '/a&b' })];
+  const ops = [
+    op({ op: 'create', path: '/<script>alert(1)</script>' }),
+    wr('/<script>alert(1)</script>', 0, 100),
+    op({ op: 'fsync', path: '/a&b' }),
+  ];
   const r = analyse(ops, { source: 'x"y' });
   const text = renderText(r);
-  for (const s of ['Operation mix', 'Reads and writes', 'I/O sizes', 'Sequential vs random', 'Hottest files', 'Hottest directories', 'Processes', 'Latency per operation', 'fsync', 'Errors', 'Rules that acted']) {
+  for (const s of [
+    'Operation mix',
+    'Reads and writes',
+    'I/O sizes',
+    'Sequential vs random',
+    'Hottest files',
+    'Hottest directories',
+    'Processes',
+    'Latency per operation',
+    'fsync',
+    'Errors',
+    'Rules that acted',
+  ]) {
     assert.match(text, new RegExp(s.replace(/[/()]/g, '\\$&')));
   }
   const html = renderHtml(r);

@@ -64,15 +64,18 @@ describe('matching', () => {
 
   test('ops by group: data, metadata, namespace, sync, all', () => {
     const data = rule({ ops: ['data'] });
-    for (const n of ['read', 'write', 'fsync', 'flush', 'fallocate', 'copyFileRange', 'syncfs'] as const) assert.equal(data.matches(op(n), ORIGIN), true, n);
+    for (const n of ['read', 'write', 'fsync', 'flush', 'fallocate', 'copyFileRange', 'syncfs'] as const)
+      assert.equal(data.matches(op(n), ORIGIN), true, n);
     for (const n of ['getattr', 'open', 'mkdir', 'readdir', 'statfs'] as const) assert.equal(data.matches(op(n), ORIGIN), false, n);
 
     const meta = rule({ ops: ['metadata'] });
-    for (const n of ['getattr', 'setattr', 'open', 'create', 'mkdir', 'unlink', 'readdir', 'statfs', 'getxattr'] as const) assert.equal(meta.matches(op(n), ORIGIN), true, n);
+    for (const n of ['getattr', 'setattr', 'open', 'create', 'mkdir', 'unlink', 'readdir', 'statfs', 'getxattr'] as const)
+      assert.equal(meta.matches(op(n), ORIGIN), true, n);
     for (const n of ['read', 'write', 'fsync'] as const) assert.equal(meta.matches(op(n), ORIGIN), false, n);
 
     const ns = rule({ ops: ['namespace'] });
-    for (const n of ['create', 'mkdir', 'rename', 'unlink', 'rmdir', 'link', 'symlink', 'mknod'] as const) assert.equal(ns.matches(op(n), ORIGIN), true, n);
+    for (const n of ['create', 'mkdir', 'rename', 'unlink', 'rmdir', 'link', 'symlink', 'mknod'] as const)
+      assert.equal(ns.matches(op(n), ORIGIN), true, n);
     assert.equal(ns.matches(op('getattr'), ORIGIN), false);
 
     const sync = rule({ ops: ['sync'] });

@@ -12,7 +12,20 @@ import { E, FsError } from '../../src/vfs/errors.ts';
 import type { Attr, OpContext, StatFs, Vfs } from '../../src/vfs/types.ts';
 
 const ctx: OpContext = { uid: 0, gid: 0, pid: process.pid, unique: 1 };
-const ATTR: Attr = { ino: 2, size: 10, blocks: 1, atimeMs: 0, mtimeMs: 0, ctimeMs: 0, mode: 0o100644, nlink: 1, uid: 0, gid: 0, rdev: 0, blksize: 4096 };
+const ATTR: Attr = {
+  ino: 2,
+  size: 10,
+  blocks: 1,
+  atimeMs: 0,
+  mtimeMs: 0,
+  ctimeMs: 0,
+  mode: 0o100644,
+  nlink: 1,
+  uid: 0,
+  gid: 0,
+  rdev: 0,
+  blksize: 4096,
+};
 const STATFS: StatFs = { blocks: 1000, bfree: 500, bavail: 500, files: 100, ffree: 50, bsize: 4096, namelen: 255, frsize: 4096 };
 
 /** A backend that logs each call and serves a file of bytes 0..255 repeated. */
@@ -56,7 +69,15 @@ describe('stack', () => {
       const log: string[] = [];
       const s = createStack(recorder(log, { async }), [tracer('a', log), tracer('b', log), tracer('c', log)]);
       await s.getattr(ctx, '/f');
-      assert.deepEqual(log, ['a in getattr', 'b in getattr', 'c in getattr', 'backend getattr /f', 'c out getattr', 'b out getattr', 'a out getattr']);
+      assert.deepEqual(log, [
+        'a in getattr',
+        'b in getattr',
+        'c in getattr',
+        'backend getattr /f',
+        'c out getattr',
+        'b out getattr',
+        'a out getattr',
+      ]);
     }
   });
 
@@ -120,8 +141,18 @@ describe('stack', () => {
     await s.getattr(ctx, '/b');
     release();
     await inFlight;
-    assert.deepEqual(log, ['old in getattr', 'new in getattr', 'backend getattr /b', 'new out getattr', 'backend getattr /a', 'old out getattr']);
-    assert.deepEqual(s.layers().map((l) => l.kind), ['new']);
+    assert.deepEqual(log, [
+      'old in getattr',
+      'new in getattr',
+      'backend getattr /b',
+      'new out getattr',
+      'backend getattr /a',
+      'old out getattr',
+    ]);
+    assert.deepEqual(
+      s.layers().map((l) => l.kind),
+      ['new'],
+    );
   });
 
   test('open and create lose backingFd when a layer needs the file data, keep it otherwise', async () => {
@@ -289,7 +320,16 @@ describe('fault layer', () => {
   });
 
   test('ops an action cannot act on pass a rule uncounted: they use up none of its triggers', () => {
-    const s = stackOf([{ fault: { rules: [{ name: 'once', paths: ['f'], times: 1, action: { shortRead: 0.5 } }, { name: 'lie', action: { statfs: { files: 7 } } }] } }]);
+    const s = stackOf([
+      {
+        fault: {
+          rules: [
+            { name: 'once', paths: ['f'], times: 1, action: { shortRead: 0.5 } },
+            { name: 'lie', action: { statfs: { files: 7 } } },
+          ],
+        },
+      },
+    ]);
     s.getattr(ctx, '/f');
     s.open(ctx, '/f', 0);
     s.write(ctx, '/f', 1, Buffer.from('abcd'), 0);
@@ -301,7 +341,16 @@ describe('fault layer', () => {
   });
 
   test('needsData follows the rules: data rules on matching paths only', () => {
-    const s = stackOf([{ fault: { rules: [{ ops: ['read'], paths: ['*.db'], errno: 'EIO' }, { ops: ['getattr'], errno: 'EIO' }] } }]);
+    const s = stackOf([
+      {
+        fault: {
+          rules: [
+            { ops: ['read'], paths: ['*.db'], errno: 'EIO' },
+            { ops: ['getattr'], errno: 'EIO' },
+          ],
+        },
+      },
+    ]);
     assert.equal((s.open(ctx, '/x.db', 0) as { backingFd?: number }).backingFd, undefined);
     assert.equal((s.open(ctx, '/x.txt', 0) as { backingFd?: number }).backingFd, 7);
   });

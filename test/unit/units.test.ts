@@ -40,7 +40,24 @@ describe('sizes', () => {
   });
 
   test('not sizes', () => {
-    for (const bad of ['', ' ', 'MiB', '-1', '-1KiB', '12parsecs', '1e6', '0x10', '1,024', '1.KiB', '.5KiB', '10 MiB/s', '1 2', -1, NaN, Infinity]) {
+    for (const bad of [
+      '',
+      ' ',
+      'MiB',
+      '-1',
+      '-1KiB',
+      '12parsecs',
+      '1e6',
+      '0x10',
+      '1,024',
+      '1.KiB',
+      '.5KiB',
+      '10 MiB/s',
+      '1 2',
+      -1,
+      NaN,
+      Infinity,
+    ]) {
       assert.equal(parseSize(bad as string | number), null, JSON.stringify(bad));
     }
   });
@@ -119,7 +136,13 @@ describe('units in a whole config', () => {
       mount: { attrTimeout: '250ms', maxWrite: '128KiB' },
       layers: [
         { throttle: { read: '20MiB/s', write: '5MiB/s', iops: 500, burst: '4MiB' } },
-        { fault: { rules: [{ ops: ['write'], afterBytes: '1MiB', errno: 'ENOSPC', window: { start: '30s', duration: '1m' }, ramp: { over: '10s' } }] } },
+        {
+          fault: {
+            rules: [
+              { ops: ['write'], afterBytes: '1MiB', errno: 'ENOSPC', window: { start: '30s', duration: '1m' }, ramp: { over: '10s' } },
+            ],
+          },
+        },
       ],
     });
     assert.equal(c.backend.type === 'memory' && c.backend.size, 256 * MiB);
