@@ -26,6 +26,14 @@ export interface RunOptions {
   timeout?: number;
 }
 
+const children = new Set<ReturnType<typeof spawn>>();
+
+/** Synchronous, for 'exit' handlers: SIGKILL every workload child still running. */
+export function killChildren(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  children.clear();
+}
+
 /** Runs `cmd args` to completion; never throws for a non-zero exit (see `check`). */
 export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ran> {
   return new Promise((done, fail) => {
@@ -36,16 +44,19 @@ export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ra
     };
     const started = performance.now();
     const child = spawn(cmd, args, opts);
+    children.add(child);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = o.timeout ? setTimeout(() => child.kill('SIGKILL'), o.timeout * 1000) : undefined;
     child.on('error', (err) => {
+      children.delete(child);
       clearTimeout(timer);
       fail(err);
     });
     child.on('close', (code, signal) => {
+      children.delete(child);
       clearTimeout(timer);
       done({ code, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 });
     });

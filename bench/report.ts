@@ -89,18 +89,19 @@ export function renderMarkdown(r: Results): string {
 
   const ours = r.targets.filter((t) => t.kind === 'interposer');
   const hasBindfs = names.includes('bindfs');
-  if (ours.length > 0) {
+  if (ours.some((t) => hasBindfs || names.includes(t.baseline ?? 'native'))) {
     out.push('', '### Ratios of medians: interposer / native (or tmpfs) and interposer / bindfs', '');
     const head: string[] = ['workload'];
+    // A baseline that did not run gets no column.
+    const hasBase = (t: TargetInfo): boolean => names.includes(t.baseline ?? 'native');
     for (const t of ours) {
-      const base = t.baseline ?? 'native';
-      head.push(`${t.name} / ${base}`);
+      if (hasBase(t)) head.push(`${t.name} / ${t.baseline ?? 'native'}`);
       if (hasBindfs) head.push(`${t.name} / bindfs`);
     }
     const rows = metrics.map((m) => {
       const row = [m.key];
       for (const t of ours) {
-        row.push(ratio(med(t.name, m.key), med(t.baseline ?? 'native', m.key)));
+        if (hasBase(t)) row.push(ratio(med(t.name, m.key), med(t.baseline ?? 'native', m.key)));
         if (hasBindfs) row.push(ratio(med(t.name, m.key), med('bindfs', m.key)));
       }
       return row;

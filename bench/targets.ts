@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { check, isMounted, mountedPaths, NODE, ROOT, run } from './exec.ts';
+import { check, isMounted, killChildren, mountedPaths, NODE, ROOT, run } from './exec.ts';
 
 /**
  * Interposer configurations, one line each. `backend` is passthrough over the
@@ -102,6 +102,7 @@ const live = new Set<Live>();
 
 /** Synchronous, for 'exit' and signal handlers: kill what we started and detach what we mounted. */
 export function emergencyCleanup(): void {
+  killChildren();
   for (const l of live) {
     if (l.child && l.child.exitCode === null && l.child.signalCode === null) l.child.kill('SIGKILL');
     if (l.mountpoint && isMounted(l.mountpoint)) spawnSync('umount', ['-l', l.mountpoint], { stdio: 'ignore' });
