@@ -34,7 +34,9 @@ const RESOLVE = at.RESOLVE_BENEATH | at.RESOLVE_NO_MAGICLINKS;
 // Open flags a caller may hand through. openat2 rejects unknown bits with
 // EINVAL where open(2) ignores them, and the kernel's f_flags carry internal
 // ones (__FMODE_EXEC, FMODE_NONOTIFY) that must not reach it.
-const CALLER_FLAGS = at.O_ACCMODE | at.O_APPEND | at.O_TRUNC | at.O_NONBLOCK | at.O_DSYNC | at.O_SYNC | at.O_DIRECT | at.O_NOATIME;
+// O_DIRECT is left out: data served through the daemon sits in buffers that are
+// not block-aligned, so the backing file would answer EINVAL (bindfs drops it too).
+const CALLER_FLAGS = at.O_ACCMODE | at.O_APPEND | at.O_TRUNC | at.O_NONBLOCK | at.O_DSYNC | at.O_SYNC | at.O_NOATIME;
 const CREATE_EXTRA = at.O_CREAT | at.O_EXCL | at.O_NOFOLLOW | at.O_CLOEXEC | at.O_NOCTTY;
 
 /** Throws the errno open(2) would give for a node of this type, unless it is a regular file. */
