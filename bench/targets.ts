@@ -5,7 +5,7 @@
 // a process 'exit' handler, so no mount or daemon outlives the benchmark.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { check, isMounted, killChildren, mountedPaths, NODE, ROOT, run } from './exec.ts';
 
@@ -249,7 +249,12 @@ export function interposer(c: InterposerConfig, cli?: string): Target {
       const prof = env.cpuProfDir
         ? ['--cpu-prof', `--cpu-prof-dir=${env.cpuProfDir}`, `--cpu-prof-name=${c.name}.round${round}.cpuprofile`]
         : [];
-      const child = spawn(NODE, [...(c.nodeFlags ?? []), ...prof, ...args(env, mnt, configFile)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // As bin/interposer runs it: with the compile cache beside the CLI's sources, so the type stripper is never loaded.
+      const cache = join(dirname(cli ?? env.cli), '../../.cache/node');
+      const child = spawn(NODE, [...(c.nodeFlags ?? []), ...prof, ...args(env, mnt, configFile)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? cache },
+      });
       const l: Live = { mountpoint: mnt, child };
       live.add(l);
       const err = tail(child.stderr!);

@@ -140,7 +140,8 @@ export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}):
     open(_ctx, path, flags) {
       const n = tree.lookup(path);
       if (flags & fsc.O_TRUNC && n.isReg) truncate(n, 0, clock());
-      return { fh: open(n, flags) };
+      // Nothing is deferred to close here: the kernel need not send FLUSH.
+      return { fh: open(n, flags), noFlush: true };
     },
     create(ctx, path, flags, mode) {
       const at = tree.slot(path, EISDIR);
@@ -153,7 +154,7 @@ export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}):
         if (n.isDir) throw new FsError(EISDIR);
         if (flags & fsc.O_TRUNC && n.isReg) truncate(n, 0, clock());
       }
-      return { fh: open(n, flags), attr: tree.attr(n) };
+      return { fh: open(n, flags), attr: tree.attr(n), noFlush: true };
     },
     read(_ctx, _path, fh, into, offset) {
       const h = file(fh);

@@ -3,7 +3,7 @@ import { openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { log } from '../util/log.ts';
 import { describeBackend, loadMountConfig, mountPlan, type MountFlags } from './options.ts';
-import { flushTelemetry } from '../telemetry/flush.ts';
+import { flushTelemetry } from '../telemetry/running.ts';
 import { serve } from './serve.ts';
 
 interface Flags extends MountFlags {

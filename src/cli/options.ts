@@ -11,9 +11,6 @@ import type { BridgeOptions } from '../vfs/bridge.ts';
 import type { Vfs } from '../vfs/types.ts';
 import type { Command } from 'commander';
 import { buildLayers, type LayerDeps } from '../layers/build.ts';
-import { startMetrics } from '../telemetry/metrics.ts';
-import { startTracing } from '../telemetry/traces.ts';
-import { registerMountMetrics } from '../telemetry/mount-metrics.ts';
 import { cacheWarnings } from '../config/warnings.ts';
 import { log } from '../util/log.ts';
 import { Controller } from '../control/controller.ts';
@@ -115,18 +112,20 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
   const origin = Date.now();
   const t = config.telemetry;
   const labels = { volume: basename(resolve(mountpoint)), ...t.labels };
+  // Imported only when asked for: a mount without telemetry never loads OpenTelemetry.
   const deps: LayerDeps = {
     labels,
-    meter: t.metrics ? await startMetrics(t.metrics) : undefined,
+    meter: t.metrics ? await (await import('../telemetry/metrics.ts')).startMetrics(t.metrics) : undefined,
     tracer: t.traces
-      ? startTracing(
+      ? (await import('../telemetry/traces.ts')).startTracing(
           { file: t.traces.file, otlp: t.traces.otlp ? { endpoint: t.traces.otlp, protocol: t.traces.protocol } : undefined },
           labels,
         )
       : undefined,
   };
-  const vfs = createStack(createBackend(config.backend), buildLayers(config.layers, origin, deps));
   const meter = deps.meter;
+  const { registerMountMetrics } = meter ? await import('../telemetry/mount-metrics.ts') : { registerMountMetrics: undefined };
+  const vfs = createStack(createBackend(config.backend), buildLayers(config.layers, origin, deps));
   return {
     mountpoint,
     fsname: `interposer:${config.backend.type}`,
@@ -135,13 +134,14 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
     allowOther: config.mount.allowOther,
     readOnly: config.mount.readOnly,
     control: { controller: new Controller(config, rawLayers, vfs, origin, deps), socket: controlSocketFor(mountpoint) },
-    onServed: meter
-      ? (served) =>
-          registerMountMetrics(meter, labels, vfs, {
-            openFiles: () => served.bridge.openFiles,
-            opened: () => served.bridge.openCounts,
-          })
-      : undefined,
+    onServed:
+      meter && registerMountMetrics
+        ? (served) =>
+            registerMountMetrics(meter, labels, vfs, {
+              openFiles: () => served.bridge.openFiles,
+              opened: () => served.bridge.openCounts,
+            })
+        : undefined,
   };
 }
 

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { constants } from 'node:os';
 import { log } from '../util/log.ts';
 import { loadMountConfig, mountPlan, type MountFlags } from './options.ts';
-import { flushTelemetry } from '../telemetry/flush.ts';
+import { flushTelemetry } from '../telemetry/running.ts';
 import { serve, type Served } from './serve.ts';
 import { controlSocketFor } from '../control/socket-path.ts';
 

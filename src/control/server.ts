@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { ConfigError, parseConfigDoc } from '../config/load.ts';
 import { parseDuration } from '../config/units.ts';
 import { ControlError, type Controller } from './controller.ts';
-import { metricsHandler } from '../telemetry/metrics.ts';
+import { scrapeHandler } from '../telemetry/running.ts';
 
 const MAX_BODY = 1 << 20;
 
@@ -71,7 +71,7 @@ export async function startControlServer(controller: Controller, socketPath: str
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://interposer');
     if (req.method === 'GET' && url.pathname === '/metrics') {
-      const handler = metricsHandler();
+      const handler = scrapeHandler();
       return handler ? handler(req, res) : send(res, 404, { error: 'metrics are off for this mount (telemetry.metrics)' });
     }
     const route = routes[`${req.method} ${url.pathname}`];

@@ -11,7 +11,7 @@ import { JsonFileState } from './state.ts';
 import { testControllerService } from './test-controller.ts';
 import { VolumeManager } from './volumes.ts';
 import { startNodeMetrics } from './metrics.ts';
-import { parseListen } from '../telemetry/metrics.ts';
+import { parseListen } from '../telemetry/listen.ts';
 
 export interface PluginOptions {
   endpoint: string;

@@ -13,7 +13,7 @@ import { log } from '../util/log.ts';
 import { Op, OUT_HEADER_SIZE, opName } from './abi.ts';
 import { ProtocolError, Reader } from './reader.ts';
 import { decoders, decodeHeader, type InHeader, type RequestName, type Requests } from './requests.ts';
-import type { Reply } from './replies.ts';
+import { ReplyPool, type Reply } from './replies.ts';
 import type { MaybePromise } from '../vfs/types.ts';
 
 export type Handler<K extends RequestName> = (h: InHeader, req: Requests[K]) => MaybePromise<Reply>;
@@ -50,6 +50,8 @@ export class FuseSession {
   private buf: Buffer;
   private readonly spare: Buffer[] = [];
   private readonly header = Buffer.alloc(OUT_HEADER_SIZE);
+  /** Buffers for large replies, returned here once written. */
+  readonly replies: ReplyPool;
   private inflight = 0;
   private readonly aborts = new Map<number, AbortController>();
   private readonly earlyInterrupts = new Set<number>();
@@ -65,6 +67,7 @@ export class FuseSession {
     this.fd = fd;
     this.bufferSize = options.bufferSize;
     this.buf = Buffer.allocUnsafe(this.bufferSize);
+    this.replies = new ReplyPool(this.bufferSize);
     this.ended = new Promise((resolve) => (this.endResolve = resolve));
     for (const [name, code] of Object.entries(Op)) {
       const handle = handlers[name as RequestName];
@@ -254,6 +257,7 @@ export class FuseSession {
     out.writeUInt32LE((unique % 2 ** 32) >>> 0, 8);
     out.writeUInt32LE(Math.floor(unique / 2 ** 32) >>> 0, 12);
     const n = sys.write(this.fd, out, out.length);
+    if (out !== this.header) this.replies.giveBack(out);
     // ENOENT: the request was interrupted or the connection aborted meanwhile.
     if (n < 0 && n !== -ENOENT && n !== -ENODEV) {
       log.warn({ unique, errno: errnoName(-n), len: out.length }, 'writing a reply failed');

@@ -2,7 +2,7 @@
 // overridden attributes, each by a rule. Rules are tried in order; the first
 // that fires acts.
 import type { FaultAction, FaultRuleConfig } from '../config/layers.ts';
-import { Rule } from '../rules/rule.ts';
+import { FLUSH_OPS, Rule } from '../rules/rule.ts';
 import { E, FsError } from '../vfs/errors.ts';
 import type { Attr, CreateResult, MaybePromise, StatFs } from '../vfs/types.ts';
 import type { Op, OpName } from './op.ts';
@@ -143,6 +143,7 @@ export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[
       return next();
     },
     needsData: (path) => dataRules.some((r) => r.rule.mightSeeData(path)),
+    needsFlush: (path) => rules.some((r) => r.action.errno && r.rule.mightSee(FLUSH_OPS, path)),
     rules: () => rules.map((r) => r.rule),
   };
 }

@@ -18,6 +18,8 @@ export interface Layer {
   around(op: Op, next: Next): MaybePromise<unknown>;
   /** Must this layer see the reads and writes of `path`? If none must, the kernel may serve them. */
   needsData?(path: string): boolean;
+  /** Must this layer see FLUSH (close) of `path`? If none must, a backend may spare the kernel sending it. */
+  needsFlush?(path: string): boolean;
   /** The rules this layer acts by, for counters and the control API. */
   rules?(): Rule[];
   /** Seconds ops have spent waiting in this layer (throttle), for metrics. */
@@ -84,9 +86,17 @@ export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
       const op = makeOp(name, ctx, args);
       const result = run(layers, op, () => bound(ctx, ...op.args));
       if (name !== 'open' && name !== 'create') return result;
-      // Kernel passthrough would hide this file's reads and writes from a layer that needs them.
-      if (!layers.some((l) => l.needsData?.(op.path))) return result;
-      const strip = (r: unknown): unknown => ({ ...(r as OpenResult), backingFd: undefined });
+      // Kernel passthrough would hide this file's reads and writes from a layer that needs them,
+      // and FOPEN_NOFLUSH its closes.
+      const keepData = layers.some((l) => l.needsData?.(op.path));
+      const keepFlush = layers.some((l) => l.needsFlush?.(op.path));
+      if (!keepData && !keepFlush) return result;
+      const strip = (r: unknown): unknown => {
+        const res = { ...(r as OpenResult) };
+        if (keepData) res.backingFd = undefined;
+        if (keepFlush) res.noFlush = false;
+        return res;
+      };
       return result instanceof Promise ? result.then(strip) : strip(result);
     };
   }

@@ -117,6 +117,8 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
     fileSpans.set(res.fh, span);
   };
 
+  const pathWanted = (path: string): boolean => (!c.include || c.include(path)) && !(c.exclude && c.exclude(path));
+
   return {
     kind: 'trace',
     disturbs: false,
@@ -126,8 +128,8 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
     },
     // A filter that may record reads or writes of `path` needs them to reach the daemon
     // (decided at open: a filter changed later does not turn passthrough off for open files).
-    needsData: (path) =>
-      (!c.ops || c.ops.has('read') || c.ops.has('write')) && (!c.include || c.include(path)) && !(c.exclude && c.exclude(path)),
+    needsData: (path) => (!c.ops || c.ops.has('read') || c.ops.has('write')) && pathWanted(path),
+    needsFlush: (path) => (!c.ops || c.ops.has('flush')) && pathWanted(path),
     around(op: Op, next: Next) {
       if (op.name === 'release' && fileSpans.size > 0) {
         // The file's span ends with its handle, whether or not release itself is traced.

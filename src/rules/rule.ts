@@ -57,6 +57,9 @@ export function commOf(pid: number, now: number): string {
   return comm;
 }
 
+const DATA_OPS: readonly OpName[] = ['read', 'write'];
+export const FLUSH_OPS: readonly OpName[] = ['flush'];
+
 export function expandOps(ops: string[] | undefined): Set<OpName> | null {
   if (!ops || ops.length === 0) return null;
   const out = new Set<OpName>();
@@ -123,8 +126,13 @@ export class Rule {
 
   /** Could this rule act on reads or writes of `path`? Kernel passthrough would hide them from it. */
   mightSeeData(path: string): boolean {
+    return this.mightSee(DATA_OPS, path);
+  }
+
+  /** Could this rule act on any of `names` on `path`? */
+  mightSee(names: readonly OpName[], path: string): boolean {
     if (this.disabled) return false;
-    if (this.ops && !this.ops.has('read') && !this.ops.has('write')) return false;
+    if (this.ops && !names.some((n) => this.ops!.has(n))) return false;
     if (this.include && !this.include(path)) return false;
     return !(this.exclude && this.exclude(path));
   }

@@ -1,10 +1,11 @@
 // OpenTelemetry metrics exported on a Prometheus endpoint. One MeterProvider
 // per process; every mount in it adds its instruments with its own labels.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metrics, type Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationType, InstrumentType, MeterProvider } from '@opentelemetry/sdk-metrics';
+import { ON_CONTROL_SOCKET, parseListen } from './listen.ts';
+import { onFlush, setScrapeHandler } from './running.ts';
 
 /** Bucket bounds in seconds: 10µs to 10s, about three per decade. */
 export const DURATION_BUCKETS = [
@@ -13,15 +14,6 @@ export const DURATION_BUCKETS = [
 
 let provider: MeterProvider | undefined;
 let exporter: PrometheusExporter | undefined;
-
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[?([^\]]*)\]?:)?(\d+)$/.exec(listen);
-  if (!m) throw new Error(`metrics address ${JSON.stringify(listen)} is not HOST:PORT; expected e.g. 127.0.0.1:9464`);
-  return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
-}
-
-/** `telemetry.metrics: control`: no port of its own; metrics are served on the control socket (GET /metrics). */
-export const ON_CONTROL_SOCKET = 'control';
 
 /** Starts the Prometheus endpoint at `listen` (HOST:PORT, or 'control') once; later calls reuse it. */
 export async function startMetrics(listen: string): Promise<Meter> {
@@ -40,18 +32,16 @@ export async function startMetrics(listen: string): Promise<Meter> {
       ],
     });
     metrics.setGlobalMeterProvider(provider);
+    const e = exporter;
+    setScrapeHandler((req, res) => e.getMetricsRequestHandler(req, res));
+    onFlush(stopMetrics);
   }
   return provider.getMeter('interposer');
-}
-
-/** Answers a scrape in the Prometheus text format, or null when metrics are off. */
-export function metricsHandler(): ((req: IncomingMessage, res: ServerResponse) => void) | null {
-  const e = exporter;
-  return e ? (req, res) => e.getMetricsRequestHandler(req, res) : null;
 }
 
 export async function stopMetrics(): Promise<void> {
   await provider?.shutdown();
   provider = undefined;
   exporter = undefined;
+  setScrapeHandler(null);
 }

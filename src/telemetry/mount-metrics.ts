@@ -3,7 +3,7 @@
 // rule, time spent waiting in throttles, and spans exported or dropped.
 import type { Attributes, BatchObservableCallback, Meter } from '@opentelemetry/api';
 import type { StackVfs } from '../layers/stack.ts';
-import { spanCounts, traceSinks } from './traces.ts';
+import { spanCounts, traceSinks } from './running.ts';
 
 export interface MountState {
   openFiles(): number;

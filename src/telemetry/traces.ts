@@ -7,6 +7,7 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter as OtlpHttp } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpGrpc } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { onFlush, setTraceSinks, spanCounts, type SinkName } from './running.ts';
 import type { Context } from '@opentelemetry/api';
 import {
   BasicTracerProvider,
@@ -21,14 +22,6 @@ export interface TraceSinks {
   otlp?: { endpoint: string; protocol: 'http' | 'grpc' };
   file?: string;
 }
-
-export type SinkName = 'otlp' | 'file';
-
-/** Spans each sink delivered or lost (collector down, file not writable, queue full), for metrics. */
-export const spanCounts: Record<SinkName, { exported: number; dropped: number }> = {
-  otlp: { exported: 0, dropped: 0 },
-  file: { exported: 0, dropped: 0 },
-};
 
 /** Spans waiting for export per sink; beyond this, new spans are dropped (and counted). */
 const MAX_QUEUE = 8192;
@@ -118,12 +111,6 @@ class Bounded implements SpanProcessor {
 }
 
 let provider: BasicTracerProvider | undefined;
-let activeSinks: SinkName[] = [];
-
-/** The sinks spans are sent to (none unless tracing started). */
-export function traceSinks(): readonly SinkName[] {
-  return activeSinks;
-}
 
 export function startTracing(sinks: TraceSinks, serviceAttributes: Record<string, string>): Tracer {
   const exporters: Counting[] = [];
@@ -136,16 +123,17 @@ export function startTracing(sinks: TraceSinks, serviceAttributes: Record<string
         : new OtlpHttp({ url: url.endsWith('/v1/traces') ? url : `${url.replace(/\/$/, '')}/v1/traces`, timeoutMillis: 2000 });
     exporters.push(new Counting(otlp, 'otlp'));
   }
-  activeSinks = [...(sinks.file ? ['file' as const] : []), ...(sinks.otlp ? ['otlp' as const] : [])];
+  setTraceSinks([...(sinks.file ? ['file' as const] : []), ...(sinks.otlp ? ['otlp' as const] : [])]);
   provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'interposer', ...serviceAttributes }),
     spanProcessors: exporters.map((e) => new Bounded(e)),
   });
+  onFlush(stopTracing);
   return provider.getTracer('interposer');
 }
 
 export async function stopTracing(): Promise<void> {
   await provider?.shutdown();
   provider = undefined;
-  activeSinks = [];
+  setTraceSinks([]);
 }

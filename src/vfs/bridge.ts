@@ -15,6 +15,7 @@ import {
   FATTR_UID,
   FOPEN_DIRECT_IO,
   FOPEN_KEEP_CACHE,
+  FOPEN_NOFLUSH,
   FOPEN_PASSTHROUGH,
   FUSE_FSYNC_FDATASYNC,
   FUSE_GETATTR_FH,
@@ -146,6 +147,7 @@ export class FuseBridge {
     else if (this.passthrough && res.backingFd !== undefined && node.openHandles === 0) {
       backingId = this.acquireBacking(node, res.backingFd);
     }
+    if (res.noFlush) flags |= FOPEN_NOFLUSH;
     if (backingId > 0) flags |= FOPEN_PASSTHROUGH;
     else if (res.keepCache || this.options.keepCache) flags |= FOPEN_KEEP_CACHE;
     if (backingId > 0) this.openCounts.passthrough++;
@@ -295,7 +297,7 @@ export class FuseBridge {
       READ: (h, { fh, offset, size: asked }) => {
         const f = this.file(fh);
         const size = Math.min(asked, this.maxRead);
-        const buf = replyBufferUnsafe(size);
+        const buf = this.session ? this.session.replies.take(size) : replyBufferUnsafe(size);
         const into = buf.subarray(OUT_HEADER_SIZE);
         return then(vfs.read(this.ctx(h), f.node.path, f.fh, into, offset), (n) =>
           n >= size ? buf : buf.subarray(0, OUT_HEADER_SIZE + n),

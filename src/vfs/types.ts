@@ -75,6 +75,8 @@ export interface OpenResult {
   keepCache?: boolean;
   /** Backing file descriptor for kernel passthrough, when the backend has one. */
   backingFd?: number;
+  /** Closing this file can report nothing, so the kernel need not send FLUSH (FOPEN_NOFLUSH). */
+  noFlush?: boolean;
 }
 
 export interface CreateResult extends OpenResult {

@@ -551,6 +551,34 @@ test('asynchronous answers: replies follow completion, interrupts abort, request
   });
 });
 
+test('READ reply buffers are reused only once written: replies in flight together keep their own bytes', async () => {
+  let slow = false;
+  const vfs = new ToyVfs({ async: () => slow });
+  const content = Array.from({ length: 16 }, (_, i) => String.fromCharCode(65 + i).repeat(4096)).join('');
+  seedFile(vfs, '/f', content);
+  await withSession(vfs, async (h) => {
+    await init(h);
+    const id = readEntryOut((await h.call(Op.LOOKUP, ROOT, lookupBody('f'))).payload, 0).nodeid;
+    const fh = Number((await h.call(Op.OPEN, id, openBody(0))).payload.readBigUInt64LE(0));
+    for (const async of [true, false, true]) {
+      slow = async;
+      const offsets = new Map<bigint, number>();
+      for (let i = 0; i < 16; i++) {
+        const u = h.unique();
+        offsets.set(BigInt(u), i * 4096);
+        h.send(request(Op.READ, u, id, readBody(fh, i * 4096, 4096)));
+      }
+      for (let i = 0; i < 16; i++) {
+        const r = await h.recv();
+        const offset = offsets.get(r.unique);
+        assert.ok(offset !== undefined, `reply to unknown unique ${r.unique}`);
+        offsets.delete(r.unique);
+        assert.equal(r.payload.toString(), content.slice(offset, offset + 4096), `READ at ${offset} (${async ? 'async' : 'sync'})`);
+      }
+    }
+  });
+});
+
 test('closing the peer ends the session', async () => {
   const h = new Harness(new ToyVfs());
   await init(h);
