@@ -5,7 +5,7 @@ import type { ThrottleRuleConfig } from '../config/layers.ts';
 import { Rule } from '../rules/rule.ts';
 import { EAGAIN, FsError } from '../vfs/errors.ts';
 import type { Op } from './op.ts';
-import { ruleSpec } from './rule-spec.ts';
+import { originOf, ruleSpec, type RuleOrigin } from './rule-spec.ts';
 import { sleep } from './sleep.ts';
 import type { Layer } from './stack.ts';
 
@@ -125,9 +125,12 @@ export class Buckets {
   }
 }
 
-export function createThrottleLayer(config: Limits & { rules: ThrottleRuleConfig[] }, origin: number, prefix: string): Layer {
+export function createThrottleLayer(config: Limits & { rules: ThrottleRuleConfig[] }, origin: RuleOrigin, prefix: string): Layer {
   const volume = new Buckets(config);
-  const rules = config.rules.map((r, i) => ({ rule: new Rule(ruleSpec(r, `${prefix}.rules[${i}]`), 0, origin), buckets: new Buckets(r) }));
+  const rules = config.rules.map((r, i) => {
+    const spec = ruleSpec(r, `${prefix}.rules[${i}]`);
+    return { rule: new Rule(spec, 0, originOf(origin, spec.name)), buckets: new Buckets(r) };
+  });
   let waited = 0;
   return {
     kind: 'throttle',

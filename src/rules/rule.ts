@@ -30,7 +30,10 @@ export interface RuleSpec {
   times?: number;
   /** Act only once N bytes of matching I/O have passed. */
   afterBytes?: number;
-  /** Active from `start` for `duration` ms after the mount started, or between wall-clock times. */
+  /**
+   * Active from `start` for `duration` ms after the rule's origin (the mount's start, or when a rule added at
+   * runtime was added), or between wall-clock times.
+   */
   window?: { start?: number; duration?: number; from?: string; to?: string };
   /** Probability (and delay) scale rising from `from` to 1 over `over` ms from the window's start. */
   ramp?: { over: number; from?: number };
@@ -127,6 +130,12 @@ export class Rule {
     if (this.ops && !this.ops.has('read') && !this.ops.has('write')) return false;
     if (this.include && !this.include(path)) return false;
     return !(this.exclude && this.exclude(path));
+  }
+
+  /** When the window opens and closes (ms since the epoch; `to` is Infinity when it never does), for rules with a window or ramp. */
+  activeWindow(): { from: number; to: number } | undefined {
+    if (!this.spec.window && !this.spec.ramp) return undefined;
+    return { from: this.windowStart, to: this.windowEnd };
   }
 
   /** The ramp scale at `now` (1 without a ramp). */
