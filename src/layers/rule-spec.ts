@@ -23,6 +23,7 @@ export function ruleSpec(r: Partial<RuleFields>, defaultName: string): RuleSpec 
     exclude: r.exclude,
     process: r.process,
     size: r.size,
+    fileSize: r.fileSize,
     probability: r.probability,
     after: r.after,
     every: r.every,

@@ -21,6 +21,8 @@ export interface RuleSpec {
   process?: { pid?: number[]; comm?: string[]; uid?: number[] };
   /** I/O size of read/write/fallocate/copy. */
   size?: Range;
+  /** Size of the regular file the op is about, before the op (ops on anything else match no range). */
+  fileSize?: Range;
   probability?: number;
   /** Skip the first N matching ops. */
   after?: number;
@@ -119,7 +121,13 @@ export class Rule {
       if (pr.comm && !pr.comm.includes(commOf(op.ctx.pid, now))) return false;
     }
     const sz = this.spec.size;
-    if (sz && ((sz.min !== undefined && op.size < sz.min) || (sz.max !== undefined && op.size > sz.max))) return false;
+    if (sz && !within(sz, op.size)) return false;
+    // Last: the only check that costs a syscall, paid only by ops that pass all the others.
+    const fsz = this.spec.fileSize;
+    if (fsz) {
+      const n = op.fileSize();
+      if (n === undefined || !within(fsz, n)) return false;
+    }
     this.counters.matched++;
     return true;
   }
@@ -183,6 +191,10 @@ export class Rule {
   random(): Rng {
     return this.rng;
   }
+}
+
+function within(r: Range, n: number): boolean {
+  return (r.min === undefined || n >= r.min) && (r.max === undefined || n <= r.max);
 }
 
 // Globs are relative to the mount root ("**/*.log", "db/*"); a leading "/" is allowed.

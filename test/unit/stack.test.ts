@@ -179,6 +179,38 @@ describe('stack', () => {
     assert.equal((s as unknown as Record<string, unknown>).fallocate, undefined, 'ops the backend lacks stay missing');
   });
 
+  test("an op's file size comes from the backend below every layer, once per op, and only when a layer asks", () => {
+    const log: string[] = [];
+    const asked: Array<number | undefined> = [];
+    const sizer: Layer = {
+      kind: 'sizer',
+      disturbs: false,
+      around(op, next) {
+        if (op.path !== '/quiet') asked.push(op.fileSize(), op.fileSize());
+        return next();
+      },
+    };
+    const s = createStack(recorder(log), [tracer('outer', log), sizer, tracer('inner', log)]);
+    s.read(ctx, '/f', 1, Buffer.alloc(4), 0);
+    assert.deepEqual(asked, [ATTR.size, ATTR.size]);
+    assert.deepEqual(
+      log,
+      ['outer in read', 'backend getattr /f', 'inner in read', 'backend read /f 4@0', 'inner out read', 'outer out read'],
+      'one stat, which no layer sees',
+    );
+    log.length = 0;
+    s.read(ctx, '/quiet', 1, Buffer.alloc(4), 0);
+    assert.ok(!log.includes('backend getattr /quiet'), 'not asked: not statted');
+  });
+
+  test('a backend that answers stat only later gives rules no file size', async () => {
+    const asked: Array<number | undefined> = [];
+    const sizer: Layer = { kind: 'sizer', disturbs: false, around: (op, next) => (asked.push(op.fileSize()), next()) };
+    const s = createStack(recorder([], { async: true }), [sizer]);
+    await s.read(ctx, '/f', 1, Buffer.alloc(4), 0);
+    assert.deepEqual(asked, [undefined]);
+  });
+
   test('the op a layer sees carries path, offset, size and the rules that fired', () => {
     let seen: Op | undefined;
     const spy: Layer = { kind: 'spy', disturbs: false, around: (op, next) => ((seen = op), next()) };
@@ -338,6 +370,13 @@ describe('fault layer', () => {
     assert.equal((s.statfs(ctx, '/') as StatFs).files, 7);
     const counters = Object.fromEntries(s.layers()[0].rules!().map((r) => [r.spec.name, { ...r.counters }]));
     assert.deepEqual(counters, { once: { matched: 2, fired: 1 }, lie: { matched: 1, fired: 1 } });
+  });
+
+  test('a fileSize range picks files by their size (the backend has 10-byte files)', () => {
+    const s = stackOf([{ fault: { rules: [{ ops: ['read'], fileSize: { min: 10 }, errno: 'EIO' }] } }]);
+    assert.throws(() => s.read(ctx, '/f', 1, Buffer.alloc(4), 0), fail('EIO'));
+    const larger = stackOf([{ fault: { rules: [{ ops: ['read'], fileSize: { min: 11 }, errno: 'EIO' }] } }]);
+    assert.equal(larger.read(ctx, '/f', 1, Buffer.alloc(4), 0), 4);
   });
 
   test('needsData follows the rules: data rules on matching paths only', () => {
