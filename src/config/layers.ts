@@ -60,8 +60,8 @@ const portion = scalar(PORTION_HINT).transform((v, ctx) => {
   const bytes = typeof v === 'number' ? (Number.isInteger(v) && v >= 0 ? v : null) : parseSize(v);
   return bytes !== null ? { bytes } : fail(ctx, `${JSON.stringify(v)} is not a portion; expected ${PORTION_HINT}`);
 });
-/** min and max sizes, both optional and inclusive. */
 const RANGE_HINT = 'a range such as { min: 4KiB, max: 1MiB } (either may be left out)';
+/** min and max sizes, both optional and inclusive. */
 const range = z
   .strictObject(
     { min: size.optional(), max: size.optional() },
