@@ -60,7 +60,22 @@ const portion = scalar(PORTION_HINT).transform((v, ctx) => {
   const bytes = typeof v === 'number' ? (Number.isInteger(v) && v >= 0 ? v : null) : parseSize(v);
   return bytes !== null ? { bytes } : fail(ctx, `${JSON.stringify(v)} is not a portion; expected ${PORTION_HINT}`);
 });
-const range = z.strictObject({ min: size.optional(), max: size.optional() });
+const RANGE_HINT = 'a range such as { min: 4KiB, max: 1MiB } (either may be left out)';
+/** min and max sizes, both optional and inclusive. */
+const range = z
+  .strictObject(
+    { min: size.optional(), max: size.optional() },
+    {
+      error: (i) =>
+        i.code === 'invalid_type'
+          ? `${i.input === undefined ? 'missing' : `${JSON.stringify(i.input)} is not allowed`}; expected ${RANGE_HINT}`
+          : undefined,
+    },
+  )
+  .superRefine((r, ctx) => {
+    if (r.min !== undefined && r.max !== undefined && r.min > r.max)
+      ctx.addIssue({ code: 'custom', path: ['max'], message: `${r.max} bytes is below min (${r.min} bytes); expected max >= min` });
+  });
 
 export const ruleFields = {
   name: z.string().min(1).optional(),
@@ -70,7 +85,10 @@ export const ruleFields = {
   process: z
     .strictObject({ pid: list(z.number().int()).optional(), comm: list(z.string()).optional(), uid: list(z.number().int()).optional() })
     .optional(),
+  /** I/O size of read/write/fallocate/copy_file_range. */
   size: range.optional(),
+  /** Size of the regular file the op is about, before the op. */
+  fileSize: range.optional(),
   probability: fraction.optional(),
   after: z.number().int().min(0).optional(),
   every: z.number().int().min(1).optional(),

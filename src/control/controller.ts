@@ -19,6 +19,8 @@ export interface RuleStatus {
   matched: number;
   fired: number;
   expiresAt?: string;
+  /** For rules with a window or ramp: when the window opens and (unless never) closes. */
+  window?: { from: string; to?: string };
 }
 
 export class ControlError extends Error {
@@ -36,7 +38,12 @@ export class Controller {
   /** The layers section as the user wrote it (units unparsed), so rules can be added to it. */
   private rawLayers: RawLayer[];
   private readonly stack: StackVfs;
-  private readonly origin: number;
+  /**
+   * When each rule's relative window and ramp count from, by rule name: the mount's start for the rules it was
+   * mounted with, the time a rule first appeared (add-rule, or a replaced config that brought it) for the others.
+   * Rebuilds keep a rule's origin for as long as a rule of that name exists.
+   */
+  private ruleOrigins: Map<string, number>;
   private readonly expiry = new Map<string, NodeJS.Timeout>();
 
   private readonly deps: LayerDeps;
@@ -46,7 +53,7 @@ export class Controller {
     this.config = config;
     this.rawLayers = structuredClone(rawLayers) as RawLayer[];
     this.stack = stack;
-    this.origin = origin;
+    this.ruleOrigins = new Map(this.allRules().map(({ rule }) => [rule.spec.name, origin]));
   }
 
   show(): { config: Config; layers: unknown[]; paused: boolean } {
@@ -58,7 +65,12 @@ export class Controller {
   }
 
   rules(): RuleStatus[] {
-    return this.allRules().map(({ layer, kind, rule }) => ({ layer, kind, name: rule.spec.name, ...rule.counters }));
+    return this.allRules().map(({ layer, kind, rule }) => {
+      const status: RuleStatus = { layer, kind, name: rule.spec.name, ...rule.counters };
+      const w = rule.activeWindow();
+      if (w) status.window = { from: new Date(w.from).toISOString(), ...(w.to < Infinity && { to: new Date(w.to).toISOString() }) };
+      return status;
+    });
   }
 
   /** Replaces the whole config; backend and mount sections must stay as mounted. */
@@ -176,11 +188,21 @@ export class Controller {
     return validateConfig({ layers: raw }, what).layers;
   }
 
-  /** Builds the new layers, carries rule counters (and unchanged rules' trigger state) over by name, and swaps them in. */
+  /**
+   * Builds the new layers, carries rule counters (and unchanged rules' trigger state) over by name, and swaps
+   * them in. A rule keeps its origin; a rule new to the stack counts its window and ramp from now.
+   */
   private install(configs: Config['layers'], raw: RawLayer[]): void {
+    const now = Date.now();
+    const origins = new Map<string, number>();
+    const originOf = (name: string): number => {
+      const origin = this.ruleOrigins.get(name) ?? now;
+      origins.set(name, origin);
+      return origin;
+    };
     let layers;
     try {
-      layers = buildLayers(configs, this.origin, this.deps);
+      layers = buildLayers(configs, originOf, this.deps);
     } catch (err) {
       throw new ConfigError(`the new layers could not be built: ${(err as Error).message}`);
     }
@@ -192,6 +214,7 @@ export class Controller {
       }
     }
     this.stack.replace(layers);
+    this.ruleOrigins = origins;
     this.config = { ...this.config, layers: configs };
     this.rawLayers = raw;
   }

@@ -8,6 +8,7 @@ import { createMetricsLayer } from './metrics.ts';
 import { createTraceLayer } from './trace.ts';
 import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
 import { createThrottleLayer } from './throttle.ts';
+import type { RuleOrigin } from './rule-spec.ts';
 
 export interface LayerDeps {
   meter?: Meter;
@@ -15,8 +16,8 @@ export interface LayerDeps {
   labels: Attributes;
 }
 
-/** `origin` is when the mount started (ms since the epoch): windows count from it. */
-export function buildLayers(configs: LayerConfig[], origin: number, deps: LayerDeps = { labels: {} }): Layer[] {
+/** `origin`: when rules' relative windows and ramps count from (the mount's start, or per rule). */
+export function buildLayers(configs: LayerConfig[], origin: RuleOrigin, deps: LayerDeps = { labels: {} }): Layer[] {
   return configs.map((c, i) => {
     const prefix = `layers[${i}]`;
     if (c.fault) return createFaultLayer(c.fault, origin, prefix);

@@ -9,7 +9,7 @@ import type { Op, OpName } from './op.ts';
 
 /** Ops whose answer carries attributes the kernel will cache. */
 const ATTR_OPS = new Set<OpName>(['getattr', 'setattr', 'create', 'mknod', 'mkdir', 'symlink', 'link']);
-import { ruleSpec } from './rule-spec.ts';
+import { originOf, ruleSpec, type RuleOrigin } from './rule-spec.ts';
 import type { Layer, Next } from './stack.ts';
 
 interface FaultRule {
@@ -124,11 +124,11 @@ function applies(a: FaultAction, name: OpName): boolean {
   return ATTR_OPS.has(name);
 }
 
-export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[] }, origin: number, prefix: string): Layer {
-  const rules: FaultRule[] = config.rules.map((r, i) => ({
-    rule: new Rule(ruleSpec(r, `${prefix}.rules[${i}]`), config.seed, origin),
-    action: r.errno ? { errno: r.errno } : r.action!,
-  }));
+export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[] }, origin: RuleOrigin, prefix: string): Layer {
+  const rules: FaultRule[] = config.rules.map((r, i) => {
+    const spec = ruleSpec(r, `${prefix}.rules[${i}]`);
+    return { rule: new Rule(spec, config.seed, originOf(origin, spec.name)), action: r.errno ? { errno: r.errno } : r.action! };
+  });
   const dataRules = rules.filter(
     (r) => r.action.shortRead || r.action.shortWrite || r.action.tornWrite || r.action.corrupt || r.action.errno,
   );

@@ -3,7 +3,7 @@
 import type { LatencyRuleConfig } from '../config/layers.ts';
 import { sampler, type Distribution, type Sampler } from '../rules/distribution.ts';
 import { FLUSH_OPS, Rule } from '../rules/rule.ts';
-import { ruleSpec } from './rule-spec.ts';
+import { originOf, ruleSpec, type RuleOrigin } from './rule-spec.ts';
 import { sleep } from './sleep.ts';
 import type { Layer } from './stack.ts';
 
@@ -19,11 +19,11 @@ function toDistribution(r: LatencyRuleConfig): Distribution {
   return { empirical: Object.entries(d.empirical!).map(([p, value]) => ({ p: Number(p.replace(/^p/, '')), value })) };
 }
 
-export function createLatencyLayer(config: { seed: number; rules: LatencyRuleConfig[] }, origin: number, prefix: string): Layer {
-  const rules: Array<{ rule: Rule; sample: Sampler }> = config.rules.map((r, i) => ({
-    rule: new Rule(ruleSpec(r, `${prefix}.rules[${i}]`), config.seed, origin),
-    sample: sampler(toDistribution(r)),
-  }));
+export function createLatencyLayer(config: { seed: number; rules: LatencyRuleConfig[] }, origin: RuleOrigin, prefix: string): Layer {
+  const rules: Array<{ rule: Rule; sample: Sampler }> = config.rules.map((r, i) => {
+    const spec = ruleSpec(r, `${prefix}.rules[${i}]`);
+    return { rule: new Rule(spec, config.seed, originOf(origin, spec.name)), sample: sampler(toDistribution(r)) };
+  });
   return {
     kind: 'latency',
     disturbs: true,

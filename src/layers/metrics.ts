@@ -1,4 +1,4 @@
-// Metrics: counts, latency and bytes of every op that reaches this layer,
+// Metrics: counts, latency and bytes (read, written, copied) of every op that reaches this layer,
 // labelled by op and result (ok or the errno name), never by path.
 import type { Attributes, Meter } from '@opentelemetry/api';
 import { errnoName, toErrno } from '../vfs/errors.ts';
@@ -11,7 +11,10 @@ export function createMetricsLayer(meter: Meter, labels: Attributes): Layer {
     description: 'Time to answer an operation, from this layer down',
     unit: 's',
   });
-  const bytes = meter.createCounter('interposer_bytes', { description: 'Bytes read and written', unit: 'By' });
+  const bytes = meter.createCounter('interposer_bytes', {
+    description: 'Bytes moved, by direction: read, write, or copy (copy_file_range, within the backend)',
+    unit: 'By',
+  });
   // Label sets are built once per (op, result) and reused: no allocation per op.
   const cache = new Map<string, Attributes>();
   const attrs = (op: string, result: string): Attributes => {
@@ -23,6 +26,9 @@ export function createMetricsLayer(meter: Meter, labels: Attributes): Layer {
   const opOnly = new Map<string, Attributes>();
   const readAttrs = { ...labels, direction: 'read' };
   const writeAttrs = { ...labels, direction: 'write' };
+  // A copy is counted once, as itself: its bytes move within the backend and never pass through the daemon as a
+  // read and a write, so adding them to those would double them and hide that the application copied.
+  const copyAttrs = { ...labels, direction: 'copy' };
 
   const record = (op: Op, started: number, result: string, value: unknown): void => {
     ops.add(1, attrs(op.name, result));
@@ -32,6 +38,7 @@ export function createMetricsLayer(meter: Meter, labels: Attributes): Layer {
     if (result !== 'ok') return;
     if (op.name === 'read' && typeof value === 'number') bytes.add(value, readAttrs);
     else if (op.name === 'write' && typeof value === 'number') bytes.add(value, writeAttrs);
+    else if (op.name === 'copyFileRange' && typeof value === 'number') bytes.add(value, copyAttrs);
   };
 
   return {

@@ -1,7 +1,7 @@
 // One vfs call seen as data, so a layer can be a single around(op, next) hook
 // instead of thirty methods. Layers read the fields and may replace args
 // (a shorter read buffer, corrupted write data) before calling next().
-import type { OpContext, Vfs } from '../vfs/types.ts';
+import type { Attr, MaybePromise, OpContext, Vfs } from '../vfs/types.ts';
 
 export const OP_NAMES = [
   'getattr',
@@ -65,10 +65,108 @@ export interface Op {
   readonly args: unknown[];
   /** Names of the rules that acted on this op, for traces and metrics. */
   fired: string[] | undefined;
+  /**
+   * Size in bytes of the regular file the op is about (the existing file of link), as it is when first asked,
+   * which is before the op runs; undefined for anything else: no such file (yet), not a regular file, or
+   * no way to stat it. Costs a stat, so it is computed only when a rule asks (a fileSize range), once per op.
+   */
+  fileSize(): number | undefined;
 }
 
-/** Builds the Op for `name` called with `args` (ctx excluded). */
-export function makeOp(name: OpName, ctx: OpContext, args: unknown[]): Op {
+/**
+ * Stats a file in the vfs below every layer: through its open handle when the op has one (so an unlinked
+ * but open file still has a size), else by path. The stat itself is no op: no layer sees it.
+ */
+export type StatBelow = (ctx: OpContext, path: string, fh: number | undefined) => MaybePromise<Attr>;
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+
+/** The open file handle an op carries, if any (directory handles are left out: their size is no file size). */
+function fileHandleOf(name: OpName, args: unknown[]): number | undefined {
+  switch (name) {
+    case 'getattr':
+    case 'read':
+    case 'write':
+    case 'flush':
+    case 'release':
+    case 'fsync':
+    case 'fallocate':
+    case 'lseek':
+      return args[1] as number | undefined;
+    case 'setattr':
+      return args[2] as number | undefined;
+    case 'copyFileRange':
+      return (args[0] as { fh: number }).fh;
+    default:
+      return undefined;
+  }
+}
+
+/** Not yet asked: a size is computed on the first call of fileSize() only. */
+const UNASKED = -1;
+
+class OpRecord implements Op {
+  readonly name: OpName;
+  readonly ctx: OpContext;
+  readonly path: string;
+  readonly path2: string | undefined;
+  readonly offset: number;
+  readonly size: number;
+  readonly args: unknown[];
+  fired: string[] | undefined = undefined;
+  private readonly statBelow: StatBelow | undefined;
+  private knownFileSize: number | undefined = UNASKED;
+
+  constructor(
+    name: OpName,
+    ctx: OpContext,
+    path: string,
+    path2: string | undefined,
+    offset: number,
+    size: number,
+    args: unknown[],
+    statBelow: StatBelow | undefined,
+  ) {
+    this.name = name;
+    this.ctx = ctx;
+    this.path = path;
+    this.path2 = path2;
+    this.offset = offset;
+    this.size = size;
+    this.args = args;
+    this.statBelow = statBelow;
+  }
+
+  fileSize(): number | undefined {
+    if (this.knownFileSize === UNASKED) this.knownFileSize = this.statFileSize();
+    return this.knownFileSize;
+  }
+
+  private statFileSize(): number | undefined {
+    if (!this.statBelow) return undefined;
+    // link's path is the new name; the file whose size it has is the existing one.
+    const path = this.name === 'link' ? this.path2! : this.path;
+    let attr: MaybePromise<Attr>;
+    try {
+      attr = this.statBelow(this.ctx, path, fileHandleOf(this.name, this.args));
+    } catch {
+      return undefined; // ENOENT before a create, a file gone meanwhile: no size to match
+    }
+    // Rules decide synchronously; a backend that can only answer later has no size for them (both of ours answer at once).
+    if (attr instanceof Promise) {
+      attr.catch(() => undefined);
+      return undefined;
+    }
+    return (attr.mode & S_IFMT) === S_IFREG ? attr.size : undefined;
+  }
+}
+
+/**
+ * Builds the Op for `name` called with `args` (ctx excluded). `statBelow` lets the Op learn its file's size
+ * when asked; without it, fileSize() is undefined.
+ */
+export function makeOp(name: OpName, ctx: OpContext, args: unknown[], statBelow?: StatBelow): Op {
   let path = args[0] as string;
   let path2: string | undefined;
   let offset = -1;
@@ -103,5 +201,5 @@ export function makeOp(name: OpName, ctx: OpContext, args: unknown[]): Op {
       break;
     }
   }
-  return { name, ctx, path, path2, offset, size, args, fired: undefined };
+  return new OpRecord(name, ctx, path, path2, offset, size, args, statBelow);
 }

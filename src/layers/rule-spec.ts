@@ -3,6 +3,16 @@ import type { ruleFields } from '../config/layers.ts';
 import type { RuleSpec } from '../rules/rule.ts';
 import type { z } from 'zod';
 
+/**
+ * When rules' relative windows and ramps start counting, in ms since the epoch: one time for every rule (the
+ * mount's start), or per rule by name (the control API gives rules added at runtime the time they were added).
+ */
+export type RuleOrigin = number | ((ruleName: string) => number);
+
+export function originOf(origin: RuleOrigin, ruleName: string): number {
+  return typeof origin === 'number' ? origin : origin(ruleName);
+}
+
 type RuleFields = { [K in keyof typeof ruleFields]: z.output<(typeof ruleFields)[K]> };
 
 export function ruleSpec(r: Partial<RuleFields>, defaultName: string): RuleSpec {
@@ -13,6 +23,7 @@ export function ruleSpec(r: Partial<RuleFields>, defaultName: string): RuleSpec 
     exclude: r.exclude,
     process: r.process,
     size: r.size,
+    fileSize: r.fileSize,
     probability: r.probability,
     after: r.after,
     every: r.every,

@@ -3,7 +3,7 @@
 // at runtime (a new config, a paused injection) without remounting; calls in
 // flight finish with the list they started with.
 import type { MaybePromise, OpContext, OpenResult, Vfs } from '../vfs/types.ts';
-import { makeOp, OP_NAMES, type Op, type OpName } from './op.ts';
+import { makeOp, OP_NAMES, type Op, type OpName, type StatBelow } from './op.ts';
 import type { Rule } from '../rules/rule.ts';
 
 export type Next = () => MaybePromise<unknown>;
@@ -60,6 +60,8 @@ export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
   };
   refresh();
   const call = backend as unknown as Record<OpName, (ctx: OpContext, ...args: unknown[]) => MaybePromise<unknown>>;
+  // Straight to the backend: a rule's look at a file's size is not an op the layers should see, delay or fail.
+  const statBelow: StatBelow = (ctx, path, fh) => backend.getattr(ctx, path, fh);
   const stack: Record<string, unknown> = {
     layers: () => all,
     replace(layers: Layer[]) {
@@ -83,7 +85,7 @@ export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
     stack[name] = (ctx: OpContext, ...args: unknown[]): MaybePromise<unknown> => {
       const layers = active;
       if (layers.length === 0) return bound(ctx, ...args);
-      const op = makeOp(name, ctx, args);
+      const op = makeOp(name, ctx, args, statBelow);
       const result = run(layers, op, () => bound(ctx, ...op.args));
       if (name !== 'open' && name !== 'create') return result;
       // Kernel passthrough would hide this file's reads and writes from a layer that needs them,

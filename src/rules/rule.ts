@@ -21,6 +21,8 @@ export interface RuleSpec {
   process?: { pid?: number[]; comm?: string[]; uid?: number[] };
   /** I/O size of read/write/fallocate/copy. */
   size?: Range;
+  /** Size of the regular file the op is about, before the op (ops on anything else match no range). */
+  fileSize?: Range;
   probability?: number;
   /** Skip the first N matching ops. */
   after?: number;
@@ -30,7 +32,10 @@ export interface RuleSpec {
   times?: number;
   /** Act only once N bytes of matching I/O have passed. */
   afterBytes?: number;
-  /** Active from `start` for `duration` ms after the mount started, or between wall-clock times. */
+  /**
+   * Active from `start` for `duration` ms after the rule's origin (the mount's start, or when a rule added at
+   * runtime was added), or between wall-clock times.
+   */
   window?: { start?: number; duration?: number; from?: string; to?: string };
   /** Probability (and delay) scale rising from `from` to 1 over `over` ms from the window's start. */
   ramp?: { over: number; from?: number };
@@ -119,7 +124,13 @@ export class Rule {
       if (pr.comm && !pr.comm.includes(commOf(op.ctx.pid, now))) return false;
     }
     const sz = this.spec.size;
-    if (sz && ((sz.min !== undefined && op.size < sz.min) || (sz.max !== undefined && op.size > sz.max))) return false;
+    if (sz && !within(sz, op.size)) return false;
+    // Last: the only check that costs a syscall, paid only by ops that pass all the others.
+    const fsz = this.spec.fileSize;
+    if (fsz) {
+      const n = op.fileSize();
+      if (n === undefined || !within(fsz, n)) return false;
+    }
     this.counters.matched++;
     return true;
   }
@@ -135,6 +146,12 @@ export class Rule {
     if (this.ops && !names.some((n) => this.ops!.has(n))) return false;
     if (this.include && !this.include(path)) return false;
     return !(this.exclude && this.exclude(path));
+  }
+
+  /** When the window opens and closes (ms since the epoch; `to` is Infinity when it never does), for rules with a window or ramp. */
+  activeWindow(): { from: number; to: number } | undefined {
+    if (!this.spec.window && !this.spec.ramp) return undefined;
+    return { from: this.windowStart, to: this.windowEnd };
   }
 
   /** The ramp scale at `now` (1 without a ramp). */
@@ -182,6 +199,10 @@ export class Rule {
   random(): Rng {
     return this.rng;
   }
+}
+
+function within(r: Range, n: number): boolean {
+  return (r.min === undefined || n >= r.min) && (r.max === undefined || n <= r.max);
 }
 
 // Globs are relative to the mount root ("**/*.log", "db/*"); a leading "/" is allowed.

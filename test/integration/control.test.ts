@@ -170,6 +170,57 @@ layers:
   });
 });
 
+test("rules shows each rule's window; an added rule's window counts from its add-rule, a set keeps those that were there", async () => {
+  const HOUR = 3_600_000;
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { name: mounted, ops: [read], paths: [a], window: { start: 1h, duration: 1h }, errno: EIO }
+`;
+  const beforeMount = Date.now();
+  await withConfig(yaml, async (mnt) => {
+    const afterMount = Date.now();
+    const windows = (): Record<string, { from: string; to?: string }> =>
+      Object.fromEntries(
+        ctlJson<Array<{ name: string; window?: { from: string; to?: string } }>>('rules', mnt).map((r) => [r.name, r.window!]),
+      );
+    /** Asserts that an ISO time lies in [lo, hi] (ms since the epoch). */
+    const between = (iso: string, lo: number, hi: number, what: string): void => {
+      const t = Date.parse(iso);
+      assert.ok(t >= lo && t <= hi, `${what}: ${iso} is not between ${new Date(lo).toISOString()} and ${new Date(hi).toISOString()}`);
+    };
+    between(windows().mounted.from, beforeMount + HOUR, afterMount + HOUR, 'a rule of the mounted config counts from the mount');
+
+    const beforeAdd = Date.now();
+    ctlJson('add-rule', mnt, 'fault', '{name: added, ops: [read], paths: [b], window: { start: 1h, duration: 1h }, errno: EIO}');
+    const afterAdd = Date.now();
+    const w = windows();
+    between(w.added.from, beforeAdd + HOUR, afterAdd + HOUR, 'an added rule counts from its add-rule');
+    between(w.added.to!, beforeAdd + 2 * HOUR, afterAdd + 2 * HOUR, 'and so does the end of its window');
+    assert.equal(w.mounted.from, windows().mounted.from);
+
+    const beforeSet = Date.now();
+    const set = withFile(
+      `
+layers:
+  - fault:
+      rules:
+        - { name: mounted, ops: [read], paths: [a], window: { start: 1h, duration: 1h }, errno: EIO }
+        - { name: added, ops: [read], paths: [b], window: { start: 1h, duration: 1h }, errno: EIO }
+        - { name: brought, ops: [read], paths: [c], window: { start: 1h }, errno: EIO }
+`,
+      (f) => ctl('set', mnt, f),
+    );
+    const afterSet = Date.now();
+    assert.equal(set.status, 0, set.stderr);
+    const after = windows();
+    assert.deepEqual([after.mounted, after.added], [w.mounted, w.added], 'rules that were there keep their origins');
+    between(after.brought.from, beforeSet + HOUR, afterSet + HOUR, 'a rule new in the set config counts from the set');
+    assert.equal(after.brought.to, undefined, 'a window without a duration never closes');
+  });
+});
+
 test('add-rule --ttl: the rule acts, then disappears after the ttl', async () => {
   await withConfig(BASE, async (mnt) => {
     const ttl = 6000;

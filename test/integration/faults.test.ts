@@ -4,6 +4,8 @@
 // rate over 20,000 ops and the determinism of a seeded schedule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { tempDir } from '../helpers/mount.ts';
 import { run } from '../helpers/run.ts';
 import { binomial999, pyJson, ruleNamed, rules, withConfig } from './layers-support.ts';
 
@@ -220,6 +222,49 @@ layers:
     // Other files still take writes.
     assert.equal(run('dd', ['if=/dev/zero', 'of=small', 'bs=4k', 'count=300'], { cwd: mnt }).status, 0);
   });
+});
+
+test('fileSize: a rule for large files hits only those, judged by the size at the time of the op (memory and passthrough)', async () => {
+  const backing = tempDir('filesize');
+  try {
+    for (const backend of ['{ type: memory }', `{ type: passthrough, path: ${JSON.stringify(backing)} }`]) {
+      const yaml = `backend: ${backend}
+mount: { cache: direct, attrTimeout: 0, entryTimeout: 0 }
+layers:
+  - fault:
+      rules:
+        - { name: big, ops: [read], fileSize: { min: 1MiB }, errno: EIO }
+`;
+      await withConfig(yaml, async (mnt) => {
+        const out = pyJson<Record<string, number | string>>(
+          mnt,
+          `
+put('small', b'x' * 1000)
+put('big', b'x' * (2 << 20))
+res = {}
+for n in ['small', 'big']:
+    fd = os.open(n, os.O_RDONLY)
+    res[n] = outcome(lambda: len(os.read(fd, 100)))
+    os.close(fd)
+fd = os.open('grows', os.O_RDWR | os.O_CREAT, 0o644)
+os.write(fd, b'x' * 1000)
+res['before'] = outcome(lambda: len(os.pread(fd, 100, 0)))
+os.pwrite(fd, b'x', (1 << 20) - 1)
+res['after'] = outcome(lambda: len(os.pread(fd, 100, 0)))
+big = os.open('big', os.O_RDONLY)
+os.unlink('big')
+res['unlinked'] = outcome(lambda: len(os.read(big, 100)))
+print(json.dumps(res))
+`,
+        );
+        // 'grows' reaches exactly 1 MiB (min is inclusive); an unlinked file's size comes from its open handle.
+        assert.deepEqual(out, { small: 100, big: 'EIO', before: 100, after: 'EIO', unlinked: 'EIO' }, backend);
+        assert.equal(ruleNamed(mnt, 'big')!.fired, 3, backend);
+      });
+    }
+  } finally {
+    rmSync(backing, { recursive: true, force: true });
+  }
 });
 
 test('process matching: a rule for comm python3 hits python but not cat; a rule for a uid hits only that user', async () => {

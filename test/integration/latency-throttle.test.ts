@@ -155,6 +155,22 @@ print(json.dumps([outcome(lambda: str(len(os.pread(fd, 32768, 0)))) for i in ran
   });
 });
 
+test('throttle: onLimit fail lets a read larger than the burst pass from a full bucket, then answers EAGAIN', async () => {
+  // 1 KiB/s: the 64 KiB of debt the first read leaves take a minute to pay back.
+  const yaml = 'layers:\n  - throttle: { read: 1KiB/s, burst: 64KiB, onLimit: fail }\n';
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<string[]>(
+      mnt,
+      `
+put('f', b'x' * 131072)
+fd = os.open('f', os.O_RDONLY)
+print(json.dumps([outcome(lambda: str(len(os.pread(fd, 131072, 0)))), outcome(lambda: str(len(os.pread(fd, 1, 0))))]))
+`,
+    );
+    assert.deepEqual(out, ['131072', 'EAGAIN']);
+  });
+});
+
 test('throttle: a per-rule cap on one file; a stat and a full read of another complete while it waits', async () => {
   const yaml = `
 layers:

@@ -1,7 +1,8 @@
 // Metrics as an operator sees them: a real Prometheus (Debian's package)
 // scrapes a live mount under a workload that reaches a fault layer and a
 // throttle layer; then every PromQL expression of the Grafana dashboard is
-// evaluated through Prometheus's HTTP API and must return data.
+// evaluated through Prometheus's HTTP API and must return data. Bytes moved by
+// copy_file_range are checked on the endpoint itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { ROOT, tempDir, withMount } from '../helpers/mount.ts';
-import { sh } from '../helpers/run.ts';
+import { py, sh } from '../helpers/run.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const DASHBOARD = join(ROOT, 'deploy/grafana/interposer-dashboard.json');
@@ -119,6 +120,50 @@ function substitute(expr: string, vars: Record<string, string>): string {
     .replaceAll('$__interval', '15s')
     .replace(/\$\{?(\w+)\}?/g, (m, name: string) => vars[name] ?? m);
 }
+
+/** The samples of `metric` on a Prometheus text endpoint, with their labels. */
+async function scrape(url: string, metric: string): Promise<Array<{ labels: Record<string, string>; value: number }>> {
+  const text = await (await fetch(url)).text();
+  const out: Array<{ labels: Record<string, string>; value: number }> = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\{(.*)\} (\S+)$/.exec(line);
+    if (!m || m[1] !== metric) continue;
+    const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+    out.push({ labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+test('bytes moved by copy_file_range are counted as direction="copy", apart from reads and writes', async () => {
+  const port = await freePort();
+  await withMount(['--backend', 'memory', '--cache', 'direct', '--metrics', `127.0.0.1:${port}`, '--volume', 'copies'], async (mnt) => {
+    const copied = py(
+      `import os
+with open('src', 'wb') as f: f.write(os.urandom(3 << 20))
+def copy(dst, length, off_in):
+    a = os.open('src', os.O_RDONLY)
+    b = os.open(dst, os.O_WRONLY | os.O_CREAT, 0o644)
+    done = 0
+    while done < length:
+        n = os.copy_file_range(a, b, length - done, off_in + done, done)
+        if n == 0: break
+        done += n
+    os.close(a); os.close(b)
+    return done
+print(copy('whole', 3 << 20, 0) + copy('part', 100000, 4096))`,
+      { cwd: mnt },
+    );
+    assert.equal(Number(copied), 3 * MiB + 100000);
+    const url = `http://127.0.0.1:${port}/metrics`;
+    const ops = await scrape(url, 'interposer_operations_total');
+    assert.ok(
+      ops.some((s) => s.labels.op === 'copyFileRange' && s.labels.result === 'ok' && s.value > 0),
+      'the copies reached the daemon as COPY_FILE_RANGE, not as reads and writes',
+    );
+    const bytes = Object.fromEntries((await scrape(url, 'interposer_bytes_total')).map((s) => [s.labels.direction, s.value]));
+    assert.deepEqual(bytes, { write: 3 * MiB, copy: 3 * MiB + 100000 }, 'the copies are in copy, and not in read or write');
+  });
+});
 
 test('a real Prometheus scrapes a live mount; every dashboard query returns data', async (t) => {
   assert.ok(existsSync(PROMETHEUS), `${PROMETHEUS} is missing: apt-get install prometheus (scripts/setup installs it)`);

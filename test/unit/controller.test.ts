@@ -117,6 +117,78 @@ describe('controller', () => {
     assert.deepEqual(controller.rules(), [{ layer: 0, kind: 'fault', name: 'third', matched: 6, fired: 2 }]);
   });
 
+  test('windows and ramps of a rule added at runtime count from when it was added, and keep counting from there across rebuilds', () => {
+    mock.timers.reset();
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 });
+    const mounted = Date.now();
+    const { stack, controller } = setup([
+      { fault: { rules: [{ name: 'early', ops: ['getattr'], paths: ['a'], window: { duration: '100s' }, errno: 'EIO' }] } },
+    ]);
+    mock.timers.tick(60_000);
+    const added = Date.now();
+    // Counted from the mount, this window would have closed 45 s ago.
+    controller.addRule('fault', { name: 'late', ops: ['getattr'], paths: ['t'], window: { start: '10s', duration: '5s' }, errno: 'EIO' });
+    controller.addRule('fault', { name: 'rising', ops: ['getattr'], paths: ['b'], ramp: { over: '10s' }, errno: 'EIO' });
+    const ruleNamed = (name: string) =>
+      stack
+        .layers()
+        .flatMap((l) => l.rules?.() ?? [])
+        .find((r) => r.spec.name === name)!;
+    assert.equal(stat(stack, '/t'), 'ok', 'not yet');
+    assert.equal(ruleNamed('rising').scale(Date.now()), 0, 'the ramp starts at 0 when the rule is added');
+    assert.deepEqual(
+      controller.rules().map((r) => [r.name, r.window]),
+      [
+        ['early', { from: new Date(mounted).toISOString(), to: new Date(mounted + 100_000).toISOString() }],
+        ['late', { from: new Date(added + 10_000).toISOString(), to: new Date(added + 15_000).toISOString() }],
+        ['rising', { from: new Date(added).toISOString() }],
+      ],
+    );
+
+    mock.timers.tick(5_000);
+    controller.addRule('fault', { name: 'other', ops: ['getattr'], paths: ['nothing'], errno: 'EIO' }); // a rebuild
+    assert.equal(ruleNamed('rising').scale(Date.now()), 0.5, 'half-way through its own ramp');
+    mock.timers.tick(5_000);
+    assert.equal(stat(stack, '/t'), 'EIO', "inside the added rule's window");
+    assert.equal(stat(stack, '/a'), 'EIO', "the mount's rule still counts from the mount");
+
+    // A replaced config: the rules that were there keep their origins; a new one counts from the replace.
+    mock.timers.tick(1_000);
+    const replaced = Date.now();
+    const keep = (name: string) =>
+      controller
+        .show()
+        .layers.flatMap((l) => (l as { fault: { rules: Array<{ name: string }> } }).fault.rules)
+        .find((r) => r.name === name)!;
+    controller.replace({
+      layers: [
+        {
+          fault: {
+            rules: [
+              keep('early'),
+              keep('late'),
+              { name: 'fresh', ops: ['getattr'], paths: ['b'], window: { duration: '2s' }, errno: 'EIO' },
+            ],
+          },
+        },
+      ],
+    });
+    assert.equal(stat(stack, '/t'), 'EIO', 'still inside the window counted from its add-rule');
+    assert.equal(stat(stack, '/b'), 'EIO', 'the new rule counts from the replace');
+    assert.equal(controller.rules().find((r) => r.name === 'fresh')!.window!.from, new Date(replaced).toISOString());
+    mock.timers.tick(4_000);
+    assert.deepEqual([stat(stack, '/t'), stat(stack, '/b'), stat(stack, '/a')], ['ok', 'ok', 'EIO']);
+    mock.timers.tick(30_000);
+    assert.equal(stat(stack, '/a'), 'ok', "the mount's rule closed 100 s after the mount");
+
+    // Removed and added again: the window counts from the new add.
+    controller.removeRule('late');
+    mock.timers.tick(1_000);
+    const again = Date.now();
+    controller.addRule('fault', { name: 'late', ops: ['getattr'], paths: ['t'], window: { start: '10s', duration: '5s' }, errno: 'EIO' });
+    assert.equal(controller.rules().find((r) => r.name === 'late')!.window!.from, new Date(again + 10_000).toISOString());
+  });
+
   test('waitFired resolves at the count and rejects after the timeout', async () => {
     mock.timers.reset();
     const { stack, controller } = setup(BASE);

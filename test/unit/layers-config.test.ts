@@ -170,6 +170,45 @@ describe('rule fields', () => {
     ]);
   });
 
+  test('size and fileSize ranges take sizes with units; errors point at min or max', () => {
+    const c = validateConfig(
+      fault(
+        { ops: ['read'], size: { min: '4KiB', max: 65536 }, fileSize: { min: '1MiB', max: '1GiB' }, errno: 'EIO' },
+        {
+          ops: ['read'],
+          fileSize: { max: '1.5KB' },
+          errno: 'EIO',
+        },
+      ),
+    );
+    const [both, small] = c.layers[0].fault!.rules;
+    assert.deepEqual(
+      [both.size, both.fileSize, small.fileSize],
+      [{ min: 4096, max: 65536 }, { min: 1024 ** 2, max: 1024 ** 3 }, { max: 1500 }],
+    );
+    assert.deepEqual(
+      buildLayers(c.layers, 0)[0].rules!().map((r) => r.spec.fileSize),
+      [{ min: 1024 ** 2, max: 1024 ** 3 }, { max: 1500 }],
+      'the rule carries the range',
+    );
+    assert.deepEqual(errors(latency({ fileSize: { min: 'huge' }, delay: '1ms' })), [
+      'layers[0].latency.rules[0].fileSize.min: "huge" is not a size; expected a size such as 4096, 64KiB, 10MiB or 1GiB',
+    ]);
+    assert.deepEqual(errors({ layers: [{ throttle: { rules: [{ fileSize: { max: -1 }, read: '1MiB/s' }] } }] }), [
+      'layers[0].throttle.rules[0].fileSize.max: -1 is not a size; expected a size such as 4096, 64KiB, 10MiB or 1GiB',
+    ]);
+    assert.deepEqual(errors(fault({ ops: ['read'], fileSize: { atLeast: '1MiB' }, errno: 'EIO' })), [
+      'layers[0].fault.rules[0].fileSize: unknown field "atLeast"',
+    ]);
+    assert.deepEqual(errors(fault({ ops: ['read'], fileSize: '1MiB', errno: 'EIO' })), [
+      'layers[0].fault.rules[0].fileSize: "1MiB" is not allowed; expected a range such as { min: 4KiB, max: 1MiB } (either may be left out)',
+    ]);
+    assert.deepEqual(errors(fault({ ops: ['read'], fileSize: { min: '1GiB', max: '1MiB' }, size: { min: 2, max: 1 }, errno: 'EIO' })), [
+      'layers[0].fault.rules[0].size.max: 1 bytes is below min (2 bytes); expected max >= min',
+      'layers[0].fault.rules[0].fileSize.max: 1048576 bytes is below min (1073741824 bytes); expected max >= min',
+    ]);
+  });
+
   test('a fault rule needs exactly one of errno or action, an action exactly one kind', () => {
     assert.deepEqual(errors(fault({ ops: ['read'] })), ['layers[0].fault.rules[0]: a fault rule needs exactly one of errno or action']);
     assert.deepEqual(errors(fault({ ops: ['read'], errno: 'EIO', action: { shortRead: 0.5 } })), [

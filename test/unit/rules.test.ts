@@ -1,15 +1,30 @@
 // The rule language without a mount: which ops a rule matches (names, groups,
-// path globs, process, sizes) and when a matched op fires (seeded probability,
+// path globs, process, I/O and file sizes) and when a matched op fires (seeded probability,
 // after, every, times, afterBytes, windows, ramps).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { makeOp, OP_NAMES, type Op, type OpName } from '../../src/layers/op.ts';
+import { makeOp, OP_NAMES, type Op, type OpName, type StatBelow } from '../../src/layers/op.ts';
 import { deriveSeed, Rng } from '../../src/rules/rng.ts';
 import { Rule, type RuleSpec } from '../../src/rules/rule.ts';
-import type { OpContext } from '../../src/vfs/types.ts';
+import { E, FsError } from '../../src/vfs/errors.ts';
+import type { Attr, OpContext } from '../../src/vfs/types.ts';
 
 const ORIGIN = 1_700_000_000_000;
+const ATTR: Attr = {
+  ino: 2,
+  size: 0,
+  blocks: 0,
+  atimeMs: 0,
+  mtimeMs: 0,
+  ctimeMs: 0,
+  mode: 0o100644,
+  nlink: 1,
+  uid: 0,
+  gid: 0,
+  rdev: 0,
+  blksize: 4096,
+};
 const ctx = (o: Partial<OpContext> = {}): OpContext => ({ uid: 1000, gid: 1000, pid: process.pid, unique: 1, ...o });
 
 function op(name: OpName, path = '/f', o: { size?: number; ctx?: OpContext; path2?: string } = {}): Op {
@@ -169,6 +184,58 @@ describe('matching', () => {
     const small = rule({ size: { max: 512 } });
     assert.equal(small.matches(op('read', '/f', { size: 512 }), ORIGIN), true);
     assert.equal(small.matches(op('getattr'), ORIGIN), true);
+  });
+
+  test('fileSize ranges apply to the size of the regular file the op is about, before the op', () => {
+    const sizes: Record<string, number> = { '/small': 100, '/big': 2 << 20, '/exact': 1 << 20 };
+    const stats: Array<[string, number | undefined]> = [];
+    const statBelow: StatBelow = (_c, path, fh) => {
+      stats.push([path, fh]);
+      if (path === '/dir') return { ...ATTR, mode: 0o040755, size: 1 << 30 };
+      if (!(path in sizes)) throw new FsError(E.ENOENT);
+      return { ...ATTR, size: sizes[path] };
+    };
+    const at = (name: OpName, path: string, args: unknown[] = [path]): Op => makeOp(name, ctx(), args, statBelow);
+    const big = rule({ fileSize: { min: 1 << 20 } });
+    assert.equal(big.matches(at('read', '/big', ['/big', 7, Buffer.alloc(10), 0]), ORIGIN), true);
+    assert.deepEqual(stats.pop(), ['/big', 7], 'an op with an open file asks through its handle');
+    assert.equal(big.matches(at('read', '/small', ['/small', 8, Buffer.alloc(10), 0]), ORIGIN), false);
+    assert.equal(big.matches(at('getattr', '/exact'), ORIGIN), true, 'min is inclusive');
+    assert.deepEqual(stats.pop(), ['/exact', undefined], 'a path op asks by path');
+    assert.equal(big.matches(at('open', '/nonesuch', ['/nonesuch', 0]), ORIGIN), false, 'no such file: no size to match');
+    assert.equal(big.matches(at('getattr', '/dir'), ORIGIN), false, 'a directory has no file size');
+    assert.equal(big.matches(at('link', '/new', ['/big', '/new']), ORIGIN), true, 'link: the existing file');
+    assert.equal(big.matches(op('read', '/big'), ORIGIN), false, 'an op that cannot stat has no size');
+    const copy = at('copyFileRange', '/big', [{ path: '/big', fh: 3, offset: 0 }, { path: '/small', fh: 4, offset: 0 }, 10, 0]);
+    assert.equal(big.matches(copy, ORIGIN), true, 'copy: the source');
+    assert.deepEqual(stats.pop(), ['/big', 3]);
+
+    const small = rule({ fileSize: { max: 1 << 20 } });
+    assert.equal(small.matches(at('write', '/small', ['/small', 8, Buffer.alloc(10), 0]), ORIGIN), true);
+    assert.equal(small.matches(at('write', '/exact', ['/exact', 8, Buffer.alloc(10), 0]), ORIGIN), true, 'max is inclusive');
+    assert.equal(small.matches(at('write', '/big', ['/big', 8, Buffer.alloc(10), 0]), ORIGIN), false);
+    const between = rule({ fileSize: { min: 1000, max: 1 << 20 } });
+    assert.deepEqual(
+      ['/small', '/exact', '/big'].map((p) => between.matches(at('getattr', p), ORIGIN)),
+      [false, true, false],
+    );
+  });
+
+  test('fileSize costs a stat only when a rule with a range asks, after its other checks pass, once per op', () => {
+    let stats = 0;
+    const statBelow: StatBelow = () => (stats++, { ...ATTR, size: 10 });
+    const o = (name: OpName, path = '/f'): Op => makeOp(name, ctx(), [path, 1, Buffer.alloc(4), 0], statBelow);
+    for (const r of [rule({}), rule({ ops: ['read'], size: { max: 100 } }), rule({ paths: ['**'] })]) r.matches(o('read'), ORIGIN);
+    assert.equal(stats, 0, 'rules without a fileSize range never stat');
+    const ranged = rule({ ops: ['read'], paths: ['logs/**'], fileSize: { max: 100 } });
+    assert.equal(ranged.matches(o('write', '/logs/a'), ORIGIN), false);
+    assert.equal(ranged.matches(o('read', '/data/a'), ORIGIN), false);
+    assert.equal(stats, 0, 'an op another check refuses is not statted');
+    const shared = o('read', '/logs/a');
+    assert.equal(ranged.matches(shared, ORIGIN), true);
+    assert.equal(rule({ fileSize: { min: 5 } }).matches(shared, ORIGIN), true);
+    assert.equal(rule({ fileSize: { min: 50 } }).matches(shared, ORIGIN), false);
+    assert.equal(stats, 1, 'three rules asked about one op: one stat');
   });
 
   test('matched counts only matching ops; fired only firing ones; a disabled rule matches nothing', () => {

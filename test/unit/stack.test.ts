@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createStack, type Layer, type StackVfs } from '../../src/layers/stack.ts';
-import type { Op } from '../../src/layers/op.ts';
+import { makeOp, type Op } from '../../src/layers/op.ts';
 import { createFaultLayer } from '../../src/layers/fault.ts';
 import { createLatencyLayer } from '../../src/layers/latency.ts';
-import { createThrottleLayer, TokenBucket } from '../../src/layers/throttle.ts';
+import { Buckets, createThrottleLayer, TokenBucket } from '../../src/layers/throttle.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { E, FsError } from '../../src/vfs/errors.ts';
 import type { Attr, OpContext, StatFs, Vfs } from '../../src/vfs/types.ts';
@@ -179,6 +179,38 @@ describe('stack', () => {
     assert.equal((s as unknown as Record<string, unknown>).fallocate, undefined, 'ops the backend lacks stay missing');
   });
 
+  test("an op's file size comes from the backend below every layer, once per op, and only when a layer asks", () => {
+    const log: string[] = [];
+    const asked: Array<number | undefined> = [];
+    const sizer: Layer = {
+      kind: 'sizer',
+      disturbs: false,
+      around(op, next) {
+        if (op.path !== '/quiet') asked.push(op.fileSize(), op.fileSize());
+        return next();
+      },
+    };
+    const s = createStack(recorder(log), [tracer('outer', log), sizer, tracer('inner', log)]);
+    s.read(ctx, '/f', 1, Buffer.alloc(4), 0);
+    assert.deepEqual(asked, [ATTR.size, ATTR.size]);
+    assert.deepEqual(
+      log,
+      ['outer in read', 'backend getattr /f', 'inner in read', 'backend read /f 4@0', 'inner out read', 'outer out read'],
+      'one stat, which no layer sees',
+    );
+    log.length = 0;
+    s.read(ctx, '/quiet', 1, Buffer.alloc(4), 0);
+    assert.ok(!log.includes('backend getattr /quiet'), 'not asked: not statted');
+  });
+
+  test('a backend that answers stat only later gives rules no file size', async () => {
+    const asked: Array<number | undefined> = [];
+    const sizer: Layer = { kind: 'sizer', disturbs: false, around: (op, next) => (asked.push(op.fileSize()), next()) };
+    const s = createStack(recorder([], { async: true }), [sizer]);
+    await s.read(ctx, '/f', 1, Buffer.alloc(4), 0);
+    assert.deepEqual(asked, [undefined]);
+  });
+
   test('the op a layer sees carries path, offset, size and the rules that fired', () => {
     let seen: Op | undefined;
     const spy: Layer = { kind: 'spy', disturbs: false, around: (op, next) => ((seen = op), next()) };
@@ -340,6 +372,13 @@ describe('fault layer', () => {
     assert.deepEqual(counters, { once: { matched: 2, fired: 1 }, lie: { matched: 1, fired: 1 } });
   });
 
+  test('a fileSize range picks files by their size (the backend has 10-byte files)', () => {
+    const s = stackOf([{ fault: { rules: [{ ops: ['read'], fileSize: { min: 10 }, errno: 'EIO' }] } }]);
+    assert.throws(() => s.read(ctx, '/f', 1, Buffer.alloc(4), 0), fail('EIO'));
+    const larger = stackOf([{ fault: { rules: [{ ops: ['read'], fileSize: { min: 11 }, errno: 'EIO' }] } }]);
+    assert.equal(larger.read(ctx, '/f', 1, Buffer.alloc(4), 0), 4);
+  });
+
   test('needsData follows the rules: data rules on matching paths only', () => {
     const s = stackOf([
       {
@@ -389,10 +428,70 @@ describe('throttle layer', () => {
   test('token bucket: the burst is free, then each take waits for its debt', () => {
     // 1 token per second, so the little time between the takes refills next to nothing.
     const b = new TokenBucket(1, 100);
-    assert.equal(b.take(100, false), 0);
-    const w = b.take(100, false)!;
+    assert.equal(b.take(100), 0);
+    const w = b.take(100);
     assert.ok(w > 99_000 && w <= 100_000, `waits about 100 s for its debt, got ${w} ms`);
-    assert.equal(b.take(1, true), null, 'in debt: fail mode refuses');
+    assert.equal(b.admits(1), false, 'in debt: fail mode refuses');
+  });
+
+  test('token bucket: a request larger than the burst is admitted from a full bucket only, and leaves a debt', () => {
+    let now = 0;
+    const b = new TokenBucket(100, 100, () => now);
+    assert.equal(b.admits(250), true, 'full: more than the burst passes');
+    b.take(250);
+    assert.equal(b.admits(1), false, 'the debt of 150 refuses the next request');
+    now += 1500; // 150 tokens pay the debt back
+    assert.equal(b.admits(100), false, 'paid back but not full yet');
+    assert.equal(b.admits(1), false);
+    now += 10;
+    assert.equal(b.admits(1), true);
+    now += 990;
+    assert.equal(b.admits(250), true, 'full again');
+    b.take(10);
+    assert.equal(b.admits(250), false, 'not full: a request over the burst fails');
+    assert.equal(b.admits(90), true, 'and asking took nothing');
+  });
+
+  test('several buckets: none is taken from unless all admit the op', () => {
+    let now = 0;
+    // 1000 bytes and 10 ops per second; the IOPS bucket holds one op.
+    const b = new Buckets({ read: 1000, iops: 10, burst: 1000, onLimit: 'fail' }, () => now);
+    const read = (n: number): Op => makeOp('read', ctx, ['/f', 1, Buffer.alloc(n), 0]);
+    assert.equal(b.charge(read(500)), 0);
+    assert.equal(b.charge(read(500)), null, 'the IOPS bucket is empty');
+    now += 100; // one op and 100 bytes refilled
+    // Had the refused read taken its 500 bytes, only 100 would be left.
+    assert.equal(b.charge(read(600)), 0, 'the refused read took no bytes');
+  });
+
+  test('onLimit fail: a read larger than the burst passes when the bucket is full, then fails until refilled', () => {
+    // 1 byte per second: nothing refills while the test runs.
+    const s = stackOf([{ throttle: { read: 1, burst: '64KiB', onLimit: 'fail' } }]);
+    assert.equal(s.read(ctx, '/f', 1, Buffer.alloc(128 * 1024), 0), 128 * 1024);
+    assert.throws(() => s.read(ctx, '/f', 1, Buffer.alloc(1), 0), fail('EAGAIN'));
+    const partly = stackOf([{ throttle: { read: 1, burst: '64KiB', onLimit: 'fail' } }]);
+    assert.equal(partly.read(ctx, '/f', 1, Buffer.alloc(1), 0), 1);
+    assert.throws(() => partly.read(ctx, '/f', 1, Buffer.alloc(128 * 1024), 0), fail('EAGAIN'), 'not full: refused');
+  });
+
+  test('onLimit fail: a rule limit that refuses takes nothing from the volume limit', () => {
+    // 1 byte per second: nothing refills while the test runs.
+    const s = stackOf([
+      {
+        throttle: {
+          read: 1,
+          burst: '100KiB',
+          onLimit: 'fail',
+          rules: [{ name: 'small', paths: ['small'], read: 1, burst: '10KiB', onLimit: 'fail' }],
+        },
+      },
+    ]);
+    const KiB = 1024;
+    assert.equal(s.read(ctx, '/small', 1, Buffer.alloc(8 * KiB), 0), 8 * KiB);
+    assert.throws(() => s.read(ctx, '/small', 1, Buffer.alloc(8 * KiB), 0), fail('EAGAIN'));
+    // The volume has 92 KiB left; had the refused read taken its 8 KiB there, this would fail.
+    assert.equal(s.read(ctx, '/f', 1, Buffer.alloc(92 * KiB), 0), 92 * KiB);
+    assert.throws(() => s.read(ctx, '/f', 1, Buffer.alloc(1), 0), fail('EAGAIN'), 'and then the volume is empty');
   });
 
   test('onLimit fail answers EAGAIN once the burst is spent', () => {
