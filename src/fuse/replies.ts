@@ -249,8 +249,9 @@ export class DirentWriter {
   private pos = H;
   private readonly limit: number;
 
-  constructor(size: number) {
-    this.buf = Buffer.alloc(H + size);
+  /** `buf`: where to pack, at least OUT_HEADER_SIZE + `size` bytes, any content (records are zeroed as written). */
+  constructor(size: number, buf: Buffer = replyBufferUnsafe(size)) {
+    this.buf = buf.fill(0, 0, H);
     this.limit = H + size;
   }
 
@@ -270,6 +271,8 @@ export class DirentWriter {
   add(name: string, nameBytes: number, ino: number, nextOffset: number, type: number, entry?: (buf: Buffer, at: number) => void): void {
     let at = this.pos;
     const size = DirentWriter.recordSize(nameBytes, entry !== undefined);
+    // Padding and unwritten fields must not carry bytes of an earlier reply.
+    this.buf.fill(0, at, at + size);
     if (entry) {
       entry(this.buf, at);
       at += ENTRY_OUT_SIZE;

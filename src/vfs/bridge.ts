@@ -112,7 +112,12 @@ export class FuseBridge {
   constructor(vfs: Vfs, options: BridgeOptions) {
     this.vfs = vfs;
     this.options = options;
-    this.dirs = new DirHandles(vfs, this.nodes, options);
+    this.dirs = new DirHandles(vfs, this.nodes, options, (size) => this.replyBuffer(size));
+  }
+
+  /** A large reply the caller fills completely; pooled once a session is serving. */
+  private replyBuffer(size: number): Buffer {
+    return this.session ? this.session.replies.take(size) : replyBufferUnsafe(size);
   }
 
   private ctx(h: InHeader): OpContext {
@@ -297,7 +302,7 @@ export class FuseBridge {
       READ: (h, { fh, offset, size: asked }) => {
         const f = this.file(fh);
         const size = Math.min(asked, this.maxRead);
-        const buf = this.session ? this.session.replies.take(size) : replyBufferUnsafe(size);
+        const buf = this.replyBuffer(size);
         const into = buf.subarray(OUT_HEADER_SIZE);
         return then(vfs.read(this.ctx(h), f.node.path, f.fh, into, offset), (n) =>
           n >= size ? buf : buf.subarray(0, OUT_HEADER_SIZE + n),

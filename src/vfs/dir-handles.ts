@@ -27,11 +27,14 @@ export class DirHandles {
   private readonly vfs: Vfs;
   private readonly nodes: NodeTable;
   private readonly timeouts: EntryTimeouts;
+  private readonly replyBuffer: (size: number) => Buffer;
 
-  constructor(vfs: Vfs, nodes: NodeTable, timeouts: EntryTimeouts) {
+  /** `replyBuffer(size)`: a reply with room for the header and `size` payload bytes (pooled by the session). */
+  constructor(vfs: Vfs, nodes: NodeTable, timeouts: EntryTimeouts, replyBuffer: (size: number) => Buffer) {
     this.vfs = vfs;
     this.nodes = nodes;
     this.timeouts = timeouts;
+    this.replyBuffer = replyBuffer;
   }
 
   private get(fh: number): DirHandle {
@@ -84,7 +87,8 @@ export class DirHandles {
   /** Packs entries from req.offset; READDIRPLUS looks each one up (possibly asynchronously). */
   private fill(ctx: OpContext, d: DirHandle, req: ReadIn, plus: boolean): MaybePromise<Reply> {
     const entries = d.entries!;
-    const out = new DirentWriter(Math.max(req.size, DIRENT_SIZE + 8));
+    const size = Math.max(req.size, DIRENT_SIZE + 8);
+    const out = new DirentWriter(size, this.replyBuffer(size));
     const { entryTimeoutMs, attrTimeoutMs } = this.timeouts;
     let i = req.offset;
     const step = (): MaybePromise<Reply> => {
