@@ -568,6 +568,27 @@ print(os.read(fd, 100).decode(), st.st_nlink, st.st_size, oct(os.fstat(fd).st_mo
     },
   ],
   [
+    "a write by another user clears a file's setuid and setgid bits, as on a native filesystem",
+    (w) => {
+      // The daemon runs as root, whose own writes keep the bits: kernel passthrough must not
+      // hand it such a file, and writes through the daemon must still clear them.
+      for (const [name, mode] of [
+        ['suid', 0o4777],
+        ['sgid', 0o2777],
+      ] as const) {
+        const f = join(w.dir, name);
+        writeFileSync(f, 'root wrote this\n');
+        chmodSync(f, mode);
+        assert.equal(statSync(f).mode & 0o7777, mode);
+        const r = asNobody(`echo nobody was here >> ${name}`, w.dir);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(statSync(f).mode & 0o7777, 0o777, `${name}: the bit is gone after the write`);
+        assert.equal(readFileSync(f, 'utf8'), 'root wrote this\nnobody was here\n');
+        if (w.back) assert.equal(statSync(join(w.back, name)).mode & 0o7777, 0o777, `${name}: and in the backing file`);
+      }
+    },
+  ],
+  [
     'files and directories made by uid 65534 in a 1777 directory belong to 65534',
     (w) => {
       const pub = join(w.dir, 'pub');
