@@ -6,6 +6,8 @@ export interface TargetInfo {
   name: string;
   kind: 'native' | 'tmpfs' | 'bindfs' | 'interposer';
   baseline?: 'native' | 'tmpfs';
+  /** The target this one adds a layer to, if that is all it adds. */
+  without?: string;
   describe: string;
   mountOptions?: string;
 }
@@ -107,6 +109,19 @@ export function renderMarkdown(r: Results): string {
       return row;
     });
     out.push(table(head, rows, ['---', ...head.slice(1).map(() => '---:')]));
+  }
+
+  // What a layer costs: its configuration against the same one without it, in the same run (both selected).
+  const pairs = ours.filter((t) => t.without !== undefined && names.includes(t.without));
+  if (pairs.length > 0) {
+    out.push('', '### With a layer / the same configuration without it (1.00× = free; 0.90× = 10% slower)', '');
+    out.push(
+      table(
+        ['workload', ...pairs.map((t) => `${t.name} / ${t.without}`)],
+        metrics.map((m) => [m.key, ...pairs.map((t) => ratio(med(t.name, m.key), med(t.without!, m.key)))]),
+        ['---', ...pairs.map(() => '---:')],
+      ),
+    );
   }
 
   const twins = ours.filter((t) => t.name.endsWith('@B'));

@@ -265,7 +265,13 @@ async function main(): Promise<void> {
   say('bench: warm-up (one untimed large write on the native directory)');
   await worker('seqwrite', [join(env.data, 'warmup'), sizes.bigFile]);
   await check('rm', ['-f', join(env.data, 'warmup')]);
-  results.targets = targets.map((t) => ({ name: t.name, kind: t.kind, baseline: t.baseline, describe: t.describe(env) }));
+  results.targets = targets.map((t) => ({
+    name: t.name,
+    kind: t.kind,
+    baseline: t.baseline,
+    without: t.without,
+    describe: t.describe(env),
+  }));
   say(`bench: ${rounds} round(s) of ${workloads.map((w) => w.name).join(', ')} on ${targets.map((t) => t.name).join(', ')} in ${root}`);
   for (let round = 1; round <= rounds; round++) {
     say(`round ${round}/${rounds}`);

@@ -28,16 +28,39 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
   {
     name: 'metrics',
     extra: true,
+    without: 'passthrough',
     config: { layers: [{ metrics: {} }], telemetry: { metrics: '127.0.0.1:19464' } },
-    note: 'a metrics layer, Prometheus endpoint on',
+    note: 'a metrics layer (data: observe, so no kernel passthrough), Prometheus endpoint on',
+  },
+  {
+    name: 'metrics-kernel',
+    extra: true,
+    without: 'passthrough',
+    config: { layers: [{ metrics: { data: 'kernel' } }], telemetry: { metrics: '127.0.0.1:19465' } },
+    note: 'a metrics layer with data: kernel: kernel passthrough kept, reads and writes of passed-through files not counted',
+  },
+  {
+    name: 'nokp-metrics',
+    extra: true,
+    without: 'passthrough-nokp',
+    flags: ['--kernel-passthrough', 'off'],
+    config: { layers: [{ metrics: {} }], telemetry: { metrics: '127.0.0.1:19466' } },
+    note: '--kernel-passthrough off and a metrics layer (data: observe): what counting costs when the data goes through the daemon anyway',
   },
   {
     name: 'trace-none',
     extra: true,
+    without: 'passthrough',
     config: { layers: [{ trace: { paths: ['/no/such/path/**'] } }], telemetry: { traces: { file: '/dev/null' } } },
     note: 'a trace layer whose filter matches nothing',
   },
-  { name: 'fault-empty', extra: true, config: { layers: [{ fault: { rules: [] } }] }, note: 'a fault layer with no rules' },
+  {
+    name: 'fault-empty',
+    extra: true,
+    without: 'passthrough',
+    config: { layers: [{ fault: { rules: [] } }] },
+    note: 'a fault layer with no rules',
+  },
   {
     name: 'passthrough-semi1',
     extra: true,
@@ -56,6 +79,8 @@ export interface InterposerConfig {
   nodeFlags?: string[];
   /** The target ratios "vs native" are taken against (default native). */
   baseline?: 'native' | 'tmpfs';
+  /** The configuration this one is without the layer it adds: the report gives this one's medians over that one's. */
+  without?: string;
   extra?: boolean;
   note: string;
 }
@@ -87,6 +112,8 @@ export interface Target {
   name: string;
   kind: 'native' | 'tmpfs' | 'bindfs' | 'interposer';
   baseline?: 'native' | 'tmpfs';
+  /** The target this one adds a layer to (InterposerConfig.without). */
+  without?: string;
   extra?: boolean;
   /** How it is started, for the report. */
   describe(env: BenchEnv): string;
@@ -234,6 +261,7 @@ export function interposer(c: InterposerConfig, cli?: string): Target {
     name: c.name,
     kind: 'interposer',
     baseline: c.baseline,
+    without: c.without,
     extra: c.extra,
     describe: (env) =>
       `${c.nodeFlags ? `node ${c.nodeFlags.join(' ')} ` : ''}interposer ${args(env, 'MNT', c.config ? `${c.name}.json` : undefined)
@@ -286,7 +314,9 @@ export function interposer(c: InterposerConfig, cli?: string): Target {
 /** Every target in the order each round visits them; with `compareCli`, each configuration also runs on that CLI as NAME@B. */
 export function allTargets(compareCli?: string): Target[] {
   const ours = INTERPOSER_CONFIGS.flatMap((c) =>
-    compareCli ? [interposer(c), interposer({ ...c, name: `${c.name}@B` }, compareCli)] : [interposer(c)],
+    compareCli
+      ? [interposer(c), interposer({ ...c, name: `${c.name}@B`, without: c.without && `${c.without}@B` }, compareCli)]
+      : [interposer(c)],
   );
   return [native, tmpfs, bindfs, ...ours];
 }

@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { ConfigError, parseBackendSpec, readConfigDoc, validateConfig } from '../config/load.ts';
 import type { BackendConfig, Config } from '../config/schema.ts';
+import { METRICS_DATA } from '../config/layers.ts';
 import { createMemoryFs } from '../backends/memory.ts';
 import { createNullFs } from '../backends/null.ts';
 import { createPassthrough } from '../backends/passthrough.ts';
@@ -29,6 +30,7 @@ export interface MountFlags {
   readOnly?: boolean;
   maxWrite?: string;
   metrics?: string;
+  metricsData?: string;
   traceFile?: string;
   otlp?: string;
   volume?: string;
@@ -47,6 +49,10 @@ export function addMountFlags(cmd: Command): Command {
     .option('--allow-other', 'let users other than the mounter access the mount')
     .option('--read-only', 'mount read-only')
     .option('--metrics <host:port>', 'serve Prometheus metrics there, e.g. 127.0.0.1:9464 (adds a metrics layer if the config has none)')
+    .option(
+      '--metrics-data <mode>',
+      'observe (default: reads and writes go through the daemon, bytes counted) or kernel (kernel passthrough kept; those files are not counted)',
+    )
     .option('--trace-file <file>', 'write a span per operation to FILE, one JSON object per line (adds a trace layer if none)')
     .option('--otlp <url>', 'send spans to an OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (adds a trace layer if none)')
     .option('--volume <name>', "the volume label of metrics and spans (default: the mountpoint's name)");
@@ -83,15 +89,29 @@ export function loadMountConfig(flags: MountFlags, defaultBackend?: string): { c
   return { config, rawLayers: Array.isArray(doc.layers) ? doc.layers : [] };
 }
 
-/** --metrics, --trace-file, --otlp and --volume: set the telemetry section and add the layers they need (trace outermost). */
+/**
+ * --metrics, --metrics-data, --trace-file, --otlp and --volume: set the telemetry section and add the layers they
+ * need (trace outermost). --metrics-data sets the data mode of every metrics layer, the config file's included.
+ */
 function applyTelemetryFlags(doc: Record<string, unknown>, flags: MountFlags): void {
-  if (!flags.metrics && !flags.traceFile && !flags.otlp && !flags.volume) return;
+  if (!flags.metrics && flags.metricsData === undefined && !flags.traceFile && !flags.otlp && !flags.volume) return;
   const t = { ...(doc.telemetry as Record<string, unknown> | undefined) };
-  const layers = Array.isArray(doc.layers) ? [...(doc.layers as object[])] : [];
+  let layers = Array.isArray(doc.layers) ? [...(doc.layers as object[])] : [];
   const has = (kind: string): boolean => layers.some((l) => l !== null && typeof l === 'object' && kind in l);
   if (flags.metrics) {
     t.metrics = flags.metrics;
     if (!has('metrics')) layers.unshift({ metrics: {} });
+  }
+  if (flags.metricsData !== undefined) {
+    const data = flags.metricsData;
+    if (!(METRICS_DATA as readonly string[]).includes(data))
+      throw new ConfigError(`--metrics-data ${JSON.stringify(data)} is not a mode; expected one of ${METRICS_DATA.join(', ')}`);
+    if (!has('metrics'))
+      throw new ConfigError('--metrics-data needs a metrics layer: pass --metrics HOST:PORT too, or add { metrics: {} } to the layers');
+    layers = layers.map((l) => {
+      const m = l !== null && typeof l === 'object' ? (l as { metrics?: unknown }).metrics : undefined;
+      return m !== null && typeof m === 'object' && !Array.isArray(m) ? { ...l, metrics: { ...m, data } } : l;
+    });
   }
   if (flags.traceFile || flags.otlp) {
     t.traces = {

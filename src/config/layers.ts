@@ -229,12 +229,24 @@ const limits = {
 const throttleRule = z.strictObject({ ...ruleFields, ...limits });
 export type ThrottleRuleConfig = z.output<typeof throttleRule>;
 
+/** A closed set of names; anything else is reported with the set. */
+export const choice = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.enum(values, { error: (i) => `${JSON.stringify(i.input)} is not allowed; expected one of ${values.join(', ')}` });
+
+/**
+ * Whether a metrics layer sees file data. observe: every read and write goes through the daemon, so bytes and their
+ * latency are counted (kernel passthrough off). kernel: files nothing else needs the data of keep kernel passthrough;
+ * their reads and writes are then neither counted nor slowed (interposer_files_opened_total{served_by} shows how many).
+ */
+export const METRICS_DATA = ['observe', 'kernel'] as const;
+export type MetricsData = (typeof METRICS_DATA)[number];
+
 export const layerSchema = oneOf(
   {
     fault: z.strictObject({ seed: z.number().int().default(1), rules: z.array(faultRule).default([]) }).optional(),
     latency: z.strictObject({ seed: z.number().int().default(1), rules: z.array(latencyRule).default([]) }).optional(),
     throttle: z.strictObject({ ...limits, rules: z.array(throttleRule).default([]) }).optional(),
-    metrics: z.strictObject({}).optional(),
+    metrics: z.strictObject({ data: choice(METRICS_DATA).default('observe') }).optional(),
     trace: z
       .strictObject({
         ops: list(opName).optional(),

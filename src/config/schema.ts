@@ -2,7 +2,7 @@
 // plugin. Parsing turns human units into numbers; every error names the field,
 // the value it found and what it expected.
 import { z } from 'zod';
-import { layerSchema } from './layers.ts';
+import { choice, layerSchema } from './layers.ts';
 import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.ts';
 
 const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -22,9 +22,6 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   }
   return n;
 });
-
-const choice = <T extends string>(values: readonly [T, ...T[]]) =>
-  z.enum(values, { error: (i) => `${JSON.stringify(i.input)} is not allowed; expected one of ${values.join(', ')}` });
 
 export const backendSchema = z.discriminatedUnion(
   'type',

@@ -25,7 +25,7 @@ export function buildLayers(configs: LayerConfig[], origin: RuleOrigin, deps: La
     if (c.durability) return createDurabilityLayer(c.durability);
     if (c.metrics) {
       if (!deps.meter) throw new Error(`${prefix}: metrics layer without a metrics endpoint`);
-      return createMetricsLayer(deps.meter, deps.labels);
+      return createMetricsLayer(deps.meter, deps.labels, c.metrics.data);
     }
     if (c.trace) {
       if (!deps.tracer) throw new Error(`${prefix}: trace layer without a trace sink`);

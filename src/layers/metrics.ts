@@ -1,11 +1,24 @@
 // Metrics: counts, latency and bytes (read, written, copied) of every op that reaches this layer,
-// labelled by op and result (ok or the errno name), never by path.
+// labelled by op and result (ok or the errno name), never by path. With `data: kernel` the layer
+// does not ask for file data, so files nothing else needs the data of keep kernel passthrough and
+// their reads and writes never reach it.
 import type { Attributes, Meter } from '@opentelemetry/api';
+import type { MetricsData } from '../config/layers.ts';
 import { errnoName, toErrno } from '../vfs/errors.ts';
 import type { Op } from './op.ts';
 import type { Layer, Next } from './stack.ts';
 
-export function createMetricsLayer(meter: Meter, labels: Attributes): Layer {
+export interface MetricsLayer extends Layer {
+  readonly kind: 'metrics';
+  /** observe: reads and writes go through the daemon and are counted; kernel: passthrough files' are not. */
+  readonly data: MetricsData;
+}
+
+export function isMetricsLayer(layer: Layer): layer is MetricsLayer {
+  return layer.kind === 'metrics' && 'data' in layer;
+}
+
+export function createMetricsLayer(meter: Meter, labels: Attributes, data: MetricsData = 'observe'): MetricsLayer {
   const ops = meter.createCounter('interposer_operations', { description: 'Operations answered, by op and result' });
   const duration = meter.createHistogram('interposer_operation_duration_seconds', {
     description: 'Time to answer an operation, from this layer down',
@@ -43,6 +56,7 @@ export function createMetricsLayer(meter: Meter, labels: Attributes): Layer {
 
   return {
     kind: 'metrics',
+    data,
     disturbs: false,
     around(op: Op, next: Next) {
       const started = performance.now();
@@ -65,7 +79,7 @@ export function createMetricsLayer(meter: Meter, labels: Attributes): Layer {
         },
       );
     },
-    // Counting bytes needs the reads and writes themselves.
-    needsData: () => true,
+    // Counting bytes needs the reads and writes themselves; in kernel mode the kernel keeps them (and the bytes go uncounted).
+    needsData: () => data === 'observe',
   };
 }

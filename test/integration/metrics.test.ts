@@ -2,10 +2,12 @@
 // scrapes a live mount under a workload that reaches a fault layer and a
 // throttle layer; then every PromQL expression of the Grafana dashboard is
 // evaluated through Prometheus's HTTP API and must return data. Bytes moved by
-// copy_file_range are checked on the endpoint itself.
+// copy_file_range, and what the metrics layer's data modes (observe, kernel)
+// count over a passthrough backend, are checked on the endpoint itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -165,6 +167,51 @@ print(copy('whole', 3 << 20, 0) + copy('part', 100000, 4096))`,
   });
 });
 
+test('data: kernel leaves reads and writes to kernel passthrough (not counted, opens and lookups are); data: observe counts them', async () => {
+  const backing = tempDir('metrics-data');
+  try {
+    const content = randomBytes(MiB);
+    writeFileSync(join(backing, 'big'), content);
+    for (const data of ['kernel', 'observe'] as const) {
+      const port = await freePort();
+      const args = ['--backend', `passthrough:${backing}`, '--metrics', `127.0.0.1:${port}`, '--metrics-data', data, '--volume', data];
+      await withMount(args, async (mnt) => {
+        assert.ok(readFileSync(join(mnt, 'big')).equals(content), `${data}: the file reads back whole`);
+        sh(`printf x > new-${data}`, { cwd: mnt });
+        assert.equal(readFileSync(join(backing, `new-${data}`), 'utf8'), 'x');
+
+        const url = `http://127.0.0.1:${port}/metrics`;
+        const one = async (metric: string, labels: Record<string, string>): Promise<number | undefined> =>
+          (await scrape(url, metric)).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+        const ops = async (op: string): Promise<number | undefined> => one('interposer_operations_total', { op, result: 'ok' });
+        const bytes = async (direction: string): Promise<number | undefined> => one('interposer_bytes_total', { direction });
+        const served = async (by: string): Promise<number | undefined> => one('interposer_files_opened_total', { served_by: by });
+        assert.equal(await one('interposer_metrics_layers', { data }), 1, `the endpoint says the layer is in ${data} mode`);
+        assert.equal(await one('interposer_metrics_layers', { data: data === 'kernel' ? 'observe' : 'kernel' }), 0);
+        assert.ok(((await ops('open')) ?? 0) >= 1, `${data}: the open of big is counted`);
+        assert.equal(await ops('create'), 1, `${data}: the create of new-${data} is counted`);
+        assert.ok(((await ops('getattr')) ?? 0) >= 1, `${data}: lookups are counted`);
+        if (data === 'kernel') {
+          assert.ok(((await served('passthrough')) ?? 0) >= 2, 'big and new-kernel were served by kernel passthrough');
+          assert.equal(await served('daemon'), 0);
+          assert.equal(await ops('read'), undefined, 'no read reached the daemon');
+          assert.equal(await ops('write'), undefined, 'no write reached the daemon');
+          assert.equal(await bytes('read'), undefined);
+          assert.equal(await bytes('write'), undefined);
+        } else {
+          assert.equal(await served('passthrough'), 0);
+          assert.ok(((await served('daemon')) ?? 0) >= 2);
+          assert.ok(((await ops('read')) ?? 0) >= 1);
+          assert.equal(await bytes('read'), MiB, 'every byte of big read through the daemon');
+          assert.equal(await bytes('write'), 1);
+        }
+      });
+    }
+  } finally {
+    rmSync(backing, { recursive: true, force: true });
+  }
+});
+
 test('a real Prometheus scrapes a live mount; every dashboard query returns data', async (t) => {
   assert.ok(existsSync(PROMETHEUS), `${PROMETHEUS} is missing: apt-get install prometheus (scripts/setup installs it)`);
   const dir = tempDir('prom');
@@ -251,6 +298,7 @@ test('a real Prometheus scrapes a live mount; every dashboard query returns data
         assert.ok((await value(prom!, `interposer_throttle_wait_seconds_total{${sel}}`)) > 1, 'writes waited about 2 s');
         assert.equal(await value(prom!, `interposer_files_opened_total{${sel},served_by="passthrough"}`), 0);
         assert.ok((await value(prom!, `interposer_files_opened_total{${sel},served_by="daemon"}`)) >= 5);
+        assert.equal(await value(prom!, `interposer_metrics_layers{${sel},data="observe"}`), 1, 'the layer counts file data');
         assert.ok((await value(prom!, `interposer_spans_exported_total{${sel},sink="file"}`)) > 0);
         const k8s = await query(prom!, `interposer_operations_total{${sel},namespace="team-a",pod="trainer-0"}`);
         assert.ok(k8s.length > 0, 'namespace and pod labels reach Prometheus');

@@ -303,6 +303,19 @@ describe('distributions', () => {
 });
 
 describe('layers', () => {
+  test('metrics: data is observe by default, or kernel; anything else names the field and the modes', () => {
+    const withEndpoint = (metrics: unknown) => ({ layers: [{ metrics }], telemetry: { metrics: '127.0.0.1:9464' } });
+    assert.deepEqual(validateConfig(withEndpoint({})).layers[0].metrics, { data: 'observe' });
+    assert.deepEqual(validateConfig(withEndpoint({ data: 'kernel' })).layers[0].metrics, { data: 'kernel' });
+    assert.deepEqual(errors(withEndpoint({ data: 'passthrough' })), [
+      'layers[0].metrics.data: "passthrough" is not allowed; expected one of observe, kernel',
+    ]);
+    assert.deepEqual(errors(withEndpoint({ data: true })), [
+      'layers[0].metrics.data: true is not allowed; expected one of observe, kernel',
+    ]);
+    assert.deepEqual(errors(withEndpoint({ bytes: false })), ['layers[0].metrics: unknown field "bytes"']);
+  });
+
   test('a layer is exactly one kind; throttle limits are checked', () => {
     assert.deepEqual(errors({ layers: [{ fault: {}, latency: {} }] }), [
       'layers[0]: expected exactly one layer: fault, latency, throttle, metrics, trace, durability; got fault, latency',

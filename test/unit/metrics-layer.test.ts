@@ -4,9 +4,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
 import { createMemoryFs } from '../../src/backends/memory.ts';
-import { createMetricsLayer } from '../../src/layers/metrics.ts';
+import { validateConfig } from '../../src/config/load.ts';
+import { buildLayers } from '../../src/layers/build.ts';
+import { createMetricsLayer, isMetricsLayer } from '../../src/layers/metrics.ts';
 import { createStack } from '../../src/layers/stack.ts';
-import type { OpContext } from '../../src/vfs/types.ts';
+import type { OpContext, OpenResult, Vfs } from '../../src/vfs/types.ts';
 
 const ctx: OpContext = { uid: 0, gid: 0, pid: process.pid, unique: 1 };
 
@@ -44,6 +46,51 @@ test('bytes by direction: reads, writes, and copies (copy_file_range) counted on
     assert.deepEqual(await counterBy(reader, 'interposer_bytes', 'direction'), { read: 1000, write: 5000, copy: 3000 + 1000 });
     const ops = await counterBy(reader, 'interposer_operations', 'result');
     assert.equal(ops.EINVAL, 1, 'the failed copy is counted as an operation, with no bytes');
+  } finally {
+    await provider.shutdown();
+  }
+});
+
+/** A backend whose opens offer a backing fd for kernel passthrough, as the passthrough backend's do as root. */
+function backendOfferingPassthrough(): Vfs {
+  const backend: Partial<Vfs> = {
+    open: (): OpenResult => ({ fh: 7, backingFd: 7 }),
+    read: (_c, _p, _fh, into) => into.length,
+  };
+  return backend as Vfs;
+}
+
+/** The layers of a config with one `layers` section, built with a meter the test reads back. */
+function layersOf(reader: CollectingReader, provider: MeterProvider, layers: unknown[]) {
+  const config = validateConfig({ layers, telemetry: { metrics: '127.0.0.1:9464' } });
+  return buildLayers(config.layers, 0, { meter: provider.getMeter('test'), labels: { volume: 'v' } });
+}
+
+test('data: observe takes kernel passthrough away so reads are counted; data: kernel leaves it, and still counts opens', async () => {
+  const reader = new CollectingReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  try {
+    const observe = createStack(backendOfferingPassthrough(), layersOf(reader, provider, [{ metrics: {} }]));
+    assert.equal((observe.open(ctx, '/f', 0) as OpenResult).backingFd, undefined, 'the default is observe: the daemon serves the data');
+
+    const kernel = layersOf(reader, provider, [{ metrics: { data: 'kernel' } }]);
+    assert.ok(isMetricsLayer(kernel[0]) && kernel[0].data === 'kernel');
+    const stack = createStack(backendOfferingPassthrough(), kernel);
+    assert.equal((stack.open(ctx, '/f', 0) as OpenResult).backingFd, 7, 'the kernel may serve the data');
+    const opens = await counterBy(reader, 'interposer_operations', 'op');
+    assert.equal(opens.open, 2, 'opens are counted in both modes');
+
+    const withLatency = createStack(
+      backendOfferingPassthrough(),
+      layersOf(reader, provider, [
+        { metrics: { data: 'kernel' } },
+        { latency: { rules: [{ ops: ['read'], paths: ['*.db'], delay: '1ms' }] } },
+      ]),
+    );
+    assert.equal((withLatency.open(ctx, '/x.db', 0) as OpenResult).backingFd, undefined, 'a latency rule on reads still needs the data');
+    assert.equal((withLatency.open(ctx, '/x.txt', 0) as OpenResult).backingFd, 7);
+    assert.equal(await withLatency.read(ctx, '/x.db', 7, Buffer.alloc(100), 0), 100);
+    assert.deepEqual(await counterBy(reader, 'interposer_bytes', 'direction'), { read: 100 }, 'reads that reach the layer are counted');
   } finally {
     await provider.shutdown();
   }
