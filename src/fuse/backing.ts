@@ -3,15 +3,17 @@
 import * as sys from '../sys/libc.ts';
 import { FUSE_DEV_IOC_BACKING_CLOSE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_CLONE } from './abi.ts';
 
+// Reused by every call: the ioctls are synchronous, and a file opened with kernel passthrough pays two.
+const map = Buffer.alloc(16); // struct fuse_backing_map { i32 fd; u32 flags; u64 padding }
+const id = Buffer.alloc(4);
+
 /** Registers `backingFd` on the connection `devFd`; the backing id (> 0) or -errno. */
 export function backingOpen(devFd: number, backingFd: number): number {
-  const map = Buffer.alloc(16); // struct fuse_backing_map { i32 fd; u32 flags; u64 padding }
   map.writeInt32LE(backingFd, 0);
   return sys.ioctl(devFd, FUSE_DEV_IOC_BACKING_OPEN, map);
 }
 
 export function backingClose(devFd: number, backingId: number): number {
-  const id = Buffer.alloc(4);
   id.writeUInt32LE(backingId, 0);
   return sys.ioctl(devFd, FUSE_DEV_IOC_BACKING_CLOSE, id);
 }
