@@ -214,7 +214,7 @@ export class PassthroughFs implements Vfs {
     if (changes.mode !== undefined) check(at.fchmodat(d, name, changes.mode & 0o7777, at.AT_SYMLINK_NOFOLLOW));
     if (changes.size !== undefined) this.truncate(d, name, changes.size);
     if (changes.atime !== undefined || changes.mtime !== undefined) {
-      check(at.utimensat(d, name, changes.atime, changes.mtime, at.AT_SYMLINK_NOFOLLOW));
+      check(at.utimensat(d, name, changes.atime, changes.mtime, at.AT_SYMLINK_NOFOLLOW, changes.atimeNsec, changes.mtimeNsec));
     }
     check(at.statx(d, name, at.AT_SYMLINK_NOFOLLOW));
     return statxAttr();
@@ -228,7 +228,7 @@ export class PassthroughFs implements Vfs {
     if (changes.mode !== undefined) check(at.fchmod(fd, changes.mode & 0o7777));
     if (changes.size !== undefined) check(at.ftruncate(fd, changes.size));
     if (changes.atime !== undefined || changes.mtime !== undefined) {
-      check(at.utimensat(fd, null, changes.atime, changes.mtime, 0));
+      check(at.utimensat(fd, null, changes.atime, changes.mtime, 0, changes.atimeNsec, changes.mtimeNsec));
     }
     check(at.statx(fd, '', at.AT_EMPTY_PATH));
     return statxAttr();

@@ -69,6 +69,9 @@ export class Inode<D> {
   atimeMs: number;
   mtimeMs: number;
   ctimeMs: number;
+  /** Exact nanoseconds of times set explicitly (utimensat); see Attr. */
+  atimeNsec: number | undefined = undefined;
+  mtimeNsec: number | undefined = undefined;
   /** Directories only; a directory has exactly one parent (no hard links to dirs). */
   children: Map<string, Inode<D>> | null = null;
   parent: Inode<D> | null = null;
@@ -197,6 +200,8 @@ export class Tree<D> {
       atimeMs: node.atimeMs,
       mtimeMs: node.mtimeMs,
       ctimeMs: node.ctimeMs,
+      atimeNsec: node.atimeNsec,
+      mtimeNsec: node.mtimeNsec,
       mode: node.mode,
       nlink: node.nlink,
       uid: node.uid,
@@ -344,8 +349,14 @@ export class Tree<D> {
     if (changes.mode !== undefined) node.mode = (node.mode & S_IFMT) | (changes.mode & 0o7777);
     if (changes.uid !== undefined) node.uid = changes.uid;
     if (changes.gid !== undefined) node.gid = changes.gid;
-    if (changes.atime !== undefined) node.atimeMs = changes.atime === 'now' ? t : changes.atime;
-    if (changes.mtime !== undefined) node.mtimeMs = changes.mtime === 'now' ? t : changes.mtime;
+    if (changes.atime !== undefined) {
+      node.atimeMs = changes.atime === 'now' ? t : changes.atime;
+      node.atimeNsec = changes.atime === 'now' ? undefined : changes.atimeNsec;
+    }
+    if (changes.mtime !== undefined) {
+      node.mtimeMs = changes.mtime === 'now' ? t : changes.mtime;
+      node.mtimeNsec = changes.mtime === 'now' ? undefined : changes.mtimeNsec;
+    }
     node.ctimeMs = changes.ctime ?? t;
   }
 

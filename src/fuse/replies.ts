@@ -1,6 +1,7 @@
 // Reply encoders. A reply is either an errno (0 = success with no payload) or a
 // Buffer that starts with OUT_HEADER_SIZE bytes of room for fuse_out_header, so
 // the session writes header and payload in one write(2) without copying.
+import { splitTime } from '../vfs/time.ts';
 import type { Attr, StatFs } from '../vfs/types.ts';
 import {
   ATTR_OUT_SIZE,
@@ -79,15 +80,11 @@ export function writeU64(buf: Buffer, value: number, at: number): void {
   buf.writeUInt32LE(Math.floor(value / TWO_32) >>> 0, at + 4);
 }
 
-/** Seconds and nanoseconds of a time in milliseconds, written as u64 + u32. */
-function writeTime(buf: Buffer, ms: number, secAt: number, nsecAt: number): void {
-  const sec = Math.floor(ms / 1000);
-  let nsec = Math.round((ms - sec * 1000) * 1e6);
-  if (nsec > 999_999_999) nsec = 999_999_999;
-  // Far from the epoch sec * 1000 can round above ms; a negative nsec would throw.
-  else if (nsec < 0) nsec = 0;
-  writeU64(buf, sec, secAt);
-  buf.writeUInt32LE(nsec, nsecAt);
+/** Seconds and nanoseconds of a time in milliseconds (exact with its nanosecond hint), written as u64 + u32. */
+function writeTime(buf: Buffer, ms: number, nsecHint: number | undefined, secAt: number, nsecAt: number): void {
+  const t = splitTime(ms, nsecHint);
+  writeU64(buf, t.sec, secAt);
+  buf.writeUInt32LE(t.nsec, nsecAt);
 }
 
 /** Writes a timeout given in ms as u64 seconds at `secAt` and u32 ns at `nsecAt`. */
@@ -102,9 +99,9 @@ export function writeAttr(buf: Buffer, attr: Attr, at: number): void {
   writeU64(buf, attr.ino, at);
   writeU64(buf, attr.size, at + 8);
   writeU64(buf, attr.blocks, at + 16);
-  writeTime(buf, attr.atimeMs, at + 24, at + 48);
-  writeTime(buf, attr.mtimeMs, at + 32, at + 52);
-  writeTime(buf, attr.ctimeMs, at + 40, at + 56);
+  writeTime(buf, attr.atimeMs, attr.atimeNsec, at + 24, at + 48);
+  writeTime(buf, attr.mtimeMs, attr.mtimeNsec, at + 32, at + 52);
+  writeTime(buf, attr.ctimeMs, attr.ctimeNsec, at + 40, at + 56);
   buf.writeUInt32LE(attr.mode >>> 0, at + 60);
   buf.writeUInt32LE(attr.nlink >>> 0, at + 64);
   buf.writeUInt32LE(attr.uid >>> 0, at + 68);

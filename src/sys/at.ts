@@ -2,6 +2,7 @@
 // beneath one directory fd. Like libc.ts, every wrapper returns the raw result
 // or a negative errno, and the hot ones fill shared buffers instead of
 // allocating (the daemon calls these on one thread, synchronously).
+import { splitTime } from '../vfs/time.ts';
 import { constants as fsc } from 'node:fs';
 import { libc, koffi, ret } from './libc.ts';
 
@@ -190,22 +191,29 @@ export const UTIME_OMIT = (1 << 30) - 2;
 export type TimeSpec = number | 'now' | undefined;
 
 const times = Buffer.alloc(32);
-function putTime(t: TimeSpec, at: number): void {
+function putTime(t: TimeSpec, nsecHint: number | undefined, at: number): void {
   if (t === undefined || t === 'now') {
     putI64(times, 0, at);
     putI64(times, t === 'now' ? UTIME_NOW : UTIME_OMIT, at + 8);
     return;
   }
-  const sec = Math.floor(t / 1000);
-  const nsec = Math.min(999_999_999, Math.max(0, Math.round((t - sec * 1000) * 1e6)));
+  const { sec, nsec } = splitTime(t, nsecHint);
   putI64(times, sec, at);
   putI64(times, nsec, at + 8);
 }
 
-/** utimensat(2), or futimens(3) on dirfd itself when path is null. */
-export function utimensat(dirfd: number, path: string | null, atime: TimeSpec, mtime: TimeSpec, flags: number): number {
-  putTime(atime, 0);
-  putTime(mtime, 16);
+/** utimensat(2), or futimens(3) on dirfd itself when path is null. Nanosecond hints as in vfs/time.ts. */
+export function utimensat(
+  dirfd: number,
+  path: string | null,
+  atime: TimeSpec,
+  mtime: TimeSpec,
+  flags: number,
+  atimeNsec?: number,
+  mtimeNsec?: number,
+): number {
+  putTime(atime, atimeNsec, 0);
+  putTime(mtime, mtimeNsec, 16);
   return path === null ? ret(cFutimens(dirfd, times)) : ret(cUtimensat(dirfd, path, times, flags));
 }
 

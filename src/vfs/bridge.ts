@@ -198,9 +198,15 @@ export class FuseBridge {
     if (v & FATTR_GID) c.gid = req.gid;
     if (v & FATTR_SIZE) c.size = req.size;
     if (v & FATTR_ATIME_NOW) c.atime = 'now';
-    else if (v & FATTR_ATIME) c.atime = msOf(req.atime, req.atimensec);
+    else if (v & FATTR_ATIME) {
+      c.atime = msOf(req.atime, req.atimensec);
+      c.atimeNsec = req.atimensec;
+    }
     if (v & FATTR_MTIME_NOW) c.mtime = 'now';
-    else if (v & FATTR_MTIME) c.mtime = msOf(req.mtime, req.mtimensec);
+    else if (v & FATTR_MTIME) {
+      c.mtime = msOf(req.mtime, req.mtimensec);
+      c.mtimeNsec = req.mtimensec;
+    }
     if (v & FATTR_CTIME) c.ctime = msOf(req.ctime, req.ctimensec);
     return c;
   }

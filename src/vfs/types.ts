@@ -19,7 +19,12 @@ export interface OpContext {
   readonly signal?: AbortSignal;
 }
 
-/** File attributes. Times are in milliseconds since the epoch with ns remainders. */
+/**
+ * File attributes. Times are in milliseconds since the epoch; the *Nsec hints,
+ * when a backend knows them, are the exact nanoseconds within the second (see
+ * vfs/time.ts: a double in ms resolves only ~244 ns). Whoever changes a time
+ * may leave its hint: a hint that no longer agrees with the time is ignored.
+ */
 export interface Attr {
   ino: number;
   size: number;
@@ -27,6 +32,9 @@ export interface Attr {
   atimeMs: number;
   mtimeMs: number;
   ctimeMs: number;
+  atimeNsec?: number;
+  mtimeNsec?: number;
+  ctimeNsec?: number;
   /** Full st_mode, type bits included. */
   mode: number;
   nlink: number;
@@ -46,6 +54,9 @@ export interface AttrChanges {
   atime?: number | 'now';
   mtime?: number | 'now';
   ctime?: number;
+  /** Exact nanoseconds within the second of atime/mtime, as the caller gave them (see Attr). */
+  atimeNsec?: number;
+  mtimeNsec?: number;
 }
 
 export interface StatFs {

@@ -225,9 +225,8 @@ print(s.st_atime_ns, s.st_mtime_ns)`,
   [
     'utimes: explicit nanosecond times survive exactly',
     (w) => {
-      // Known: Attr carries times as float milliseconds, whose resolution at
-      // today's dates is ~244 ns, so the nanoseconds come back rounded
-      // (tools like rsync that compare st_mtim to the ns then see a change).
+      // Times are float milliseconds in Attr (~244 ns resolution today); the exact
+      // nanoseconds ride along as hints (src/vfs/time.ts), or rsync would see a change.
       const f = join(w.dir, 'f');
       writeFileSync(f, 'x');
       const out = py(
@@ -239,7 +238,6 @@ print(s.st_atime_ns, s.st_mtime_ns)`,
       );
       assert.equal(out, '1000000000123456789 1700000000987654321');
     },
-    'times are float milliseconds in Attr: ~244 ns resolution today',
   ],
   [
     'mkdir, readdir and rmdir',
