@@ -50,9 +50,22 @@ export interface MounterProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `interposer csi mounter` on `socket` and waits until it serves. */
-export async function startMounter(socket: string): Promise<MounterProcess> {
-  const child = spawn(NODE, [CLI, 'csi', 'mounter', '--socket', socket], {
+/**
+ * The capabilities the chart grants the mounter container (everything else
+ * dropped, no privilege escalation); test/integration/helm.test.ts checks the
+ * chart against this list, and the tests run the mounter with exactly it.
+ */
+export const MOUNTER_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'MKNOD'];
+
+/**
+ * Starts `interposer csi mounter` on `socket` and waits until it serves. It
+ * runs as the chart runs it: root with only MOUNTER_CAPABILITIES (bounding
+ * set, so its daemons get no more) and no_new_privs.
+ */
+export async function startMounter(socket: string, capabilities = MOUNTER_CAPABILITIES): Promise<MounterProcess> {
+  const bounding = ['-all', ...capabilities.map((c) => `+${c.toLowerCase()}`)].join(',');
+  const setpriv = ['--no-new-privs', '--inh-caps=-all', `--bounding-set=${bounding}`, '--'];
+  const child = spawn('setpriv', [...setpriv, NODE, CLI, 'csi', 'mounter', '--socket', socket], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, INTERPOSER_LOG: 'debug' },
   });

@@ -11,13 +11,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { isAlive } from '../../src/csi/launcher.ts';
 import { tempDir, waitFor } from '../helpers/mount.ts';
-import { run } from '../helpers/run.ts';
+import { run, sh } from '../helpers/run.ts';
 import {
   csiClient,
   forceCleanup,
   descendantsOf,
   inlineVolume,
   killWithDescendants,
+  MOUNTER_CAPABILITIES,
   mountsBeneath,
   readState,
   startMounter,
@@ -579,6 +580,62 @@ test('a mounter that dies takes its daemons along: the volumes read as dead, unp
       assert.ok(descendantsOf(e.mounter.pid).includes(daemonOf(e, w.volumeId).pid));
       await e.node.NodeUnpublishVolume({ volume_id: w.volumeId, target_path: w.targetPath });
       assert.deepEqual(readState(e.stateDir).volumes, []);
+    },
+    { mounter: true },
+  );
+});
+
+/** Bit numbers from linux/capability.h of the capabilities the chart grants the mounter. */
+const CAPABILITY_BITS: Record<string, number> = { CHOWN: 0, DAC_OVERRIDE: 1, FOWNER: 3, FSETID: 4, MKNOD: 27 };
+
+/** The effective capability set of a process (CapEff in /proc/PID/status). */
+function effectiveCapabilities(pid: number): bigint {
+  return BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0'}`);
+}
+
+function capabilityMask(names: string[]): bigint {
+  return names.reduce((m, n) => m | (1n << BigInt(CAPABILITY_BITS[n] ?? assert.fail(`no bit known for ${n}`))), 0n);
+}
+
+test("a mounter with only the chart's capabilities serves a scratch volume to pod users of any uid", async () => {
+  await withPlugin(
+    async (e) => {
+      const v = inlineVolume(e.kubelet, POD, 'scratch', { backend: 'scratch' });
+      await e.node.NodePublishVolume(v.request);
+      const daemon = daemonOf(e, v.volumeId);
+      assert.equal(
+        effectiveCapabilities(daemon.pid),
+        capabilityMask(MOUNTER_CAPABILITIES),
+        'the daemon has exactly the granted capabilities',
+      );
+      const scratchDir = readState(e.stateDir).volumes[0].scratchDir!;
+
+      // A pod user: creates, restricts, renames, links, removes (cwd is set before the uid drops: the kubelet path is 0750).
+      sh('mkdir d && echo one > d/f && chmod 600 d/f && cat d/f && mv d/f d/g && ln -s g d/l && mkfifo d/p && rm d/p && echo two > d/t', {
+        cwd: v.targetPath,
+        uid: 1000,
+        gid: 1000,
+      });
+      assert.match(
+        run('cat', ['d/g'], { cwd: v.targetPath, uid: 2000, gid: 2000 }).stderr,
+        /Permission denied/,
+        'the kernel still checks permissions',
+      );
+      // Pod root: reads another user's private file, gives it away, sets its times, makes a device node.
+      assert.equal(readFileSync(join(v.targetPath, 'd/g'), 'utf8'), 'one\n');
+      sh('chown 3000:3000 d/g && touch -d 2001-02-03T04:05:06Z d/t && chmod g+s d && mknod d/null c 1 3', { cwd: v.targetPath });
+      const backing = run('stat', ['-c', '%u:%g %a', join(scratchDir, 'd/g'), join(scratchDir, 'd/t'), join(scratchDir, 'd')])
+        .stdout.trim()
+        .split('\n');
+      assert.deepEqual(
+        backing,
+        ['3000:3000 600', '1000:1000 644', '1000:1000 2755'],
+        "the backing files carry the callers' owners and modes",
+      );
+      assert.equal(run('stat', ['-c', '%t:%T', join(scratchDir, 'd/null')]).stdout.trim(), '1:3');
+
+      await e.node.NodeUnpublishVolume({ volume_id: v.volumeId, target_path: v.targetPath });
+      assert.equal(existsSync(scratchDir), false);
     },
     { mounter: true },
   );
