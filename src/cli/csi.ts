@@ -3,6 +3,8 @@
 // --mounter-socket the daemons are the mounter's (`interposer csi mounter`)
 // and also survive a restart of the plugin's container.
 import { hostname } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { ConfigError } from '../config/load.ts';
 import { log } from '../util/log.ts';
 
 export interface CsiFlags {
@@ -19,6 +21,13 @@ export interface MounterFlags {
   socket: string;
 }
 
+/** sockaddr_un holds 107 bytes of path: say so before anything starts, not at the first volume. */
+function checkSocketPath(flag: string, path: string): string {
+  if (!isAbsolute(path) || Buffer.byteLength(path) > 107)
+    throw new ConfigError(`${flag} ${path}: expected an absolute unix socket path of at most 107 bytes`);
+  return path;
+}
+
 export async function csiCommand(flags: CsiFlags): Promise<void> {
   // Loaded here so other commands do not pay for gRPC.
   const { startPlugin } = await import('../csi/plugin.ts');
@@ -30,7 +39,7 @@ export async function csiCommand(flags: CsiFlags): Promise<void> {
     hostRoots: [...flags.hostRoot, ...fromEnv],
     metrics: flags.metrics ?? (process.env.INTERPOSER_METRICS_PORT ? `0.0.0.0:${process.env.INTERPOSER_METRICS_PORT}` : undefined),
     testController: flags.testController === undefined ? 'off' : flags.testController === 'advertised' ? 'advertised' : 'hidden',
-    ...(flags.mounterSocket ? { mounterSocket: flags.mounterSocket } : {}),
+    ...(flags.mounterSocket ? { mounterSocket: checkSocketPath('--mounter-socket', flags.mounterSocket) } : {}),
   });
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping the csi plugin; volumes keep serving');
@@ -47,7 +56,14 @@ export async function csiCommand(flags: CsiFlags): Promise<void> {
  */
 export async function csiMounterCommand(flags: MounterFlags): Promise<void> {
   const { startMounter } = await import('../csi/mounter.ts');
-  const mounter = await startMounter({ socket: flags.socket });
+  const socket = checkSocketPath('--socket', flags.socket);
+  let mounter: Awaited<ReturnType<typeof startMounter>>;
+  try {
+    mounter = await startMounter({ socket });
+  } catch (err) {
+    // Another mounter on the socket, or something else in its place: one line, not a stack.
+    throw new ConfigError(`csi mounter: ${(err as Error).message}`);
+  }
   const stop = (signal: string): void => {
     log.warn({ signal, daemons: mounter.running().length }, 'stopping the mounter; its volume daemons end with it');
     void mounter.close().finally(() => process.exit(0));
