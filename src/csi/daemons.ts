@@ -68,7 +68,10 @@ export function directDaemons(): DaemonSupervisor {
     async stop(volumeId, d) {
       if (!d) return;
       if (d.mounter !== undefined) {
-        log.warn({ volumeId, pid: d.pid }, 'this daemon was started by a mounter and this plugin has no --mounter-socket; not stopping it');
+        log.warn(
+          { volumeId, daemon: d.pid },
+          'this daemon was started by a mounter and this plugin has no --mounter-socket; not stopping it',
+        );
         return;
       }
       await stopDaemon(d);

@@ -20,7 +20,7 @@ import * as sys from '../sys/libc.ts';
 import { acceptUnix, connectUnix, listenUnix, receiveWithFds } from '../sys/socket.ts';
 import { errnoName } from '../vfs/errors.ts';
 import { log } from '../util/log.ts';
-import { spawnDaemon } from './launcher.ts';
+import { processStartTime, spawnDaemon } from './launcher.ts';
 import {
   MAX_MESSAGE_BYTES,
   MounterProtocolError,
@@ -89,6 +89,8 @@ export async function startMounter(o: MounterOptions): Promise<Mounter> {
     const out: RunningDaemon[] = [];
     for (const d of daemons.values()) {
       if (d.pid === undefined || d.startTime === undefined) continue; // still launching
+      // Dead but not reaped yet (node:child_process reports the exit a moment later): not running.
+      if (processStartTime(d.pid) !== d.startTime) continue;
       out.push({ volumeId: d.volumeId, pid: d.pid, startTime: d.startTime, mountpoint: d.mountpoint, startedAt: d.startedAt });
     }
     return out;
@@ -118,7 +120,7 @@ export async function startMounter(o: MounterOptions): Promise<Mounter> {
         entry.pid = l.pid;
         entry.startTime = l.startTime;
         entry.exited = watchExit(entry, l.child);
-        log.info({ volumeId: req.volumeId, pid: l.pid, mountpoint: req.mountpoint }, 'volume daemon started');
+        log.info({ volumeId: req.volumeId, daemon: l.pid, mountpoint: req.mountpoint }, 'volume daemon started');
         return { ok: true, instance, daemon: { pid: l.pid, startTime: l.startTime } };
       } catch (err) {
         if (daemons.get(req.volumeId) === entry) daemons.delete(req.volumeId);
@@ -141,7 +143,7 @@ export async function startMounter(o: MounterOptions): Promise<Mounter> {
         exits.push(exit);
         if (exits.length > EXITS_KEPT) exits.shift();
         const level = code === 0 ? 'info' : 'warn';
-        log[level]({ volumeId: entry.volumeId, pid: entry.pid, code, signal, mountpoint: entry.mountpoint }, 'volume daemon exited');
+        log[level]({ volumeId: entry.volumeId, daemon: entry.pid, code, signal, mountpoint: entry.mountpoint }, 'volume daemon exited');
         resolve({ code, signal });
       };
       if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode, child.signalCode);
@@ -159,10 +161,10 @@ export async function startMounter(o: MounterOptions): Promise<Mounter> {
     const ended = d.exited;
     const within = async (ms: number): Promise<boolean> => (await Promise.race([ended.then(() => true), sleep(ms, false)])) === true;
     if (!(await within(grace))) {
-      log.warn({ volumeId: d.volumeId, pid: d.pid }, 'volume daemon did not exit after its unmount; SIGTERM');
+      log.warn({ volumeId: d.volumeId, daemon: d.pid }, 'volume daemon did not exit after its unmount; SIGTERM');
       d.child.kill('SIGTERM');
       if (!(await within(TERM_WAIT_MS))) {
-        log.warn({ volumeId: d.volumeId, pid: d.pid }, 'volume daemon ignored SIGTERM; SIGKILL');
+        log.warn({ volumeId: d.volumeId, daemon: d.pid }, 'volume daemon ignored SIGTERM; SIGKILL');
         d.child.kill('SIGKILL');
       }
     }

@@ -154,7 +154,7 @@ export class VolumeManager {
     if (ours) {
       const st = (await this.o.daemons.survey()).status(volumeId, ours.daemon);
       if (!st.alive && !this.reportedDead.has(volumeId)) {
-        log.warn({ volumeId, pid: ours.daemon.pid, reason: st.why, log: logTail(ours.daemon.logFile) }, 'volume daemon had died');
+        log.warn({ volumeId, daemon: ours.daemon.pid, reason: st.why, log: logTail(ours.daemon.logFile) }, 'volume daemon had died');
       }
       await this.o.daemons.stop(volumeId, ours.daemon);
       rmSync(controlSocketFor(target), { force: true }); // left behind by a daemon that was killed
@@ -274,7 +274,7 @@ export class VolumeManager {
     for (const d of survey.running) {
       const rec = this.o.state.get(d.volumeId);
       if (rec && rec.daemon.pid === d.pid && rec.daemon.mounter === d.mounter) continue;
-      log.warn({ volumeId: d.volumeId, pid: d.pid }, 'stopping a volume daemon that no volume record claims');
+      log.warn({ volumeId: d.volumeId, daemon: d.pid }, 'stopping a volume daemon that no volume record claims');
       await this.o.daemons.stop(d.volumeId, undefined);
     }
   }

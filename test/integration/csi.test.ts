@@ -474,7 +474,7 @@ test('with a mounter, a plugin killed with all its descendants (a container rest
       await waitFor(() => !isAlive(daemon), 5000, 'the volume daemon to exit');
       assert.match(
         e.mounter!.log(),
-        new RegExp(`"pid":${daemon.pid}[^\n]*"msg":"volume daemon exited"`),
+        new RegExp(`"daemon":${daemon.pid},[^\\n]*"msg":"volume daemon exited"`),
         'the mounter reaped and logged it',
       );
       assert.deepEqual(readState(e.stateDir).volumes, []);
@@ -531,6 +531,8 @@ test('with a mounter, a killed daemon is reported, the node metrics still gather
       const daemon = daemonOf(e, a.volumeId);
       process.kill(daemon.pid, 'SIGKILL');
       await waitFor(() => !isAlive(daemon), 5000, 'the daemon to die');
+      const reaped = new RegExp(`"daemon":${daemon.pid},[^\\n]*"signal":"SIGKILL"[^\\n]*"msg":"volume daemon exited"`);
+      await waitFor(() => reaped.test(e.mounter!.log()), 5000, 'the mounter to reap the daemon and log how it ended');
       assert.deepEqual(mountsBeneath(e.base).sort(), [a.targetPath, b.targetPath].sort(), 'a dead FUSE mount is left behind');
       const statuses = healthOf(await e.node.NodeGetVolumeHealth({ volume_id: a.volumeId, volume_publish_path: a.targetPath }));
       assert.equal(statuses[0]?.status, 'INACCESSIBLE');
