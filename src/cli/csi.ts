@@ -1,6 +1,10 @@
 // `interposer csi`: the Kubernetes CSI node plugin. Stopping it (SIGTERM, a
-// crash, a rollout) leaves every volume mounted and served by its own daemon.
+// crash) leaves every volume mounted and served by its own daemon; with
+// --mounter-socket the daemons are the mounter's (`interposer csi mounter`)
+// and also survive a restart of the plugin's container.
 import { hostname } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { ConfigError } from '../config/load.ts';
 import { log } from '../util/log.ts';
 
 export interface CsiFlags {
@@ -10,6 +14,18 @@ export interface CsiFlags {
   hostRoot: string[];
   testController?: boolean | string;
   metrics?: string;
+  mounterSocket?: string;
+}
+
+export interface MounterFlags {
+  socket: string;
+}
+
+/** sockaddr_un holds 107 bytes of path: say so before anything starts, not at the first volume. */
+function checkSocketPath(flag: string, path: string): string {
+  if (!isAbsolute(path) || Buffer.byteLength(path) > 107)
+    throw new ConfigError(`${flag} ${path}: expected an absolute unix socket path of at most 107 bytes`);
+  return path;
 }
 
 export async function csiCommand(flags: CsiFlags): Promise<void> {
@@ -23,11 +39,36 @@ export async function csiCommand(flags: CsiFlags): Promise<void> {
     hostRoots: [...flags.hostRoot, ...fromEnv],
     metrics: flags.metrics ?? (process.env.INTERPOSER_METRICS_PORT ? `0.0.0.0:${process.env.INTERPOSER_METRICS_PORT}` : undefined),
     testController: flags.testController === undefined ? 'off' : flags.testController === 'advertised' ? 'advertised' : 'hidden',
+    ...(flags.mounterSocket ? { mounterSocket: checkSocketPath('--mounter-socket', flags.mounterSocket) } : {}),
   });
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping the csi plugin; volumes keep serving');
     void plugin.close().then(() => process.exit(0));
   };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * `interposer csi mounter`: owns the volume daemons the plugin hands over.
+ * Stopping it ends them all (they exit with it; in a container the kernel
+ * would kill them anyway), leaving their volumes dead until unpublished.
+ */
+export async function csiMounterCommand(flags: MounterFlags): Promise<void> {
+  const { startMounter } = await import('../csi/mounter.ts');
+  const socket = checkSocketPath('--socket', flags.socket);
+  let mounter: Awaited<ReturnType<typeof startMounter>>;
+  try {
+    mounter = await startMounter({ socket });
+  } catch (err) {
+    // Another mounter on the socket, or something else in its place: one line, not a stack.
+    throw new ConfigError(`csi mounter: ${(err as Error).message}`);
+  }
+  const stop = (signal: string): void => {
+    log.warn({ signal, daemons: mounter.running().length }, 'stopping the mounter; its volume daemons end with it');
+    void mounter.close().finally(() => process.exit(0));
+  };
+  // As a container's PID 1 the process gets no default signal handling: handle them.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -9,7 +9,7 @@ import { umountCommand } from './umount.ts';
 import { demoCommand } from './demo.ts';
 import { addCtlCommand } from './ctl.ts';
 import { serveFdCommand } from './serve-fd.ts';
-import { csiCommand } from './csi.ts';
+import { csiCommand, csiMounterCommand } from './csi.ts';
 import { addReportCommand } from './report.ts';
 
 const program = new Command('interposer')
@@ -58,6 +58,7 @@ program
   .argument('<mountpoint>')
   .requiredOption('--fd <n>', 'the mounted /dev/fuse file descriptor, inherited from the parent')
   .requiredOption('--config-json <json>', 'the configuration document as JSON')
+  .option('--exit-with-parent', 'exit (leaving the mount dead) when the parent that started this daemon closes its IPC channel')
   .action(serveFdCommand);
 
 program
@@ -82,7 +83,20 @@ program
   )
   .option('--metrics <host:port>', "the node's one Prometheus endpoint for all volumes (default 0.0.0.0:$INTERPOSER_METRICS_PORT when set)")
   .option('--test-controller [mode]', 'tests only: serve a Controller service for csi-sanity, "hidden" (default) or "advertised"')
-  .action(csiCommand);
+  .option(
+    '--mounter-socket <path>',
+    'hand volume daemons to the mounter on this socket (interposer csi mounter), so they survive a restart of this container',
+    process.env.INTERPOSER_MOUNTER_SOCKET,
+  )
+  .action(csiCommand)
+  .command('mounter')
+  .description('Run the process that owns the volume daemons of the CSI plugin on this node (its own container beside the plugin).')
+  .option(
+    '--socket <path>',
+    'unix socket the plugin hands volumes over on',
+    process.env.INTERPOSER_MOUNTER_SOCKET ?? '/run/interposer/mounter.sock',
+  )
+  .action(csiMounterCommand);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,6 +3,13 @@
 // this as a per-volume daemon outside its own process). Nothing is mounted
 // here; the stack, telemetry and control API are those of `interposer mount`
 // (mountPlan), and on SIGTERM the mountpoint is unmounted as there.
+//
+// With --exit-with-parent (the CSI mounter starts daemons so) the IPC channel
+// stays open and the daemon exits as soon as it closes, i.e. when the mounter
+// dies: outside Kubernetes too, a daemon never outlives the process that
+// answers for it. It exits without unmounting: the mount belongs to the
+// plugin, and a dead mount fails the workload's I/O loudly where an unmounted
+// target would let it write into the node's kubelet directory.
 import { resolve } from 'node:path';
 import { ConfigError, validateConfig } from '../config/load.ts';
 import { log } from '../util/log.ts';
@@ -12,6 +19,7 @@ import { serve } from './serve.ts';
 export interface ServeFdFlags {
   fd: string;
   configJson: string;
+  exitWithParent?: boolean;
 }
 
 export async function serveFdCommand(mountpoint: string, flags: ServeFdFlags): Promise<void> {
@@ -28,7 +36,16 @@ export async function serveFdCommand(mountpoint: string, flags: ServeFdFlags): P
   const served = await serve({ ...(await mountPlan(config, Array.isArray(raw.layers) ? raw.layers : [], mountpoint)), fd });
   log.info({ mountpoint: resolve(mountpoint), backend: describeBackend(config.backend), fd }, 'serving a mounted connection');
   process.send?.('serving');
-  process.disconnect?.();
+  if (flags.exitWithParent) {
+    const orphaned = (): never => {
+      log.warn({ mountpoint: resolve(mountpoint) }, 'the process that started this daemon is gone; exiting without unmounting');
+      process.exit(0);
+    };
+    if (process.connected) process.once('disconnect', orphaned);
+    else orphaned();
+  } else {
+    process.disconnect?.();
+  }
   await served.ended;
   log.info({ mountpoint: resolve(mountpoint) }, 'connection ended');
   process.exit(0);

@@ -103,7 +103,7 @@ export function nodeService(o: NodeOptions) {
     NodeGetVolumeHealth: async (req: NodeGetVolumeHealthRequest) => {
       required(req.volume_id, 'volume_id');
       const rec = o.volumes.lookup(req.volume_id, req.volume_publish_path || undefined);
-      const c = o.volumes.condition(rec);
+      const c = await o.volumes.condition(rec);
       const health_statuses = c.abnormal ? [{ status: 'INACCESSIBLE', reason: 'DaemonNotServing', message: c.message }] : [];
       return { volume_health: { volume_id: rec.volumeId, health_statuses } };
     },

@@ -1,4 +1,6 @@
-// Assembles the CSI node plugin: proto, state, volume manager, services, server.
+// Assembles the CSI node plugin: proto, state, who runs the daemons (the
+// plugin itself, or the mounter when a socket is given), volume manager,
+// services, server.
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { log } from '../util/log.ts';
@@ -10,6 +12,7 @@ import { startServer, type ServiceBinding } from './server.ts';
 import { JsonFileState } from './state.ts';
 import { testControllerService } from './test-controller.ts';
 import { VolumeManager } from './volumes.ts';
+import { directDaemons, mounterDaemons } from './daemons.ts';
 import { startNodeMetrics } from './metrics.ts';
 import { parseListen } from '../telemetry/listen.ts';
 
@@ -26,6 +29,12 @@ export interface PluginOptions {
   testController?: 'off' | 'hidden' | 'advertised';
   /** HOST:PORT of the node's Prometheus endpoint (all volumes); none when unset. */
   metrics?: string;
+  /**
+   * The mounter's socket (`interposer csi mounter`): it runs the volume
+   * daemons, so they outlive this plugin's container. Unset: the plugin
+   * spawns them itself, and they outlive its process but not its container.
+   */
+  mounterSocket?: string;
 }
 
 export interface Plugin {
@@ -35,16 +44,22 @@ export interface Plugin {
   close(): Promise<void>;
 }
 
+const MOUNTER_WAIT_MS = 10_000;
+
 export async function startPlugin(o: PluginOptions): Promise<Plugin> {
   const csi = loadCsi();
   const state = new JsonFileState(join(o.stateDir, 'state.json'));
+  const daemons = o.mounterSocket ? mounterDaemons(o.mounterSocket) : directDaemons();
+  // At pod start the mounter's container may come up a moment after this one.
+  if (o.mounterSocket) await daemons.ready(MOUNTER_WAIT_MS);
   const volumes = new VolumeManager({
     stateDir: o.stateDir,
     state,
+    daemons,
     policy: { hostRoots: resolveHostRoots(o.hostRoots), otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined },
     metrics: o.metrics !== undefined,
   });
-  const metricsServer = o.metrics ? await startNodeMetrics(parseListen(o.metrics), volumes, () => state.list()) : undefined;
+  const metricsServer = o.metrics ? await startNodeMetrics(parseListen(o.metrics), volumes) : undefined;
   let ready = false;
   const services: ServiceBinding[] = [
     {
@@ -55,12 +70,20 @@ export async function startPlugin(o: PluginOptions): Promise<Plugin> {
   ];
   if (o.testController && o.testController !== 'off')
     services.push({ definition: serviceOf(csi.Controller), impl: testControllerService() });
-  volumes.reconcile();
+  await volumes.reconcile();
   const stopWatch = volumes.watch();
   const server = await startServer(o.endpoint, services);
   ready = true;
   log.info(
-    { driver: DRIVER_NAME, version: DRIVER_VERSION, socket: server.path, nodeId: o.nodeId, stateDir: o.stateDir, hostRoots: o.hostRoots },
+    {
+      driver: DRIVER_NAME,
+      version: DRIVER_VERSION,
+      socket: server.path,
+      nodeId: o.nodeId,
+      stateDir: o.stateDir,
+      hostRoots: o.hostRoots,
+      daemons: o.mounterSocket ? `mounter at ${o.mounterSocket}` : 'spawned by the plugin',
+    },
     'csi plugin serving',
   );
   return {

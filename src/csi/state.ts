@@ -8,11 +8,18 @@ import { log } from '../util/log.ts';
 
 /** The per-volume daemon: pid plus its start time, so a reused pid is never mistaken for it. */
 export interface DaemonRef {
+  /** In the PID namespace of whoever started it: the plugin's, or the mounter's (which may not be the plugin's). */
   pid: number;
-  /** Field 22 of /proc/PID/stat (clock ticks since boot). */
+  /** Field 22 of /proc/PID/stat (clock ticks since boot), as its starter saw it. */
   startTime: string;
   /** Where the daemon writes its log. */
   logFile: string;
+  /**
+   * The instance id of the mounter that started it; absent when the plugin
+   * started it itself. Such a daemon is the mounter's child: only that
+   * mounter instance can say whether it runs, or stop it.
+   */
+  mounter?: string;
 }
 
 export interface VolumeRecord {

@@ -2,9 +2,10 @@
 // record), unpublish (unmount what mountinfo shows → stop the daemon → remove
 // scratch and target → forget), reconcile after a restart, and the health of
 // each volume. It never stats a target that may hold a dead FUSE mount: whether
-// something is mounted comes from /proc/self/mountinfo.
+// something is mounted comes from /proc/self/mountinfo. Who runs the daemons
+// (the plugin itself or the mounter) is the DaemonSupervisor's business.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, rmdirSync, rmSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FS_TYPE, findMount, mountFuse, unmountPath } from '../fuse/mount.ts';
@@ -14,7 +15,8 @@ import { controlSocketFor } from '../control/socket-path.ts';
 import { log } from '../util/log.ts';
 import { parseAttributes, type AttributePolicy, type VolumeSpec } from './attributes.ts';
 import { aborted, alreadyExists, failedPrecondition, internal, notFound } from './errors.ts';
-import { isAlive, launchDaemon, logTail, stopDaemon } from './launcher.ts';
+import type { DaemonSupervisor, DaemonSurvey } from './daemons.ts';
+import { logTail } from './launcher.ts';
 import type { NodeGetVolumeStatsResponse, VolumeCondition } from './proto.ts';
 import type { State, VolumeRecord } from './state.ts';
 
@@ -31,6 +33,7 @@ export interface VolumeManagerOptions {
   stateDir: string;
   state: State;
   policy: AttributePolicy;
+  daemons: DaemonSupervisor;
   /** The node serves one metrics endpoint: every volume daemon keeps metrics and serves them on its control socket. */
   metrics?: boolean;
 }
@@ -77,7 +80,7 @@ export class VolumeManager {
           `volume ${a.volumeId} is already published at ${target} with a different capability, read-only flag or volumeAttributes`,
         );
       }
-      if (!this.condition(existing).abnormal) return; // idempotent: same arguments, healthy
+      if (!(await this.condition(existing)).abnormal) return; // idempotent: same arguments, healthy
       log.warn({ volumeId: a.volumeId, target }, 'republishing a volume whose daemon or mount is gone');
       await this.cleanup(a.volumeId, target);
     }
@@ -93,6 +96,7 @@ export class VolumeManager {
     const doc = configDocument(spec.doc, target, spec, scratchDir, readOnly, this.o.metrics ?? false);
     mkdirSync(target, { recursive: true, mode: 0o750 });
     let fd = -1;
+    let logFd = -1;
     try {
       if (scratchDir) {
         mkdirSync(scratchDir, { recursive: true });
@@ -107,7 +111,8 @@ export class VolumeManager {
         maxRead: bridgeOptions(spec.config).maxWrite,
       });
       fd = mounted.fd;
-      const daemon = await launchDaemon({ fd, mountpoint: target, configDoc: doc, logFile });
+      logFd = openSync(logFile, 'a+', 0o600);
+      const daemon = await this.o.daemons.launch({ volumeId: a.volumeId, fuseFd: fd, logFd, logFile, mountpoint: target, configDoc: doc });
       if (spec.config.backend.type !== 'passthrough' && !readOnly) openUp(target);
       const rec: VolumeRecord = {
         volumeId: a.volumeId,
@@ -125,11 +130,15 @@ export class VolumeManager {
     } catch (err) {
       // Undo everything so kubelet, which treats a final error as "nothing was mounted", is right.
       if (findMount(target)?.fstype === FS_TYPE) unmountPath(target, true);
+      // A launch the plugin gave up on may still have started a daemon in the mounter.
+      await this.o.daemons.stop(a.volumeId).catch((e: unknown) => log.warn({ err: String(e) }, 'could not stop a half-launched daemon'));
       if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
       removeDir(target);
       throw internal(`could not start the interposer volume: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
-      if (fd >= 0) sys.close(fd); // the daemon holds its own copy
+      // The daemon holds its own copies; ours would keep a dead daemon's connection open.
+      if (fd >= 0) sys.close(fd);
+      if (logFd >= 0) closeSync(logFd);
     }
   }
 
@@ -143,10 +152,11 @@ export class VolumeManager {
     const ours = rec && rec.targetPath === target ? rec : undefined;
     this.unmountAll(target);
     if (ours) {
-      if (!isAlive(ours.daemon) && !this.reportedDead.has(volumeId)) {
-        log.warn({ volumeId, pid: ours.daemon.pid, log: logTail(ours.daemon.logFile) }, 'volume daemon had died');
+      const st = (await this.o.daemons.survey()).status(volumeId, ours.daemon);
+      if (!st.alive && !this.reportedDead.has(volumeId)) {
+        log.warn({ volumeId, daemon: ours.daemon.pid, reason: st.why, log: logTail(ours.daemon.logFile) }, 'volume daemon had died');
       }
-      await stopDaemon(ours.daemon);
+      await this.o.daemons.stop(volumeId, ours.daemon);
       rmSync(controlSocketFor(target), { force: true }); // left behind by a daemon that was killed
       if (ours.scratchDir) rmSync(ours.scratchDir, { recursive: true, force: true });
       rmSync(ours.daemon.logFile, { force: true });
@@ -180,18 +190,29 @@ export class VolumeManager {
     this.unmountAll(target);
   }
 
-  /** Healthy = the target is mounted (per mountinfo) and the daemon with the recorded pid and start time runs. */
-  condition(rec: VolumeRecord): VolumeCondition {
+  /**
+   * Healthy = the target is mounted (per mountinfo) and the recorded daemon
+   * runs. Pass a survey when judging many volumes at once (one mounter round trip).
+   */
+  async condition(rec: VolumeRecord, survey?: DaemonSurvey): Promise<VolumeCondition> {
     const mounted = findMount(rec.targetPath)?.fstype === FS_TYPE;
-    const alive = isAlive(rec.daemon);
-    if (mounted && alive) return { abnormal: false, message: `serving (${rec.backend}, daemon pid ${rec.daemon.pid})` };
-    if (!alive) {
+    const st = (survey ?? (await this.o.daemons.survey())).status(rec.volumeId, rec.daemon);
+    if (mounted && st.alive) return { abnormal: false, message: `serving (${rec.backend}, daemon pid ${rec.daemon.pid})` };
+    if (!st.alive) {
       return {
         abnormal: true,
-        message: `the interposer daemon (pid ${rec.daemon.pid}) is not running; the volume fails with "transport endpoint is not connected": recreate the pod`,
+        message: `${st.why}; the volume fails with "transport endpoint is not connected": recreate the pod`,
       };
     }
     return { abnormal: true, message: `${rec.targetPath} is no longer mounted; recreate the pod` };
+  }
+
+  /** Every record with its condition, from one survey. */
+  async conditions(): Promise<{ records: { rec: VolumeRecord; condition: VolumeCondition }[]; survey: DaemonSurvey }> {
+    const survey = await this.o.daemons.survey();
+    const records = [];
+    for (const rec of this.o.state.list()) records.push({ rec, condition: await this.condition(rec, survey) });
+    return { records, survey };
   }
 
   /** The record of a volume published at `path` (any path when omitted), or NOT_FOUND. */
@@ -205,7 +226,7 @@ export class VolumeManager {
   /** Usage and, where the spec still has it, the condition; an abnormal volume reports no usage. */
   async stats(volumeId: string, volumePath: string): Promise<{ usage: NodeGetVolumeStatsResponse['usage']; condition: VolumeCondition }> {
     const rec = this.lookup(volumeId, volumePath);
-    const condition = this.condition(rec);
+    const condition = await this.condition(rec);
     if (condition.abnormal) return { usage: [], condition };
     // The daemon runs, so statfs is answered; still, never wait forever on a hung one.
     let timer: NodeJS.Timeout | undefined;
@@ -232,10 +253,14 @@ export class VolumeManager {
     };
   }
 
-  /** After a (re)start: report what survived; nothing is unmounted or killed here (kubelet will unpublish). */
-  reconcile(): void {
-    for (const rec of this.o.state.list()) {
-      const c = this.condition(rec);
+  /**
+   * After a (re)start: report what survived. Nothing recorded is unmounted or
+   * killed here (kubelet will unpublish); a daemon the mounter runs that no
+   * record claims (the plugin died between launch and record) is stopped.
+   */
+  async reconcile(): Promise<void> {
+    const { records, survey } = await this.conditions();
+    for (const { rec, condition: c } of records) {
       if (c.abnormal) {
         this.reportedDead.add(rec.volumeId);
         log.warn(
@@ -246,21 +271,39 @@ export class VolumeManager {
         log.info({ volumeId: rec.volumeId, target: rec.targetPath, daemon: rec.daemon.pid }, 'volume still serving');
       }
     }
+    for (const d of survey.running) {
+      const rec = this.o.state.get(d.volumeId);
+      if (rec && rec.daemon.pid === d.pid && rec.daemon.mounter === d.mounter) continue;
+      log.warn({ volumeId: d.volumeId, daemon: d.pid }, 'stopping a volume daemon that no volume record claims');
+      await this.o.daemons.stop(d.volumeId, undefined);
+    }
   }
 
   /** Logs each daemon death once (volumes stay recorded until kubelet unpublishes them). */
   watch(intervalMs = 5000): () => void {
-    const timer = setInterval(() => {
-      for (const rec of this.o.state.list()) {
-        if (this.reportedDead.has(rec.volumeId) || this.busy.has(`volume:${rec.volumeId}`)) continue;
-        const c = this.condition(rec);
-        if (!c.abnormal) continue;
+    let running = false;
+    const check = async (): Promise<void> => {
+      const { records } = await this.conditions();
+      for (const { rec, condition: c } of records) {
+        if (this.busy.has(`volume:${rec.volumeId}`) || !this.o.state.get(rec.volumeId)) continue;
+        if (!c.abnormal) {
+          this.reportedDead.delete(rec.volumeId); // e.g. the mounter answered again
+          continue;
+        }
+        if (this.reportedDead.has(rec.volumeId)) continue;
         this.reportedDead.add(rec.volumeId);
         log.error(
           { volumeId: rec.volumeId, target: rec.targetPath, ...rec.labels, reason: c.message, log: logTail(rec.daemon.logFile) },
           'volume daemon died',
         );
       }
+    };
+    const timer = setInterval(() => {
+      if (running) return; // a slow survey is not stacked
+      running = true;
+      check()
+        .catch((err: unknown) => log.warn({ err: String(err) }, 'volume health check failed'))
+        .finally(() => (running = false));
     }, intervalMs);
     timer.unref();
     return () => clearInterval(timer);

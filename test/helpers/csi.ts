@@ -3,7 +3,7 @@
 // csi.proto. Everything started here is stopped by PID in the tests' finally.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
@@ -40,6 +40,102 @@ export async function startPlugin(stateDir: string, extra: string[] = []): Promi
   }
   if (done) throw new Error(`csi plugin exited (${await exited}):\n${out}`);
   return { child, socket, log: () => out, exited };
+}
+
+export interface MounterProcess {
+  child: ChildProcess;
+  pid: number;
+  socket: string;
+  log(): string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * The capabilities the chart grants the mounter container (everything else
+ * dropped, no privilege escalation); test/integration/helm.test.ts checks the
+ * chart against this list, and the tests run the mounter with exactly it.
+ */
+export const MOUNTER_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'MKNOD'];
+
+/**
+ * Starts `interposer csi mounter` on `socket` and waits until it serves. It
+ * runs as the chart runs it: root with only MOUNTER_CAPABILITIES (bounding
+ * set, so its daemons get no more) and no_new_privs.
+ */
+export async function startMounter(socket: string, capabilities = MOUNTER_CAPABILITIES): Promise<MounterProcess> {
+  const bounding = ['-all', ...capabilities.map((c) => `+${c.toLowerCase()}`)].join(',');
+  const setpriv = ['--no-new-privs', '--inh-caps=-all', `--bounding-set=${bounding}`, '--'];
+  const child = spawn('setpriv', [...setpriv, NODE, CLI, 'csi', 'mounter', '--socket', socket], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, INTERPOSER_LOG: 'debug' },
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let done = false;
+  void exited.then(() => (done = true));
+  try {
+    await waitFor(() => /"msg":"mounter serving"/.test(out) || done, 20000, 'the mounter to serve');
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  if (done || child.pid === undefined) throw new Error(`mounter exited (${await exited}):\n${out}`);
+  return { child, pid: child.pid, socket, log: () => out, exited };
+}
+
+/** SIGTERM (or SIGKILL) the mounter and wait; its daemons end with it. */
+export async function stopMounter(m: MounterProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill(signal);
+  const r = await Promise.race([m.exited, sleep(10000).then(() => 'timeout' as const)]);
+  if (r === 'timeout') {
+    m.child.kill('SIGKILL');
+    await m.exited;
+  }
+}
+
+/** Every process whose parent chain leads to `pid` (not `pid` itself), per /proc. */
+export function descendantsOf(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // exited while we looked
+    }
+  }
+  const out: number[] = [];
+  for (const p of parent.keys()) {
+    for (let q = parent.get(p); q !== undefined && q > 1; q = parent.get(q)) {
+      if (q === pid) {
+        out.push(p);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * What a container restart does to the plugin: SIGKILL to it and to every
+ * process descended from it, all found before any dies (a dead parent's
+ * children are reparented and would no longer look like descendants).
+ */
+export async function killWithDescendants(p: PluginProcess): Promise<number[]> {
+  const pid = p.child.pid!;
+  const victims = descendantsOf(pid);
+  for (const v of [pid, ...victims]) {
+    try {
+      process.kill(v, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await p.exited;
+  return victims;
 }
 
 /** SIGTERM (or SIGKILL), then wait; the plugin's volume daemons are not touched. */
@@ -130,7 +226,7 @@ interface StateFile {
     volumeId: string;
     targetPath: string;
     scratchDir?: string;
-    daemon: { pid: number; startTime: string };
+    daemon: { pid: number; startTime: string; mounter?: string };
     labels: Record<string, string>;
   }[];
 }

@@ -10,7 +10,7 @@ import { run, sh } from '../helpers/run.ts';
 const cli = (args: string[], uid?: number) => run(NODE, [CLI, ...args], { uid, gid: uid });
 
 test('--help works on every command', () => {
-  for (const cmd of [[], ['mount'], ['umount'], ['run'], ['demo']]) {
+  for (const cmd of [[], ['mount'], ['umount'], ['run'], ['demo'], ['csi'], ['csi', 'mounter']]) {
     const r = cli([...cmd, '--help']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Usage: interposer/);

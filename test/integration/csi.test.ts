@@ -11,16 +11,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { isAlive } from '../../src/csi/launcher.ts';
 import { tempDir, waitFor } from '../helpers/mount.ts';
-import { run } from '../helpers/run.ts';
+import { run, sh } from '../helpers/run.ts';
 import {
   csiClient,
   forceCleanup,
+  descendantsOf,
   inlineVolume,
+  killWithDescendants,
+  MOUNTER_CAPABILITIES,
   mountsBeneath,
   readState,
+  startMounter,
   startPlugin,
+  stopMounter,
   stopPlugin,
   type CsiClient,
+  type MounterProcess,
   type PluginProcess,
 } from '../helpers/csi.ts';
 
@@ -33,30 +39,68 @@ interface Env {
   plugin: PluginProcess;
   node: CsiClient;
   identity: CsiClient;
+  /** With `mounter: true`: the mounter the plugin hands its daemons to. */
+  mounter?: MounterProcess;
+  /** Starts the plugin again with the same flags (after the test stopped or killed it). */
+  restartPlugin(): Promise<void>;
   /** Daemons seen during the test, for the last-resort cleanup. */
   seen: { pid: number; startTime: string }[];
 }
 
+interface PluginSetup {
+  /** Extra plugin flags, given the test's base directory. */
+  extra?: (base: string) => string[];
+  /** Run a mounter (`interposer csi mounter`) and point the plugin at it, as the chart does. */
+  mounter?: boolean;
+}
+
 /** Runs `fn` against a fresh plugin; unmounts, kills what it started (by PID) and removes its files in finally. */
-async function withPlugin(fn: (e: Env) => Promise<void>, extra: (base: string) => string[] = () => []): Promise<void> {
+async function withPlugin(fn: (e: Env) => Promise<void>, setup: PluginSetup = {}): Promise<void> {
   const base = tempDir('csi');
   const stateDir = join(base, 'state');
   const kubelet = join(base, 'kubelet');
   mkdirSync(stateDir, { recursive: true });
   const seen: Env['seen'] = [];
   let e: Env | undefined;
+  let mounter: MounterProcess | undefined;
   try {
-    const plugin = await startPlugin(stateDir, extra(base));
-    e = { base, stateDir, kubelet, plugin, node: csiClient(plugin.socket, 'Node'), identity: csiClient(plugin.socket, 'Identity'), seen };
-    await fn(e);
+    const args = setup.extra?.(base) ?? [];
+    if (setup.mounter) {
+      mounter = await startMounter(join(base, 'run', 'mounter.sock'));
+      args.push('--mounter-socket', mounter.socket);
+    }
+    const plugin = await startPlugin(stateDir, args);
+    const env: Env = {
+      base,
+      stateDir,
+      kubelet,
+      plugin,
+      node: csiClient(plugin.socket, 'Node'),
+      identity: csiClient(plugin.socket, 'Identity'),
+      mounter,
+      seen,
+      restartPlugin: async () => {
+        env.node.close();
+        env.identity.close();
+        env.plugin = await startPlugin(stateDir, args);
+        env.node = csiClient(env.plugin.socket, 'Node');
+        env.identity = csiClient(env.plugin.socket, 'Identity');
+      },
+    };
+    e = env;
+    await fn(env);
     assert.deepEqual(mountsBeneath(base), [], 'nothing is left mounted');
   } catch (err) {
     if (e) process.stderr.write(`--- plugin log ---\n${e.plugin.log().slice(-6000)}\n`);
+    if (e?.mounter) process.stderr.write(`--- mounter log ---\n${e.mounter.log().slice(-4000)}\n`);
     throw err;
   } finally {
     e?.node.close();
     e?.identity.close();
     if (e) await stopPlugin(e.plugin);
+    // The test may have replaced the mounter; its daemons end with it.
+    const m = e?.mounter ?? mounter;
+    if (m) await stopMounter(m);
     await forceCleanup(base, stateDir, seen);
     rmSync(base, { recursive: true, force: true });
   }
@@ -71,7 +115,7 @@ async function rpcError(p: Promise<unknown>): Promise<ServiceError> {
   assert.fail('expected the call to fail');
 }
 
-function daemonOf(e: Env, volumeId: string): { pid: number; startTime: string } {
+function daemonOf(e: Env, volumeId: string): { pid: number; startTime: string; mounter?: string } {
   const rec = readState(e.stateDir).volumes.find((v) => v.volumeId === volumeId);
   assert.ok(rec, `volume ${volumeId} is in the state file`);
   e.seen.push(rec.daemon);
@@ -129,11 +173,7 @@ test('inline volume: kubelet-style publish, workload in its own mount namespace 
       assert.ok(lines() > atCrash, 'the workload kept writing while no plugin ran');
       assert.ok(isAlive(daemon), 'the volume daemon outlived the plugin');
 
-      e.node.close();
-      e.identity.close();
-      e.plugin = await startPlugin(e.stateDir);
-      e.node = csiClient(e.plugin.socket, 'Node');
-      e.identity = csiClient(e.plugin.socket, 'Identity');
+      await e.restartPlugin();
       assert.match(e.plugin.log(), /volume still serving/);
       // kubelet may publish again after a plugin restart: same arguments → OK, nothing remounted.
       await e.node.NodePublishVolume(v.request);
@@ -289,9 +329,11 @@ test('invalid requests and volumeAttributes fail with INVALID_ARGUMENT before an
       await e.node.NodeUnpublishVolume({ volume_id: h.volumeId, target_path: h.targetPath });
       assert.deepEqual(readdirSync(join(allowed(e.base), 'shared')), ['hello'], 'unpublish leaves host data alone');
     },
-    (base) => {
-      mkdirSync(allowed(base), { recursive: true });
-      return ['--host-root', allowed(base)];
+    {
+      extra: (base) => {
+        mkdirSync(allowed(base), { recursive: true });
+        return ['--host-root', allowed(base)];
+      },
     },
   );
 });
@@ -356,6 +398,247 @@ test('one metrics endpoint per node gathers every volume with namespace, pod and
       await e.node.NodeUnpublishVolume({ volume_id: a.volumeId, target_path: a.targetPath });
       await e.node.NodeUnpublishVolume({ volume_id: b.volumeId, target_path: b.targetPath });
     },
-    () => ['--metrics', `127.0.0.1:${port}`],
+    { extra: () => ['--metrics', `127.0.0.1:${port}`] },
+  );
+});
+
+/** The workload above, started in its own mount namespace on `target`; `lines` counts its journal. */
+function startWorkload(target: string, stopFile: string): { lines(): number; finish(): Promise<{ code: number | null; out: string }> } {
+  const workload = spawn('unshare', ['--mount', '--propagation', 'unchanged', 'sh', '-c', WORKLOAD, 'workload', target, stopFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  workload.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  workload.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => workload.on('exit', (code) => r(code)));
+  const journal = join(target, 'journal');
+  return {
+    lines: () => (existsSync(journal) ? readFileSync(journal, 'utf8').split('\n').length - 1 : 0),
+    finish: async () => {
+      writeFileSync(stopFile, '');
+      const settled = await Promise.race([exited, sleep(20000).then(() => 'timeout' as const)]);
+      if (settled === 'timeout') {
+        workload.kill('SIGKILL');
+        return { code: await exited, out: `${out}\n(killed: did not stop within 20s)` };
+      }
+      return { code: settled, out };
+    },
+  };
+}
+
+function healthOf(res: Record<string, unknown>): { status: string; message: string }[] {
+  return (res.volume_health as { health_statuses: { status: string; message: string }[] }).health_statuses;
+}
+
+test('with a mounter, a plugin killed with all its descendants (a container restart) leaves the volume serving', async () => {
+  await withPlugin(
+    async (e) => {
+      const v = inlineVolume(e.kubelet, POD, 'data', {
+        'interposer.dev/config': 'backend: { type: memory, size: 64MiB }\nmount: { cache: direct }',
+      });
+      await e.node.NodePublishVolume(v.request);
+      const daemon = daemonOf(e, v.volumeId);
+      assert.equal(typeof daemon.mounter, 'string', 'the record names the mounter instance that runs the daemon');
+      assert.ok(descendantsOf(e.mounter!.pid).includes(daemon.pid), "the daemon is the mounter's child");
+      assert.ok(!descendantsOf(e.plugin.child.pid!).includes(daemon.pid), 'the daemon is not in the plugin process tree');
+
+      const work = startWorkload(v.targetPath, join(e.base, 'stop-workload'));
+      try {
+        await waitFor(() => work.lines() > 50, 20000, 'the workload to get going');
+        const killed = await killWithDescendants(e.plugin);
+        assert.ok(!killed.includes(daemon.pid));
+        const atKill = work.lines();
+        await waitFor(() => work.lines() > atKill + 50, 20000, 'the workload to go on with no plugin running');
+        assert.ok(isAlive(daemon), 'the volume daemon outlived the plugin and its descendants');
+
+        await e.restartPlugin();
+        assert.match(e.plugin.log(), /volume still serving/);
+        assert.deepEqual(healthOf(await e.node.NodeGetVolumeHealth({ volume_id: v.volumeId, volume_publish_path: v.targetPath })), []);
+        const stats = await e.node.NodeGetVolumeStats({ volume_id: v.volumeId, volume_path: v.targetPath });
+        const bytes = (stats.usage as { unit: string; total: string }[]).find((u) => u.unit === 'BYTES');
+        assert.equal(Number(bytes?.total), 64 * 1024 * 1024, 'statfs is answered by the daemon that survived');
+        await e.node.NodePublishVolume(v.request); // kubelet may publish again: same arguments, nothing relaunched
+        assert.equal(daemonOf(e, v.volumeId).pid, daemon.pid);
+
+        const afterRestart = work.lines();
+        await waitFor(() => work.lines() > afterRestart + 50, 20000, 'the workload to go on after the restart');
+      } finally {
+        const { code, out } = await work.finish();
+        assert.equal(code, 0, `workload failed:\n${out}`);
+        assert.equal(work.lines(), Number(/iterations (\d+)/.exec(out)?.[1]), 'every journal line written through the kill is there');
+      }
+
+      await e.node.NodeUnpublishVolume({ volume_id: v.volumeId, target_path: v.targetPath });
+      assert.equal(existsSync(v.targetPath), false, 'the target directory is removed');
+      assert.deepEqual(mountsBeneath(e.base), []);
+      await waitFor(() => !isAlive(daemon), 5000, 'the volume daemon to exit');
+      assert.match(
+        e.mounter!.log(),
+        new RegExp(`"daemon":${daemon.pid},[^\\n]*"msg":"volume daemon exited"`),
+        'the mounter reaped and logged it',
+      );
+      assert.deepEqual(readState(e.stateDir).volumes, []);
+    },
+    { mounter: true },
+  );
+});
+
+test('without a mounter, the same kill takes the daemons along: the restarted plugin reports the volume dead and unpublish cleans up', async () => {
+  await withPlugin(async (e) => {
+    const v = inlineVolume(e.kubelet, POD, 'data', { backend: 'memory' });
+    await e.node.NodePublishVolume(v.request);
+    const daemon = daemonOf(e, v.volumeId);
+    assert.equal(daemon.mounter, undefined);
+    // Detached into its own session, the daemon still descends from the plugin, as it shares its container.
+    assert.ok((await killWithDescendants(e.plugin)).includes(daemon.pid));
+    await waitFor(() => !isAlive(daemon), 5000, 'the daemon to die');
+
+    await e.restartPlugin();
+    assert.match(e.plugin.log(), /volume unhealthy after restart/);
+    const statuses = healthOf(await e.node.NodeGetVolumeHealth({ volume_id: v.volumeId, volume_publish_path: v.targetPath }));
+    assert.equal(statuses[0]?.status, 'INACCESSIBLE');
+    await e.node.NodeUnpublishVolume({ volume_id: v.volumeId, target_path: v.targetPath });
+    assert.deepEqual(mountsBeneath(e.base), []);
+    assert.equal(existsSync(v.targetPath), false);
+  });
+});
+
+test('with a mounter, a killed daemon is reported, the node metrics still gather every daemon, unpublish cleans up', async () => {
+  const port = await freePort();
+  await withPlugin(
+    async (e) => {
+      const a = inlineVolume(e.kubelet, POD, 'scratch', { backend: 'scratch' });
+      const b = inlineVolume(e.kubelet, { ...POD, uid: '0a5c0c38-1111-4e0f-8d64-9d0d5f0c2b77', name: 'web-1' }, 'cache', {
+        backend: 'memory',
+      });
+      await e.node.NodePublishVolume(a.request);
+      await e.node.NodePublishVolume(b.request);
+      writeFileSync(join(a.targetPath, 'file'), 'data');
+      writeFileSync(join(b.targetPath, 'file'), 'data');
+      const scratchDir = readState(e.stateDir).volumes.find((r) => r.volumeId === a.volumeId)?.scratchDir;
+      assert.ok(scratchDir && existsSync(join(scratchDir, 'file')));
+
+      const before = await scrape(port);
+      assert.match(before, /^interposer_csi_mounter_up 1$/m);
+      for (const volume of ['scratch', 'cache']) {
+        assert.match(before, new RegExp(`interposer_csi_volume_up\\{volume="${volume}"[^}]*\\} 1`));
+        assert.ok(
+          before.split('\n').some((l) => l.startsWith('interposer_operations_total{') && l.includes(`volume="${volume}"`)),
+          `the daemon of ${volume}, run by the mounter, is scraped`,
+        );
+      }
+
+      const daemon = daemonOf(e, a.volumeId);
+      process.kill(daemon.pid, 'SIGKILL');
+      await waitFor(() => !isAlive(daemon), 5000, 'the daemon to die');
+      const reaped = new RegExp(`"daemon":${daemon.pid},[^\\n]*"signal":"SIGKILL"[^\\n]*"msg":"volume daemon exited"`);
+      await waitFor(() => reaped.test(e.mounter!.log()), 5000, 'the mounter to reap the daemon and log how it ended');
+      assert.deepEqual(mountsBeneath(e.base).sort(), [a.targetPath, b.targetPath].sort(), 'a dead FUSE mount is left behind');
+      const statuses = healthOf(await e.node.NodeGetVolumeHealth({ volume_id: a.volumeId, volume_publish_path: a.targetPath }));
+      assert.equal(statuses[0]?.status, 'INACCESSIBLE');
+      assert.match(statuses[0].message, new RegExp(`daemon \\(pid ${daemon.pid}\\) is not running \\(killed by SIGKILL\\)`));
+      assert.deepEqual((await e.node.NodeGetVolumeStats({ volume_id: a.volumeId, volume_path: a.targetPath })).usage, []);
+      assert.deepEqual(healthOf(await e.node.NodeGetVolumeHealth({ volume_id: b.volumeId, volume_publish_path: b.targetPath })), []);
+
+      const after = await scrape(port);
+      assert.match(after, /interposer_csi_volume_up\{volume="scratch"[^}]*\} 0/);
+      assert.match(after, /interposer_csi_volume_up\{volume="cache"[^}]*\} 1/);
+
+      await e.node.NodeUnpublishVolume({ volume_id: a.volumeId, target_path: a.targetPath });
+      assert.equal(existsSync(a.targetPath), false);
+      assert.equal(existsSync(scratchDir), false, 'the scratch directory is deleted');
+      await e.node.NodeUnpublishVolume({ volume_id: b.volumeId, target_path: b.targetPath });
+      assert.deepEqual(mountsBeneath(e.base), []);
+    },
+    { mounter: true, extra: () => ['--metrics', `127.0.0.1:${port}`] },
+  );
+});
+
+test('a mounter that dies takes its daemons along: the volumes read as dead, unpublish cleans up, a new mounter takes new volumes', async () => {
+  await withPlugin(
+    async (e) => {
+      const v = inlineVolume(e.kubelet, POD, 'data', { backend: 'memory' });
+      await e.node.NodePublishVolume(v.request);
+      const daemon = daemonOf(e, v.volumeId);
+
+      await stopMounter(e.mounter!, 'SIGKILL');
+      await waitFor(() => !isAlive(daemon), 10000, 'the daemon to end with its mounter');
+      assert.deepEqual(mountsBeneath(e.base), [v.targetPath], 'its mount is left dead, not unmounted beneath the workload');
+      let statuses = healthOf(await e.node.NodeGetVolumeHealth({ volume_id: v.volumeId, volume_publish_path: v.targetPath }));
+      assert.equal(statuses[0]?.status, 'INACCESSIBLE');
+      assert.match(statuses[0].message, /the mounter at .* is not reachable/);
+
+      e.mounter = await startMounter(e.mounter!.socket);
+      statuses = healthOf(await e.node.NodeGetVolumeHealth({ volume_id: v.volumeId, volume_publish_path: v.targetPath }));
+      assert.match(statuses[0]?.message ?? '', /the mounter that ran it has restarted/);
+
+      await e.node.NodeUnpublishVolume({ volume_id: v.volumeId, target_path: v.targetPath });
+      assert.deepEqual(mountsBeneath(e.base), []);
+      assert.equal(existsSync(v.targetPath), false);
+
+      const w = inlineVolume(e.kubelet, { ...POD, uid: '7f7e2a55-2222-4c3b-9a1d-3e2f1a0b9c88' }, 'data', { backend: 'memory' });
+      await e.node.NodePublishVolume(w.request);
+      writeFileSync(join(w.targetPath, 'file'), 'served by the new mounter');
+      assert.ok(descendantsOf(e.mounter.pid).includes(daemonOf(e, w.volumeId).pid));
+      await e.node.NodeUnpublishVolume({ volume_id: w.volumeId, target_path: w.targetPath });
+      assert.deepEqual(readState(e.stateDir).volumes, []);
+    },
+    { mounter: true },
+  );
+});
+
+/** Bit numbers from linux/capability.h of the capabilities the chart grants the mounter. */
+const CAPABILITY_BITS: Record<string, number> = { CHOWN: 0, DAC_OVERRIDE: 1, FOWNER: 3, FSETID: 4, MKNOD: 27 };
+
+/** The effective capability set of a process (CapEff in /proc/PID/status). */
+function effectiveCapabilities(pid: number): bigint {
+  return BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0'}`);
+}
+
+function capabilityMask(names: string[]): bigint {
+  return names.reduce((m, n) => m | (1n << BigInt(CAPABILITY_BITS[n] ?? assert.fail(`no bit known for ${n}`))), 0n);
+}
+
+test("a mounter with only the chart's capabilities serves a scratch volume to pod users of any uid", async () => {
+  await withPlugin(
+    async (e) => {
+      const v = inlineVolume(e.kubelet, POD, 'scratch', { backend: 'scratch' });
+      await e.node.NodePublishVolume(v.request);
+      const daemon = daemonOf(e, v.volumeId);
+      assert.equal(
+        effectiveCapabilities(daemon.pid),
+        capabilityMask(MOUNTER_CAPABILITIES),
+        'the daemon has exactly the granted capabilities',
+      );
+      const scratchDir = readState(e.stateDir).volumes[0].scratchDir!;
+
+      // A pod user: creates, restricts, renames, links, removes (cwd is set before the uid drops: the kubelet path is 0750).
+      sh('mkdir d && echo one > d/f && chmod 600 d/f && cat d/f && mv d/f d/g && ln -s g d/l && mkfifo d/p && rm d/p && echo two > d/t', {
+        cwd: v.targetPath,
+        uid: 1000,
+        gid: 1000,
+      });
+      assert.match(
+        run('cat', ['d/g'], { cwd: v.targetPath, uid: 2000, gid: 2000 }).stderr,
+        /Permission denied/,
+        'the kernel still checks permissions',
+      );
+      // Pod root: reads another user's private file, gives it away, sets its times, makes a device node.
+      assert.equal(readFileSync(join(v.targetPath, 'd/g'), 'utf8'), 'one\n');
+      sh('chown 3000:3000 d/g && touch -d 2001-02-03T04:05:06Z d/t && chmod g+s d && mknod d/null c 1 3', { cwd: v.targetPath });
+      const backing = run('stat', ['-c', '%u:%g %a', join(scratchDir, 'd/g'), join(scratchDir, 'd/t'), join(scratchDir, 'd')])
+        .stdout.trim()
+        .split('\n');
+      assert.deepEqual(
+        backing,
+        ['3000:3000 600', '1000:1000 644', '1000:1000 2755'],
+        "the backing files carry the callers' owners and modes",
+      );
+      assert.equal(run('stat', ['-c', '%t:%T', join(scratchDir, 'd/null')]).stdout.trim(), '1:3');
+
+      await e.node.NodeUnpublishVolume({ volume_id: v.volumeId, target_path: v.targetPath });
+      assert.equal(existsSync(scratchDir), false);
+    },
+    { mounter: true },
   );
 });

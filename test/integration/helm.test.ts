@@ -1,6 +1,7 @@
 // The Helm chart: `helm lint`, then `helm template` rendered and checked as
 // objects — the CSIDriver kubelet needs for inline volumes, one socket shared
-// by plugin, registrar and liveness probe, privileges and mount propagation.
+// by plugin, registrar and liveness probe, privileges and mount propagation,
+// and the mounter container that runs the volume daemons.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { join, posix } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { DRIVER_NAME } from '../../src/csi/identity.ts';
 import { socketPath } from '../../src/csi/server.ts';
+import { MOUNTER_CAPABILITIES } from '../helpers/csi.ts';
 import { ROOT } from '../helpers/mount.ts';
 import { run } from '../helpers/run.ts';
 
@@ -17,6 +19,7 @@ const CHART = join(ROOT, 'deploy/helm/interposer');
 interface Mount {
   name: string;
   mountPath: string;
+  subPath?: string;
   mountPropagation?: string;
 }
 interface Container {
@@ -24,12 +27,18 @@ interface Container {
   image: string;
   args: string[];
   env?: { name: string; value?: string }[];
-  securityContext?: { privileged?: boolean };
+  securityContext?: {
+    privileged?: boolean;
+    allowPrivilegeEscalation?: boolean;
+    capabilities?: { add?: string[]; drop?: string[] };
+  };
+  livenessProbe?: object;
   volumeMounts: Mount[];
 }
 interface Volume {
   name: string;
   hostPath?: { path: string; type?: string };
+  emptyDir?: object;
 }
 interface K8sObject {
   kind: string;
@@ -63,15 +72,22 @@ function arg(c: Container, flag: string): string | undefined {
   return c.args.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
 }
 
-/** The host path behind a container path, through the container's hostPath volume mounts. */
-function hostPathOf(c: Container, volumes: Volume[], containerPath: string): string | undefined {
+/** The volume behind a container path and the path inside that volume (subPath included). */
+function volumeOf(c: Container, containerPath: string): { volume: string; path: string } | undefined {
   for (const m of c.volumeMounts) {
     if (containerPath === m.mountPath || containerPath.startsWith(`${m.mountPath}/`)) {
-      const v = volumes.find((x) => x.name === m.name)?.hostPath;
-      if (v) return posix.join(v.path, posix.relative(m.mountPath, containerPath));
+      return { volume: m.name, path: posix.join('/', m.subPath ?? '', posix.relative(m.mountPath, containerPath)) };
     }
   }
   return undefined;
+}
+
+/** The host path behind a container path, through the container's hostPath volume mounts. */
+function hostPathOf(c: Container, volumes: Volume[], containerPath: string): string | undefined {
+  const at = volumeOf(c, containerPath);
+  const v = volumes.find((x) => x.name === at?.volume)?.hostPath;
+  if (!v || !at) return undefined;
+  return at.path === '/' ? v.path : posix.join(v.path, at.path);
 }
 
 test('helm is installed (scripts/setup installs it with go install)', () => {
@@ -144,4 +160,48 @@ test('imageRegistry prefixes every image; no host path root is exposed by defaul
   const plain = render().find((o) => o.kind === 'DaemonSet')!;
   const plugin = plain.spec.template!.spec.containers.find((c) => c.name === 'plugin')!;
   assert.equal(arg(plugin, '--host-root'), undefined);
+});
+
+test('the mounter: same image, `csi mounter` on a socket in an emptyDir shared with the plugin, no privileges', () => {
+  const ds = render('hostRoots={/srv/datasets}').find((o) => o.kind === 'DaemonSet');
+  assert.ok(ds?.spec.template);
+  const { containers, volumes } = ds.spec.template.spec;
+  const plugin = containers.find((c) => c.name === 'plugin');
+  const mounter = containers.find((c) => c.name === 'mounter');
+  assert.ok(plugin && mounter, 'plugin and mounter containers');
+
+  assert.equal(mounter.image, plugin.image, 'the mounter runs the same image');
+  assert.deepEqual(mounter.args.slice(0, 2), ['csi', 'mounter']);
+  const socket = arg(mounter, '--socket');
+  assert.ok(socket, 'the mounter is told its socket');
+  assert.equal(arg(plugin, '--mounter-socket'), socket, 'the plugin hands volumes to that socket');
+  const shared = volumeOf(mounter, socket);
+  assert.ok(shared, 'the socket is on a volume');
+  assert.deepEqual(volumeOf(plugin, socket), shared, 'plugin and mounter see the socket on the same volume');
+  assert.ok(volumes.find((v) => v.name === shared.volume)?.emptyDir, 'the socket volume is an emptyDir: private to the pod');
+  // Each daemon's control socket, which the plugin scrapes for the node metrics, is under /run/interposer (control/socket-path.ts, as root).
+  const control = '/run/interposer/0123456789abcdef.sock';
+  assert.ok(volumeOf(mounter, control), "the daemons' control sockets are on a volume");
+  assert.deepEqual(
+    volumeOf(plugin, control),
+    volumeOf(mounter, control),
+    "the plugin reaches the control sockets of the mounter's daemons",
+  );
+
+  // The daemons get their connection as an fd: no device, no kubelet dir, only the granted capabilities.
+  const sc = mounter.securityContext;
+  assert.notEqual(sc?.privileged, true);
+  assert.equal(sc?.allowPrivilegeEscalation, false);
+  assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
+  assert.deepEqual(sc?.capabilities?.add, MOUNTER_CAPABILITIES, 'the capabilities the csi tests run the mounter with');
+  assert.equal(volumeOf(mounter, '/dev/fuse'), undefined, 'no /dev/fuse in the mounter');
+  assert.equal(volumeOf(mounter, '/var/lib/kubelet'), undefined, 'no kubelet dir in the mounter');
+  assert.equal(mounter.livenessProbe, undefined, 'no liveness probe: restarting the mounter ends every volume');
+
+  // Backing directories at the same host paths the plugin names in the daemons' configs.
+  const stateDir = arg(plugin, '--state-dir')!;
+  assert.equal(hostPathOf(mounter, volumes, `${stateDir}/scratch/v`), hostPathOf(plugin, volumes, `${stateDir}/scratch/v`));
+  assert.equal(hostPathOf(mounter, volumes, `${stateDir}/state.json`), undefined, 'the mounter cannot touch the state file');
+  assert.equal(hostPathOf(mounter, volumes, '/srv/datasets/a'), '/srv/datasets/a');
+  assert.equal(mounter.volumeMounts.find((m) => m.mountPath === '/srv/datasets')?.mountPropagation, 'HostToContainer');
 });
