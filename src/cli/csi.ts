@@ -4,6 +4,7 @@
 // and also survive a restart of the plugin's container.
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
+import { METRICS_DATA, type MetricsData } from '../config/layers.ts';
 import { ConfigError } from '../config/load.ts';
 import { log } from '../util/log.ts';
 
@@ -14,6 +15,7 @@ export interface CsiFlags {
   hostRoot: string[];
   testController?: boolean | string;
   metrics?: string;
+  metricsData?: string;
   mounterSocket?: string;
 }
 
@@ -28,6 +30,13 @@ function checkSocketPath(flag: string, path: string): string {
   return path;
 }
 
+function metricsDataOf(mode: string | undefined): MetricsData | undefined {
+  if (mode === undefined) return undefined;
+  if (!(METRICS_DATA as readonly string[]).includes(mode))
+    throw new ConfigError(`--metrics-data ${JSON.stringify(mode)} is not a mode; expected one of ${METRICS_DATA.join(', ')}`);
+  return mode as MetricsData;
+}
+
 export async function csiCommand(flags: CsiFlags): Promise<void> {
   // Loaded here so other commands do not pay for gRPC.
   const { startPlugin } = await import('../csi/plugin.ts');
@@ -38,6 +47,7 @@ export async function csiCommand(flags: CsiFlags): Promise<void> {
     stateDir: flags.stateDir,
     hostRoots: [...flags.hostRoot, ...fromEnv],
     metrics: flags.metrics ?? (process.env.INTERPOSER_METRICS_PORT ? `0.0.0.0:${process.env.INTERPOSER_METRICS_PORT}` : undefined),
+    metricsData: metricsDataOf(flags.metricsData),
     testController: flags.testController === undefined ? 'off' : flags.testController === 'advertised' ? 'advertised' : 'hidden',
     ...(flags.mounterSocket ? { mounterSocket: checkSocketPath('--mounter-socket', flags.mounterSocket) } : {}),
   });

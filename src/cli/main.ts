@@ -82,6 +82,11 @@ program
     [] as string[],
   )
   .option('--metrics <host:port>', "the node's one Prometheus endpoint for all volumes (default 0.0.0.0:$INTERPOSER_METRICS_PORT when set)")
+  .option(
+    '--metrics-data <mode>',
+    'observe: volume metrics count every read and write (data through the daemons); kernel: keep kernel passthrough, reads and writes of passed-through files are not counted',
+    process.env.INTERPOSER_METRICS_DATA,
+  )
   .option('--test-controller [mode]', 'tests only: serve a Controller service for csi-sanity, "hidden" (default) or "advertised"')
   .option(
     '--mounter-socket <path>',

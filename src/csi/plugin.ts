@@ -1,6 +1,7 @@
 // Assembles the CSI node plugin: proto, state, who runs the daemons (the
 // plugin itself, or the mounter when a socket is given), volume manager,
 // services, server.
+import type { MetricsData } from '../config/layers.ts';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { log } from '../util/log.ts';
@@ -29,6 +30,8 @@ export interface PluginOptions {
   testController?: 'off' | 'hidden' | 'advertised';
   /** HOST:PORT of the node's Prometheus endpoint (all volumes); none when unset. */
   metrics?: string;
+  /** Data mode of every volume's metrics layer (default observe). */
+  metricsData?: MetricsData;
   /**
    * The mounter's socket (`interposer csi mounter`): it runs the volume
    * daemons, so they outlive this plugin's container. Unset: the plugin
@@ -57,7 +60,7 @@ export async function startPlugin(o: PluginOptions): Promise<Plugin> {
     state,
     daemons,
     policy: { hostRoots: resolveHostRoots(o.hostRoots), otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined },
-    metrics: o.metrics !== undefined,
+    metrics: o.metrics !== undefined ? (o.metricsData ?? 'observe') : undefined,
   });
   const metricsServer = o.metrics ? await startNodeMetrics(parseListen(o.metrics), volumes) : undefined;
   let ready = false;

@@ -4,6 +4,7 @@
 // each volume. It never stats a target that may hold a dead FUSE mount: whether
 // something is mounted comes from /proc/self/mountinfo. Who runs the daemons
 // (the plugin itself or the mounter) is the DaemonSupervisor's business.
+import type { MetricsData } from '../config/layers.ts';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, openSync, rmdirSync, rmSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
@@ -34,8 +35,11 @@ export interface VolumeManagerOptions {
   state: State;
   policy: AttributePolicy;
   daemons: DaemonSupervisor;
-  /** The node serves one metrics endpoint: every volume daemon keeps metrics and serves them on its control socket. */
-  metrics?: boolean;
+  /**
+   * The node serves one metrics endpoint: every volume daemon keeps metrics and serves them on its control socket,
+   * with its metrics layer in this data mode (`observe` counts bytes; `kernel` keeps kernel passthrough).
+   */
+  metrics?: MetricsData;
 }
 
 const STATFS_TIMEOUT_MS = 2000;
@@ -93,7 +97,7 @@ export class VolumeManager {
     const scratchDir = spec.scratch ? join(this.o.stateDir, 'scratch', name) : undefined;
     const logFile = join(this.o.stateDir, 'logs', `${name}.log`);
     const readOnly = a.readonly || spec.config.mount.readOnly;
-    const doc = configDocument(spec.doc, target, spec, scratchDir, readOnly, this.o.metrics ?? false);
+    const doc = configDocument(spec.doc, target, spec, scratchDir, readOnly, this.o.metrics);
     mkdirSync(target, { recursive: true, mode: 0o750 });
     let fd = -1;
     let logFd = -1;
@@ -321,7 +325,7 @@ function configDocument(
   spec: VolumeSpec,
   scratchDir: string | undefined,
   readOnly: boolean,
-  metrics: boolean,
+  metrics: MetricsData | undefined,
 ): Record<string, unknown> {
   const mount = { ...(doc.mount as Record<string, unknown> | undefined) };
   // Pods run as arbitrary users; the kernel still checks permissions (default_permissions).
@@ -340,7 +344,7 @@ function configDocument(
     // Gathered by the plugin from the control socket into the node's endpoint.
     telemetry.metrics = 'control';
     const list = Array.isArray(layers) ? layers : [];
-    if (!list.some((l) => l !== null && typeof l === 'object' && 'metrics' in l)) layers = [{ metrics: {} }, ...list];
+    if (!list.some((l) => l !== null && typeof l === 'object' && 'metrics' in l)) layers = [{ metrics: { data: metrics } }, ...list];
   }
   return { ...doc, ...(scratchDir !== undefined ? { backend: { type: 'passthrough', path: scratchDir } } : {}), mount, telemetry, layers };
 }

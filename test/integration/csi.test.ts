@@ -386,6 +386,15 @@ test('one metrics endpoint per node gathers every volume with namespace, pod and
       assert.equal(text.match(/^# TYPE interposer_operations_total /gm)?.length, 1, 'each family appears once');
       assert.doesNotMatch(text, /path="\//, 'no path label');
       assert.match(text, /interposer_csi_volume_up\{volume="data",namespace="team-a",pod="db-0"\} 1/);
+      assert.ok(
+        text
+          .split('\n')
+          .some(
+            (l) =>
+              l.startsWith('interposer_metrics_layers{') && l.includes('data="observe"') && l.includes('volume="data"') && l.endsWith(' 1'),
+          ),
+        'metrics count data by default',
+      );
 
       // A dead daemon shows as down; the other volume keeps reporting.
       const daemon = daemonOf(e, a.volumeId);
@@ -520,6 +529,9 @@ test('with a mounter, a killed daemon is reported, the node metrics still gather
 
       const before = await scrape(port);
       assert.match(before, /^interposer_csi_mounter_up 1$/m);
+      const kernelMode = (l: string): boolean =>
+        l.startsWith('interposer_metrics_layers{') && l.includes('data="kernel"') && l.includes('volume="cache"') && l.endsWith(' 1');
+      assert.ok(before.split('\n').some(kernelMode), '--metrics-data kernel reached the volumes');
       for (const volume of ['scratch', 'cache']) {
         assert.match(before, new RegExp(`interposer_csi_volume_up\\{volume="${volume}"[^}]*\\} 1`));
         assert.ok(
@@ -550,7 +562,7 @@ test('with a mounter, a killed daemon is reported, the node metrics still gather
       await e.node.NodeUnpublishVolume({ volume_id: b.volumeId, target_path: b.targetPath });
       assert.deepEqual(mountsBeneath(e.base), []);
     },
-    { mounter: true, extra: () => ['--metrics', `127.0.0.1:${port}`] },
+    { mounter: true, extra: () => ['--metrics', `127.0.0.1:${port}`, '--metrics-data', 'kernel'] },
   );
 });
 

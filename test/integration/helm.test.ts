@@ -205,3 +205,18 @@ test('the mounter: same image, `csi mounter` on a socket in an emptyDir shared w
   assert.equal(hostPathOf(mounter, volumes, '/srv/datasets/a'), '/srv/datasets/a');
   assert.equal(mounter.volumeMounts.find((m) => m.mountPath === '/srv/datasets')?.mountPropagation, 'HostToContainer');
 });
+
+test('kernelPassthrough grants the mounter SYS_ADMIN and nothing else; metrics.data reaches the plugin', () => {
+  const mounterOf = (...sets: string[]) => {
+    const ds = render(...sets).find((o) => o.kind === 'DaemonSet')!;
+    const containers = ds.spec.template!.spec.containers;
+    return { mounter: containers.find((c) => c.name === 'mounter')!, plugin: containers.find((c) => c.name === 'plugin')! };
+  };
+  const plain = mounterOf();
+  assert.deepEqual(plain.mounter.securityContext?.capabilities?.add, MOUNTER_CAPABILITIES);
+  assert.equal(plain.plugin.env?.find((e) => e.name === 'INTERPOSER_METRICS_DATA')?.value, 'observe');
+  const kp = mounterOf('kernelPassthrough=true', 'metrics.data=kernel');
+  assert.deepEqual(kp.mounter.securityContext?.capabilities?.add, [...MOUNTER_CAPABILITIES, 'SYS_ADMIN']);
+  assert.notEqual(kp.mounter.securityContext?.privileged, true);
+  assert.equal(kp.plugin.env?.find((e) => e.name === 'INTERPOSER_METRICS_DATA')?.value, 'kernel');
+});
