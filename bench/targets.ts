@@ -61,12 +61,6 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     config: { layers: [{ fault: { rules: [] } }] },
     note: 'a fault layer with no rules',
   },
-  {
-    name: 'passthrough-semi1',
-    extra: true,
-    nodeFlags: ['--max-semi-space-size=1'],
-    note: 'defaults, V8 young generation capped at 1 MiB semi-spaces',
-  },
 ];
 
 export interface InterposerConfig {
