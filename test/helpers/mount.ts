@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stopProcess } from './run.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'src/cli/main.ts');
@@ -64,10 +65,7 @@ export async function startDaemon(args: string[], mountpoint: string, env: NodeJ
 
 /** Unmounts and stops the daemon; safe to call on one that already ended. */
 export async function stopDaemon(d: Daemon): Promise<void> {
-  if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGTERM');
-  const code = await Promise.race([d.exited, sleep(10000).then(() => 'timeout' as const)]);
-  if (code === 'timeout') d.child.kill('SIGKILL');
-  await d.exited;
+  await stopProcess(d.child, d.exited);
   if (isMounted(d.mountpoint)) {
     spawn('umount', ['-l', d.mountpoint]);
     await waitFor(() => !isMounted(d.mountpoint), 5000, `unmount of ${d.mountpoint}`);
