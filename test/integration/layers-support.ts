@@ -2,24 +2,18 @@
 // file, `interposer ctl` as a child process, Python workloads that report
 // per-call outcomes as JSON.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { CLI, NODE, tempDir, withMount, type Daemon } from '../helpers/mount.ts';
+import { CLI, NODE, withMount, withTempDir, writeConfig, type Daemon } from '../helpers/mount.ts';
 import { run, type RunOptions } from '../helpers/run.ts';
 
 /** `cache: direct` so every read and write reaches the daemon; timeouts 0 so every stat does too. */
 export const DIRECT = 'backend: { type: memory }\nmount: { cache: direct, attrTimeout: 0, entryTimeout: 0 }\n';
 
 /** Mounts with `yaml` as the config file (DIRECT is prepended unless the text has its own mount section). */
-export async function withConfig<T>(yaml: string, fn: (mnt: string, d: Daemon, configFile: string) => Promise<T>): Promise<T> {
-  const dir = tempDir('cfg');
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, /^mount:/m.test(yaml) ? yaml : DIRECT + yaml);
-  try {
-    return await withMount(['--config', file], (mnt, d) => fn(mnt, d, file));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+export function withConfig<T>(yaml: string, fn: (mnt: string, d: Daemon, configFile: string) => Promise<T>): Promise<T> {
+  return withTempDir('cfg', (dir) => {
+    const file = writeConfig(dir, /^mount:/m.test(yaml) ? yaml : DIRECT + yaml);
+    return withMount(['--config', file], (mnt, d) => fn(mnt, d, file));
+  });
 }
 
 export interface CtlResult {

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { ROOT, tempDir, withMount } from '../helpers/mount.ts';
+import { ROOT, tempDir, withMount, writeConfig } from '../helpers/mount.ts';
 import { freePort, py, sh, stopProcess } from '../helpers/run.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -150,25 +150,21 @@ test('a real Prometheus scrapes a live mount; every dashboard query returns data
   let prom: Prom | undefined;
   try {
     const metricsPort = await freePort();
-    const cfg = join(dir, 'mount.yaml');
-    writeFileSync(
-      cfg,
-      toYaml({
-        mount: { cache: 'direct' },
-        layers: [
-          { metrics: {} },
-          { fault: { seed: 7, rules: [{ name: 'log-full', ops: ['write'], paths: ['**/*.log'], errno: 'ENOSPC' }] } },
-          {
-            throttle: {
-              write: '2MiB/s',
-              burst: '256KiB',
-              rules: [{ name: 'slow-reads', ops: ['read'], paths: ['slow/**'], read: '4MiB/s', burst: '128KiB' }],
-            },
+    const cfg = writeConfig(dir, {
+      mount: { cache: 'direct' },
+      layers: [
+        { metrics: {} },
+        { fault: { seed: 7, rules: [{ name: 'log-full', ops: ['write'], paths: ['**/*.log'], errno: 'ENOSPC' }] } },
+        {
+          throttle: {
+            write: '2MiB/s',
+            burst: '256KiB',
+            rules: [{ name: 'slow-reads', ops: ['read'], paths: ['slow/**'], read: '4MiB/s', burst: '128KiB' }],
           },
-        ],
-        telemetry: { labels: { namespace: 'team-a', pod: 'trainer-0' } },
-      }),
-    );
+        },
+      ],
+      telemetry: { labels: { namespace: 'team-a', pod: 'trainer-0' } },
+    });
     const args = [
       '--backend',
       'memory',

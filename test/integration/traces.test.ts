@@ -11,7 +11,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify as toYaml } from 'yaml';
-import { CLI, NODE, ROOT, tempDir, withMount } from '../helpers/mount.ts';
+import { CLI, NODE, ROOT, tempDir, withMount, writeConfig, type ConfigDoc } from '../helpers/mount.ts';
 import { freePort, py, run, sh, stopProcess } from '../helpers/run.ts';
 
 const COLLECTOR = join(ROOT, '.tools/bin/otelcol-interposer');
@@ -180,8 +180,7 @@ test('spans reach a real OpenTelemetry Collector, with attributes, parents and r
   let col: Collector | undefined;
   try {
     col = await startCollector(dir, rx.port);
-    const cfg = join(dir, 'mount.yaml');
-    const config = (otlp: string, protocol: string) => ({
+    const config = (otlp: string, protocol: 'http' | 'grpc'): ConfigDoc => ({
       mount: { cache: 'direct', allowOther: true },
       layers: [
         { trace: {} },
@@ -190,7 +189,7 @@ test('spans reach a real OpenTelemetry Collector, with attributes, parents and r
       ],
       telemetry: { traces: { otlp, protocol }, labels: { volume: `tv-${protocol}` } },
     });
-    writeFileSync(cfg, toYaml(config(`http://127.0.0.1:${col.http}`, 'http')));
+    const cfg = writeConfig(dir, config(`http://127.0.0.1:${col.http}`, 'http'));
     await withMount(['--backend', 'memory', '--config', cfg], async (mnt) => {
       for (const d of ['d', 'p1', 'p2/keep', 'p2/drop', 'p3', 'p4', 'p5', 'p6', 'p7']) mkdirSync(join(mnt, d), { recursive: true });
       chmodSync(join(mnt, 'd'), 0o777);
@@ -338,7 +337,7 @@ test('spans reach a real OpenTelemetry Collector, with attributes, parents and r
     });
 
     await t.test('OTLP over gRPC', async () => {
-      writeFileSync(cfg, toYaml(config(`http://127.0.0.1:${col!.grpc}`, 'grpc')));
+      writeConfig(dir, config(`http://127.0.0.1:${col!.grpc}`, 'grpc')); // the same file, rewritten
       await withMount(['--backend', 'memory', '--config', cfg], async (mnt) => {
         sh('echo grpc > g', { cwd: mnt });
         const s = await until('a span over gRPC', () =>
