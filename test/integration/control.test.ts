@@ -169,10 +169,7 @@ layers:
   const beforeMount = Date.now();
   await withConfig(yaml, async (mnt) => {
     const afterMount = Date.now();
-    const windows = (): Record<string, { from: string; to?: string }> =>
-      Object.fromEntries(
-        ctlJson<Array<{ name: string; window?: { from: string; to?: string } }>>('rules', mnt).map((r) => [r.name, r.window!]),
-      );
+    const windows = (): Record<string, { from: string; to?: string }> => Object.fromEntries(rules(mnt).map((r) => [r.name, r.window!]));
     /** Asserts that an ISO time lies in [lo, hi] (ms since the epoch). */
     const between = (iso: string, lo: number, hi: number, what: string): void => {
       const t = Date.parse(iso);

@@ -2,6 +2,7 @@
 // file, `interposer ctl` as a child process, Python workloads that report
 // per-call outcomes as JSON.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { RuleStatus } from '../../src/control/controller.ts';
 import { CLI, NODE, withMount, withTempDir, writeConfig, type Daemon } from '../helpers/mount.ts';
 import { run, type RunOptions } from '../helpers/run.ts';
 
@@ -33,14 +34,6 @@ export function ctlJson<T = unknown>(...args: string[]): T {
   const r = ctl(...args);
   if (r.status !== 0) throw new Error(`interposer ctl ${args.join(' ')} exited ${r.status}:\n${r.stdout}${r.stderr}`);
   return JSON.parse(r.stdout) as T;
-}
-
-export interface RuleStatus {
-  layer: number;
-  kind: string;
-  name: string;
-  matched: number;
-  fired: number;
 }
 
 export function rules(mnt: string): RuleStatus[] {
