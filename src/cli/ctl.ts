@@ -1,39 +1,18 @@
 // interposer ctl: the control API of a running mount, from the shell.
-import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { callControl, type ControlReply } from '../control/client.ts';
 import { controlSocketFor } from '../control/socket-path.ts';
 
 interface CtlFlags {
   socket?: string;
 }
 
-function call(socket: string, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new Error(
-          err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
-            ? `no control socket at ${socket}: is an interposer mount running there? (give --socket PATH if it uses another)`
-            : `control socket ${socket}: ${err.message}`,
-        ),
-      ),
-    );
-    req.end(body);
-  });
-}
-
 async function act(mountpoint: string, flags: CtlFlags, method: string, path: string, body?: string): Promise<void> {
   const socket = flags.socket ?? controlSocketFor(mountpoint);
-  let answer: { status: number; text: string };
+  let answer: ControlReply;
   try {
-    answer = await call(socket, method, path, body);
+    answer = await callControl(socket, method, path, body);
   } catch (err) {
     process.stderr.write(`interposer ctl: ${(err as Error).message}\n`);
     process.exit(1);

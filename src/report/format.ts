@@ -27,22 +27,6 @@ export function fmtNum(n: number | null, digits = 2): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(digits);
 }
 
-/** Left-aligned first column, right-aligned numbers. */
-export function table(head: string[], rows: string[][], leftColumns = 1): string {
-  const all = [head, ...rows];
-  const widths = head.map((_, c) => Math.max(...all.map((r) => [...(r[c] ?? '')].length)));
-  const pad = (s: string, c: number): string => {
-    const gap = ' '.repeat(widths[c] - [...s].length);
-    return c < leftColumns ? s + gap : gap + s;
-  };
-  const line = (r: string[]): string =>
-    r
-      .map((s, c) => pad(s ?? '', c))
-      .join('  ')
-      .trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
 /** pid 0: the kernel itself (releases after the last close, writeback). */
 export function commandName(p: { pid: number; command: string }): string {
   return p.pid === 0 ? '(kernel)' : p.command || '?';

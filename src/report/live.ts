@@ -3,10 +3,10 @@
 // trace layer. Through the control API the trace filter is widened for the
 // recording (to everything, or to --filter), the spans the file gains in the
 // meantime are read, and the filter configured for the mount is put back.
-import { request } from 'node:http';
 import { openSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { callControl, ControlSocketError, type ControlReply } from '../control/client.ts';
 import { controlSocketFor } from '../control/socket-path.ts';
 import { parseTraceText, type OpRecord, type ParseStats } from './read.ts';
 
@@ -30,33 +30,23 @@ interface Reply {
   body: unknown;
 }
 
-function call(socket: string, method: string, path: string, body?: string): Promise<Reply> {
-  return new Promise((resolvePromise, reject) => {
-    const req = request({ socketPath: socket, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // keep the text
-        }
-        resolvePromise({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
-    req.on('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new LiveError(
-          err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
-            ? `no control socket at ${socket}: is an interposer mount running there? (give --socket PATH if it uses another)`
-            : `control socket ${socket}: ${err.message}`,
-        ),
-      ),
-    );
-    req.end(body);
-  });
+/** A control API call whose answer is JSON when it parses as JSON, else the text. */
+async function call(socket: string, method: string, path: string, body?: string): Promise<Reply> {
+  let reply: ControlReply;
+  try {
+    reply = await callControl(socket, method, path, body);
+  } catch (err) {
+    // report turns a LiveError into a usage error (exit 2) that names --live.
+    if (err instanceof ControlSocketError) throw new LiveError(err.message);
+    throw err;
+  }
+  let parsed: unknown = reply.text;
+  try {
+    parsed = JSON.parse(reply.text);
+  } catch {
+    // keep the text
+  }
+  return { status: reply.status, body: parsed };
 }
 
 async function expectOk(socket: string, method: string, path: string, body?: string): Promise<unknown> {

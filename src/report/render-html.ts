@@ -3,6 +3,17 @@
 import type { HotRow, Report } from './analyse.ts';
 import { commandName, fmtBytes, fmtNum, fmtPct, fmtUs } from './format.ts';
 import { COLORS, esc, groupedBars, hbars, lineChart, logSpread, split } from './svg.ts';
+import {
+  errorTable,
+  fsyncFileTable,
+  hotTable,
+  injectedTable,
+  latencyTable,
+  opMixTable,
+  processTable,
+  sequentialTable,
+  type Table,
+} from './tables.ts';
 
 const CSS = `
 body{font-family:system-ui,sans-serif;margin:24px auto;max-width:980px;color:#1f2933;padding:0 16px}
@@ -14,10 +25,10 @@ th:first-child,td:first-child,td.l{text-align:left}td.path{font-family:ui-monosp
 .card b{display:block;font-size:20px}.card span{color:#52606d;font-size:12px}
 svg{display:block;margin:8px 0;max-width:100%;height:auto}`;
 
-function tableHtml(head: string[], rows: string[][], pathColumn = -1): string {
-  const th = head.map((h) => `<th>${esc(h)}</th>`).join('');
-  const tr = rows
-    .map((r) => `<tr>${r.map((c, i) => `<td${i === pathColumn ? ' class="path"' : ''}>${esc(c)}</td>`).join('')}</tr>`)
+function drawTable(t: Table): string {
+  const th = t.head.map((h) => `<th>${esc(h)}</th>`).join('');
+  const tr = t.rows
+    .map((r) => `<tr>${r.map((c, i) => `<td${i === 0 && t.pathColumn ? ' class="path"' : ''}>${esc(c)}</td>`).join('')}</tr>`)
     .join('');
   return `<table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table>`;
 }
@@ -29,11 +40,7 @@ function card(value: string, label: string): string {
 function hot(rows: HotRow[]): string {
   return (
     hbars(rows.map((r) => ({ label: r.path, value: r.ops, text: `${r.ops} ops, ${fmtBytes(r.bytesRead + r.bytesWritten)}` }))) +
-    tableHtml(
-      ['path', 'ops', 'reads+writes', 'read', 'written', 'busy'],
-      rows.map((r) => [r.path, String(r.ops), String(r.dataOps), fmtBytes(r.bytesRead), fmtBytes(r.bytesWritten), fmtUs(r.busyUs)]),
-      0,
-    )
+    drawTable(hotTable(rows))
   );
 }
 
@@ -92,10 +99,7 @@ export function renderHtml(r: Report): string {
         color: COLORS.other,
       })),
     ),
-    tableHtml(
-      ['op', 'count', 'share', 'errors'],
-      r.opMix.map((m) => [m.op, String(m.count), fmtPct(m.share), String(m.errors)]),
-    ),
+    drawTable(opMixTable(r.opMix)),
   );
 
   h2('Reads and writes');
@@ -130,19 +134,7 @@ export function renderHtml(r: Report): string {
   parts.push(
     '<p class="sub">An I/O is sequential when it starts where the previous read or write of the same file ended (or at 0 for the first).</p>',
     `<p>All files: reads ${esc(fmtPct(s.read.ratio))} sequential (${s.read.sequential} of ${s.read.sequential + s.read.random}), writes ${esc(fmtPct(s.write.ratio))} sequential (${s.write.sequential} of ${s.write.sequential + s.write.random}).</p>`,
-    tableHtml(
-      ['path', 'seq reads', 'random reads', 'read seq', 'seq writes', 'random writes', 'write seq'],
-      s.files.map((x) => [
-        x.path,
-        String(x.read.sequential),
-        String(x.read.random),
-        fmtPct(x.read.ratio),
-        String(x.write.sequential),
-        String(x.write.random),
-        fmtPct(x.write.ratio),
-      ]),
-      0,
-    ),
+    drawTable(sequentialTable(s, false)),
   );
 
   h2('Hottest files');
@@ -153,20 +145,7 @@ export function renderHtml(r: Report): string {
   h2('Processes');
   parts.push(
     hbars(r.processes.map((p) => ({ label: `${p.pid} ${commandName(p)}`, value: p.ops, text: `${p.ops} ops` }))),
-    tableHtml(
-      ['pid', 'command', 'ops', 'reads', 'writes', 'read', 'written', 'fsyncs', 'errors'],
-      r.processes.map((p) => [
-        String(p.pid),
-        commandName(p),
-        String(p.ops),
-        String(p.reads),
-        String(p.writes),
-        fmtBytes(p.bytesRead),
-        fmtBytes(p.bytesWritten),
-        String(p.fsyncs),
-        String(p.errors),
-      ]),
-    ),
+    drawTable(processTable(r.processes)),
   );
 
   h2('Latency per operation');
@@ -183,22 +162,13 @@ export function renderHtml(r: Report): string {
       })),
       fmtUs,
     ),
-    tableHtml(
-      ['op', 'count', 'mean', 'p50', 'p90', 'p99', 'max'],
-      r.latency.map((l) => [l.op, String(l.count), fmtUs(l.meanUs), fmtUs(l.p50Us), fmtUs(l.p90Us), fmtUs(l.p99Us), fmtUs(l.maxUs)]),
-    ),
+    drawTable(latencyTable(r.latency)),
   );
 
   h2('fsync');
   parts.push(
     `<p>${f.fsyncs} fsync — ${esc(fmtNum(f.perSecond))} per second, ${esc(fmtNum(f.perWrittenMiB))} per written MiB; ${f.fsyncdirs} fsyncdir, ${f.syncfs} syncfs.</p>`,
-    f.files.length
-      ? tableHtml(
-          ['path', 'fsyncs'],
-          f.files.map((x) => [x.path, String(x.fsyncs)]),
-          0,
-        )
-      : '',
+    f.files.length ? drawTable(fsyncFileTable(f.files)) : '',
   );
 
   h2('Errors');
@@ -211,28 +181,11 @@ export function renderHtml(r: Report): string {
             text: `${e.count} (${e.injected} injected)`,
             color: COLORS.error,
           })),
-        ) +
-          tableHtml(
-            ['op', 'result', 'count', 'injected'],
-            r.errors.map((e) => [e.op, e.result, String(e.count), String(e.injected)]),
-          )
+        ) + drawTable(errorTable(r.errors))
       : '<p class="none">none</p>',
   );
   h2('Rules that acted');
-  parts.push(
-    r.injected.length
-      ? tableHtml(
-          ['rule', 'ops', 'results'],
-          r.injected.map((i) => [
-            i.rule,
-            String(i.count),
-            Object.entries(i.results)
-              .map(([k, v]) => `${k} ${v}`)
-              .join(', '),
-          ]),
-        )
-      : '<p class="none">none</p>',
-  );
+  parts.push(r.injected.length ? drawTable(injectedTable(r.injected)) : '<p class="none">none</p>');
   return page(r, parts);
 }
 

@@ -1,16 +1,38 @@
 // The report as plain text for a terminal.
-import type { HotRow, Report } from './analyse.ts';
-import { commandName, fmtBytes, fmtNum, fmtPct, fmtUs, table } from './format.ts';
+import type { Report } from './analyse.ts';
+import { fmtBytes, fmtNum } from './format.ts';
+import {
+  errorTable,
+  fsyncFileTable,
+  hotTable,
+  injectedTable,
+  ioSizeTable,
+  latencyTable,
+  opMixTable,
+  processTable,
+  readWriteTable,
+  sequentialTable,
+  type Table,
+} from './tables.ts';
 
 function section(title: string, body: string): string {
   return `${title}\n${body}\n`;
 }
 
-function hotTable(rows: HotRow[]): string {
-  return table(
-    ['path', 'ops', 'reads+writes', 'read', 'written', 'busy'],
-    rows.map((r) => [r.path, String(r.ops), String(r.dataOps), fmtBytes(r.bytesRead), fmtBytes(r.bytesWritten), fmtUs(r.busyUs)]),
-  );
+/** Columns padded to their widest cell: the leading name columns aligned left, the numbers right. */
+function drawTable(t: Table): string {
+  const all = [t.head, ...t.rows];
+  const widths = t.head.map((_, c) => Math.max(...all.map((r) => [...(r[c] ?? '')].length)));
+  const pad = (s: string, c: number): string => {
+    const gap = ' '.repeat(widths[c] - [...s].length);
+    return c < t.leftColumns ? s + gap : gap + s;
+  };
+  const line = (r: string[]): string =>
+    r
+      .map((s, c) => pad(s ?? '', c))
+      .join('  ')
+      .trimEnd();
+  return [line(t.head), line(widths.map((w) => '-'.repeat(w))), ...t.rows.map(line)].join('\n');
 }
 
 export function renderText(r: Report): string {
@@ -24,146 +46,41 @@ export function renderText(r: Report): string {
   );
   if (t.ops === 0) return `${out.join('\n')}\nThe trace holds no operations: was the mount traced (--trace-file) and used?\n`;
 
-  out.push(
-    section(
-      'Operation mix',
-      table(
-        ['op', 'count', 'share', 'errors'],
-        r.opMix.map((m) => [m.op, String(m.count), fmtPct(m.share), String(m.errors)]),
-      ),
-    ),
-  );
+  out.push(section('Operation mix', drawTable(opMixTable(r.opMix))));
 
   const rw = r.readWrite;
   out.push(
     section(
       'Reads and writes',
-      table(
-        ['', 'reads', 'writes', 'read share'],
-        [
-          ['operations', String(rw.reads), String(rw.writes), fmtPct(rw.readOpsShare)],
-          ['bytes', fmtBytes(rw.bytesRead), fmtBytes(rw.bytesWritten), fmtPct(rw.readBytesShare)],
-        ],
-      ) + (rw.copies ? `\n${rw.copies} copy_file_range copied ${fmtBytes(rw.bytesCopied)} (not counted above)` : ''),
+      drawTable(readWriteTable(rw)) +
+        (rw.copies ? `\n${rw.copies} copy_file_range copied ${fmtBytes(rw.bytesCopied)} (not counted above)` : ''),
     ),
   );
 
-  if (r.ioSizes.length) {
-    out.push(
-      section(
-        'I/O sizes (requested)',
-        table(
-          ['size', 'reads', 'writes'],
-          r.ioSizes.map((b) => [b.label, String(b.read), String(b.write)]),
-        ),
-      ),
-    );
-  }
+  if (r.ioSizes.length) out.push(section('I/O sizes (requested)', drawTable(ioSizeTable(r.ioSizes))));
 
-  const s = r.sequential;
   out.push(
     section(
       'Sequential vs random (an I/O is sequential when it starts where the previous read or write of the file ended)',
-      table(
-        ['path', 'seq reads', 'random reads', 'read seq', 'seq writes', 'random writes', 'write seq'],
-        [
-          [
-            '(all files)',
-            String(s.read.sequential),
-            String(s.read.random),
-            fmtPct(s.read.ratio),
-            String(s.write.sequential),
-            String(s.write.random),
-            fmtPct(s.write.ratio),
-          ],
-          ...s.files.map((f) => [
-            f.path,
-            String(f.read.sequential),
-            String(f.read.random),
-            fmtPct(f.read.ratio),
-            String(f.write.sequential),
-            String(f.write.random),
-            fmtPct(f.write.ratio),
-          ]),
-        ],
-      ),
+      drawTable(sequentialTable(r.sequential, true)),
     ),
   );
 
-  out.push(section('Hottest files', hotTable(r.hottestFiles)));
-  out.push(section('Hottest directories', hotTable(r.hottestDirectories)));
-  out.push(
-    section(
-      'Processes',
-      table(
-        ['pid', 'command', 'ops', 'reads', 'writes', 'read', 'written', 'fsyncs', 'errors'],
-        r.processes.map((p) => [
-          String(p.pid),
-          commandName(p),
-          String(p.ops),
-          String(p.reads),
-          String(p.writes),
-          fmtBytes(p.bytesRead),
-          fmtBytes(p.bytesWritten),
-          String(p.fsyncs),
-          String(p.errors),
-        ]),
-        2,
-      ),
-    ),
-  );
-  out.push(
-    section(
-      'Latency per operation',
-      table(
-        ['op', 'count', 'mean', 'p50', 'p90', 'p99', 'max'],
-        r.latency.map((l) => [l.op, String(l.count), fmtUs(l.meanUs), fmtUs(l.p50Us), fmtUs(l.p90Us), fmtUs(l.p99Us), fmtUs(l.maxUs)]),
-      ),
-    ),
-  );
+  out.push(section('Hottest files', drawTable(hotTable(r.hottestFiles))));
+  out.push(section('Hottest directories', drawTable(hotTable(r.hottestDirectories))));
+  out.push(section('Processes', drawTable(processTable(r.processes))));
+  out.push(section('Latency per operation', drawTable(latencyTable(r.latency))));
 
   const f = r.fsync;
   out.push(
     section(
       'fsync',
       `${f.fsyncs} fsync (${fmtNum(f.perSecond)} per second, ${fmtNum(f.perWrittenMiB)} per written MiB), ${f.fsyncdirs} fsyncdir, ${f.syncfs} syncfs` +
-        (f.files.length
-          ? `\n${table(
-              ['path', 'fsyncs'],
-              f.files.map((x) => [x.path, String(x.fsyncs)]),
-            )}`
-          : ''),
+        (f.files.length ? `\n${drawTable(fsyncFileTable(f.files))}` : ''),
     ),
   );
 
-  out.push(
-    section(
-      'Errors',
-      r.errors.length
-        ? table(
-            ['op', 'result', 'count', 'injected'],
-            r.errors.map((e) => [e.op, e.result, String(e.count), String(e.injected)]),
-            2,
-          )
-        : 'none',
-    ),
-  );
-  out.push(
-    section(
-      'Rules that acted (interposer.rules)',
-      r.injected.length
-        ? table(
-            ['rule', 'ops', 'results'],
-            r.injected.map((i) => [
-              i.rule,
-              String(i.count),
-              Object.entries(i.results)
-                .map(([k, v]) => `${k} ${v}`)
-                .join(', '),
-            ]),
-          )
-        : 'none',
-    ),
-  );
+  out.push(section('Errors', r.errors.length ? drawTable(errorTable(r.errors)) : 'none'));
+  out.push(section('Rules that acted (interposer.rules)', r.injected.length ? drawTable(injectedTable(r.injected)) : 'none'));
   return out.join('\n');
 }

@@ -1,10 +1,14 @@
 // Mounting interposer for a test the way a user does: the real CLI in a child
 // process. Everything started here is stopped and unmounted in finally.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify as toYaml } from 'yaml';
+import type { z } from 'zod';
+import type { configSchema } from '../../src/config/schema.ts';
+import { stopProcess } from './run.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'src/cli/main.ts');
@@ -19,6 +23,29 @@ export function isMounted(path: string): boolean {
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `interposer-test-${prefix}-`));
+}
+
+/** Runs `fn` with a fresh temporary directory, removing it afterwards whatever happens. */
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => T | Promise<T>): Promise<T> {
+  const dir = tempDir(prefix);
+  try {
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A config document as a user writes it (units as strings, defaults left out). */
+export type ConfigDoc = z.input<typeof configSchema>;
+
+/**
+ * Writes `config` (a document, or YAML text as it stands) to DIR/config.yaml,
+ * replacing what was there, and returns the file's path.
+ */
+export function writeConfig(dir: string, config: ConfigDoc | string): string {
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, typeof config === 'string' ? config : toYaml(config));
+  return file;
 }
 
 export interface Daemon {
@@ -64,10 +91,7 @@ export async function startDaemon(args: string[], mountpoint: string, env: NodeJ
 
 /** Unmounts and stops the daemon; safe to call on one that already ended. */
 export async function stopDaemon(d: Daemon): Promise<void> {
-  if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGTERM');
-  const code = await Promise.race([d.exited, sleep(10000).then(() => 'timeout' as const)]);
-  if (code === 'timeout') d.child.kill('SIGKILL');
-  await d.exited;
+  await stopProcess(d.child, d.exited);
   if (isMounted(d.mountpoint)) {
     spawn('umount', ['-l', d.mountpoint]);
     await waitFor(() => !isMounted(d.mountpoint), 5000, `unmount of ${d.mountpoint}`);
@@ -75,14 +99,14 @@ export async function stopDaemon(d: Daemon): Promise<void> {
 }
 
 /** Runs `fn` with a fresh mount of `args`, always unmounting and removing the mountpoint. */
-export async function withMount<T>(args: string[], fn: (mnt: string, d: Daemon) => Promise<T>): Promise<T> {
-  const mountpoint = tempDir('mnt');
-  let d: Daemon | undefined;
-  try {
-    d = await startDaemon(args, mountpoint);
-    return await fn(mountpoint, d);
-  } finally {
-    if (d) await stopDaemon(d);
-    rmSync(mountpoint, { recursive: true, force: true });
-  }
+export function withMount<T>(args: string[], fn: (mnt: string, d: Daemon) => Promise<T>): Promise<T> {
+  return withTempDir('mnt', async (mountpoint) => {
+    let d: Daemon | undefined;
+    try {
+      d = await startDaemon(args, mountpoint);
+      return await fn(mountpoint, d);
+    } finally {
+      if (d) await stopDaemon(d);
+    }
+  });
 }

@@ -1,5 +1,9 @@
-// Running ordinary tools against a mount, as a given user when asked.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+// Running ordinary tools against a mount, as a given user when asked, and the
+// services a test runs beside one (a Prometheus, a collector): a free port for
+// each, and stopping them.
+import { spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RunOptions {
   cwd?: string;
@@ -33,4 +37,24 @@ export function py(code: string, o: RunOptions = {}): string {
   const r = run('python3', ['-c', code], o);
   if (r.status !== 0) throw new Error(`python failed (${r.status}):\n${r.stdout}${r.stderr}`);
   return r.stdout.trim();
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** SIGTERM, then SIGKILL if it has not ended within 10 s; resolves once it has ended. Safe on one that already ended. */
+export async function stopProcess(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  const r = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
+  if (r === 'timeout') child.kill('SIGKILL');
+  await exited;
 }

@@ -2,9 +2,9 @@
 // crash cleanup and unprivileged mounts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, NODE, ROOT, isMounted, startDaemon, stopDaemon, tempDir, waitFor, withMount } from '../helpers/mount.ts';
+import { CLI, NODE, ROOT, isMounted, startDaemon, stopDaemon, waitFor, withMount, withTempDir, writeConfig } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
 
 const cli = (args: string[], uid?: number) => run(NODE, [CLI, ...args], { uid, gid: uid });
@@ -27,18 +27,15 @@ test('run mounts, runs the command inside, unmounts and returns its status', () 
   assert.equal(existsSync(cwd), false, 'the temporary mountpoint is removed');
 });
 
-test('run over a passthrough directory leaves the data in it', () => {
-  const dir = tempDir('data');
-  try {
+test('run over a passthrough directory leaves the data in it', async () => {
+  await withTempDir('data', (dir) => {
     const r = cli(['run', '--backend', `passthrough:${dir}`, '--', 'sh', '-c', 'mkdir d && echo data > d/f']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(readFileSync(join(dir, 'd/f'), 'utf8'), 'data\n');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
-test('errors name the problem and the fix', () => {
+test('errors name the problem and the fix', async () => {
   const missing = cli(['run', '--backend', 'passthrough:/nonexistent/dir', '--', 'true']);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /backing directory \/nonexistent\/dir does not exist/);
@@ -47,10 +44,8 @@ test('errors name the problem and the fix', () => {
   assert.equal(badBackend.status, 2);
   assert.match(badBackend.stderr, /unknown backend; expected passthrough:DIR, memory\[:SIZE\] or null\[:SIZE\]/);
 
-  const dir = tempDir('cfg');
-  try {
-    const cfg = join(dir, 'bad.yaml');
-    writeFileSync(cfg, 'backend: { type: memory, size: 12parsecs }\nmount: { cache: sometimes, colour: red }\n');
+  await withTempDir('cfg', (dir) => {
+    const cfg = writeConfig(dir, 'backend: { type: memory, size: 12parsecs }\nmount: { cache: sometimes, colour: red }\n');
     const bad = cli(['run', '--config', cfg, '--', 'true']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /backend\.size: "12parsecs" is not a size; expected a size such as/);
@@ -65,9 +60,7 @@ test('errors name the problem and the fix', () => {
     const notDir = cli(['mount', join(dir, 'file')]);
     assert.equal(notDir.status, 2);
     assert.match(notDir.stderr, /is not a directory/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a busy mountpoint is refused with the way out', async () => {
@@ -82,26 +75,19 @@ test('a busy mountpoint is refused with the way out', async () => {
 
 test('SIGTERM and SIGINT unmount and exit 0', async () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    const mnt = tempDir('sig');
-    try {
-      const d = await startDaemon(['--backend', 'memory'], mnt);
+    await withMount(['--backend', 'memory'], async (mnt, d) => {
       sh('echo x > f', { cwd: mnt });
       d.child.kill(signal);
       assert.equal(await d.exited, 0, d.log());
       assert.equal(isMounted(mnt), false);
-      await stopDaemon(d);
-    } finally {
-      rmSync(mnt, { recursive: true, force: true });
-    }
+    });
   }
 });
 
 test('SIGTERM detaches the mount even while a file is held open', async () => {
-  const mnt = tempDir('busy');
   const holder = run('true', []); // warm the spawn path
   void holder;
-  try {
-    const d = await startDaemon(['--backend', 'memory'], mnt);
+  await withMount(['--backend', 'memory'], async (mnt, d) => {
     sh('echo x > f', { cwd: mnt });
     const { spawn } = await import('node:child_process');
     const sleeper = spawn('sh', ['-c', 'exec 3<f; sleep 30'], { cwd: mnt, stdio: 'ignore' });
@@ -112,16 +98,12 @@ test('SIGTERM detaches the mount even while a file is held open', async () => {
       assert.equal(isMounted(mnt), false);
     } finally {
       sleeper.kill('SIGKILL');
-      await stopDaemon(d);
     }
-  } finally {
-    rmSync(mnt, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a daemon killed with SIGKILL leaves no dead mount for the next run', async () => {
-  const mnt = tempDir('stale');
-  try {
+  await withTempDir('stale', async (mnt) => {
     const first = await startDaemon(['--backend', 'memory'], mnt);
     first.child.kill('SIGKILL');
     await first.exited;
@@ -139,15 +121,14 @@ test('a daemon killed with SIGKILL leaves no dead mount for the next run', async
     const r = cli(['umount', mnt]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(isMounted(mnt), false);
-  } finally {
-    rmSync(mnt, { recursive: true, force: true });
-  }
+  });
 });
 
 test('mount --daemon detaches once mounted and umount stops it', async () => {
-  const mnt = tempDir('daemon');
-  const logFile = join(tempDir('log'), 'daemon.log');
-  try {
+  await withTempDir('daemon', async (dir) => {
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    const logFile = join(dir, 'daemon.log');
     const r = cli(['mount', '--daemon', '--log', logFile, '--backend', 'memory', mnt]);
     assert.equal(r.status, 0, r.stderr);
     const pid = Number(r.stdout.trim());
@@ -163,30 +144,28 @@ test('mount --daemon detaches once mounted and umount stops it', async () => {
       if (isMounted(mnt)) sh(`umount -l ${mnt}`);
     }
     assert.match(readFileSync(logFile, 'utf8'), /unmounted/);
-  } finally {
-    rmSync(mnt, { recursive: true, force: true });
-  }
+  });
 });
 
 test('an ordinary user mounts through fusermount3', async () => {
-  const home = tempDir('user');
-  const mnt = join(home, 'mnt');
-  mkdirSync(mnt);
-  chownSync(home, 65534, 65534);
-  chownSync(mnt, 65534, 65534);
-  chmodSync(home, 0o755);
-  try {
-    // The project must be readable by the user; CI clones it world-readable.
-    const r = run(NODE, [CLI, 'run', '--mountpoint', mnt, '--backend', 'memory', '--', 'sh', '-c', 'echo u > f; id -u; stat -c %u f'], {
-      uid: 65534,
-      gid: 65534,
-      cwd: ROOT,
-    });
-    assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.stdout.trim().split('\n'), ['65534', '65534']);
-    assert.equal(isMounted(mnt), false);
-  } finally {
-    if (isMounted(mnt)) sh(`umount -l ${mnt}`);
-    rmSync(home, { recursive: true, force: true });
-  }
+  await withTempDir('user', (home) => {
+    const mnt = join(home, 'mnt');
+    mkdirSync(mnt);
+    chownSync(home, 65534, 65534);
+    chownSync(mnt, 65534, 65534);
+    chmodSync(home, 0o755);
+    try {
+      // The project must be readable by the user; CI clones it world-readable.
+      const r = run(NODE, [CLI, 'run', '--mountpoint', mnt, '--backend', 'memory', '--', 'sh', '-c', 'echo u > f; id -u; stat -c %u f'], {
+        uid: 65534,
+        gid: 65534,
+        cwd: ROOT,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['65534', '65534']);
+      assert.equal(isMounted(mnt), false);
+    } finally {
+      if (isMounted(mnt)) sh(`umount -l ${mnt}`);
+    }
+  });
 });

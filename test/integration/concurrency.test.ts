@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NODE, ROOT, isMounted, stopDaemon, tempDir, waitFor, withMount, type Daemon } from '../helpers/mount.ts';
+import { NODE, ROOT, isMounted, stopDaemon, tempDir, waitFor, withMount, withTempDir, type Daemon } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
 import { shAsync, start, stopChild, type Child } from '../fixtures/children.ts';
 
@@ -108,8 +108,7 @@ test('a read the daemon keeps pending does not block stat, ls, or I/O on other f
 });
 
 test('32 dd readers and writers on different files while find walks a tree', async () => {
-  const src = tempDir('conc-src');
-  try {
+  await withTempDir('conc-src', async (src) => {
     sh('for i in $(seq 0 15); do head -c 8M /dev/urandom > w$i; head -c 8M /dev/urandom > r$i; done', { cwd: src });
     const want = (name: string) => sha256(readFileSync(join(src, name)));
     // --cache direct: every read and write reaches the daemon.
@@ -148,7 +147,5 @@ for d in range(20):
       }
       assert.ok(existsSync(join(mnt, 'tree/d19/sub/f49')));
     });
-  } finally {
-    rmSync(src, { recursive: true, force: true });
-  }
+  });
 });

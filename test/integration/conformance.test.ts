@@ -4,9 +4,9 @@
 // Mounts use --allow-other because the suite switches to other users.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, tempDir, withMount } from '../helpers/mount.ts';
+import { ROOT, withMount, withTempDir } from '../helpers/mount.ts';
 import { run } from '../helpers/run.ts';
 
 const PJDFSTEST = join(ROOT, '.tools/bin/pjdfstest');
@@ -34,21 +34,16 @@ test('pjdfstest is installed (scripts/setup builds it)', () => {
 
 test('pjdfstest: passthrough and memory mounts fail nothing that native passes', async (t) => {
   // mkdtemp makes 0700 directories; the suite's other users must get in, as on a real mountpoint.
-  const nativeDir = tempDir('pjd-native');
-  chmodSync(nativeDir, 0o755);
-  let native: Outcome;
-  try {
-    native = pjdfstest(nativeDir);
-  } finally {
-    rmSync(nativeDir, { recursive: true, force: true });
-  }
+  const native = await withTempDir('pjd-native', (dir) => {
+    chmodSync(dir, 0o755);
+    return pjdfstest(dir);
+  });
   t.diagnostic(`native: ${native.summary}`);
   assert.ok(native.passed > 300, `the baseline ran: ${native.summary}`);
   assert.equal(native.failed.size, 0, `native fails nothing here: ${[...native.failed].join(', ')}`);
 
-  const backing = tempDir('pjd-backing');
-  chmodSync(backing, 0o755);
-  try {
+  await withTempDir('pjd-backing', async (backing) => {
+    chmodSync(backing, 0o755);
     for (const backend of [`passthrough:${backing}`, 'memory']) {
       await withMount(['--allow-other', '--backend', backend], async (mnt) => {
         const got = pjdfstest(mnt);
@@ -58,7 +53,5 @@ test('pjdfstest: passthrough and memory mounts fail nothing that native passes',
         assert.ok(got.passed >= native.passed - 1, `${backend}: ${got.summary} vs native ${native.summary}`);
       });
     }
-  } finally {
-    rmSync(backing, { recursive: true, force: true });
-  }
+  });
 });

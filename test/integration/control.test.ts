@@ -3,10 +3,8 @@
 // add-rule with a TTL, rm-rule, pause/resume, wait.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { isMounted, tempDir, waitFor } from '../helpers/mount.ts';
-import { ctl, ctlAsync, ctlJson, pyJson, ruleNamed, rules, withConfig } from './layers-support.ts';
+import { isMounted, waitFor, withTempDir, writeConfig } from '../helpers/mount.ts';
+import { ctl, ctlAsync, ctlJson, pyJson, ruleNamed, rules, withConfig, type CtlResult } from './layers-support.ts';
 
 const BASE = `
 layers:
@@ -34,15 +32,9 @@ print(json.dumps(res))
   );
 }
 
-function withFile<T>(text: string, fn: (file: string) => T): T {
-  const dir = tempDir('ctl');
-  try {
-    const file = join(dir, 'new.yaml');
-    writeFileSync(file, text);
-    return fn(file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** `interposer ctl set MNT FILE` with `yaml` written to a temporary FILE. */
+function ctlSet(mnt: string, yaml: string): Promise<CtlResult> {
+  return withTempDir('ctl', (dir) => ctl('set', mnt, writeConfig(dir, yaml)));
 }
 
 test('show prints the config as parsed and as written, and whether injection is paused', async () => {
@@ -79,9 +71,7 @@ test('set replaces the layers atomically; a bad config is rejected with the fiel
   await withConfig(BASE, async (mnt) => {
     assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'EIO', b: 'ok' });
 
-    const bad = withFile('layers:\n  - fault:\n      rules:\n        - { name: nb, ops: [read], paths: [b], errno: EIOO }\n', (f) =>
-      ctl('set', mnt, f),
-    );
+    const bad = await ctlSet(mnt, 'layers:\n  - fault:\n      rules:\n        - { name: nb, ops: [read], paths: [b], errno: EIOO }\n');
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /layers\[0\]\.fault\.rules\[0\]\.errno: "EIOO" is not an errno; did you mean EIO\?/);
     assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'EIO', b: 'ok' }, 'the old rules still act');
@@ -90,20 +80,18 @@ test('set replaces the layers atomically; a bad config is rejected with the fiel
       ['base', 'lag'],
     );
 
-    const backend = withFile('backend: { type: "null" }\nlayers: []\n', (f) => ctl('set', mnt, f));
+    const backend = await ctlSet(mnt, 'backend: { type: "null" }\nlayers: []\n');
     assert.equal(backend.status, 1);
     assert.match(backend.stderr, /the backend cannot change while mounted/);
-    const mount = withFile('mount: { cache: auto }\nlayers: []\n', (f) => ctl('set', mnt, f));
+    const mount = await ctlSet(mnt, 'mount: { cache: auto }\nlayers: []\n');
     assert.equal(mount.status, 1);
     assert.match(mount.stderr, /mount options cannot change while mounted/);
-    const yaml = withFile('layers: [ {fault: ', (f) => ctl('set', mnt, f));
+    const yaml = await ctlSet(mnt, 'layers: [ {fault: ');
     assert.equal(yaml.status, 1);
     assert.match(yaml.stderr, /not valid YAML or JSON/);
     assert.deepEqual(reads(mnt, 'a'), { a: 'EIO' });
 
-    const good = withFile('layers:\n  - fault:\n      rules:\n        - { name: nb, ops: [read], paths: [b], errno: EIO }\n', (f) =>
-      ctl('set', mnt, f),
-    );
+    const good = await ctlSet(mnt, 'layers:\n  - fault:\n      rules:\n        - { name: nb, ops: [read], paths: [b], errno: EIO }\n');
     assert.equal(good.status, 0, good.stderr);
     assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'EIO' });
     assert.deepEqual(
@@ -115,7 +103,7 @@ test('set replaces the layers atomically; a bad config is rejected with the fiel
     ]);
 
     // An empty layers section removes every disturbance.
-    assert.equal(withFile('layers: []\n', (f) => ctl('set', mnt, f)).status, 0);
+    assert.equal((await ctlSet(mnt, 'layers: []\n')).status, 0);
     assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'ok' });
   });
 });
@@ -181,10 +169,7 @@ layers:
   const beforeMount = Date.now();
   await withConfig(yaml, async (mnt) => {
     const afterMount = Date.now();
-    const windows = (): Record<string, { from: string; to?: string }> =>
-      Object.fromEntries(
-        ctlJson<Array<{ name: string; window?: { from: string; to?: string } }>>('rules', mnt).map((r) => [r.name, r.window!]),
-      );
+    const windows = (): Record<string, { from: string; to?: string }> => Object.fromEntries(rules(mnt).map((r) => [r.name, r.window!]));
     /** Asserts that an ISO time lies in [lo, hi] (ms since the epoch). */
     const between = (iso: string, lo: number, hi: number, what: string): void => {
       const t = Date.parse(iso);
@@ -201,7 +186,8 @@ layers:
     assert.equal(w.mounted.from, windows().mounted.from);
 
     const beforeSet = Date.now();
-    const set = withFile(
+    const set = await ctlSet(
+      mnt,
       `
 layers:
   - fault:
@@ -210,7 +196,6 @@ layers:
         - { name: added, ops: [read], paths: [b], window: { start: 1h, duration: 1h }, errno: EIO }
         - { name: brought, ops: [read], paths: [c], window: { start: 1h }, errno: EIO }
 `,
-      (f) => ctl('set', mnt, f),
     );
     const afterSet = Date.now();
     assert.equal(set.status, 0, set.stderr);
@@ -252,9 +237,7 @@ test('a ttl rule replaced by set does not take the mount down when its time come
     const ttl = 4000;
     const added = Date.now();
     ctlJson('add-rule', mnt, 'fault', '{name: gone, ops: [read], paths: [t], errno: EIO}', '--ttl', `${ttl}ms`);
-    const set = withFile('layers:\n  - fault:\n      rules:\n        - { name: gone, ops: [read], paths: [u], errno: EIO }\n', (f) =>
-      ctl('set', mnt, f),
-    );
+    const set = await ctlSet(mnt, 'layers:\n  - fault:\n      rules:\n        - { name: gone, ops: [read], paths: [u], errno: EIO }\n');
     assert.equal(set.status, 0, set.stderr);
     await new Promise((r) => setTimeout(r, Math.max(0, added + ttl + 1500 - Date.now())));
     assert.equal(d.child.exitCode, null, `the daemon is alive:\n${d.log()}`);

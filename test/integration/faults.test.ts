@@ -4,8 +4,7 @@
 // rate over 20,000 ops and the determinism of a seeded schedule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { tempDir } from '../helpers/mount.ts';
+import { withTempDir } from '../helpers/mount.ts';
 import { run } from '../helpers/run.ts';
 import { binomial999, pyJson, ruleNamed, rules, withConfig } from './layers-support.ts';
 
@@ -225,8 +224,7 @@ layers:
 });
 
 test('fileSize: a rule for large files hits only those, judged by the size at the time of the op (memory and passthrough)', async () => {
-  const backing = tempDir('filesize');
-  try {
+  await withTempDir('filesize', async (backing) => {
     for (const backend of ['{ type: memory }', `{ type: passthrough, path: ${JSON.stringify(backing)} }`]) {
       const yaml = `backend: ${backend}
 mount: { cache: direct, attrTimeout: 0, entryTimeout: 0 }
@@ -262,9 +260,7 @@ print(json.dumps(res))
         assert.equal(ruleNamed(mnt, 'big')!.fired, 3, backend);
       });
     }
-  } finally {
-    rmSync(backing, { recursive: true, force: true });
-  }
+  });
 });
 
 test('process matching: a rule for comm python3 hits python but not cat; a rule for a uid hits only that user', async () => {

@@ -2,24 +2,19 @@
 // file, `interposer ctl` as a child process, Python workloads that report
 // per-call outcomes as JSON.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { CLI, NODE, tempDir, withMount, type Daemon } from '../helpers/mount.ts';
+import type { RuleStatus } from '../../src/control/controller.ts';
+import { CLI, NODE, withMount, withTempDir, writeConfig, type Daemon } from '../helpers/mount.ts';
 import { run, type RunOptions } from '../helpers/run.ts';
 
 /** `cache: direct` so every read and write reaches the daemon; timeouts 0 so every stat does too. */
 export const DIRECT = 'backend: { type: memory }\nmount: { cache: direct, attrTimeout: 0, entryTimeout: 0 }\n';
 
 /** Mounts with `yaml` as the config file (DIRECT is prepended unless the text has its own mount section). */
-export async function withConfig<T>(yaml: string, fn: (mnt: string, d: Daemon, configFile: string) => Promise<T>): Promise<T> {
-  const dir = tempDir('cfg');
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, /^mount:/m.test(yaml) ? yaml : DIRECT + yaml);
-  try {
-    return await withMount(['--config', file], (mnt, d) => fn(mnt, d, file));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+export function withConfig<T>(yaml: string, fn: (mnt: string, d: Daemon, configFile: string) => Promise<T>): Promise<T> {
+  return withTempDir('cfg', (dir) => {
+    const file = writeConfig(dir, /^mount:/m.test(yaml) ? yaml : DIRECT + yaml);
+    return withMount(['--config', file], (mnt, d) => fn(mnt, d, file));
+  });
 }
 
 export interface CtlResult {
@@ -39,14 +34,6 @@ export function ctlJson<T = unknown>(...args: string[]): T {
   const r = ctl(...args);
   if (r.status !== 0) throw new Error(`interposer ctl ${args.join(' ')} exited ${r.status}:\n${r.stdout}${r.stderr}`);
   return JSON.parse(r.stdout) as T;
-}
-
-export interface RuleStatus {
-  layer: number;
-  kind: string;
-  name: string;
-  matched: number;
-  fired: number;
 }
 
 export function rules(mnt: string): RuleStatus[] {

@@ -9,28 +9,16 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { ROOT, tempDir, withMount } from '../helpers/mount.ts';
-import { py, sh } from '../helpers/run.ts';
+import { ROOT, tempDir, withMount, writeConfig } from '../helpers/mount.ts';
+import { freePort, py, sh, stopProcess } from '../helpers/run.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const DASHBOARD = join(ROOT, 'deploy/grafana/interposer-dashboard.json');
 const SCRAPE = join(ROOT, 'deploy/prometheus/scrape.yaml');
 const MiB = 1024 * 1024;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Prom {
   child: ChildProcess;
@@ -74,19 +62,10 @@ async function startPrometheus(dir: string, target: string): Promise<Prom> {
     if (!ready) await sleep(200);
   }
   if (!ready) {
-    await stopPrometheus(p);
+    await stopProcess(p.child, p.exited);
     throw new Error(`prometheus did not become ready:\n${p.log()}`);
   }
   return p;
-}
-
-async function stopPrometheus(p: Prom): Promise<void> {
-  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  const r = await Promise.race([p.exited, sleep(10_000).then(() => 'timeout')]);
-  if (r === 'timeout') {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
 }
 
 interface Sample {
@@ -218,25 +197,21 @@ test('a real Prometheus scrapes a live mount; every dashboard query returns data
   let prom: Prom | undefined;
   try {
     const metricsPort = await freePort();
-    const cfg = join(dir, 'mount.yaml');
-    writeFileSync(
-      cfg,
-      toYaml({
-        mount: { cache: 'direct' },
-        layers: [
-          { metrics: {} },
-          { fault: { seed: 7, rules: [{ name: 'log-full', ops: ['write'], paths: ['**/*.log'], errno: 'ENOSPC' }] } },
-          {
-            throttle: {
-              write: '2MiB/s',
-              burst: '256KiB',
-              rules: [{ name: 'slow-reads', ops: ['read'], paths: ['slow/**'], read: '4MiB/s', burst: '128KiB' }],
-            },
+    const cfg = writeConfig(dir, {
+      mount: { cache: 'direct' },
+      layers: [
+        { metrics: {} },
+        { fault: { seed: 7, rules: [{ name: 'log-full', ops: ['write'], paths: ['**/*.log'], errno: 'ENOSPC' }] } },
+        {
+          throttle: {
+            write: '2MiB/s',
+            burst: '256KiB',
+            rules: [{ name: 'slow-reads', ops: ['read'], paths: ['slow/**'], read: '4MiB/s', burst: '128KiB' }],
           },
-        ],
-        telemetry: { labels: { namespace: 'team-a', pod: 'trainer-0' } },
-      }),
-    );
+        },
+      ],
+      telemetry: { labels: { namespace: 'team-a', pod: 'trainer-0' } },
+    });
     const args = [
       '--backend',
       'memory',
@@ -354,7 +329,7 @@ test('a real Prometheus scrapes a live mount; every dashboard query returns data
       });
     });
   } finally {
-    if (prom) await stopPrometheus(prom);
+    if (prom) await stopProcess(prom.child, prom.exited);
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -72,6 +72,17 @@ r = libc.syscall(316, -100, sys.argv[1].encode(), -100, sys.argv[2].encode(), fl
 print('OK' if r == 0 else errno.errorcode[ctypes.get_errno()])
 `;
 
+// The utimes cases set these times to the nanosecond: UTIME_NS sets them on
+// sys.argv[1] and prints st_atime_ns and st_mtime_ns as stat reads them back.
+const ATIME_NS = 1000000000123456789n;
+const MTIME_NS = 1700000000987654321n;
+const UTIME_NS = `
+import os, sys
+os.utime(sys.argv[1], ns=(${ATIME_NS}, ${MTIME_NS}))
+s = os.stat(sys.argv[1])
+print(s.st_atime_ns, s.st_mtime_ns)
+`;
+
 /** A name, the check, and for a known bug the reason it is marked todo. */
 type Case = [name: string, fn: (w: Where) => void | Promise<void>, todo?: string];
 
@@ -209,17 +220,10 @@ os.pwrite(a, b'END\\n', 0)  # pwrite with O_APPEND appends too (Linux)`,
     (w) => {
       const f = join(w.dir, 'f');
       writeFileSync(f, 'x');
-      const out = py(
-        `import os, sys
-os.utime(sys.argv[1], ns=(1000000000123456789, 1700000000987654321))
-s = os.stat(sys.argv[1])
-print(s.st_atime_ns, s.st_mtime_ns)`,
-        f,
-      );
-      const [a, m] = out.split(' ').map(BigInt);
+      const [a, m] = py(UTIME_NS, f).split(' ').map(BigInt);
       const near = (got: bigint, want: bigint) => (got > want ? got - want : want - got) < 1000n;
-      assert.ok(near(a, 1000000000123456789n), `atime ${a}`);
-      assert.ok(near(m, 1700000000987654321n), `mtime ${m}`);
+      assert.ok(near(a, ATIME_NS), `atime ${a}`);
+      assert.ok(near(m, MTIME_NS), `mtime ${m}`);
     },
   ],
   [
@@ -229,14 +233,7 @@ print(s.st_atime_ns, s.st_mtime_ns)`,
       // nanoseconds ride along as hints (src/vfs/time.ts), or rsync would see a change.
       const f = join(w.dir, 'f');
       writeFileSync(f, 'x');
-      const out = py(
-        `import os, sys
-os.utime(sys.argv[1], ns=(1000000000123456789, 1700000000987654321))
-s = os.stat(sys.argv[1])
-print(s.st_atime_ns, s.st_mtime_ns)`,
-        f,
-      );
-      assert.equal(out, '1000000000123456789 1700000000987654321');
+      assert.equal(py(UTIME_NS, f), `${ATIME_NS} ${MTIME_NS}`);
     },
   ],
   [

@@ -6,13 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stringify as toYaml } from 'yaml';
 import type { Report } from '../../src/report/analyse.ts';
 import { parseTraceText } from '../../src/report/read.ts';
-import { CLI, NODE, startDaemon, stopDaemon, tempDir, type Daemon } from '../helpers/mount.ts';
+import { CLI, NODE, withMount, withTempDir, writeConfig } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
 
 const N = 60;
@@ -27,10 +26,7 @@ function report(args: string[]): { report: Report; stdout: string } {
 }
 
 test('report of an untar and a sqlite run matches what they did', async () => {
-  const dir = tempDir('report');
-  const mnt = join(dir, 'mnt');
-  let d: Daemon | undefined;
-  try {
+  await withTempDir('report', async (dir) => {
     // The tarball: N files of known sizes in two directories.
     const src = join(dir, 'src');
     let total = 0;
@@ -45,20 +41,17 @@ test('report of an untar and a sqlite run matches what they did', async () => {
     const sql = ['PRAGMA synchronous=FULL;', 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);'];
     for (let k = 0; k < K; k++) sql.push(`BEGIN; INSERT INTO t(v) VALUES ('${'v'.repeat(200)}${k}'); COMMIT;`);
 
-    const cfg = join(dir, 'mount.yaml');
-    writeFileSync(
-      cfg,
-      toYaml({ layers: [{ fault: { rules: [{ name: 'tmp-full', ops: ['write'], paths: ['**/*.tmp'], errno: 'ENOSPC' }] } }] }),
-    );
+    const cfg = writeConfig(dir, {
+      layers: [{ fault: { rules: [{ name: 'tmp-full', ops: ['write'], paths: ['**/*.tmp'], errno: 'ENOSPC' }] } }],
+    });
     const trace = join(dir, 'trace.jsonl');
-    mkdirSync(mnt);
-    d = await startDaemon(['--backend', 'memory:512MiB', '--config', cfg, '--cache', 'direct', '--trace-file', trace], mnt);
-    sh(`mkdir untar db && tar -xf ${join(dir, 'known.tar')} -C untar`, { cwd: mnt });
-    sh('sqlite3 db/app.db', { cwd: mnt, input: sql.join('\n') });
-    assert.equal(sh("sqlite3 db/app.db 'select count(*) from t'", { cwd: mnt }).trim(), String(K));
-    sh('(echo x > scratch.tmp) 2>/dev/null && exit 9 || true', { cwd: mnt });
-    await stopDaemon(d); // flushes the spans still queued
-    d = undefined;
+    // The daemon stops when withMount returns, which flushes the spans still queued.
+    await withMount(['--backend', 'memory:512MiB', '--config', cfg, '--cache', 'direct', '--trace-file', trace], async (mnt) => {
+      sh(`mkdir untar db && tar -xf ${join(dir, 'known.tar')} -C untar`, { cwd: mnt });
+      sh('sqlite3 db/app.db', { cwd: mnt, input: sql.join('\n') });
+      assert.equal(sh("sqlite3 db/app.db 'select count(*) from t'", { cwd: mnt }).trim(), String(K));
+      sh('(echo x > scratch.tmp) 2>/dev/null && exit 9 || true', { cwd: mnt });
+    });
 
     const json = join(dir, 'report.json');
     const html = join(dir, 'report.html');
@@ -114,69 +107,57 @@ test('report of an untar and a sqlite run matches what they did', async () => {
     assert.match(page, /<svg /);
     assert.ok(page.includes('/db/app.db'));
     assert.ok(statSync(html).size < 2_000_000);
-  } finally {
-    if (d) await stopDaemon(d);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('report --live records a running mount, then puts its trace filter back', async () => {
-  const dir = tempDir('live');
-  const mnt = join(dir, 'mnt');
-  let d: Daemon | undefined;
-  let child: ChildProcess | undefined;
-  try {
-    const cfg = join(dir, 'mount.yaml');
-    writeFileSync(cfg, toYaml({ layers: [{ trace: { ops: ['fsync'] } }] }));
+  await withTempDir('live', async (dir) => {
+    const cfg = writeConfig(dir, { layers: [{ trace: { ops: ['fsync'] } }] });
     const trace = join(dir, 'trace.jsonl');
-    mkdirSync(mnt);
-    d = await startDaemon(['--backend', 'memory', '--config', cfg, '--cache', 'direct', '--trace-file', trace], mnt);
-    const json = join(dir, 'live.json');
-    const c = spawn(NODE, [CLI, 'report', '--live', mnt, '--duration', '3s', '--json', json, '-q'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+    await withMount(['--backend', 'memory', '--config', cfg, '--cache', 'direct', '--trace-file', trace], async (mnt) => {
+      let child: ChildProcess | undefined;
+      try {
+        const json = join(dir, 'live.json');
+        const c = spawn(NODE, [CLI, 'report', '--live', mnt, '--duration', '3s', '--json', json, '-q'], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        child = c;
+        let stderr = '';
+        c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
+        let done = false;
+        void exited.then(() => (done = true));
+        // A workload that runs for as long as the recording does.
+        let i = 0;
+        while (!done) {
+          writeFileSync(join(mnt, `w${i++ % 20}`), 'x'.repeat(1000));
+          await sleep(20);
+        }
+        assert.equal(await exited, 0, stderr);
+        const r = JSON.parse(readFileSync(json, 'utf8')) as Report;
+        assert.match(r.source, /^live /);
+        assert.ok(r.readWrite.writes > 20, `writes recorded while live: ${r.readWrite.writes}`);
+        assert.ok(r.processes.some((p) => p.pid === process.pid));
+
+        // The configured filter (fsync only) is back.
+        const before = existsSync(trace) ? readFileSync(trace).length : 0;
+        sh('echo after > after && sync after', { cwd: mnt });
+        await sleep(1500);
+        const ops = parseTraceText(readFileSync(trace).subarray(before).toString('utf8'));
+        assert.ok(ops.length > 0 && ops.every((o) => o.op === 'fsync'), JSON.stringify(ops.map((o) => o.op)));
+      } finally {
+        if (child && child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGKILL');
+          await new Promise((r) => child!.once('exit', r));
+        }
+      }
     });
-    child = c;
-    let stderr = '';
-    c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
-    let done = false;
-    void exited.then(() => (done = true));
-    // A workload that runs for as long as the recording does.
-    let i = 0;
-    while (!done) {
-      writeFileSync(join(mnt, `w${i++ % 20}`), 'x'.repeat(1000));
-      await sleep(20);
-    }
-    assert.equal(await exited, 0, stderr);
-    const r = JSON.parse(readFileSync(json, 'utf8')) as Report;
-    assert.match(r.source, /^live /);
-    assert.ok(r.readWrite.writes > 20, `writes recorded while live: ${r.readWrite.writes}`);
-    assert.ok(r.processes.some((p) => p.pid === process.pid));
+  });
 
-    // The configured filter (fsync only) is back.
-    const before = existsSync(trace) ? readFileSync(trace).length : 0;
-    sh('echo after > after && sync after', { cwd: mnt });
-    await sleep(1500);
-    const ops = parseTraceText(readFileSync(trace).subarray(before).toString('utf8'));
-    assert.ok(ops.length > 0 && ops.every((o) => o.op === 'fsync'), JSON.stringify(ops.map((o) => o.op)));
-
-    // Without a trace file, --live says what it needs.
-    const plain = join(dir, 'plain');
-    mkdirSync(plain);
-    const p = await startDaemon(['--backend', 'memory'], plain);
-    try {
-      const no = run(NODE, [CLI, 'report', '--live', plain, '--duration', '1s']);
-      assert.equal(no.status, 2);
-      assert.match(no.stderr, /has no trace file: .*--trace-file/);
-    } finally {
-      await stopDaemon(p);
-    }
-  } finally {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => child!.once('exit', r));
-    }
-    if (d) await stopDaemon(d);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // Without a trace file, --live says what it needs.
+  await withMount(['--backend', 'memory'], async (plain) => {
+    const no = run(NODE, [CLI, 'report', '--live', plain, '--duration', '1s']);
+    assert.equal(no.status, 2);
+    assert.match(no.stderr, /has no trace file: .*--trace-file/);
+  });
 });

@@ -8,26 +8,14 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify as toYaml } from 'yaml';
-import { CLI, NODE, ROOT, tempDir, withMount } from '../helpers/mount.ts';
-import { py, run, sh } from '../helpers/run.ts';
+import { CLI, NODE, ROOT, tempDir, withMount, writeConfig, type ConfigDoc } from '../helpers/mount.ts';
+import { freePort, py, run, sh, stopProcess } from '../helpers/run.ts';
 
 const COLLECTOR = join(ROOT, '.tools/bin/otelcol-interposer');
 const NOBODY = 65534;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface RxSpan {
   name: string;
@@ -154,21 +142,12 @@ async function startCollector(dir: string, sinkPort: number): Promise<Collector>
   const until = Date.now() + 20_000;
   while (!/Everything is ready/.test(c.log())) {
     if (Date.now() > until || child.exitCode !== null) {
-      await stopCollector(c);
+      await stopProcess(c.child, c.exited);
       throw new Error(`collector did not start:\n${c.log()}`);
     }
     await sleep(100);
   }
   return c;
-}
-
-async function stopCollector(c: Collector): Promise<void> {
-  if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGTERM');
-  const r = await Promise.race([c.exited, sleep(10_000).then(() => 'timeout')]);
-  if (r === 'timeout') {
-    c.child.kill('SIGKILL');
-    await c.exited;
-  }
 }
 
 async function until<T>(what: string, get: () => T | undefined, ms = 20_000): Promise<T> {
@@ -201,8 +180,7 @@ test('spans reach a real OpenTelemetry Collector, with attributes, parents and r
   let col: Collector | undefined;
   try {
     col = await startCollector(dir, rx.port);
-    const cfg = join(dir, 'mount.yaml');
-    const config = (otlp: string, protocol: string) => ({
+    const config = (otlp: string, protocol: 'http' | 'grpc'): ConfigDoc => ({
       mount: { cache: 'direct', allowOther: true },
       layers: [
         { trace: {} },
@@ -211,7 +189,7 @@ test('spans reach a real OpenTelemetry Collector, with attributes, parents and r
       ],
       telemetry: { traces: { otlp, protocol }, labels: { volume: `tv-${protocol}` } },
     });
-    writeFileSync(cfg, toYaml(config(`http://127.0.0.1:${col.http}`, 'http')));
+    const cfg = writeConfig(dir, config(`http://127.0.0.1:${col.http}`, 'http'));
     await withMount(['--backend', 'memory', '--config', cfg], async (mnt) => {
       for (const d of ['d', 'p1', 'p2/keep', 'p2/drop', 'p3', 'p4', 'p5', 'p6', 'p7']) mkdirSync(join(mnt, d), { recursive: true });
       chmodSync(join(mnt, 'd'), 0o777);
@@ -359,7 +337,7 @@ test('spans reach a real OpenTelemetry Collector, with attributes, parents and r
     });
 
     await t.test('OTLP over gRPC', async () => {
-      writeFileSync(cfg, toYaml(config(`http://127.0.0.1:${col!.grpc}`, 'grpc')));
+      writeConfig(dir, config(`http://127.0.0.1:${col!.grpc}`, 'grpc')); // the same file, rewritten
       await withMount(['--backend', 'memory', '--config', cfg], async (mnt) => {
         sh('echo grpc > g', { cwd: mnt });
         const s = await until('a span over gRPC', () =>
@@ -369,7 +347,7 @@ test('spans reach a real OpenTelemetry Collector, with attributes, parents and r
       });
     });
   } finally {
-    if (col) await stopCollector(col);
+    if (col) await stopProcess(col.child, col.exited);
     rx.server.close();
     rmSync(dir, { recursive: true, force: true });
   }

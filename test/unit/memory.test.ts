@@ -3,8 +3,9 @@ import { constants as fsc } from 'node:fs';
 import { describe, test } from 'node:test';
 import { createMemoryFs } from '../../src/backends/memory.ts';
 import type { SyncVfs } from '../../src/backends/tree-fs.ts';
-import { E, FsError, errnoName } from '../../src/vfs/errors.ts';
+import { E } from '../../src/vfs/errors.ts';
 import type { OpContext } from '../../src/vfs/types.ts';
+import { fails } from '../helpers/vfs.ts';
 
 const ctx: OpContext = { uid: 1000, gid: 1000, pid: 1, unique: 0 };
 const root: OpContext = { uid: 0, gid: 0, pid: 1, unique: 0 };
@@ -23,14 +24,6 @@ const RW = fsc.O_RDWR;
 
 function fresh(sizeBytes = 64 * MiB, maxInodes?: number): SyncVfs {
   return createMemoryFs({ sizeBytes, maxInodes, rootMode: 0o777 });
-}
-
-function fails(fn: () => unknown, errno: number): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof FsError, `expected FsError, got ${String(e)}`);
-    assert.equal(errnoName(e.errno), errnoName(errno));
-    return true;
-  });
 }
 
 /** Creates `path` with `data`, returns the open fh. */

@@ -2,22 +2,15 @@ import assert from 'node:assert/strict';
 import { constants as fsc } from 'node:fs';
 import { describe, test } from 'node:test';
 import { createNullFs } from '../../src/backends/null.ts';
-import { E, FsError, errnoName } from '../../src/vfs/errors.ts';
+import { E } from '../../src/vfs/errors.ts';
 import type { OpContext } from '../../src/vfs/types.ts';
+import { fails } from '../helpers/vfs.ts';
 
 const ctx: OpContext = { uid: 1000, gid: 1000, pid: 1, unique: 0 };
 const RW = fsc.O_RDWR;
 const MiB = 1024 * 1024;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
-
-function fails(fn: () => unknown, errno: number): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof FsError, `expected FsError, got ${String(e)}`);
-    assert.equal(errnoName(e.errno), errnoName(errno));
-    return true;
-  });
-}
 
 describe('null backend without readSize', () => {
   test('the namespace works like any filesystem', () => {

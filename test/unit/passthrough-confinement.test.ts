@@ -11,6 +11,7 @@ import { createPassthrough } from '../../src/backends/passthrough.ts';
 import * as at from '../../src/sys/at.ts';
 import { FsError } from '../../src/vfs/errors.ts';
 import { RENAME_NOREPLACE, type OpContext, type Vfs } from '../../src/vfs/types.ts';
+import { code, sync } from '../helpers/vfs.ts';
 
 const { O_RDONLY, O_RDWR, O_WRONLY, O_EXCL } = fs.constants;
 const S_IFMT = 0o170000;
@@ -18,22 +19,6 @@ const S_IFLNK = 0o120000;
 
 const rootCtx: OpContext = { uid: 0, gid: 0, pid: process.pid, unique: 1 };
 const nobody: OpContext = { uid: 65534, gid: 65534, pid: process.pid, unique: 2 };
-
-/** The errno name an op failed with, or 'OK'. */
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FsError) return err.code;
-    throw err;
-  }
-  return 'OK';
-}
-
-function sync<T>(value: T | Promise<T>): T {
-  assert.ok(!(value instanceof Promise), 'expected a synchronous answer');
-  return value as T;
-}
 
 let tmp: string;
 let root: string;

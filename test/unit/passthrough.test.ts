@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createPassthrough } from '../../src/backends/passthrough.ts';
 import { FsError } from '../../src/vfs/errors.ts';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, type OpContext, type Vfs } from '../../src/vfs/types.ts';
+import { code, sync } from '../helpers/vfs.ts';
 
 const { O_RDONLY, O_RDWR, O_WRONLY, O_EXCL, O_APPEND, O_TRUNC } = fs.constants;
 const S_IFMT = 0o170000;
@@ -20,22 +21,6 @@ const GiB = 1024 ** 3;
 
 const rootCtx: OpContext = { uid: 0, gid: 0, pid: process.pid, unique: 1 };
 const nobody: OpContext = { uid: 65534, gid: 65534, pid: process.pid, unique: 2 };
-
-/** The errno name an op failed with, or 'OK'. */
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FsError) return err.code;
-    throw err;
-  }
-  return 'OK';
-}
-
-function sync<T>(value: T | Promise<T>): T {
-  assert.ok(!(value instanceof Promise), 'expected a synchronous answer');
-  return value as T;
-}
 
 let tmp: string;
 let root: string;
