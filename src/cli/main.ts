@@ -48,6 +48,14 @@ addCtlCommand(program);
 addReportCommand(program);
 
 program
+  .command('schema')
+  .description('Print the JSON Schema of configuration files, for editors (docs/config.schema.json holds the same).')
+  .action(async () => {
+    const { configJsonSchema } = await import('../config/json-schema.ts');
+    process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+  });
+
+program
   .command('demo')
   .description('Mount a memory-backed filesystem, run a small workload in it and print what reached the daemon.')
   .action(demoCommand);
