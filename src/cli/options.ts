@@ -135,7 +135,7 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
   // Imported only when asked for: a mount without telemetry never loads OpenTelemetry.
   const deps: LayerDeps = {
     labels,
-    meter: t.metrics ? await (await import('../telemetry/metrics.ts')).startMetrics(t.metrics) : undefined,
+    ...(t.metrics ? await (await import('../telemetry/metrics.ts')).startMetrics(t.metrics) : {}),
     tracer: t.traces
       ? (await import('../telemetry/traces.ts')).startTracing(
           { file: t.traces.file, otlp: t.traces.otlp ? { endpoint: t.traces.otlp, protocol: t.traces.protocol } : undefined },

@@ -4,7 +4,7 @@ import { createDurabilityLayer } from './durability.ts';
 import { createFaultLayer } from './fault.ts';
 import { createLatencyLayer } from './latency.ts';
 import type { Layer } from './stack.ts';
-import { createMetricsLayer } from './metrics.ts';
+import { createMetricsLayer, type DurationSource } from './metrics.ts';
 import { createTraceLayer } from './trace.ts';
 import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
 import { createThrottleLayer } from './throttle.ts';
@@ -12,6 +12,8 @@ import type { RuleOrigin } from './rule-spec.ts';
 
 export interface LayerDeps {
   meter?: Meter;
+  /** Where metrics layers record durations, when not through the meter (telemetry/histograms.ts). */
+  durations?: DurationSource;
   tracer?: Tracer;
   labels: Attributes;
 }
@@ -25,7 +27,7 @@ export function buildLayers(configs: LayerConfig[], origin: RuleOrigin, deps: La
     if (c.durability) return createDurabilityLayer(c.durability);
     if (c.metrics) {
       if (!deps.meter) throw new Error(`${prefix}: metrics layer without a metrics endpoint`);
-      return createMetricsLayer(deps.meter, deps.labels, c.metrics.data);
+      return createMetricsLayer(deps.meter, deps.labels, c.metrics.data, deps.durations);
     }
     if (c.trace) {
       if (!deps.tracer) throw new Error(`${prefix}: trace layer without a trace sink`);

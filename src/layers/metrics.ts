@@ -62,27 +62,49 @@ function talliesFor(meter: Meter, labels: Attributes): Tallies {
   return t;
 }
 
-export function createMetricsLayer(meter: Meter, labels: Attributes, data: MetricsData = 'observe'): MetricsLayer {
-  const tallies = talliesFor(meter, labels);
-  // OpenTelemetry has no observable histogram: durations are recorded per op, once.
-  const duration = meter.createHistogram('interposer_operation_duration_seconds', {
+/**
+ * Where durations go, one series per label set, found once per layer and op rather than per record (the
+ * daemon's is telemetry/histograms.ts; without one, the meter's own histogram, which hashes labels per record).
+ */
+export interface DurationSource {
+  seriesOf(attributes: Attributes): { record(seconds: number): void };
+}
+
+function meterHistogram(meter: Meter): DurationSource {
+  const h = meter.createHistogram('interposer_operation_duration_seconds', {
     description: 'Time to answer an operation, from this layer down',
     unit: 's',
   });
+  return { seriesOf: (attributes) => ({ record: (seconds) => h.record(seconds, attributes) }) };
+}
+
+export function createMetricsLayer(
+  meter: Meter,
+  labels: Attributes,
+  data: MetricsData = 'observe',
+  durations: DurationSource = meterHistogram(meter),
+): MetricsLayer {
+  const tallies = talliesFor(meter, labels);
   const tally = (op: string, result: string): { attrs: Attributes; n: number } => {
     const key = `${op}|${result}`;
     let t = tallies.ops.get(key);
     if (!t) tallies.ops.set(key, (t = { attrs: { ...labels, op, result }, n: 0 }));
     return t;
   };
-  const opOnly = new Map<string, Attributes>();
+  // The common case, per op name without building a key.
+  const okByOp = new Map<string, { attrs: Attributes; n: number }>();
+  const seriesByOp = new Map<string, { record(seconds: number): void }>();
   const moved = tallies.moved;
 
   const record = (op: Op, started: number, result: string, value: unknown): void => {
-    tally(op.name, result).n++;
-    let a = opOnly.get(op.name);
-    if (!a) opOnly.set(op.name, (a = { ...labels, op: op.name }));
-    duration.record((performance.now() - started) / 1000, a);
+    if (result === 'ok') {
+      let t = okByOp.get(op.name);
+      if (!t) okByOp.set(op.name, (t = tally(op.name, 'ok')));
+      t.n++;
+    } else tally(op.name, result).n++;
+    let series = seriesByOp.get(op.name);
+    if (!series) seriesByOp.set(op.name, (series = durations.seriesOf({ ...labels, op: op.name })));
+    series.record((performance.now() - started) / 1000);
     if (result !== 'ok' || typeof value !== 'number') return;
     if (op.name === 'read') moved.read += value;
     else if (op.name === 'write') moved.write += value;

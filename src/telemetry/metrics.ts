@@ -5,6 +5,7 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationType, InstrumentType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { ON_CONTROL_SOCKET, parseListen } from './listen.ts';
+import { DurationHistograms } from './histograms.ts';
 import { onFlush, setScrapeHandler } from './running.ts';
 
 /** Bucket bounds in seconds: 10µs to 10s, about three per decade. */
@@ -14,12 +15,25 @@ export const DURATION_BUCKETS = [
 
 let provider: MeterProvider | undefined;
 let exporter: PrometheusExporter | undefined;
+let durations: DurationHistograms | undefined;
+
+/** What metrics layers record with: the meter, and the per-op duration histograms kept outside it. */
+export interface MetricsSink {
+  meter: Meter;
+  durations: DurationHistograms;
+}
 
 /** Starts the Prometheus endpoint at `listen` (HOST:PORT, or 'control') once; later calls reuse it. */
-export async function startMetrics(listen: string): Promise<Meter> {
-  if (!provider) {
+export async function startMetrics(listen: string): Promise<MetricsSink> {
+  if (!provider || !durations) {
     const where = listen === ON_CONTROL_SOCKET ? { host: '127.0.0.1', port: 0 } : parseListen(listen);
-    exporter = new PrometheusExporter({ ...where, preventServerStart: true });
+    durations = new DurationHistograms({
+      name: 'interposer_operation_duration_seconds',
+      description: 'Time to answer an operation, from this layer down',
+      bounds: DURATION_BUCKETS,
+      scope: 'interposer',
+    });
+    exporter = new PrometheusExporter({ ...where, preventServerStart: true, metricProducers: [durations] });
     if (listen !== ON_CONTROL_SOCKET) await exporter.startServer();
     provider = new MeterProvider({
       resource: resourceFromAttributes({ 'service.name': 'interposer' }),
@@ -36,12 +50,13 @@ export async function startMetrics(listen: string): Promise<Meter> {
     setScrapeHandler((req, res) => e.getMetricsRequestHandler(req, res));
     onFlush(stopMetrics);
   }
-  return provider.getMeter('interposer');
+  return { meter: provider.getMeter('interposer'), durations };
 }
 
 export async function stopMetrics(): Promise<void> {
   await provider?.shutdown();
   provider = undefined;
   exporter = undefined;
+  durations = undefined;
   setScrapeHandler(null);
 }
