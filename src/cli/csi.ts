@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { METRICS_DATA, type MetricsData } from '../config/layers.ts';
 import { ConfigError } from '../config/load.ts';
+import { parseSize } from '../config/units.ts';
 import { log } from '../util/log.ts';
 
 export interface CsiFlags {
@@ -16,6 +17,7 @@ export interface CsiFlags {
   testController?: boolean | string;
   metrics?: string;
   metricsData?: string;
+  maxMemorySize?: string;
   mounterSocket?: string;
 }
 
@@ -28,6 +30,13 @@ function checkSocketPath(flag: string, path: string): string {
   if (!isAbsolute(path) || Buffer.byteLength(path) > 107)
     throw new ConfigError(`${flag} ${path}: expected an absolute unix socket path of at most 107 bytes`);
   return path;
+}
+
+function maxMemoryOf(size: string | undefined): number | undefined {
+  if (size === undefined || size === '') return undefined;
+  const bytes = parseSize(size);
+  if (bytes === null || bytes <= 0) throw new ConfigError(`--max-memory-size ${JSON.stringify(size)} is not a size; expected e.g. 4GiB`);
+  return bytes;
 }
 
 function metricsDataOf(mode: string | undefined): MetricsData | undefined {
@@ -48,6 +57,7 @@ export async function csiCommand(flags: CsiFlags): Promise<void> {
     hostRoots: [...flags.hostRoot, ...fromEnv],
     metrics: flags.metrics ?? (process.env.INTERPOSER_METRICS_PORT ? `0.0.0.0:${process.env.INTERPOSER_METRICS_PORT}` : undefined),
     metricsData: metricsDataOf(flags.metricsData),
+    maxMemoryBytes: maxMemoryOf(flags.maxMemorySize),
     testController: flags.testController === undefined ? 'off' : flags.testController === 'advertised' ? 'advertised' : 'hidden',
     ...(flags.mounterSocket ? { mounterSocket: checkSocketPath('--mounter-socket', flags.mounterSocket) } : {}),
   });

@@ -91,6 +91,11 @@ program
   )
   .option('--metrics <host:port>', "the node's one Prometheus endpoint for all volumes (default 0.0.0.0:$INTERPOSER_METRICS_PORT when set)")
   .option(
+    '--max-memory-size <size>',
+    'the largest memory backend a pod may ask for, e.g. 4GiB (memory volumes are node RAM; default: no limit)',
+    process.env.INTERPOSER_MAX_MEMORY_SIZE,
+  )
+  .option(
     '--metrics-data <mode>',
     'observe: volume metrics count every read and write (data through the daemons); kernel: keep kernel passthrough, reads and writes of passed-through files are not counted',
     process.env.INTERPOSER_METRICS_DATA,

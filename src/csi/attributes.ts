@@ -52,7 +52,11 @@ export interface AttributePolicy {
   hostRoots: string[];
   /** The cluster's OTLP collector: the trace sink of a volume whose config names none. */
   otlpEndpoint?: string;
+  /** The largest memory backend a pod may ask for, in bytes (it is node RAM); undefined: no limit. */
+  maxMemoryBytes?: number;
 }
+
+const mib = (bytes: number): string => `${Math.round((bytes / 2 ** 20) * 10) / 10} MiB`;
 
 function bad(msg: string): never {
   throw invalidArgument(`invalid volumeAttributes: ${msg}`);
@@ -118,6 +122,17 @@ export function parseAttributes(ctx: Record<string, string>, policy: AttributePo
           .replaceAll('\n  ', '; '),
       );
     throw err;
+  }
+  const max = policy.maxMemoryBytes;
+  if (config.backend.type === 'memory' && !scratch && max !== undefined && config.backend.size > max) {
+    // A pod that named no size gets the limit rather than an error about a default it never chose.
+    if ((doc.backend as Record<string, unknown> | undefined)?.size === undefined) {
+      config.backend.size = max;
+      doc.backend = { type: 'memory', size: max };
+    } else
+      bad(
+        `a memory backend of ${mib(config.backend.size)} is above this node's limit of ${mib(max)} (the administrator's maxMemorySize); ask for a smaller size, or use backend scratch for data on the node's disk`,
+      );
   }
   if (config.backend.type === 'passthrough') {
     config.backend.path = checkHostPath(config.backend.path, policy);

@@ -22,6 +22,8 @@ export interface PluginOptions {
   nodeId: string;
   stateDir: string;
   hostRoots: string[];
+  /** The largest memory backend a volume may have, in bytes; undefined: no limit. */
+  maxMemoryBytes?: number;
   /**
    * Tests only: the Controller service csi-sanity needs to create volumes.
    * 'hidden' serves it without advertising it (the node-only plugin as
@@ -59,7 +61,11 @@ export async function startPlugin(o: PluginOptions): Promise<Plugin> {
     stateDir: o.stateDir,
     state,
     daemons,
-    policy: { hostRoots: resolveHostRoots(o.hostRoots), otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined },
+    policy: {
+      hostRoots: resolveHostRoots(o.hostRoots),
+      otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
+      maxMemoryBytes: o.maxMemoryBytes,
+    },
     metrics: o.metrics !== undefined ? (o.metricsData ?? 'observe') : undefined,
   });
   const metricsServer = o.metrics ? await startNodeMetrics(parseListen(o.metrics), volumes) : undefined;

@@ -309,6 +309,7 @@ test('invalid requests and volumeAttributes fail with INVALID_ARGUMENT before an
           ctx(v, { 'interposer.dev/config': 'backend: { type: passthrough, path: /root }' }),
           /host path \/root refused/,
         ],
+        ['memory above the limit', ctx(v, { size: '2GiB' }), /memory backend of 2048 MiB is above this node's limit of 512 MiB/],
       ];
       for (const [name, req, message] of cases) {
         const err = await rpcError(e.node.NodePublishVolume(req));
@@ -332,7 +333,7 @@ test('invalid requests and volumeAttributes fail with INVALID_ARGUMENT before an
     {
       extra: (base) => {
         mkdirSync(allowed(base), { recursive: true });
-        return ['--host-root', allowed(base)];
+        return ['--host-root', allowed(base), '--max-memory-size', '512MiB'];
       },
     },
   );

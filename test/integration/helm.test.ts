@@ -206,7 +206,7 @@ test('the mounter: same image, `csi mounter` on a socket in an emptyDir shared w
   assert.equal(mounter.volumeMounts.find((m) => m.mountPath === '/srv/datasets')?.mountPropagation, 'HostToContainer');
 });
 
-test('kernelPassthrough grants the mounter SYS_ADMIN and nothing else; metrics.data reaches the plugin', () => {
+test('kernelPassthrough grants the mounter SYS_ADMIN and nothing else; metrics.data and maxMemorySize reach the plugin', () => {
   const mounterOf = (...sets: string[]) => {
     const ds = render(...sets).find((o) => o.kind === 'DaemonSet')!;
     const containers = ds.spec.template!.spec.containers;
@@ -219,4 +219,10 @@ test('kernelPassthrough grants the mounter SYS_ADMIN and nothing else; metrics.d
   assert.deepEqual(kp.mounter.securityContext?.capabilities?.add, [...MOUNTER_CAPABILITIES, 'SYS_ADMIN']);
   assert.notEqual(kp.mounter.securityContext?.privileged, true);
   assert.equal(kp.plugin.env?.find((e) => e.name === 'INTERPOSER_METRICS_DATA')?.value, 'kernel');
+  assert.equal(
+    plain.plugin.env?.find((e) => e.name === 'INTERPOSER_MAX_MEMORY_SIZE')?.value,
+    '4GiB',
+    'memory volumes are capped by default',
+  );
+  assert.equal(mounterOf('maxMemorySize=').plugin.env?.find((e) => e.name === 'INTERPOSER_MAX_MEMORY_SIZE')?.value, '');
 });

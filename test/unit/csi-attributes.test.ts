@@ -102,3 +102,14 @@ test('every volume in examples/k8s is accepted', () => {
 interface V {
   csi?: { driver: string; volumeAttributes: Record<string, string> };
 }
+
+test("the administrator's memory limit: a larger size is refused with the limit named; no size gets the limit", () => {
+  const policy: AttributePolicy = { hostRoots: [], maxMemoryBytes: 256 * 1024 ** 2 };
+  rejects({ size: '1GiB' }, /memory backend of 1024 MiB is above this node's limit of 256 MiB .*maxMemorySize/, policy);
+  rejects({ 'interposer.dev/config': 'backend: { type: memory, size: 300MiB }' }, /above this node's limit of 256 MiB/, policy);
+  assert.deepEqual(parseAttributes({ size: '128MiB' }, policy).config.backend, { type: 'memory', size: 128 * 1024 ** 2 });
+  const defaulted = parseAttributes({}, policy);
+  assert.deepEqual(defaulted.config.backend, { type: 'memory', size: 256 * 1024 ** 2 });
+  assert.deepEqual(defaulted.doc.backend, { type: 'memory', size: 256 * 1024 ** 2 }, 'the daemon gets the capped size too');
+  assert.equal(parseAttributes({ backend: 'scratch' }, policy).scratch, true, 'scratch volumes live on disk: no memory limit');
+});
