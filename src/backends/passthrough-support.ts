@@ -91,6 +91,10 @@ export function statfsResult(): StatFs {
 }
 
 const dents = Buffer.alloc(64 * 1024);
+// Records start 8-aligned: read their fixed fields through typed views, not Buffer methods (the listing
+// runs rarely, so mostly as unoptimised code, where each method call costs).
+const dents32 = new Uint32Array(dents.buffer, dents.byteOffset, dents.length / 4);
+const dents16 = new Uint16Array(dents.buffer, dents.byteOffset, dents.length / 2);
 
 /**
  * The whole directory behind `fd`, from its start, without '.' and '..'.
@@ -104,16 +108,17 @@ export function listDir(fd: number): DirEntry[] {
     const n = check(at.getdents64(fd, dents));
     if (n === 0) return entries;
     for (let off = 0; off < n;) {
-      const reclen = dents.readUInt16LE(off + 16);
+      const reclen = dents16[(off + 16) >> 1];
       const nameStart = off + 19;
-      let nameEnd = dents.indexOf(0, nameStart);
-      if (nameEnd < 0 || nameEnd > off + reclen) nameEnd = off + reclen;
+      // The name is NUL-terminated and the record padded with NULs: find its end from the record's end.
+      let nameEnd = off + reclen;
+      while (nameEnd > nameStart && dents[nameEnd - 1] === 0) nameEnd--;
       const len = nameEnd - nameStart;
       const dots = (len === 1 && dents[nameStart] === 46) || (len === 2 && dents[nameStart] === 46 && dents[nameStart + 1] === 46);
       if (!dots) {
         entries.push({
           name: dents.toString('utf8', nameStart, nameEnd),
-          ino: u64(dents, off),
+          ino: dents32[off >> 2] + dents32[(off >> 2) + 1] * TWO32,
           // DT_* values are the S_IF* type bits shifted down by 12.
           type: dents[off + 18] << 12,
         });
