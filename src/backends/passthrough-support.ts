@@ -110,9 +110,9 @@ export function listDir(fd: number): DirEntry[] {
     for (let off = 0; off < n;) {
       const reclen = dents16[(off + 16) >> 1];
       const nameStart = off + 19;
-      // The name is NUL-terminated and the record padded with NULs: find its end from the record's end.
-      let nameEnd = off + reclen;
-      while (nameEnd > nameStart && dents[nameEnd - 1] === 0) nameEnd--;
+      // The name is NUL-terminated; the padding after it holds whatever the buffer held before.
+      let nameEnd = dents.indexOf(0, nameStart);
+      if (nameEnd < 0 || nameEnd > off + reclen) nameEnd = off + reclen;
       const len = nameEnd - nameStart;
       const dots = (len === 1 && dents[nameStart] === 46) || (len === 2 && dents[nameStart] === 46 && dents[nameStart + 1] === 46);
       if (!dots) {
