@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { userEnv } from './daemon-process.ts';
 import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,7 +37,7 @@ export async function runInMount(
     // for this very thread to answer its LOOKUP.
     const child = spawn('/bin/sh', ['-c', 'cd "$INTERPOSER_MOUNT" && exec "$0" "$@"', ...command], {
       stdio: 'inherit',
-      env: { ...process.env, INTERPOSER_MOUNT: mountpoint, INTERPOSER_CONTROL: controlSocketFor(mountpoint) },
+      env: { ...userEnv(process.env), INTERPOSER_MOUNT: mountpoint, INTERPOSER_CONTROL: controlSocketFor(mountpoint) },
     });
     const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
     process.on('SIGTERM', forward);

@@ -22,6 +22,7 @@ const cMount = libc.func('int mount(const char *source, const char *target, cons
 const cUmount2 = libc.func('int umount2(const char *target, int flags)');
 const cGeteuid = libc.func('unsigned int geteuid()');
 const cGetegid = libc.func('unsigned int getegid()');
+const cMallopt = libc.func('int mallopt(int param, int value)');
 
 /** read(2) into buf; bytes read or -errno. */
 export function read(fd: number, buf: Buffer, length = buf.length): number {
@@ -105,4 +106,10 @@ export function geteuid(): number {
 
 export function getegid(): number {
   return cGetegid() as number;
+}
+
+const M_ARENA_MAX = -8;
+/** mallopt(M_ARENA_MAX): how many malloc arenas threads may spread over (glibc); 1 when it fails elsewhere. */
+export function limitMallocArenas(n: number): boolean {
+  return (cMallopt(M_ARENA_MAX, n) as number) === 1;
 }

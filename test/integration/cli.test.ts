@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI, NODE, ROOT, isMounted, startDaemon, stopDaemon, waitFor, withMount, withTempDir, writeConfig } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
@@ -25,6 +26,25 @@ test('run mounts, runs the command inside, unmounts and returns its status', () 
   assert.match(cwd, /interposer-run-/);
   assert.equal(isMounted(cwd), false);
   assert.equal(existsSync(cwd), false, 'the temporary mountpoint is removed');
+});
+
+test("bin/interposer run gives the command the caller's environment, not what the launcher set for the daemon", () => {
+  const bin = join(ROOT, 'bin/interposer');
+  const show = [
+    'run',
+    '--backend',
+    'memory',
+    '--',
+    'sh',
+    '-c',
+    'echo "${MALLOC_ARENA_MAX-unset} ${NODE_COMPILE_CACHE-unset} ${INTERPOSER_OWN_ENV-unset}"',
+  ];
+  const { MALLOC_ARENA_MAX: _a, NODE_COMPILE_CACHE: _n, INTERPOSER_OWN_ENV: _o, ...clean } = process.env;
+  const plain = spawnSync(bin, show, { env: clean, encoding: 'utf8' });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(plain.stdout.trim(), 'unset unset unset');
+  const own = spawnSync(bin, show, { env: { ...clean, MALLOC_ARENA_MAX: '4' }, encoding: 'utf8' });
+  assert.equal(own.stdout.trim(), '4 unset unset', "the caller's own setting stays");
 });
 
 test('run over a passthrough directory leaves the data in it', async () => {
