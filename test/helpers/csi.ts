@@ -19,13 +19,14 @@ export interface PluginProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `interposer csi` and waits until its socket answers. */
-export async function startPlugin(stateDir: string, extra: string[] = []): Promise<PluginProcess> {
-  const socket = join(stateDir, 'csi.sock');
-  const child = spawn(NODE, [CLI, 'csi', '--endpoint', `unix://${socket}`, '--node-id', 'test-node', '--state-dir', stateDir, ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, INTERPOSER_LOG: 'debug' },
-  });
+/** Starts a child with its output gathered and waits until `ready` shows in its log; throws if it exits first. */
+async function startLogged(
+  cmd: string,
+  args: string[],
+  ready: RegExp,
+  name: string,
+): Promise<{ child: ChildProcess; log: () => string; exited: Promise<number | null> }> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INTERPOSER_LOG: 'debug' } });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -33,13 +34,21 @@ export async function startPlugin(stateDir: string, extra: string[] = []): Promi
   let done = false;
   void exited.then(() => (done = true));
   try {
-    await waitFor(() => /"msg":"csi plugin serving"/.test(out) || done, 20000, 'the csi plugin to serve');
+    await waitFor(() => ready.test(out) || done, 20000, `the ${name} to serve`);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
   }
-  if (done) throw new Error(`csi plugin exited (${await exited}):\n${out}`);
-  return { child, socket, log: () => out, exited };
+  if (done || child.pid === undefined) throw new Error(`${name} exited (${await exited}):\n${out}`);
+  return { child, log: () => out, exited };
+}
+
+/** Starts `interposer csi` and waits until its socket answers. */
+export async function startPlugin(stateDir: string, extra: string[] = []): Promise<PluginProcess> {
+  const socket = join(stateDir, 'csi.sock');
+  const args = [CLI, 'csi', '--endpoint', `unix://${socket}`, '--node-id', 'test-node', '--state-dir', stateDir, ...extra];
+  const { child, log, exited } = await startLogged(NODE, args, /"msg":"csi plugin serving"/, 'csi plugin');
+  return { child, socket, log, exited };
 }
 
 export interface MounterProcess {
@@ -65,24 +74,9 @@ export const MOUNTER_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID'
 export async function startMounter(socket: string, capabilities = MOUNTER_CAPABILITIES): Promise<MounterProcess> {
   const bounding = ['-all', ...capabilities.map((c) => `+${c.toLowerCase()}`)].join(',');
   const setpriv = ['--no-new-privs', '--inh-caps=-all', `--bounding-set=${bounding}`, '--'];
-  const child = spawn('setpriv', [...setpriv, NODE, CLI, 'csi', 'mounter', '--socket', socket], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, INTERPOSER_LOG: 'debug' },
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  let done = false;
-  void exited.then(() => (done = true));
-  try {
-    await waitFor(() => /"msg":"mounter serving"/.test(out) || done, 20000, 'the mounter to serve');
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
-  if (done || child.pid === undefined) throw new Error(`mounter exited (${await exited}):\n${out}`);
-  return { child, pid: child.pid, socket, log: () => out, exited };
+  const args = [...setpriv, NODE, CLI, 'csi', 'mounter', '--socket', socket];
+  const { child, log, exited } = await startLogged('setpriv', args, /"msg":"mounter serving"/, 'mounter');
+  return { child, pid: child.pid!, socket, log, exited };
 }
 
 /** SIGTERM (or SIGKILL) the mounter and wait; its daemons end with it. */
