@@ -271,20 +271,23 @@ export class DirentWriter {
    * Call fits() first: the caller decides whether the entry is counted.
    */
   add(name: string, nameBytes: number, ino: number, nextOffset: number, type: number, entry?: (buf: Buffer, at: number) => void): void {
+    const buf = this.buf;
     let at = this.pos;
-    const size = DirentWriter.recordSize(nameBytes, entry !== undefined);
-    // Padding and unwritten fields must not carry bytes of an earlier reply.
-    this.buf.fill(0, at, at + size);
+    const end = at + DirentWriter.recordSize(nameBytes, entry !== undefined);
+    // Unwritten fields and padding must not carry bytes of an earlier reply: an entry may leave its
+    // attributes out ('.', '..', a name gone since the listing), and names are padded to 8.
     if (entry) {
-      entry(this.buf, at);
+      buf.fill(0, at, at + ENTRY_OUT_SIZE);
+      entry(buf, at);
       at += ENTRY_OUT_SIZE;
     }
-    writeU64(this.buf, ino, at);
-    writeU64(this.buf, nextOffset, at + 8);
-    this.buf.writeUInt32LE(nameBytes, at + 16);
-    this.buf.writeUInt32LE(type >>> 12, at + 20);
-    this.buf.write(name, at + DIRENT_SIZE, nameBytes, 'utf8');
-    this.pos += size;
+    writeU64(buf, ino, at);
+    writeU64(buf, nextOffset, at + 8);
+    buf.writeUInt32LE(nameBytes, at + 16);
+    buf.writeUInt32LE(type >>> 12, at + 20);
+    buf.write(name, at + DIRENT_SIZE, nameBytes, 'utf8');
+    for (let p = at + DIRENT_SIZE + nameBytes; p < end; p++) buf[p] = 0;
+    this.pos = end;
   }
 
   /** The reply, trimmed to what was written. */

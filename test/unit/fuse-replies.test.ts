@@ -358,3 +358,29 @@ test('DirentWriter: fits() stops at the size the kernel asked for', () => {
   assert.equal(p.fits(1, true), false, 'a 160-byte direntplus does not fit in 159');
   assert.equal(p.finish().length, H, 'an empty reply is just the header');
 });
+
+test('DirentWriter: in a reused buffer, padding and unwritten entry fields are zero, not old bytes', () => {
+  const dirty = Buffer.alloc(H + 4096, 0xff);
+  const w = new DirentWriter(4096, dirty);
+  w.add('abc', 3, 7, 1, 0o100000); // 24 + 3 bytes, padded to 32
+  const plus = new DirentWriter(4096, Buffer.alloc(H + 4096, 0xee));
+  plus.add('..', 2, 1, 2, 0o040000, () => {}); // an entry that writes nothing
+  const b = w.finish();
+  assert.ok(
+    b.subarray(0, H).every((x) => x === 0),
+    'header room',
+  );
+  assert.ok(
+    b.subarray(H + 27, H + 32).every((x) => x === 0),
+    'padding after the name',
+  );
+  const p = plus.finish();
+  assert.ok(
+    p.subarray(H, H + 128).every((x) => x === 0),
+    'entry_out left unwritten',
+  );
+  assert.ok(
+    p.subarray(H + 128 + 26, H + 128 + 32).every((x) => x === 0),
+    'padding after ".."',
+  );
+});
