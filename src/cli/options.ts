@@ -135,7 +135,7 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
   // Imported only when asked for: a mount without telemetry never loads OpenTelemetry.
   const deps: LayerDeps = {
     labels,
-    ...(t.metrics ? await (await import('../telemetry/metrics.ts')).startMetrics(t.metrics) : {}),
+    metrics: t.metrics ? await (await import('../telemetry/metrics.ts')).startMetrics(t.metrics) : undefined,
     tracer: t.traces
       ? (await import('../telemetry/traces.ts')).startTracing(
           { file: t.traces.file, otlp: t.traces.otlp ? { endpoint: t.traces.otlp, protocol: t.traces.protocol } : undefined },
@@ -143,7 +143,7 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
         )
       : undefined,
   };
-  const meter = deps.meter;
+  const meter = deps.metrics?.meter;
   const { registerMountMetrics } = meter ? await import('../telemetry/mount-metrics.ts') : { registerMountMetrics: undefined };
   const vfs = createStack(createBackend(config.backend), buildLayers(config.layers, origin, deps));
   return {

@@ -4,16 +4,14 @@ import { createDurabilityLayer } from './durability.ts';
 import { createFaultLayer } from './fault.ts';
 import { createLatencyLayer } from './latency.ts';
 import type { Layer } from './stack.ts';
-import { createMetricsLayer, type DurationSource } from './metrics.ts';
+import { createMetricsLayer, type MetricsSink } from './metrics.ts';
 import { createTraceLayer } from './trace.ts';
-import type { Attributes, Meter, Tracer } from '@opentelemetry/api';
+import type { Attributes, Tracer } from '@opentelemetry/api';
 import { createThrottleLayer } from './throttle.ts';
 import type { RuleOrigin } from './rule-spec.ts';
 
 export interface LayerDeps {
-  meter?: Meter;
-  /** Where metrics layers record durations, when not through the meter (telemetry/histograms.ts). */
-  durations?: DurationSource;
+  metrics?: MetricsSink;
   tracer?: Tracer;
   labels: Attributes;
 }
@@ -26,8 +24,8 @@ export function buildLayers(configs: LayerConfig[], origin: RuleOrigin, deps: La
     if (c.latency) return createLatencyLayer(c.latency, origin, prefix);
     if (c.durability) return createDurabilityLayer(c.durability);
     if (c.metrics) {
-      if (!deps.meter) throw new Error(`${prefix}: metrics layer without a metrics endpoint`);
-      return createMetricsLayer(deps.meter, deps.labels, c.metrics.data, deps.durations);
+      if (!deps.metrics) throw new Error(`${prefix}: metrics layer without a metrics endpoint`);
+      return createMetricsLayer(deps.metrics, deps.labels, c.metrics.data);
     }
     if (c.trace) {
       if (!deps.tracer) throw new Error(`${prefix}: trace layer without a trace sink`);

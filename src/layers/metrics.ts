@@ -62,28 +62,19 @@ function talliesFor(meter: Meter, labels: Attributes): Tallies {
   return t;
 }
 
-/**
- * Where durations go, one series per label set, found once per layer and op rather than per record (the
- * daemon's is telemetry/histograms.ts; without one, the meter's own histogram, which hashes labels per record).
- */
+/** Where durations go: one series per label set, found once per layer and op (telemetry/histograms.ts). */
 export interface DurationSource {
   seriesOf(attributes: Attributes): { record(seconds: number): void };
 }
 
-function meterHistogram(meter: Meter): DurationSource {
-  const h = meter.createHistogram('interposer_operation_duration_seconds', {
-    description: 'Time to answer an operation, from this layer down',
-    unit: 's',
-  });
-  return { seriesOf: (attributes) => ({ record: (seconds) => h.record(seconds, attributes) }) };
+/** What metrics layers record into: a meter for the counts, and the duration histograms kept beside it. */
+export interface MetricsSink {
+  meter: Meter;
+  durations: DurationSource;
 }
 
-export function createMetricsLayer(
-  meter: Meter,
-  labels: Attributes,
-  data: MetricsData = 'observe',
-  durations: DurationSource = meterHistogram(meter),
-): MetricsLayer {
+export function createMetricsLayer(sink: MetricsSink, labels: Attributes, data: MetricsData = 'observe'): MetricsLayer {
+  const { meter, durations } = sink;
   const tallies = talliesFor(meter, labels);
   const tally = (op: string, result: string): { attrs: Attributes; n: number } => {
     const key = `${op}|${result}`;

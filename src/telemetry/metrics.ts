@@ -1,27 +1,22 @@
 // OpenTelemetry metrics exported on a Prometheus endpoint. One MeterProvider
 // per process; every mount in it adds its instruments with its own labels.
+import type { MetricsSink } from '../layers/metrics.ts';
 import { metrics, type Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AggregationType, InstrumentType, MeterProvider } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { ON_CONTROL_SOCKET, parseListen } from './listen.ts';
 import { DurationHistograms } from './histograms.ts';
 import { onFlush, setScrapeHandler } from './running.ts';
 
 /** Bucket bounds in seconds: 10µs to 10s, about three per decade. */
-export const DURATION_BUCKETS = [
+const DURATION_BUCKETS = [
   0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
 let provider: MeterProvider | undefined;
 let exporter: PrometheusExporter | undefined;
 let durations: DurationHistograms | undefined;
-
-/** What metrics layers record with: the meter, and the per-op duration histograms kept outside it. */
-export interface MetricsSink {
-  meter: Meter;
-  durations: DurationHistograms;
-}
 
 /** Starts the Prometheus endpoint at `listen` (HOST:PORT, or 'control') once; later calls reuse it. */
 export async function startMetrics(listen: string): Promise<MetricsSink> {
@@ -35,16 +30,8 @@ export async function startMetrics(listen: string): Promise<MetricsSink> {
     });
     exporter = new PrometheusExporter({ ...where, preventServerStart: true, metricProducers: [durations] });
     if (listen !== ON_CONTROL_SOCKET) await exporter.startServer();
-    provider = new MeterProvider({
-      resource: resourceFromAttributes({ 'service.name': 'interposer' }),
-      readers: [exporter],
-      views: [
-        {
-          instrumentType: InstrumentType.HISTOGRAM,
-          aggregation: { type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: DURATION_BUCKETS } },
-        },
-      ],
-    });
+    // No histogram goes through the SDK (durations are the producer's), so no bucket view is needed.
+    provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'interposer' }), readers: [exporter] });
     metrics.setGlobalMeterProvider(provider);
     const e = exporter;
     setScrapeHandler((req, res) => e.getMetricsRequestHandler(req, res));

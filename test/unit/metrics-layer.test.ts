@@ -2,12 +2,14 @@
 // OpenTelemetry reader the test collects from.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
+import type { Meter } from '@opentelemetry/api';
+import { MeterProvider, MetricReader, type DataPoint, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
 import { createMemoryFs } from '../../src/backends/memory.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { buildLayers } from '../../src/layers/build.ts';
 import { createMetricsLayer, isMetricsLayer } from '../../src/layers/metrics.ts';
 import { createStack } from '../../src/layers/stack.ts';
+import { DurationHistograms } from '../../src/telemetry/histograms.ts';
 import type { OpContext, OpenResult, Vfs } from '../../src/vfs/types.ts';
 
 const ctx: OpContext = { uid: 0, gid: 0, pid: process.pid, unique: 1 };
@@ -33,7 +35,8 @@ test('bytes by direction: reads, writes, and copies (copy_file_range) counted on
   const reader = new CollectingReader();
   const provider = new MeterProvider({ readers: [reader] });
   try {
-    const stack = createStack(createMemoryFs({ sizeBytes: 1 << 24 }), [createMetricsLayer(provider.getMeter('test'), { volume: 'v' })]);
+    const sink = sinkOf(provider);
+    const stack = createStack(createMemoryFs({ sizeBytes: 1 << 24 }), [createMetricsLayer(sink, { volume: 'v' })]);
     const src = stack.create(ctx, '/src', 2, 0o644) as { fh: number };
     const dst = stack.create(ctx, '/dst', 2, 0o644) as { fh: number };
     assert.equal(stack.write(ctx, '/src', src.fh, Buffer.alloc(5000, 1), 0), 5000);
@@ -46,6 +49,10 @@ test('bytes by direction: reads, writes, and copies (copy_file_range) counted on
     assert.deepEqual(await counterBy(reader, 'interposer_bytes', 'direction'), { read: 1000, write: 5000, copy: 3000 + 1000 });
     const ops = await counterBy(reader, 'interposer_operations', 'result');
     assert.equal(ops.EINVAL, 1, 'the failed copy is counted as an operation, with no bytes');
+    const durations = (await sink.durations.collect()).resourceMetrics.scopeMetrics[0].metrics[0] as HistogramMetricData;
+    const reads = durations.dataPoints.find((p) => p.attributes.op === 'read');
+    assert.equal(reads?.value.count, 1, 'one read, one duration');
+    assert.deepEqual(reads?.attributes, { volume: 'v', op: 'read' });
   } finally {
     await provider.shutdown();
   }
@@ -63,7 +70,18 @@ function backendOfferingPassthrough(): Vfs {
 /** The layers of a config with one `layers` section, built with a meter the test reads back. */
 function layersOf(reader: CollectingReader, provider: MeterProvider, layers: unknown[]) {
   const config = validateConfig({ layers, telemetry: { metrics: '127.0.0.1:9464' } });
-  return buildLayers(config.layers, 0, { meter: provider.getMeter('test'), labels: { volume: 'v' } });
+  return buildLayers(config.layers, 0, { metrics: sinkOf(provider), labels: { volume: 'v' } });
+}
+
+/** A meter the test reads back, and the duration histograms the daemon keeps beside it. */
+function sinkOf(provider: MeterProvider): { meter: Meter; durations: DurationHistograms } {
+  const durations = new DurationHistograms({
+    name: 'interposer_operation_duration_seconds',
+    description: 'd',
+    bounds: [0.001],
+    scope: 'test',
+  });
+  return { meter: provider.getMeter('test'), durations };
 }
 
 test('data: observe takes kernel passthrough away so reads are counted; data: kernel leaves it, and still counts opens', async () => {
