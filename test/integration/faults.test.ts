@@ -45,6 +45,30 @@ print(json.dumps(dict(read=read, write=write, other=other, weighted=weighted)))
   });
 });
 
+test('errno on flush: close(2) reports it for the files a rule names; the kernel still sends their FLUSH', async () => {
+  // Files on a local backing filesystem are opened FOPEN_NOFLUSH, unless a rule could act on their flush.
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { name: closing, ops: [flush], paths: [f], errno: EIO }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<{ f: string; g: string }>(
+      mnt,
+      `
+def close_after_write(name):
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT)
+    os.write(fd, b'x')
+    return outcome(lambda: os.close(fd) or 'ok')
+print(json.dumps(dict(f=close_after_write('f'), g=close_after_write('g'))))
+`,
+    );
+    assert.deepEqual(out, { f: 'EIO', g: 'ok' });
+    assert.equal(ruleNamed(mnt, 'closing')!.fired, 1);
+  });
+});
+
 test('shortRead: a single read returns the configured part (fraction or bytes) of the right data', async () => {
   const yaml = `
 layers:

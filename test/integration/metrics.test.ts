@@ -170,6 +170,8 @@ test('data: kernel leaves reads and writes to kernel passthrough (not counted, o
         assert.ok(((await ops('open')) ?? 0) >= 1, `${data}: the open of big is counted`);
         assert.equal(await ops('create'), 1, `${data}: the create of new-${data} is counted`);
         assert.ok(((await ops('getattr')) ?? 0) >= 1, `${data}: lookups are counted`);
+        assert.ok(((await ops('release')) ?? 0) >= 2, `${data}: closes are counted`);
+        assert.equal(await ops('flush'), undefined, `${data}: files on a local filesystem are opened FOPEN_NOFLUSH: no FLUSH`);
         if (data === 'kernel') {
           assert.ok(((await served('passthrough')) ?? 0) >= 2, 'big and new-kernel were served by kernel passthrough');
           assert.equal(await served('daemon'), 0);
