@@ -563,6 +563,34 @@ print(os.read(fd, 100).decode(), st.st_nlink, st.st_size, oct(os.fstat(fd).st_mo
     },
   ],
   [
+    'a directory renamed away or removed and made again takes new files, not its old inode',
+    (w) => {
+      // The passthrough backend keeps parent-directory fds by path: renames and rmdirs must drop them.
+      const d = join(w.dir, 'd');
+      mkdirSync(d);
+      writeFileSync(join(d, 'a'), 'a');
+      renameSync(d, join(w.dir, 'e'));
+      mkdirSync(d);
+      writeFileSync(join(d, 'b'), 'b');
+      assert.deepEqual(readdirSync(d), ['b']);
+      assert.deepEqual(readdirSync(join(w.dir, 'e')), ['a']);
+      rmSync(d, { recursive: true });
+      mkdirSync(d);
+      writeFileSync(join(d, 'c'), 'c');
+      mkdirSync(join(w.dir, 'e', 'sub'));
+      writeFileSync(join(w.dir, 'e', 'sub', 's'), 's');
+      renameSync(join(w.dir, 'e', 'sub'), join(d, 'moved'));
+      writeFileSync(join(d, 'moved', 't'), 't');
+      assert.deepEqual(readdirSync(d).sort(), ['c', 'moved']);
+      assert.deepEqual(readdirSync(join(d, 'moved')).sort(), ['s', 't']);
+      assert.deepEqual(readdirSync(join(w.dir, 'e')), ['a']);
+      if (w.back) {
+        assert.deepEqual(readdirSync(join(w.back, 'd')).sort(), ['c', 'moved'], 'the backing tree agrees');
+        assert.deepEqual(readdirSync(join(w.back, 'd', 'moved')).sort(), ['s', 't']);
+      }
+    },
+  ],
+  [
     "a write by another user clears a file's setuid and setgid bits, as on a native filesystem",
     (w) => {
       // The daemon runs as root, whose own writes keep the bits: kernel passthrough must not
