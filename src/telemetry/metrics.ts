@@ -1,7 +1,7 @@
 // OpenTelemetry metrics exported on a Prometheus endpoint. One MeterProvider
 // per process; every mount in it adds its instruments with its own labels.
 import type { MetricsSink } from '../layers/metrics.ts';
-import { metrics, type Meter } from '@opentelemetry/api';
+import { metrics } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';

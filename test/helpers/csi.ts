@@ -1,7 +1,7 @@
 // Driving the CSI plugin the way kubelet does: the real `interposer csi`
 // command in a child process, and a grpc-js client loaded from the same
 // csi.proto. Everything started here is stopped by PID in the tests' finally.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,9 @@ import * as grpc from '@grpc/grpc-js';
 import { loadCsi } from '../../src/csi/proto.ts';
 import { processStartTime } from '../../src/csi/launcher.ts';
 import { FS_TYPE, readMountInfo, unmountPath } from '../../src/fuse/mount.ts';
-import { CLI, NODE, waitFor } from './mount.ts';
+import { CLI, NODE, startLogged, waitFor } from './mount.ts';
+
+const DEBUG = { INTERPOSER_LOG: 'debug' };
 
 export interface PluginProcess {
   child: ChildProcess;
@@ -19,35 +21,15 @@ export interface PluginProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts a child with its output gathered and waits until `ready` shows in its log; throws if it exits first. */
-async function startLogged(
-  cmd: string,
-  args: string[],
-  ready: RegExp,
-  name: string,
-): Promise<{ child: ChildProcess; log: () => string; exited: Promise<number | null> }> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INTERPOSER_LOG: 'debug' } });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  let done = false;
-  void exited.then(() => (done = true));
-  try {
-    await waitFor(() => ready.test(out) || done, 20000, `the ${name} to serve`);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
-  if (done || child.pid === undefined) throw new Error(`${name} exited (${await exited}):\n${out}`);
-  return { child, log: () => out, exited };
-}
-
 /** Starts `interposer csi` and waits until its socket answers. */
 export async function startPlugin(stateDir: string, extra: string[] = []): Promise<PluginProcess> {
   const socket = join(stateDir, 'csi.sock');
   const args = [CLI, 'csi', '--endpoint', `unix://${socket}`, '--node-id', 'test-node', '--state-dir', stateDir, ...extra];
-  const { child, log, exited } = await startLogged(NODE, args, /"msg":"csi plugin serving"/, 'csi plugin');
+  const { child, log, exited } = await startLogged(NODE, args, {
+    ready: /"msg":"csi plugin serving"/,
+    name: 'the csi plugin to serve',
+    env: DEBUG,
+  });
   return { child, socket, log, exited };
 }
 
@@ -75,7 +57,11 @@ export async function startMounter(socket: string, capabilities = MOUNTER_CAPABI
   const bounding = ['-all', ...capabilities.map((c) => `+${c.toLowerCase()}`)].join(',');
   const setpriv = ['--no-new-privs', '--inh-caps=-all', `--bounding-set=${bounding}`, '--'];
   const args = [...setpriv, NODE, CLI, 'csi', 'mounter', '--socket', socket];
-  const { child, log, exited } = await startLogged('setpriv', args, /"msg":"mounter serving"/, 'mounter');
+  const { child, log, exited } = await startLogged('setpriv', args, {
+    ready: /"msg":"mounter serving"/,
+    name: 'the mounter to serve',
+    env: DEBUG,
+  });
   return { child, pid: child.pid!, socket, log, exited };
 }
 

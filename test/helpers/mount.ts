@@ -48,12 +48,8 @@ export function writeConfig(dir: string, config: ConfigDoc | string): string {
   return file;
 }
 
-export interface Daemon {
+export interface Daemon extends Logged {
   mountpoint: string;
-  child: ChildProcess;
-  /** Everything the daemon wrote to stderr so far. */
-  log(): string;
-  exited: Promise<number | null>;
 }
 
 /** Waits until `cond` holds, checking every 20 ms, for at most `ms`. */
@@ -65,28 +61,51 @@ export async function waitFor(cond: () => boolean, ms: number, what: string): Pr
   }
 }
 
-/** Starts `interposer mount ARGS MOUNTPOINT` and waits until the mount is there. */
-export async function startDaemon(args: string[], mountpoint: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
-  const child = spawn(NODE, [CLI, 'mount', ...args, mountpoint], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.on('data', (d: Buffer) => (stderr += d.toString()));
+/** A child started with its output gathered, as startLogged() returns it. */
+export interface Logged {
+  child: ChildProcess;
+  log(): string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `cmd` with its stdout and stderr gathered and waits until `ready` shows in them; kills it on a
+ * timeout and throws with its output if it exits first.
+ */
+export async function startLogged(
+  cmd: string,
+  args: string[],
+  o: { ready: RegExp; name: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<Logged> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   let done = false;
   void exited.then(() => (done = true));
   try {
-    // Wait for the daemon's own word: a dead mount left on the mountpoint
-    // would satisfy a look at mountinfo before the new mount replaces it.
-    await waitFor(() => /"msg":"mounted/.test(stderr) || done, 15000, `mount on ${mountpoint}`);
+    await waitFor(() => o.ready.test(out) || done, o.timeoutMs ?? 20000, o.name);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
   }
-  if (!isMounted(mountpoint)) throw new Error(`daemon exited (${await exited}) without mounting:\n${stderr}`);
-  return { mountpoint, child, log: () => stderr, exited };
+  if (done || child.pid === undefined) throw new Error(`${o.name}: exited (${await exited}) instead:\n${out}`);
+  return { child, log: () => out, exited };
+}
+
+/** Starts `interposer mount ARGS MOUNTPOINT` and waits until the mount is there. */
+export async function startDaemon(args: string[], mountpoint: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+  // Wait for the daemon's own word: a dead mount left on the mountpoint
+  // would satisfy a look at mountinfo before the new mount replaces it.
+  const d = await startLogged(NODE, [CLI, 'mount', ...args, mountpoint], {
+    ready: /"msg":"mounted/,
+    name: `mount on ${mountpoint}`,
+    env,
+    timeoutMs: 15000,
+  });
+  if (!isMounted(mountpoint)) throw new Error(`daemon said it mounted ${mountpoint}, but it is not in mountinfo:\n${d.log()}`);
+  return { mountpoint, ...d };
 }
 
 /** Unmounts and stops the daemon; safe to call on one that already ended. */
