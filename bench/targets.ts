@@ -205,6 +205,31 @@ export const tmpfs: Target = {
   },
 };
 
+/**
+ * Tracks a daemon just spawned on `mnt` and waits until `ready` (or its exit); a daemon that exits or
+ * times out without mounting is stopped and its stderr thrown.
+ */
+async function mounted(
+  child: ChildProcess,
+  mnt: string,
+  what: string,
+  timeoutMs: number,
+  ready: (err: ReturnType<typeof tail>) => boolean,
+): Promise<{ l: Live; err: ReturnType<typeof tail> }> {
+  const l: Live = { mountpoint: mnt, child };
+  live.add(l);
+  const err = tail(child.stderr!);
+  child.stdout!.resume();
+  try {
+    await waitFor(() => ready(err) || child.exitCode !== null, timeoutMs, `${what} on ${mnt}`);
+    if (!isMounted(mnt)) throw new Error(`${what} exited (${child.exitCode}) without mounting:\n${err.text()}`);
+  } catch (e) {
+    await stopDaemon(l, async () => void child.kill('SIGTERM'));
+    throw e;
+  }
+  return { l, err };
+}
+
 export const bindfs: Target = {
   name: 'bindfs',
   kind: 'bindfs',
@@ -214,17 +239,7 @@ export const bindfs: Target = {
     const mnt = join(env.root, 'mnt', 'bindfs');
     mkdirSync(mnt, { recursive: true });
     const child = spawn('bindfs', ['-f', env.data, mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const l: Live = { mountpoint: mnt, child };
-    live.add(l);
-    const err = tail(child.stderr!);
-    child.stdout!.resume();
-    try {
-      await waitFor(() => isMounted(mnt) || child.exitCode !== null, 10000, `bindfs on ${mnt}`);
-      if (!isMounted(mnt)) throw new Error(`bindfs exited (${child.exitCode}) without mounting:\n${err.text()}`);
-    } catch (e) {
-      await stopDaemon(l, async () => void child.kill('SIGTERM'));
-      throw e;
-    }
+    const { l } = await mounted(child, mnt, 'bindfs', 10000, () => isMounted(mnt));
     return {
       dir: mnt,
       pid: child.pid,
@@ -278,17 +293,7 @@ export function interposer(c: InterposerConfig, cli?: string): Target {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...DAEMON_ENV, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? cache },
       });
-      const l: Live = { mountpoint: mnt, child };
-      live.add(l);
-      const err = tail(child.stderr!);
-      child.stdout!.resume();
-      try {
-        await waitFor(() => err.seen(/"msg":"mounted/) || child.exitCode !== null, 30000, `interposer on ${mnt}`);
-        if (!isMounted(mnt)) throw new Error(`interposer exited (${child.exitCode}) without mounting:\n${err.text()}`);
-      } catch (e) {
-        await stopDaemon(l, async () => void child.kill('SIGTERM'));
-        throw e;
-      }
+      const { l, err } = await mounted(child, mnt, 'interposer', 30000, (out) => out.seen(/"msg":"mounted/));
       return {
         dir: mnt,
         pid: child.pid,
