@@ -8,23 +8,10 @@ import { makeOp, OP_NAMES, type Op, type OpName, type StatBelow } from '../../sr
 import { deriveSeed, Rng } from '../../src/rules/rng.ts';
 import { Rule, type RuleSpec } from '../../src/rules/rule.ts';
 import { E, FsError } from '../../src/vfs/errors.ts';
-import type { Attr, OpContext } from '../../src/vfs/types.ts';
+import type { OpContext } from '../../src/vfs/types.ts';
 
+import { FILE_ATTR } from '../fixtures/attr.ts';
 const ORIGIN = 1_700_000_000_000;
-const ATTR: Attr = {
-  ino: 2,
-  size: 0,
-  blocks: 0,
-  atimeMs: 0,
-  mtimeMs: 0,
-  ctimeMs: 0,
-  mode: 0o100644,
-  nlink: 1,
-  uid: 0,
-  gid: 0,
-  rdev: 0,
-  blksize: 4096,
-};
 const ctx = (o: Partial<OpContext> = {}): OpContext => ({ uid: 1000, gid: 1000, pid: process.pid, unique: 1, ...o });
 
 function op(name: OpName, path = '/f', o: { size?: number; ctx?: OpContext; path2?: string } = {}): Op {
@@ -191,9 +178,9 @@ describe('matching', () => {
     const stats: Array<[string, number | undefined]> = [];
     const statBelow: StatBelow = (_c, path, fh) => {
       stats.push([path, fh]);
-      if (path === '/dir') return { ...ATTR, mode: 0o040755, size: 1 << 30 };
+      if (path === '/dir') return { ...FILE_ATTR, mode: 0o040755, size: 1 << 30 };
       if (!(path in sizes)) throw new FsError(E.ENOENT);
-      return { ...ATTR, size: sizes[path] };
+      return { ...FILE_ATTR, size: sizes[path] };
     };
     const at = (name: OpName, path: string, args: unknown[] = [path]): Op => makeOp(name, ctx(), args, statBelow);
     const big = rule({ fileSize: { min: 1 << 20 } });
@@ -223,7 +210,7 @@ describe('matching', () => {
 
   test('fileSize costs a stat only when a rule with a range asks, after its other checks pass, once per op', () => {
     let stats = 0;
-    const statBelow: StatBelow = () => (stats++, { ...ATTR, size: 10 });
+    const statBelow: StatBelow = () => (stats++, { ...FILE_ATTR, size: 10 });
     const o = (name: OpName, path = '/f'): Op => makeOp(name, ctx(), [path, 1, Buffer.alloc(4), 0], statBelow);
     for (const r of [rule({}), rule({ ops: ['read'], size: { max: 100 } }), rule({ paths: ['**'] })]) r.matches(o('read'), ORIGIN);
     assert.equal(stats, 0, 'rules without a fileSize range never stat');

@@ -11,30 +11,17 @@ import { validateConfig } from '../../src/config/load.ts';
 import { E, FsError } from '../../src/vfs/errors.ts';
 import type { Attr, OpContext, StatFs, Vfs } from '../../src/vfs/types.ts';
 
+import { FILE_ATTR } from '../fixtures/attr.ts';
 const ctx: OpContext = { uid: 0, gid: 0, pid: process.pid, unique: 1 };
-const ATTR: Attr = {
-  ino: 2,
-  size: 10,
-  blocks: 1,
-  atimeMs: 0,
-  mtimeMs: 0,
-  ctimeMs: 0,
-  mode: 0o100644,
-  nlink: 1,
-  uid: 0,
-  gid: 0,
-  rdev: 0,
-  blksize: 4096,
-};
 const STATFS: StatFs = { blocks: 1000, bfree: 500, bavail: 500, files: 100, ffree: 50, bsize: 4096, namelen: 255, frsize: 4096 };
 
 /** A backend that logs each call and serves a file of bytes 0..255 repeated. */
 function recorder(log: string[], o: { async?: boolean } = {}): Vfs {
   const answer = <T>(v: T): T | Promise<T> => (o.async ? Promise.resolve(v) : v);
   const backend: Partial<Vfs> = {
-    getattr: (_c, path) => (log.push(`backend getattr ${path}`), answer({ ...ATTR })),
+    getattr: (_c, path) => (log.push(`backend getattr ${path}`), answer({ ...FILE_ATTR })),
     open: (_c, path) => (log.push(`backend open ${path}`), answer({ fh: 7, backingFd: 7 })),
-    create: (_c, path) => (log.push(`backend create ${path}`), answer({ fh: 8, backingFd: 8, attr: { ...ATTR } })),
+    create: (_c, path) => (log.push(`backend create ${path}`), answer({ fh: 8, backingFd: 8, attr: { ...FILE_ATTR } })),
     read: (_c, path, _fh, into, offset) => {
       log.push(`backend read ${path} ${into.length}@${offset}`);
       for (let i = 0; i < into.length; i++) into[i] = (offset + i) & 0xff;
@@ -192,7 +179,7 @@ describe('stack', () => {
     };
     const s = createStack(recorder(log), [tracer('outer', log), sizer, tracer('inner', log)]);
     s.read(ctx, '/f', 1, Buffer.alloc(4), 0);
-    assert.deepEqual(asked, [ATTR.size, ATTR.size]);
+    assert.deepEqual(asked, [FILE_ATTR.size, FILE_ATTR.size]);
     assert.deepEqual(
       log,
       ['outer in read', 'backend getattr /f', 'inner in read', 'backend read /f 4@0', 'inner out read', 'outer out read'],
