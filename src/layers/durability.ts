@@ -133,7 +133,7 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
           return next();
       }
     },
-    needsData: tracked,
+    needs: (shortcut, path) => shortcut === 'data' && tracked(path),
     held: () => heldBytes,
     async crash() {
       const b = backend!;

@@ -2,7 +2,7 @@
 // overridden attributes, each by a rule. Rules are tried in order; the first
 // that fires acts.
 import type { FaultAction, FaultRuleConfig } from '../config/layers.ts';
-import { FLUSH_OPS, Rule } from '../rules/rule.ts';
+import { Rule } from '../rules/rule.ts';
 import { E, FsError } from '../vfs/errors.ts';
 import type { Attr, CreateResult, MaybePromise, StatFs } from '../vfs/types.ts';
 import type { Op, OpName } from './op.ts';
@@ -132,6 +132,7 @@ export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[
   const dataRules = rules.filter(
     (r) => r.action.shortRead || r.action.shortWrite || r.action.tornWrite || r.action.corrupt || r.action.errno,
   );
+  const errnoRules = rules.filter((r) => r.action.errno);
   return {
     kind: 'fault',
     disturbs: true,
@@ -142,8 +143,8 @@ export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[
         if (applies(fr.action, op.name) && fr.rule.matches(op, now) && fr.rule.fires(op, now)) return apply(fr, op, next);
       return next();
     },
-    needsData: (path) => dataRules.some((r) => r.rule.mightSeeData(path)),
-    needsFlush: (path) => rules.some((r) => r.action.errno && r.rule.mightSee(FLUSH_OPS, path)),
+    // Only errno rules act on flush; data rules are those whose action can act on reads or writes.
+    needs: (shortcut, path) => (shortcut === 'data' ? dataRules : errnoRules).some((r) => r.rule.mightSee(shortcut, path)),
     rules: () => rules.map((r) => r.rule),
   };
 }

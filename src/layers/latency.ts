@@ -2,7 +2,7 @@
 // Rules are tried in order; the first that fires sets the delay.
 import type { LatencyRuleConfig } from '../config/layers.ts';
 import { sampler, type Distribution, type Sampler } from '../rules/distribution.ts';
-import { FLUSH_OPS, Rule } from '../rules/rule.ts';
+import { Rule } from '../rules/rule.ts';
 import { originOf, ruleSpec, type RuleOrigin } from './rule-spec.ts';
 import { sleep } from './sleep.ts';
 import type { Layer } from './stack.ts';
@@ -38,8 +38,7 @@ export function createLatencyLayer(config: { seed: number; rules: LatencyRuleCon
       }
       return next();
     },
-    needsData: (path) => rules.some((r) => r.rule.mightSeeData(path)),
-    needsFlush: (path) => rules.some((r) => r.rule.mightSee(FLUSH_OPS, path)),
+    needs: (shortcut, path) => rules.some((r) => r.rule.mightSee(shortcut, path)),
     rules: () => rules.map((r) => r.rule),
   };
 }

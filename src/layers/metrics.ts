@@ -130,6 +130,6 @@ export function createMetricsLayer(sink: MetricsSink, labels: Attributes, data: 
       );
     },
     // Counting bytes needs the reads and writes themselves; in kernel mode the kernel keeps them (and the bytes go uncounted).
-    needsData: () => data === 'observe',
+    needs: (shortcut) => shortcut === 'data' && data === 'observe',
   };
 }

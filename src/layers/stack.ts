@@ -8,6 +8,12 @@ import type { Rule } from '../rules/rule.ts';
 
 export type Next = () => MaybePromise<unknown>;
 
+/**
+ * What the kernel can do for a file without the daemon, hiding ops from the layers: serve its reads and
+ * writes (kernel passthrough), and skip its FLUSH on close (FOPEN_NOFLUSH).
+ */
+export type KernelShortcut = 'data' | 'flush';
+
 export interface Layer {
   /** 'fault', 'latency', 'throttle', 'trace', 'metrics'. */
   readonly kind: string;
@@ -16,10 +22,8 @@ export interface Layer {
   /** True when the layer cannot act on anything (no rules, no limits): the stack leaves it out. */
   readonly idle?: boolean;
   around(op: Op, next: Next): MaybePromise<unknown>;
-  /** Must this layer see the reads and writes of `path`? If none must, the kernel may serve them. */
-  needsData?(path: string): boolean;
-  /** Must this layer see FLUSH (close) of `path`? If none must, a backend may spare the kernel sending it. */
-  needsFlush?(path: string): boolean;
+  /** Must this layer see the ops `shortcut` would hide for `path`? If no layer must, the kernel may take it. */
+  needs?(shortcut: KernelShortcut, path: string): boolean;
   /** The rules this layer acts by, for counters and the control API. */
   rules?(): Rule[];
   /** Seconds ops have spent waiting in this layer (throttle), for metrics. */
@@ -90,8 +94,8 @@ export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
       if (name !== 'open' && name !== 'create') return result;
       // Kernel passthrough would hide this file's reads and writes from a layer that needs them,
       // and FOPEN_NOFLUSH its closes.
-      const keepData = layers.some((l) => l.needsData?.(op.path));
-      const keepFlush = layers.some((l) => l.needsFlush?.(op.path));
+      const keepData = layers.some((l) => l.needs?.('data', op.path));
+      const keepFlush = layers.some((l) => l.needs?.('flush', op.path));
       if (!keepData && !keepFlush) return result;
       const strip = (r: unknown): unknown => {
         const res = { ...(r as OpenResult) };

@@ -154,8 +154,8 @@ export function createThrottleLayer(config: Limits & { rules: ThrottleRuleConfig
       waited += wait / 1000;
       return sleep(wait, op.ctx.signal).then(next);
     },
-    // Volume-wide limits need every file's data; rule limits only their paths'.
-    needsData: (path) => !volume.empty || rules.some((r) => r.rule.mightSeeData(path)),
+    // Volume-wide limits need every file's data; rule limits only their paths'. Nothing here acts on flush.
+    needs: (shortcut, path) => shortcut === 'data' && (!volume.empty || rules.some((r) => r.rule.mightSee('data', path))),
     rules: () => rules.map((r) => r.rule),
   };
 }

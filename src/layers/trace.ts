@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import picomatch from 'picomatch';
-import { commOf, expandOps } from '../rules/rule.ts';
+import { commOf, expandOps, HIDDEN_OPS } from '../rules/rule.ts';
 import { Rng } from '../rules/rng.ts';
 import { errnoName, toErrno } from '../vfs/errors.ts';
 import type { OpenResult } from '../vfs/types.ts';
@@ -128,8 +128,7 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
     },
     // A filter that may record reads or writes of `path` needs them to reach the daemon
     // (decided at open: a filter changed later does not turn passthrough off for open files).
-    needsData: (path) => (!c.ops || c.ops.has('read') || c.ops.has('write')) && pathWanted(path),
-    needsFlush: (path) => (!c.ops || c.ops.has('flush')) && pathWanted(path),
+    needs: (shortcut, path) => (!c.ops || HIDDEN_OPS[shortcut].some((n) => c.ops!.has(n))) && pathWanted(path),
     around(op: Op, next: Next) {
       if (op.name === 'release' && fileSpans.size > 0) {
         // The file's span ends with its handle, whether or not release itself is traced.

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import picomatch from 'picomatch';
 import { OP_GROUPS, OP_NAMES, type Op, type OpName } from '../layers/op.ts';
+import type { KernelShortcut } from '../layers/stack.ts';
 import { deriveSeed, Rng } from './rng.ts';
 
 export interface Range {
@@ -62,8 +63,8 @@ export function commOf(pid: number, now: number): string {
   return comm;
 }
 
-const DATA_OPS: readonly OpName[] = ['read', 'write'];
-export const FLUSH_OPS: readonly OpName[] = ['flush'];
+/** The ops each kernel shortcut hides from the daemon. */
+export const HIDDEN_OPS: Readonly<Record<KernelShortcut, readonly OpName[]>> = { data: ['read', 'write'], flush: ['flush'] };
 
 export function expandOps(ops: string[] | undefined): Set<OpName> | null {
   if (!ops || ops.length === 0) return null;
@@ -135,13 +136,9 @@ export class Rule {
     return true;
   }
 
-  /** Could this rule act on reads or writes of `path`? Kernel passthrough would hide them from it. */
-  mightSeeData(path: string): boolean {
-    return this.mightSee(DATA_OPS, path);
-  }
-
-  /** Could this rule act on any of `names` on `path`? */
-  mightSee(names: readonly OpName[], path: string): boolean {
+  /** Could this rule act on ops of `path` that `shortcut` would hide from it? */
+  mightSee(shortcut: KernelShortcut, path: string): boolean {
+    const names = HIDDEN_OPS[shortcut];
     if (this.disabled) return false;
     if (this.ops && !names.some((n) => this.ops!.has(n))) return false;
     if (this.include && !this.include(path)) return false;

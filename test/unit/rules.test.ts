@@ -234,7 +234,7 @@ describe('matching', () => {
     assert.deepEqual(r.counters, { matched: 10, fired: 5 });
     r.disabled = true;
     assert.equal(r.matches(op('read'), ORIGIN), false);
-    assert.equal(r.mightSeeData('/f'), false);
+    assert.equal(r.mightSee('data', '/f'), false);
     assert.deepEqual(r.counters, { matched: 10, fired: 5 });
   });
 
@@ -245,13 +245,13 @@ describe('matching', () => {
     assert.deepEqual(o.fired, ['boom']);
   });
 
-  test('mightSeeData: whether a rule could act on the reads and writes of a path', () => {
-    assert.equal(rule({}).mightSeeData('/x'), true);
-    assert.equal(rule({ ops: ['getattr', 'fsync'] }).mightSeeData('/x'), false);
-    assert.equal(rule({ ops: ['data'] }).mightSeeData('/x'), true);
-    assert.equal(rule({ ops: ['write'], paths: ['*.log'] }).mightSeeData('/a.log'), true);
-    assert.equal(rule({ ops: ['write'], paths: ['*.log'] }).mightSeeData('/a.txt'), false);
-    assert.equal(rule({ exclude: ['*.log'] }).mightSeeData('/a.log'), false);
+  test('mightSee data: whether a rule could act on the reads and writes of a path', () => {
+    assert.equal(rule({}).mightSee('data', '/x'), true);
+    assert.equal(rule({ ops: ['getattr', 'fsync'] }).mightSee('data', '/x'), false);
+    assert.equal(rule({ ops: ['data'] }).mightSee('data', '/x'), true);
+    assert.equal(rule({ ops: ['write'], paths: ['*.log'] }).mightSee('data', '/a.log'), true);
+    assert.equal(rule({ ops: ['write'], paths: ['*.log'] }).mightSee('data', '/a.txt'), false);
+    assert.equal(rule({ exclude: ['*.log'] }).mightSee('data', '/a.log'), false);
   });
 });
 

@@ -2,14 +2,14 @@
 // throttle layers called through it without a mount.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createStack, type Layer, type StackVfs } from '../../src/layers/stack.ts';
+import { createStack, type KernelShortcut, type Layer, type StackVfs } from '../../src/layers/stack.ts';
 import { makeOp, type Op } from '../../src/layers/op.ts';
 import { createFaultLayer } from '../../src/layers/fault.ts';
 import { createLatencyLayer } from '../../src/layers/latency.ts';
 import { Buckets, createThrottleLayer, TokenBucket } from '../../src/layers/throttle.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import { E, FsError } from '../../src/vfs/errors.ts';
-import type { Attr, OpContext, StatFs, Vfs } from '../../src/vfs/types.ts';
+import type { Attr, OpContext, OpenResult, StatFs, Vfs } from '../../src/vfs/types.ts';
 
 import { FILE_ATTR } from '../fixtures/attr.ts';
 const ctx: OpContext = { uid: 0, gid: 0, pid: process.pid, unique: 1 };
@@ -145,7 +145,9 @@ describe('stack', () => {
   test('open and create lose backingFd when a layer needs the file data, keep it otherwise', async () => {
     for (const async of [false, true]) {
       const log: string[] = [];
-      const needs = tracer('fault', log, true, { needsData: (path: string) => path.endsWith('.db') });
+      const needs = tracer('fault', log, true, {
+        needs: (shortcut: KernelShortcut, path: string) => shortcut === 'data' && path.endsWith('.db'),
+      });
       const s = createStack(recorder(log, { async }), [tracer('trace', log), needs]);
       assert.deepEqual(await s.open(ctx, '/x.db', 0), { fh: 7, backingFd: undefined });
       assert.deepEqual(await s.open(ctx, '/x.txt', 0), { fh: 7, backingFd: 7 });
@@ -366,7 +368,7 @@ describe('fault layer', () => {
     assert.equal(larger.read(ctx, '/f', 1, Buffer.alloc(4), 0), 4);
   });
 
-  test('needsData follows the rules: data rules on matching paths only', () => {
+  test('needs data follows the rules: data rules on matching paths only', () => {
     const s = stackOf([
       {
         fault: {
@@ -379,6 +381,27 @@ describe('fault layer', () => {
     ]);
     assert.equal((s.open(ctx, '/x.db', 0) as { backingFd?: number }).backingFd, undefined);
     assert.equal((s.open(ctx, '/x.txt', 0) as { backingFd?: number }).backingFd, 7);
+  });
+
+  test('needs flush: only errno rules that could act on flush keep FLUSH; other rules leave FOPEN_NOFLUSH', () => {
+    const backend = { open: (): OpenResult => ({ fh: 7, noFlush: true }) } as unknown as Vfs;
+    const config = validateConfig({
+      layers: [
+        {
+          fault: {
+            rules: [
+              { ops: ['flush'], paths: ['*.log'], errno: 'EIO' },
+              { ops: ['read', 'flush'], paths: ['*.db'], action: { shortRead: 0.5 } },
+            ],
+          },
+        },
+      ],
+    });
+    const s = createStack(backend, [createFaultLayer(config.layers[0].fault!, Date.now(), 'layers[0]')]);
+    const noFlush = (path: string): boolean | undefined => (s.open(ctx, path, 0) as OpenResult).noFlush;
+    assert.equal(noFlush('/a.log'), false, 'close(2) of a.log must reach the rule');
+    assert.equal(noFlush('/a.db'), true, 'a shortRead cannot act on flush');
+    assert.equal(noFlush('/a.txt'), true);
   });
 });
 
