@@ -5,12 +5,12 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { loadCsi } from '../../src/csi/proto.ts';
 import { processStartTime } from '../../src/csi/launcher.ts';
 import { FS_TYPE, readMountInfo, unmountPath } from '../../src/fuse/mount.ts';
 import { CLI, NODE, startLogged, waitFor } from './mount.ts';
+import { stopProcess } from './run.ts';
 
 const DEBUG = { INTERPOSER_LOG: 'debug' };
 
@@ -67,12 +67,7 @@ export async function startMounter(socket: string, capabilities = MOUNTER_CAPABI
 
 /** SIGTERM (or SIGKILL) the mounter and wait; its daemons end with it. */
 export async function stopMounter(m: MounterProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill(signal);
-  const r = await Promise.race([m.exited, sleep(10000).then(() => 'timeout' as const)]);
-  if (r === 'timeout') {
-    m.child.kill('SIGKILL');
-    await m.exited;
-  }
+  await stopProcess(m.child, m.exited, signal);
 }
 
 /** Every process whose parent chain leads to `pid` (not `pid` itself), per /proc. */
@@ -120,12 +115,7 @@ export async function killWithDescendants(p: PluginProcess): Promise<number[]> {
 
 /** SIGTERM (or SIGKILL), then wait; the plugin's volume daemons are not touched. */
 export async function stopPlugin(p: PluginProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill(signal);
-  const r = await Promise.race([p.exited, sleep(10000).then(() => 'timeout' as const)]);
-  if (r === 'timeout') {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
+  await stopProcess(p.child, p.exited, signal);
 }
 
 type Unary = (req: object) => Promise<Record<string, unknown>>;

@@ -51,9 +51,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** SIGTERM, then SIGKILL if it has not ended within 10 s; resolves once it has ended. Safe on one that already ended. */
-export async function stopProcess(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+/** `signal` (SIGTERM), then SIGKILL if it has not ended within 10 s; resolves once it has ended. Safe on one that already ended. */
+export async function stopProcess(child: ChildProcess, exited: Promise<unknown>, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   const r = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
   if (r === 'timeout') child.kill('SIGKILL');
   await exited;
