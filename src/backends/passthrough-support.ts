@@ -3,7 +3,8 @@
 import { fdatasync, fsync } from 'node:fs';
 import * as at from '../sys/at.ts';
 import { EINVAL, FsError, toErrno } from '../vfs/errors.ts';
-import type { Attr, DirEntry, StatFs } from '../vfs/types.ts';
+import { DirListing } from '../vfs/dir-listing.ts';
+import type { Attr, StatFs } from '../vfs/types.ts';
 
 export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
@@ -101,29 +102,23 @@ const dents16 = new Uint16Array(dents.buffer, dents.byteOffset, dents.length / 2
  * Read from the fd itself, so it lists the directory that was opened,
  * wherever names have moved since.
  */
-export function listDir(fd: number): DirEntry[] {
+export function listDir(fd: number): DirListing {
   check(at.lseek(fd, 0, at.SEEK_SET));
-  const entries: DirEntry[] = [];
+  const listing = new DirListing(256);
   for (;;) {
     const n = check(at.getdents64(fd, dents));
-    if (n === 0) return entries;
+    if (n === 0) return listing;
     for (let off = 0; off < n;) {
       const reclen = dents16[(off + 16) >> 1];
       const nameStart = off + 19;
       // The name is NUL-terminated; the padding after it holds whatever the buffer held before.
-      let nameEnd = dents.indexOf(0, nameStart);
-      if (nameEnd < 0 || nameEnd > off + reclen) nameEnd = off + reclen;
+      const recEnd = off + reclen;
+      let nameEnd = nameStart;
+      while (nameEnd < recEnd && dents[nameEnd] !== 0) nameEnd++;
       const len = nameEnd - nameStart;
       const dots = (len === 1 && dents[nameStart] === 46) || (len === 2 && dents[nameStart] === 46 && dents[nameStart + 1] === 46);
-      if (!dots) {
-        entries.push({
-          name: dents.toString('utf8', nameStart, nameEnd),
-          ino: dents32[off >> 2] + dents32[(off >> 2) + 1] * TWO32,
-          // DT_* values are the S_IF* type bits shifted down by 12.
-          type: dents[off + 18] << 12,
-        });
-      }
-      off += reclen;
+      if (!dots) listing.pushBytes(dents, nameStart, nameEnd, dents32[off >> 2] + dents32[(off >> 2) + 1] * TWO32, dents[off + 18]);
+      off = recEnd;
     }
   }
 }

@@ -9,7 +9,8 @@ import { readSync, writeSync } from 'node:fs';
 import * as at from '../sys/at.ts';
 import { close, getegid, geteuid } from '../sys/libc.ts';
 import { EAGAIN, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENXIO, FsError, toErrno } from '../vfs/errors.ts';
-import type { Attr, AttrChanges, CreateResult, DirEntry, OpContext, OpenResult, StatFs, Vfs } from '../vfs/types.ts';
+import type { DirListing } from '../vfs/dir-listing.ts';
+import type { Attr, AttrChanges, CreateResult, OpContext, OpenResult, StatFs, Vfs } from '../vfs/types.ts';
 import {
   S_IFDIR,
   S_IFLNK,
@@ -482,7 +483,7 @@ export class PassthroughFs implements Vfs {
     return { fh: fd };
   }
 
-  readdir(_ctx: OpContext, _path: string, fh: number): DirEntry[] {
+  readdir(_ctx: OpContext, _path: string, fh: number): DirListing {
     return listDir(fh);
   }
 

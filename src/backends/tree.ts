@@ -19,7 +19,8 @@ import {
   ERANGE,
 } from '../vfs/errors.ts';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../vfs/types.ts';
-import type { Attr, AttrChanges, DirEntry, OpContext } from '../vfs/types.ts';
+import type { Attr, AttrChanges, OpContext } from '../vfs/types.ts';
+import { DirListing } from '../vfs/dir-listing.ts';
 
 export const S_IFMT = 0o170000;
 export const S_IFSOCK = 0o140000;
@@ -360,10 +361,10 @@ export class Tree<D> {
     node.ctimeMs = changes.ctime ?? t;
   }
 
-  readdir(dir: Inode<D>): DirEntry[] {
+  readdir(dir: Inode<D>): DirListing {
     if (dir.children === null) throw new FsError(ENOTDIR);
-    const out: DirEntry[] = [];
-    for (const [name, node] of dir.children) out.push({ name, ino: node.ino, type: node.mode & S_IFMT });
+    const out = new DirListing(dir.children.size);
+    for (const [name, node] of dir.children) out.push(name, node.ino, node.mode);
     return out;
   }
 

@@ -242,6 +242,12 @@ export function initOut(o: InitOut): Buffer {
   return buf;
 }
 
+/** Where directory entry names come from, as bytes (vfs/dir-listing.ts is one). */
+export interface NameSource {
+  nameBytes(i: number): number;
+  copyName(i: number, dst: Uint8Array, at: number): void;
+}
+
 /**
  * Packs fuse_dirent / fuse_direntplus records into one reply of at most
  * `size` payload bytes. add() returns false when the next record does not fit.
@@ -267,10 +273,11 @@ export class DirentWriter {
   }
 
   /**
-   * Appends a record; for READDIRPLUS `entry` writes the fuse_entry_out part.
+   * Appends a record named `names`' name `i`; for READDIRPLUS `entry` writes the fuse_entry_out part.
    * Call fits() first: the caller decides whether the entry is counted.
    */
-  add(name: string, nameBytes: number, ino: number, nextOffset: number, type: number, entry?: (buf: Buffer, at: number) => void): void {
+  add(names: NameSource, i: number, ino: number, nextOffset: number, type: number, entry?: (buf: Buffer, at: number) => void): void {
+    const nameBytes = names.nameBytes(i);
     const buf = this.buf;
     let at = this.pos;
     const end = at + DirentWriter.recordSize(nameBytes, entry !== undefined);
@@ -285,7 +292,7 @@ export class DirentWriter {
     writeU64(buf, nextOffset, at + 8);
     buf.writeUInt32LE(nameBytes, at + 16);
     buf.writeUInt32LE(type >>> 12, at + 20);
-    buf.write(name, at + DIRENT_SIZE, nameBytes, 'utf8');
+    names.copyName(i, buf, at + DIRENT_SIZE);
     for (let p = at + DIRENT_SIZE + nameBytes; p < end; p++) buf[p] = 0;
     this.pos = end;
   }

@@ -225,6 +225,7 @@ export class FuseBridge {
       DESTROY: () => then(vfs.destroy?.(), ok),
       LOOKUP: (h, { name }) => {
         const parent = nodes.get(h.nodeid);
+        if (parent.listed) parent.lookedUpAfterListing = true;
         const path = pathIn(parent, name);
         const found = (a: Attr): Reply => this.entry(parent, name, a);
         if (o.negativeTimeoutMs <= 0) return then(vfs.getattr(this.ctx(h), path), found);

@@ -6,12 +6,13 @@ import { DirentWriter, openOut, writeEntryOut, type Reply } from '../fuse/replie
 import type { ReadIn } from '../fuse/requests.ts';
 import { EBADF, FsError } from './errors.ts';
 import { childPath, type Node, type NodeTable } from './node-table.ts';
-import type { Attr, DirEntry, MaybePromise, OpContext, Vfs } from './types.ts';
+import { DirListing } from './dir-listing.ts';
+import type { Attr, MaybePromise, OpContext, Vfs } from './types.ts';
 
 interface DirHandle {
   node: Node;
   fh: number;
-  entries: DirEntry[] | null;
+  entries: DirListing | null;
 }
 
 const S_IFDIR = 0o040000;
@@ -69,46 +70,68 @@ export class DirHandles {
   read(ctx: OpContext, req: ReadIn, plus: boolean): MaybePromise<Reply> {
     const d = this.get(req.fh);
     if (d.entries === null || req.offset === 0) {
-      const listed = this.vfs.readdir(ctx, d.node.path, d.fh);
-      const keep = (list: DirEntry[]): MaybePromise<Reply> => {
-        d.entries = [
-          // glibc hides entries whose d_ino is 0, so '.' and '..' carry node ids.
-          { name: '.', ino: d.node.id, type: S_IFDIR },
-          { name: '..', ino: d.node.links[0]?.parent.id ?? d.node.id, type: S_IFDIR },
-          ...list,
-        ];
-        return this.fill(ctx, d, req, plus);
+      // Attributes cost a stat of every entry on the page; on a cold disk that is a read of an inode
+      // block each, which a names-only listing (ls, find -name) never pays natively. So the first
+      // page carries them only for a directory whose children were looked up after an earlier
+      // listing (ls -l, du, make: from their second pass on); the kernel asks READDIRPLUS for later
+      // pages only after such lookups itself. Sticky: once attributes are sent, the kernel caches
+      // them and the lookups that would confirm the advice never come.
+      const node = d.node;
+      const attrs = plus && node.lookedUpAfterListing;
+      node.listed = true;
+      const listed = this.vfs.readdir(ctx, node.path, d.fh);
+      const keep = (list: DirListing): MaybePromise<Reply> => {
+        d.entries = list;
+        return this.fill(ctx, d, req, plus, attrs);
       };
       return listed instanceof Promise ? listed.then(keep) : keep(listed);
     }
-    return this.fill(ctx, d, req, plus);
+    return this.fill(ctx, d, req, plus, plus);
   }
 
-  /** Packs entries from req.offset; READDIRPLUS looks each one up (possibly asynchronously). */
-  private fill(ctx: OpContext, d: DirHandle, req: ReadIn, plus: boolean): MaybePromise<Reply> {
-    const entries = d.entries!;
+  /**
+   * Packs entries from req.offset as fuse_dirent, or as fuse_direntplus for READDIRPLUS, whose entries
+   * are looked up (possibly asynchronously) if `attrs`, else sent without attributes. Offsets 0
+   * and 1 are '.' and '..', carrying node ids because glibc hides entries whose d_ino is 0; offset
+   * k + 2 is the listing's entry k.
+   */
+  private fill(ctx: OpContext, d: DirHandle, req: ReadIn, plus: boolean, attrs: boolean): MaybePromise<Reply> {
+    const listing = d.entries!;
+    const total = listing.length + DOTS.length;
     const size = Math.max(req.size, DIRENT_SIZE + 8);
     const out = new DirentWriter(size, this.replyBuffer(size));
     const { entryTimeoutMs, attrTimeoutMs } = this.timeouts;
     let i = req.offset;
+    for (; i < DOTS.length && i < total; i++) {
+      if (!out.fits(DOTS.nameBytes(i), plus)) return out.finish();
+      const ino = i === 0 ? d.node.id : (d.node.links[0]?.parent.id ?? d.node.id);
+      out.add(DOTS, i, ino, i + 1, S_IFDIR, plus ? noEntry : undefined);
+    }
+    if (!attrs) {
+      const entry = plus ? noEntry : undefined;
+      for (; i < total; i++) {
+        const k = i - DOTS.length;
+        if (!out.fits(listing.nameBytes(k), plus)) break;
+        out.add(listing, k, listing.ino(k), i + 1, listing.type(k), entry);
+      }
+      return out.finish();
+    }
     const step = (): MaybePromise<Reply> => {
-      for (; i < entries.length; i++) {
-        const e = entries[i];
-        const nameBytes = Buffer.byteLength(e.name);
-        if (!out.fits(nameBytes, plus)) break;
-        if (!plus || e.name === '.' || e.name === '..') {
-          out.add(e.name, nameBytes, e.ino, i + 1, e.type, plus ? noEntry : undefined);
-          continue;
-        }
+      for (; i < total; i++) {
+        const k = i - DOTS.length;
+        if (!out.fits(listing.nameBytes(k), true)) break;
+        const name = listing.name(k);
         let attr: MaybePromise<Attr> | null;
         try {
-          attr = this.vfs.getattr(ctx, childPath(d.node.path, e.name));
+          attr = this.vfs.getattr(ctx, childPath(d.node.path, name));
         } catch {
           attr = null; // vanished since the listing: send it without attributes
         }
         const emit = (a: Attr | null): void => {
-          const id = a ? this.nodes.learn(d.node, e.name, a.ino, a.mode).id : 0;
-          out.add(e.name, nameBytes, e.ino, i + 1, e.type, (buf, at) => writeEntryOut(buf, at, id, a, entryTimeoutMs, attrTimeoutMs));
+          const id = a ? this.nodes.learn(d.node, name, a.ino, a.mode).id : 0;
+          out.add(listing, k, listing.ino(k), i + 1, listing.type(k), (buf, at) =>
+            writeEntryOut(buf, at, id, a, entryTimeoutMs, attrTimeoutMs),
+          );
         };
         if (attr instanceof Promise) {
           return attr
@@ -126,4 +149,8 @@ export class DirHandles {
   }
 }
 
+const DOTS = DirListing.of([
+  { name: '.', ino: 0, type: S_IFDIR },
+  { name: '..', ino: 0, type: S_IFDIR },
+]);
 const noEntry = (): void => {};

@@ -27,6 +27,12 @@ export class Node {
   lookups = 0;
   /** Children the kernel knows, by name (directories only). */
   children: Map<string, Node> | null = null;
+  /**
+   * Directories: a listing was served; a child was looked up after one. READDIRPLUS carries
+   * attributes only once the second is true (vfs/dir-handles.ts).
+   */
+  listed = false;
+  lookedUpAfterListing = false;
   /** Open file handles of this node, to reach an unlinked file through its fd. */
   openHandles = 0;
   /** Kernel passthrough backing id shared by every open of this node, and its users. */

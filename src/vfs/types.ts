@@ -5,6 +5,7 @@
 // replied to on the spot, which is what keeps metadata-heavy work fast (see
 // shared/notes/fuse-calibration.md). Failures are thrown as FsError, never as
 // a plain Error: anything else that escapes becomes EIO plus a log line.
+import type { DirListing } from './dir-listing.ts';
 
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -131,7 +132,7 @@ export interface Vfs {
   removexattr(ctx: OpContext, path: string, name: string): MaybePromise<void>;
   opendir(ctx: OpContext, path: string): MaybePromise<OpenResult>;
   /** The whole directory, without '.' and '..'; the node table pages it. */
-  readdir(ctx: OpContext, path: string, fh: number): MaybePromise<DirEntry[]>;
+  readdir(ctx: OpContext, path: string, fh: number): MaybePromise<DirListing>;
   releasedir(ctx: OpContext, path: string, fh: number): MaybePromise<void>;
   fsyncdir(ctx: OpContext, path: string, fh: number, datasync: boolean): MaybePromise<void>;
   access(ctx: OpContext, path: string, mask: number): MaybePromise<void>;

@@ -21,6 +21,7 @@ import {
   writeOut,
 } from '../../src/fuse/replies.ts';
 import type { Attr, StatFs } from '../../src/vfs/types.ts';
+import { DirListing } from '../../src/vfs/dir-listing.ts';
 
 const H = 16;
 const GiB = 2 ** 30;
@@ -266,6 +267,9 @@ test('bytesOut: the payload verbatim after the header room', () => {
   assert.deepEqual([...b.subarray(H)], [1, 0, 2, 0xff]);
 });
 
+/** A one-entry name source. */
+const named = (name: string): DirListing => DirListing.of([{ name, ino: 0, type: 0 }]);
+
 test('DirentWriter: record sizes are 24 + name, padded to 8; plus adds 128', () => {
   assert.equal(DirentWriter.recordSize(1, false), 32);
   assert.equal(DirentWriter.recordSize(8, false), 32);
@@ -279,9 +283,9 @@ test('DirentWriter: record sizes are 24 + name, padded to 8; plus adds 128', () 
 test('DirentWriter: fuse_dirent records, byte for byte', () => {
   const w = new DirentWriter(4096);
   const snow = 'é☃'; // 2 + 3 UTF-8 bytes
-  w.add('a', 1, 2 ** 34 + 1, 1, 0o040000);
-  w.add(snow, Buffer.byteLength(snow), 7, 5 * GiB, 0o100000);
-  w.add('exactly8', 8, 9, 3, 0o120000);
+  w.add(named('a'), 0, 2 ** 34 + 1, 1, 0o040000);
+  w.add(named(snow), 0, 7, 5 * GiB, 0o100000);
+  w.add(named('exactly8'), 0, 9, 3, 0o120000);
   const b = w.finish();
   assert.equal(b.length, H + 32 + 32 + 32);
   checkHeaderRoom(b);
@@ -316,8 +320,8 @@ test('DirentWriter: fuse_dirent records, byte for byte', () => {
 
 test('DirentWriter: fuse_direntplus records, entry_out then dirent', () => {
   const w = new DirentWriter(4096);
-  w.add('f', 1, 11, 3, 0o100000, (buf, at) => writeEntryOut(buf, at, 2 ** 33 + 9, attr, 1000, 2000));
-  w.add('..', 2, 1, 4, 0o040000, () => {}); // '.'/'..': the entry part stays zero
+  w.add(named('f'), 0, 11, 3, 0o100000, (buf, at) => writeEntryOut(buf, at, 2 ** 33 + 9, attr, 1000, 2000));
+  w.add(named('..'), 0, 1, 4, 0o040000, () => {}); // '.'/'..': the entry part stays zero
   const b = w.finish();
   assert.equal(b.length, H + 160 + 160);
   let at = H;
@@ -348,9 +352,9 @@ test('DirentWriter: fuse_direntplus records, entry_out then dirent', () => {
 test('DirentWriter: fits() stops at the size the kernel asked for', () => {
   const w = new DirentWriter(72); // room for 32 + 40, not a third
   assert.ok(w.fits(1, false));
-  w.add('a', 1, 1, 1, 0o100000);
+  w.add(named('a'), 0, 1, 1, 0o100000);
   assert.ok(w.fits(9, false));
-  w.add('123456789', 9, 2, 2, 0o100000);
+  w.add(named('123456789'), 0, 2, 2, 0o100000);
   assert.equal(w.fits(0, false), false);
   assert.equal(w.finish().length, H + 72);
 
@@ -362,9 +366,9 @@ test('DirentWriter: fits() stops at the size the kernel asked for', () => {
 test('DirentWriter: in a reused buffer, padding and unwritten entry fields are zero, not old bytes', () => {
   const dirty = Buffer.alloc(H + 4096, 0xff);
   const w = new DirentWriter(4096, dirty);
-  w.add('abc', 3, 7, 1, 0o100000); // 24 + 3 bytes, padded to 32
+  w.add(named('abc'), 0, 7, 1, 0o100000); // 24 + 3 bytes, padded to 32
   const plus = new DirentWriter(4096, Buffer.alloc(H + 4096, 0xee));
-  plus.add('..', 2, 1, 2, 0o040000, () => {}); // an entry that writes nothing
+  plus.add(named('..'), 0, 1, 2, 0o040000, () => {}); // an entry that writes nothing
   const b = w.finish();
   assert.ok(
     b.subarray(0, H).every((x) => x === 0),

@@ -399,6 +399,9 @@ test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () =
     const od = await h.call(Op.OPENDIR, d, openBody(0));
     assert.equal(od.error, 0);
     const fh = Number(od.payload.readBigUInt64LE(0));
+    // Attributes come only once something under d was looked up after a listing of d.
+    assert.equal((await h.call(Op.READDIR, d, readBody(fh, 0, 4096))).error, 0);
+    assert.equal((await h.call(Op.LOOKUP, d, lookupBody('nope'))).error, -ENOENT);
 
     // Room for three 160-byte direntplus records only: '.', '..' and 'a'.
     const first = await h.call(Op.READDIRPLUS, d, readBody(fh, 0, 3 * 160 + 8));
@@ -458,6 +461,29 @@ test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () =
         .u64(0), // lock_owner
     );
     assert.equal(rel.error, 0);
+  });
+});
+
+test('READDIRPLUS carries attributes only for a directory whose children were looked up after a listing', async () => {
+  const vfs = new ToyVfs();
+  vfs.mkdir(ctx, '/d', 0o755);
+  for (const n of ['a', 'b']) seedFile(vfs, `/d/${n}`, n);
+  await withSession(vfs, async (h) => {
+    await init(h);
+    const d = readEntryOut((await h.call(Op.LOOKUP, ROOT, lookupBody('d'))).payload, 0).nodeid;
+    const fh = Number((await h.call(Op.OPENDIR, d, openBody(0))).payload.readBigUInt64LE(0));
+    const plusEntries = async (): Promise<number[]> =>
+      readDirents((await h.call(Op.READDIRPLUS, d, readBody(fh, 0, 4096))).payload, true)
+        .filter((e) => e.name !== '.' && e.name !== '..')
+        .map((e) => e.entry!.nodeid);
+
+    assert.deepEqual(await plusEntries(), [0, 0], 'a first listing (ls, find) stats nothing');
+    assert.deepEqual(await plusEntries(), [0, 0], 'nor does a second with no lookup in between');
+    const a = readEntryOut((await h.call(Op.LOOKUP, d, lookupBody('a'))).payload, 0).nodeid;
+    const ids = await plusEntries();
+    assert.equal(ids[0], a, 'after a lookup (ls -l), the next listing carries attributes');
+    assert.ok(ids[1] > ROOT);
+    assert.equal((await plusEntries())[0], a, 'and keeps doing so (the kernel answers the next stats itself)');
   });
 });
 

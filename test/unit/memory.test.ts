@@ -120,7 +120,7 @@ describe('namespace', () => {
     fs.unlink(ctx, '/d/f');
     fs.rmdir(ctx, '/d');
     fails(() => fs.getattr(ctx, '/d'), E.ENOENT);
-    assert.deepEqual(fs.readdir(ctx, '/', fs.opendir(ctx, '/').fh), []);
+    assert.deepEqual(fs.readdir(ctx, '/', fs.opendir(ctx, '/').fh).toArray(), []);
   });
 
   test('changing entries updates the parent mtime and ctime', async () => {
@@ -140,7 +140,7 @@ describe('namespace', () => {
     fs.mkdir(ctx, '/big', 0o755);
     for (let i = 0; i < 10_000; i++) fs.mknod(ctx, `/big/entry-${i}`, S_IFREG | 0o644, 0);
     const { fh } = fs.opendir(ctx, '/big');
-    const list = fs.readdir(ctx, '/big', fh);
+    const list = fs.readdir(ctx, '/big', fh).toArray();
     fs.releasedir(ctx, '/big', fh);
     assert.equal(list.length, 10_000);
     assert.ok(list.every((e) => e.type === S_IFREG && e.ino > 1));
@@ -170,7 +170,7 @@ describe('namespace', () => {
     const f = fs.create(ctx, '/f', RW, 0o644).attr;
     fs.symlink(ctx, 'f', '/l');
     fs.mknod(ctx, '/p', S_IFIFO | 0o644, 0);
-    const list = fs.readdir(ctx, '/', fs.opendir(ctx, '/').fh);
+    const list = fs.readdir(ctx, '/', fs.opendir(ctx, '/').fh).toArray();
     const byName = Object.fromEntries(list.map((e) => [e.name, e]));
     assert.deepEqual(Object.keys(byName).sort(), ['d', 'f', 'l', 'p']);
     assert.equal(byName.d.type, S_IFDIR);
@@ -417,7 +417,7 @@ describe('open files', () => {
     fs.mkdir(ctx, '/d', 0o755);
     const { fh } = fs.opendir(ctx, '/d');
     fs.rmdir(ctx, '/d');
-    assert.deepEqual(fs.readdir(ctx, '/d', fh), []);
+    assert.deepEqual(fs.readdir(ctx, '/d', fh).toArray(), []);
     assert.equal(fs.getattr(ctx, '/d', fh).nlink, 0);
     fs.releasedir(ctx, '/d', fh);
   });

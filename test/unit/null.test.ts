@@ -30,7 +30,10 @@ describe('null backend without readSize', () => {
     fails(() => fs.rmdir(ctx, '/e'), E.ENOTEMPTY);
     fs.unlink(ctx, '/e/f');
     fs.rmdir(ctx, '/e');
-    const names = fs.readdir(ctx, '/', fs.opendir(ctx, '/').fh).map((e) => e.name);
+    const names = fs
+      .readdir(ctx, '/', fs.opendir(ctx, '/').fh)
+      .toArray()
+      .map((e) => e.name);
     assert.deepEqual(names.sort(), ['g', 'l']);
     assert.equal(fs.getattr(ctx, '/').mode, S_IFDIR | 0o777);
   });

@@ -222,7 +222,9 @@ function hammer(dir: string, secretIno: number, buf: Buffer, tally: { ok: number
   attempt(() => {
     const { fh } = sync(vfs.opendir(rootCtx, dir));
     try {
-      const names = sync(vfs.readdir(rootCtx, dir, fh)).map((e) => e.name);
+      const names = sync(vfs.readdir(rootCtx, dir, fh))
+        .toArray()
+        .map((e) => e.name);
       assert.ok(!names.includes('outside-only'), 'readdir listed the outside directory');
     } finally {
       vfs.releasedir(rootCtx, dir, fh);

@@ -219,7 +219,7 @@ describe('passthrough: directories and names', () => {
     vfs.mkdir(rootCtx, '/big/sub', 0o700);
     fs.symlinkSync('file-1', join(dir, 'link'));
     const d = sync(vfs.opendir(rootCtx, '/big'));
-    const entries = sync(vfs.readdir(rootCtx, '/big', d.fh));
+    const entries = sync(vfs.readdir(rootCtx, '/big', d.fh)).toArray();
     assert.equal(entries.length, 10_002);
     const byName = new Map(entries.map((e) => [e.name, e]));
     assert.ok(!byName.has('.') && !byName.has('..'));
