@@ -29,6 +29,7 @@ export interface MountFlags {
   allowOther?: boolean;
   readOnly?: boolean;
   maxWrite?: string;
+  busyPoll?: string;
   metrics?: string;
   metricsData?: string;
   traceFile?: string;
@@ -46,6 +47,10 @@ export function addMountFlags(cmd: Command): Command {
     .option('--entry-timeout <duration>', 'how long the kernel caches names, e.g. 1s or 0')
     .option('--kernel-passthrough <mode>', 'auto, on or off: let the kernel serve file data directly')
     .option('--max-write <size>', 'largest read/write request, e.g. 128KiB or 1MiB')
+    .option(
+      '--busy-poll <duration>',
+      'busy-poll up to this long for the next request before sleeping (adaptive), e.g. 200us: faster round trips where wake-ups are slow, for some CPU; default 0 (off)',
+    )
     .option('--allow-other', 'let users other than the mounter access the mount')
     .option('--read-only', 'mount read-only')
     .option('--metrics <host:port>', 'serve Prometheus metrics there, e.g. 127.0.0.1:9464 (adds a metrics layer if the config has none)')
@@ -81,6 +86,7 @@ export function loadMountConfig(flags: MountFlags, defaultBackend?: string): { c
   if (flags.entryTimeout !== undefined) mount.entryTimeout = flags.entryTimeout;
   if (flags.kernelPassthrough !== undefined) mount.kernelPassthrough = flags.kernelPassthrough;
   if (flags.maxWrite !== undefined) mount.maxWrite = flags.maxWrite;
+  if (flags.busyPoll !== undefined) mount.busyPoll = flags.busyPoll;
   if (flags.allowOther) mount.allowOther = true;
   if (flags.readOnly) mount.readOnly = true;
   doc.mount = mount;
@@ -151,6 +157,7 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
     fsname: `interposer:${config.backend.type}`,
     vfs,
     bridge: bridgeOptions(config),
+    busyPollMs: config.mount.busyPoll,
     allowOther: config.mount.allowOther,
     readOnly: config.mount.readOnly,
     control: { controller: new Controller(config, rawLayers, vfs, origin, deps), socket: controlSocketFor(mountpoint) },

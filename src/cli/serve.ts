@@ -16,6 +16,8 @@ export interface ServeOptions {
   fsname: string;
   vfs: Vfs;
   bridge: BridgeOptions;
+  /** SessionOptions.busyPollMs. */
+  busyPollMs?: number;
   allowOther: boolean;
   readOnly: boolean;
   /** Called once the mount is serving (to register metrics that read its state). */
@@ -57,7 +59,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     });
   }
   const bridge = new FuseBridge(o.vfs, o.bridge);
-  const session = new FuseSession(mounted.fd, bridge.handlers(), { bufferSize: o.bridge.maxWrite + 4096 });
+  const session = new FuseSession(mounted.fd, bridge.handlers(), { bufferSize: o.bridge.maxWrite + 4096, busyPollMs: o.busyPollMs });
   bridge.session = session;
   session.start();
   if (o.control) o.control.controller.invalidateKernelCache = () => bridge.invalidateAll();

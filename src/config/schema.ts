@@ -47,6 +47,8 @@ export const mountSchema = z
     writebackCache: z.boolean().default(false),
     maxWrite: size.default(1024 * 1024).refine((n) => n >= 4096 && n <= 256 * 1024 * 1024, 'expected between 4KiB and 256MiB'),
     maxBackground: z.number().int().min(1).max(65535).default(64),
+    /** Longest busy-poll for the next request before the daemon sleeps (adaptive; src/fuse/session.ts); 0 never. */
+    busyPoll: duration.default(0).refine((ms) => ms <= 10, 'expected at most 10ms (0 turns busy-polling off)'),
     allowOther: z.boolean().default(false),
     readOnly: z.boolean().default(false),
   })

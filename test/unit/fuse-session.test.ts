@@ -10,6 +10,7 @@ import { EINTR, EINVAL, ENOENT, ENOSYS, EPROTO } from '../../src/vfs/errors.ts';
 import type { OpContext } from '../../src/vfs/types.ts';
 import { log } from '../../src/util/log.ts';
 import { Harness } from '../fixtures/fuse-harness.ts';
+import type { SessionOptions } from '../../src/fuse/session.ts';
 import { Bytes, readAttr, readDirents, readEntryOut, request } from '../fixtures/fuse-wire.ts';
 import { ToyVfs } from '../fixtures/toy-vfs.ts';
 
@@ -100,8 +101,13 @@ async function init(h: Harness, minor = 45, flags = OFFERED): Promise<InitReply>
 }
 
 /** Runs `body` against a fresh session, and always closes it and checks it ended. */
-async function withSession(vfs: ToyVfs, body: (h: Harness) => Promise<void>, options = {}): Promise<void> {
-  const h = new Harness(vfs, options);
+async function withSession(
+  vfs: ToyVfs,
+  body: (h: Harness) => Promise<void>,
+  options = {},
+  sessionOptions: Partial<SessionOptions> = {},
+): Promise<void> {
+  const h = new Harness(vfs, options, sessionOptions);
   try {
     await body(h);
   } finally {
@@ -387,6 +393,31 @@ test('lookup counting: CREATE, MKDIR and SYMLINK each count one lookup', async (
       assert.equal((await h.call(Op.GETATTR, id, getattrBody())).error, -ENOENT);
     }
   });
+});
+
+test('busy-polling, and parking when idle, answer every request however requests are spaced', async () => {
+  for (const busyPollMs of [0, 0.2]) {
+    await withSession(
+      new ToyVfs(),
+      async (h) => {
+        await init(h);
+        for (let i = 0; i < 50; i++) assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, 'back to back');
+        for (const pauseMs of [1, 5, 50]) {
+          await new Promise((r) => setTimeout(r, pauseMs));
+          assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, `after ${pauseMs} ms`);
+        }
+        // Idle long enough to wait off the main thread (20 empty 10 ms waits); the event loop keeps running.
+        let ticks = 0;
+        const timer = setInterval(() => ticks++, 20);
+        await new Promise((r) => setTimeout(r, 400));
+        clearInterval(timer);
+        assert.ok(ticks > 0);
+        assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, 'after parking');
+      },
+      {},
+      { busyPollMs },
+    );
+  }
 });
 
 test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () => {

@@ -133,7 +133,7 @@ describe('units in a whole config', () => {
   test('are resolved to bytes, ms and bytes/s; errors point at the field', () => {
     const c = validateConfig({
       backend: { type: 'memory', size: '256MiB' },
-      mount: { attrTimeout: '250ms', maxWrite: '128KiB' },
+      mount: { attrTimeout: '250ms', maxWrite: '128KiB', busyPoll: '200us' },
       layers: [
         { throttle: { read: '20MiB/s', write: '5MiB/s', iops: 500, burst: '4MiB' } },
         {
@@ -148,6 +148,7 @@ describe('units in a whole config', () => {
     assert.equal(c.backend.type === 'memory' && c.backend.size, 256 * MiB);
     assert.equal(c.mount.attrTimeout, 250);
     assert.equal(c.mount.maxWrite, 128 * KiB);
+    assert.equal(c.mount.busyPoll, 0.2);
     assert.deepEqual(
       { read: c.layers[0].throttle!.read, write: c.layers[0].throttle!.write, burst: c.layers[0].throttle!.burst },
       { read: 20 * MiB, write: 5 * MiB, burst: 4 * MiB },
@@ -160,6 +161,10 @@ describe('units in a whole config', () => {
     assert.throws(
       () => validateConfig({ layers: [{ throttle: { read: '10MiB/s', burst: 'lots' } }] }),
       /layers\[0\]\.throttle\.burst: "lots" is not a size; expected/,
+    );
+    assert.throws(
+      () => validateConfig({ mount: { busyPoll: '1s' } }),
+      /mount\.busyPoll: expected at most 10ms \(0 turns busy-polling off\)/,
     );
     assert.throws(
       () => validateConfig({ layers: [{ latency: { rules: [{ delay: '5 fortnights' }] } }] }),
