@@ -4,10 +4,11 @@
 // costs more than a request (shared/notes/fuse-calibration.md). The fd is
 // non-blocking; while the queue has requests we drain it in batches, yielding
 // to the event loop between batches. When it is empty and nothing is in flight
-// we first busy-poll for a moment (see BusyPoll), then wait in a short blocking
-// poll(2) (the cheapest wake-up); when asynchronous
-// work is in flight (a delay, a throttle wait, an fsync) we wait with poll(2) on
-// a helper thread so that promises and timers keep running meanwhile.
+// we wait in a short blocking poll(2) (the cheapest wake-up), after an optional
+// busy-poll (BusyPoll); when asynchronous work is in flight (a delay, a
+// throttle wait, an fsync), or the mount has been idle for a while, we wait
+// with poll(2) on a helper thread so that promises and timers keep running and
+// an idle mount costs nothing.
 import * as sys from '../sys/libc.ts';
 import { EAGAIN, EINTR, EINVAL, EIO, ENOENT, ENOSYS, errnoName, toErrno } from '../vfs/errors.ts';
 import { log } from '../util/log.ts';
