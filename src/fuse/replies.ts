@@ -297,6 +297,17 @@ export class DirentWriter {
     this.pos = end;
   }
 
+  /** Payload bytes left. */
+  room(): number {
+    return this.limit - this.pos;
+  }
+
+  /** Appends ready-made fuse_dirent records, `src[start, end)`; the caller made sure they fit. */
+  addRecords(src: Uint8Array, start: number, end: number): void {
+    this.buf.set(src.subarray(start, end), this.pos);
+    this.pos += end - start;
+  }
+
   /** The reply, trimmed to what was written. */
   finish(): Buffer {
     return this.buf.subarray(0, this.pos);

@@ -6,7 +6,7 @@ import { DirentWriter, openOut, writeEntryOut, type Reply } from '../fuse/replie
 import type { ReadIn } from '../fuse/requests.ts';
 import { EBADF, FsError } from './errors.ts';
 import { childPath, type Node, type NodeTable } from './node-table.ts';
-import { DirListing } from './dir-listing.ts';
+import { DirListing, DOT_ENTRIES } from './dir-listing.ts';
 import type { Attr, MaybePromise, OpContext, Vfs } from './types.ts';
 
 interface DirHandle {
@@ -97,28 +97,34 @@ export class DirHandles {
    */
   private fill(ctx: OpContext, d: DirHandle, req: ReadIn, plus: boolean, attrs: boolean): MaybePromise<Reply> {
     const listing = d.entries!;
-    const total = listing.length + DOTS.length;
+    const total = listing.length + DOT_ENTRIES;
     const size = Math.max(req.size, DIRENT_SIZE + 8);
     const out = new DirentWriter(size, this.replyBuffer(size));
     const { entryTimeoutMs, attrTimeoutMs } = this.timeouts;
     let i = req.offset;
-    for (; i < DOTS.length && i < total; i++) {
+    for (; i < DOT_ENTRIES && i < total; i++) {
       if (!out.fits(DOTS.nameBytes(i), plus)) return out.finish();
       const ino = i === 0 ? d.node.id : (d.node.links[0]?.parent.id ?? d.node.id);
       out.add(DOTS, i, ino, i + 1, S_IFDIR, plus ? noEntry : undefined);
     }
+    if (!plus) {
+      const k = i - DOT_ENTRIES;
+      if (k < 0 || k >= listing.length) return out.finish();
+      const end = listing.fitting(k, out.room());
+      out.addRecords(listing.bytes, listing.start(k), listing.start(end));
+      return out.finish();
+    }
     if (!attrs) {
-      const entry = plus ? noEntry : undefined;
       for (; i < total; i++) {
-        const k = i - DOTS.length;
-        if (!out.fits(listing.nameBytes(k), plus)) break;
-        out.add(listing, k, listing.ino(k), i + 1, listing.type(k), entry);
+        const k = i - DOT_ENTRIES;
+        if (!out.fits(listing.nameBytes(k), true)) break;
+        out.add(listing, k, listing.ino(k), i + 1, listing.type(k), noEntry);
       }
       return out.finish();
     }
     const step = (): MaybePromise<Reply> => {
       for (; i < total; i++) {
-        const k = i - DOTS.length;
+        const k = i - DOT_ENTRIES;
         if (!out.fits(listing.nameBytes(k), true)) break;
         const name = listing.name(k);
         let attr: MaybePromise<Attr> | null;

@@ -1,28 +1,36 @@
-// A directory listing packed into flat arrays, names as UTF-8 bytes in one
-// buffer. Paging through it with READDIR copies those bytes straight into the
-// reply; a name becomes a string only when something asks for it (READDIRPLUS
-// looks its entries up by name). A listing of 10,000 entries is four
-// allocations instead of 10,000 strings and objects.
+// A directory listing kept as the fuse_dirent records READDIR sends, built in
+// the one pass that reads the directory. A READDIR page is then one copy of
+// the records that fit; a name becomes a string only when something asks for
+// it (READDIRPLUS looks its entries up by name). A listing of 10,000 entries
+// is a few allocations instead of 10,000 strings and objects.
+import { DIRENT_SIZE } from '../fuse/abi.ts';
 import type { DirEntry } from './types.ts';
 
 const S_IFMT = 0o170000;
+const TWO_32 = 2 ** 32;
+
+/**
+ * Offsets 1 and 2 of a directory handle are '.' and '..', which the handle
+ * adds itself (vfs/dir-handles.ts): entry k's record carries the next offset
+ * k + DOT_ENTRIES + 1.
+ */
+export const DOT_ENTRIES = 2;
 
 export class DirListing {
-  private names: Buffer;
-  /** End of name i in `names`; name i starts where name i-1 ends. */
+  private records: Buffer;
+  /** The same bytes as 32-bit words: every record starts 8-aligned. */
+  private words: Uint32Array;
+  /** End of record k in `records`; record k starts where record k-1 ends. */
   private ends: Uint32Array;
-  private inos: Float64Array;
-  /** DT_* values: the S_IF* type bits shifted down by 12. */
-  private types: Uint8Array;
   private count = 0;
   private used = 0;
 
   constructor(expectedEntries = 16) {
     const n = Math.max(1, expectedEntries);
-    this.names = Buffer.allocUnsafe(n * 16);
+    // Its own ArrayBuffer (not a slice of Node's pool), so that the word view is aligned.
+    this.records = Buffer.allocUnsafeSlow(n * 32);
+    this.words = new Uint32Array(this.records.buffer, 0, this.records.length >> 2);
     this.ends = new Uint32Array(n);
-    this.inos = new Float64Array(n);
-    this.types = new Uint8Array(n);
   }
 
   static of(entries: Iterable<DirEntry>): DirListing {
@@ -39,80 +47,110 @@ export class DirListing {
   pushBytes(src: Uint8Array, start: number, end: number, ino: number, dtype: number): void {
     const len = end - start;
     const at = this.reserve(len);
-    const names = this.names;
+    const records = this.records;
     // Names are short: a loop beats a native copy call.
-    for (let k = 0; k < len; k++) names[at + k] = src[start + k];
-    this.commit(at + len, ino, dtype);
+    let p = at + DIRENT_SIZE;
+    for (let k = start; k < end; k++) records[p++] = src[k];
+    this.commit(at, len, ino, dtype);
   }
 
   /** Appends an entry; `type` is S_IF* bits as in st_mode. */
   push(name: string, ino: number, type: number): void {
     const len = Buffer.byteLength(name);
     const at = this.reserve(len);
-    this.names.write(name, at, len, 'utf8');
-    this.commit(at + len, ino, (type & S_IFMT) >>> 12);
+    this.records.write(name, at + DIRENT_SIZE, len, 'utf8');
+    this.commit(at, len, ino, (type & S_IFMT) >>> 12);
   }
 
   private reserve(nameBytes: number): number {
     if (this.count === this.ends.length) {
-      const cap = this.count * 2;
-      this.ends = grow(this.ends, new Uint32Array(cap));
-      this.inos = grow(this.inos, new Float64Array(cap));
-      this.types = grow(this.types, new Uint8Array(cap));
+      const bigger = new Uint32Array(this.count * 2);
+      bigger.set(this.ends);
+      this.ends = bigger;
     }
-    if (this.used + nameBytes > this.names.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.names.length * 2, this.used + nameBytes));
-      this.names.copy(bigger, 0, 0, this.used);
-      this.names = bigger;
+    const need = this.used + DIRENT_SIZE + nameBytes + 8;
+    if (need > this.records.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.records.length * 2, need));
+      this.records.copy(bigger, 0, 0, this.used);
+      this.records = bigger;
+      this.words = new Uint32Array(bigger.buffer, 0, bigger.length >> 2);
     }
     return this.used;
   }
 
-  private commit(end: number, ino: number, dtype: number): void {
-    const i = this.count++;
-    this.ends[i] = end;
-    this.inos[i] = ino;
-    this.types[i] = dtype;
+  /** Writes record `count`'s fixed fields and padding; its name is already at `at` + DIRENT_SIZE. */
+  private commit(at: number, nameBytes: number, ino: number, dtype: number): void {
+    const k = this.count++;
+    const w = this.words;
+    const i = at >> 2;
+    const next = k + DOT_ENTRIES + 1;
+    w[i] = ino % TWO_32;
+    w[i + 1] = Math.floor(ino / TWO_32);
+    w[i + 2] = next;
+    w[i + 3] = 0;
+    w[i + 4] = nameBytes;
+    w[i + 5] = dtype;
+    const end = (at + DIRENT_SIZE + nameBytes + 7) & ~7;
+    const records = this.records;
+    for (let p = at + DIRENT_SIZE + nameBytes; p < end; p++) records[p] = 0;
+    this.ends[k] = end;
     this.used = end;
   }
 
-  private start(i: number): number {
-    return i === 0 ? 0 : this.ends[i - 1];
+  /** Where record k starts in `bytes`. */
+  start(k: number): number {
+    return k === 0 ? 0 : this.ends[k - 1];
   }
 
-  nameBytes(i: number): number {
-    return this.ends[i] - this.start(i);
+  /** The records, k after k; entry k occupies bytes [start(k), start(k + 1)). */
+  get bytes(): Buffer {
+    return this.records;
   }
 
-  name(i: number): string {
-    return this.names.toString('utf8', this.start(i), this.ends[i]);
+  /** The end (exclusive) of the longest run of whole records from k that fits in `room` bytes. */
+  fitting(k: number, room: number): number {
+    const limit = this.start(k) + room;
+    let lo = k;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.ends[mid - 1] <= limit) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
-  /** Copies name i into `dst` at `at`. */
-  copyName(i: number, dst: Uint8Array, at: number): void {
-    const names = this.names;
-    const end = this.ends[i];
-    for (let p = this.start(i); p < end; p++) dst[at++] = names[p];
+  nameBytes(k: number): number {
+    return this.words[(this.start(k) >> 2) + 4];
   }
 
-  ino(i: number): number {
-    return this.inos[i];
+  name(k: number): string {
+    const at = this.start(k) + DIRENT_SIZE;
+    return this.records.toString('utf8', at, at + this.nameBytes(k));
+  }
+
+  /** Copies name k into `dst` at `at`. */
+  copyName(k: number, dst: Uint8Array, at: number): void {
+    const records = this.records;
+    const from = this.start(k) + DIRENT_SIZE;
+    const end = from + this.nameBytes(k);
+    for (let p = from; p < end; p++) dst[at++] = records[p];
+  }
+
+  ino(k: number): number {
+    const i = this.start(k) >> 2;
+    return this.words[i] + this.words[i + 1] * TWO_32;
   }
 
   /** File type bits as in st_mode (S_IFREG, S_IFDIR, ...). */
-  type(i: number): number {
-    return this.types[i] << 12;
+  type(k: number): number {
+    return this.words[(this.start(k) >> 2) + 5] << 12;
   }
 
   /** The entries as objects: for tests and tools, not for the request path. */
   toArray(): DirEntry[] {
     const out: DirEntry[] = [];
-    for (let i = 0; i < this.count; i++) out.push({ name: this.name(i), ino: this.inos[i], type: this.type(i) });
+    for (let k = 0; k < this.count; k++) out.push({ name: this.name(k), ino: this.ino(k), type: this.type(k) });
     return out;
   }
-}
-
-function grow<T extends Uint32Array | Float64Array | Uint8Array>(old: T, into: T): T {
-  into.set(old);
-  return into;
 }
