@@ -5,7 +5,7 @@
 // non-blocking; while the queue has requests we drain it in batches, yielding
 // to the event loop between batches. When it is empty and nothing is in flight
 // we wait in a short blocking poll(2) (the cheapest wake-up), after an optional
-// busy-poll (BusyPoll); when asynchronous work is in flight (a delay, a
+// busy-poll (fuse/busy-poll.ts); when asynchronous work is in flight (a delay, a
 // throttle wait, an fsync), or the mount has been idle for a while, we wait
 // with poll(2) on a helper thread so that promises and timers keep running and
 // an idle mount costs nothing.
@@ -16,6 +16,7 @@ import { Op, OUT_HEADER_SIZE, opName } from './abi.ts';
 import { ProtocolError, Reader } from './reader.ts';
 import { decoders, decodeHeader, type InHeader, type RequestName, type Requests } from './requests.ts';
 import { ReplyPool, type Reply } from './replies.ts';
+import { BusyPoll } from './busy-poll.ts';
 import type { MaybePromise } from '../vfs/types.ts';
 
 export type Handler<K extends RequestName> = (h: InHeader, req: Requests[K]) => MaybePromise<Reply>;
@@ -49,46 +50,6 @@ export interface SessionOptions {
   busyPollMs?: number;
 }
 
-/**
- * How long to poll without sleeping when the queue runs dry (off unless
- * mount.busyPoll is set). A client that sends one request at a time (stat,
- * open, read loops) sends the next one soon after our reply; sleeping in
- * between costs a context switch and, on a virtual machine, the wake-up of an
- * idle vCPU. Where those wake-ups were slow, a fixed 200 µs window made such
- * round trips 2-3x faster for the same daemon CPU; where they were fast it
- * changed nothing measurable (bench/RESULTS.md). The window adapts as
- * cpuidle's haltpoll does: it grows when the next request came within the
- * longest window and halves when it did not, down to nothing, so a daemon
- * whose requests are sporadic stops spinning and only samples the gaps by the
- * length of its sleeps.
- */
-class BusyPoll {
-  private readonly maxMs: number;
-  private windowMs: number;
-
-  constructor(maxMs: number) {
-    this.maxMs = maxMs;
-    this.windowMs = maxMs;
-  }
-
-  /** Polls `fd` without sleeping for the current window; true once readable. */
-  spin(fd: number): boolean {
-    if (this.windowMs <= 0) return false;
-    const until = performance.now() + this.windowMs;
-    do {
-      if (sys.pollOne(fd, sys.POLLIN, 0) > 0) return true;
-    } while (performance.now() < until);
-    this.windowMs /= 2;
-    if (this.windowMs < this.maxMs / 16) this.windowMs = 0;
-    return false;
-  }
-
-  /** After a sleep that ended `waitedMs` after the queue ran dry: would a window have caught it? */
-  slept(waitedMs: number): void {
-    if (this.maxMs > 0 && waitedMs <= this.maxMs) this.windowMs = Math.min(this.maxMs, Math.max(this.windowMs * 2, this.maxMs / 8));
-  }
-}
-
 export class FuseSession {
   readonly fd: number;
   private readonly table: Array<Dispatch | undefined> = [];
@@ -101,7 +62,8 @@ export class FuseSession {
   private inflight = 0;
   /** Blocking waits in a row that timed out with nothing to read. */
   private idleWaits = 0;
-  private readonly busyPoll: BusyPoll;
+  /** Null unless mount.busyPoll is set: then the loop spins before it sleeps. */
+  private readonly busyPoll: BusyPoll | null;
   private readonly aborts = new Map<number, AbortController>();
   private readonly earlyInterrupts = new Set<number>();
   private stopped = false;
@@ -117,7 +79,7 @@ export class FuseSession {
     this.bufferSize = options.bufferSize;
     this.buf = Buffer.allocUnsafe(this.bufferSize);
     this.replies = new ReplyPool(this.bufferSize);
-    this.busyPoll = new BusyPoll(options.busyPollMs ?? 0);
+    this.busyPoll = options.busyPollMs ? new BusyPoll(options.busyPollMs) : null;
     this.ended = new Promise((resolve) => (this.endResolve = resolve));
     for (const [name, code] of Object.entries(Op)) {
       const handle = handlers[name as RequestName];
@@ -129,6 +91,11 @@ export class FuseSession {
   /** Starts serving; returns at once. Await `ended` for the end. */
   start(): void {
     setImmediate(() => this.pump());
+  }
+
+  /** Idle long enough that the loop waits for requests off the main thread. */
+  get parked(): boolean {
+    return this.idleWaits >= IDLE_WAITS_BEFORE_PARKING;
   }
 
   /** Requests currently being answered asynchronously. */
@@ -175,15 +142,16 @@ export class FuseSession {
       // Promises and timers must run while we wait for the next request; and a mount idle for a while
       // waits there too, so that it costs no CPU rather than IDLE_POLL_MS wake-ups (the first request
       // after the pause pays one thread hop).
-      if (this.inflight > 0 || this.idleWaits >= IDLE_WAITS_BEFORE_PARKING) {
+      if (this.inflight > 0 || this.parked) {
         sys.pollOneAsync(fd, sys.POLLIN, 1000).then(() => this.pump());
         return;
       }
-      const dry = performance.now();
-      if (this.busyPoll.spin(fd)) continue;
+      const spinner = this.busyPoll;
+      const dry = spinner ? performance.now() : 0;
+      if (spinner?.spin(fd)) continue;
       const r = sys.pollOne(fd, sys.POLLIN, IDLE_POLL_MS);
-      if (r > 0) this.busyPoll.slept(performance.now() - dry);
-      else this.idleWaits++;
+      if (r <= 0) this.idleWaits++;
+      else if (spinner) spinner.slept(performance.now() - dry);
       if (r <= 0 || this.inflight > 0) {
         setImmediate(() => this.pump());
         return;

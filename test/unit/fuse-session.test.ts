@@ -10,6 +10,7 @@ import { EINTR, EINVAL, ENOENT, ENOSYS, EPROTO } from '../../src/vfs/errors.ts';
 import type { OpContext } from '../../src/vfs/types.ts';
 import { log } from '../../src/util/log.ts';
 import { Harness } from '../fixtures/fuse-harness.ts';
+import { waitFor } from '../helpers/mount.ts';
 import type { SessionOptions } from '../../src/fuse/session.ts';
 import { Bytes, readAttr, readDirents, readEntryOut, request } from '../fixtures/fuse-wire.ts';
 import { ToyVfs } from '../fixtures/toy-vfs.ts';
@@ -406,13 +407,18 @@ test('busy-polling, and parking when idle, answer every request however requests
           await new Promise((r) => setTimeout(r, pauseMs));
           assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, `after ${pauseMs} ms`);
         }
+        assert.equal(h.session.parked, false, 'busy: waits on the main thread');
         // Idle long enough to wait off the main thread (20 empty 10 ms waits); the event loop keeps running.
         let ticks = 0;
         const timer = setInterval(() => ticks++, 20);
-        await new Promise((r) => setTimeout(r, 400));
-        clearInterval(timer);
+        try {
+          await waitFor(() => h.session.parked, 5000, 'the session to park');
+        } finally {
+          clearInterval(timer);
+        }
         assert.ok(ticks > 0);
         assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, 'after parking');
+        assert.equal(h.session.parked, false, 'a request brings the wait back to the main thread');
       },
       {},
       { busyPollMs },
@@ -477,6 +483,24 @@ test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () =
     assert.deepEqual(
       readDirents(plain.payload, false).map((e) => e.name),
       ['.', '..', 'a', 'b', 'c'],
+    );
+    // Pages of plain records: whole records only, each carrying the offset the next page starts from.
+    const firstPage = readDirents((await h.call(Op.READDIR, d, readBody(fh, 0, 3 * 32 + 31))).payload, false);
+    assert.deepEqual(
+      firstPage.map((e) => [e.name, e.off]),
+      [
+        ['.', 1],
+        ['..', 2],
+        ['a', 3],
+      ],
+    );
+    const nextPage = readDirents((await h.call(Op.READDIR, d, readBody(fh, 3, 4096))).payload, false);
+    assert.deepEqual(
+      nextPage.map((e) => [e.name, e.off, e.type]),
+      [
+        ['b', 4, 8],
+        ['c', 5, 8],
+      ],
     );
     const a = readEntryOut((await h.call(Op.LOOKUP, d, lookupBody('a'))).payload, 0).nodeid;
     h.send(request(Op.FORGET, h.unique(), a, forgetBody(1)));
