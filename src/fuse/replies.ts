@@ -250,7 +250,8 @@ export interface NameSource {
 
 /**
  * Packs fuse_dirent / fuse_direntplus records into one reply of at most
- * `size` payload bytes. add() returns false when the next record does not fit.
+ * `size` payload bytes: fits() says whether the next record would, add() and
+ * addRecords() append.
  */
 export class DirentWriter {
   readonly buf: Buffer;

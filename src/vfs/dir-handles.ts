@@ -114,18 +114,14 @@ export class DirHandles {
       out.addRecords(listing.bytes, listing.start(k), listing.start(end));
       return out.finish();
     }
-    if (!attrs) {
-      for (; i < total; i++) {
-        const k = i - DOT_ENTRIES;
-        if (!out.fits(listing.nameBytes(k), true)) break;
-        out.add(listing, k, listing.ino(k), i + 1, listing.type(k), noEntry);
-      }
-      return out.finish();
-    }
     const step = (): MaybePromise<Reply> => {
       for (; i < total; i++) {
         const k = i - DOT_ENTRIES;
         if (!out.fits(listing.nameBytes(k), true)) break;
+        if (!attrs) {
+          out.add(listing, k, listing.ino(k), i + 1, listing.type(k), noEntry);
+          continue;
+        }
         const name = listing.name(k);
         let attr: MaybePromise<Attr> | null;
         try {
