@@ -103,7 +103,8 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
         }
         case 'open':
         case 'create': {
-          // O_TRUNC empties the file inside open (ATOMIC_O_TRUNC): keep what it held.
+          // A CREATE racing with another creator opens the existing file with the caller's O_TRUNC: keep what
+          // it held. (Plain opens never carry O_TRUNC: the kernel truncates with a SETATTR, vfs/init.ts.)
           const flags = op.args[1] as number;
           if (!(flags & constants.O_TRUNC) || !tracked(op.path)) return next();
           return capture(op.path, 0, Number.MAX_SAFE_INTEGER).then(next, (err: { errno?: number }) => {

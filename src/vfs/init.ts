@@ -35,10 +35,14 @@ function maxPagesLimit(): number {
   }
 }
 
-/** Features we always want when the kernel offers them. */
+/**
+ * Features we always want when the kernel offers them. Not ATOMIC_O_TRUNC: with it the kernel
+ * passes O_TRUNC inside OPEN and checks ETXTBSY only afterwards, so open(O_RDONLY|O_TRUNC) of a
+ * running program would empty the file and then fail. Without it the kernel checks first and
+ * sends the truncation as a SETATTR (one more round trip for truncating opens of existing files).
+ */
 const WANTED =
   bit(InitFlag.ASYNC_READ) |
-  bit(InitFlag.ATOMIC_O_TRUNC) |
   bit(InitFlag.BIG_WRITES) |
   bit(InitFlag.AUTO_INVAL_DATA) |
   bit(InitFlag.DO_READDIRPLUS) |

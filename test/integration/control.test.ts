@@ -1,6 +1,6 @@
 // The control API of a live mount through `interposer ctl` (a child process):
 // show, rules and counters, set (atomic; a bad config changes nothing),
-// add-rule with a TTL, rm-rule, pause/resume, wait.
+// add-rule with a TTL, rm-rule, pause/resume, wait, crash (durability layer).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isMounted, waitFor, withTempDir, writeConfig } from '../helpers/mount.ts';
@@ -326,5 +326,42 @@ test('wait returns once the rule has fired N times; exits 1 on timeout or for an
     const badCount = ctl('wait', mnt, 'base', '--fired', 'many');
     assert.equal(badCount.status, 1);
     assert.match(badCount.stderr, /expected \?rule=NAME&fired=N&timeout=30s/);
+  });
+});
+
+test('crash discards what was not synced: appended bytes, an O_TRUNC overwrite, a truncation; synced data stays', async () => {
+  const crashed = async (mnt: string): Promise<Record<string, string>> => {
+    pyJson(
+      mnt,
+      `
+def synced(name, data):
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, data)
+    os.fsync(fd)
+    os.close(fd)
+for n in 'abc': synced(n, b'synced ' + n.encode())
+with open('a', 'ab') as f: f.write(b' and appended')
+with open('b', 'wb') as f: f.write(b'overwritten')
+os.truncate('c', 3)
+print(json.dumps([open(n).read() for n in 'abc']))
+`,
+    );
+    const r = ctlJson<{ files: number; bytes: number }>('crash', mnt);
+    assert.equal(r.files, 3, 'three files had unsynced changes');
+    return pyJson(mnt, `print(json.dumps({n: open(n).read() for n in 'abc'}))`);
+  };
+  const synced = { a: 'synced a', b: 'synced b', c: 'synced c' };
+  await withConfig('layers:\n  - durability: {}\n', async (mnt) => {
+    assert.deepEqual(await crashed(mnt), synced, 'memory backend');
+  });
+  await withTempDir('durable', (backing) =>
+    withConfig(`backend: { type: passthrough, path: ${backing} }\nmount: {}\nlayers:\n  - durability: {}\n`, async (mnt) => {
+      assert.deepEqual(await crashed(mnt), synced, 'passthrough backend, default caching');
+    }),
+  );
+  await withConfig('layers:\n  - fault: { rules: [] }\n', async (mnt) => {
+    const r = ctl('crash', mnt);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no durability layer in this mount: add `- durability: \{\}` to layers/);
   });
 });

@@ -10,10 +10,14 @@ import { createHash } from 'node:crypto';
 import {
   appendFileSync,
   chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
   existsSync,
   linkSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -36,6 +40,7 @@ import { exec, shAsync, start, stopChild, waitForLine, type Child } from '../fix
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const NOBODY = 65534;
+const SLEEP = '/usr/bin/sleep';
 const MEMORY_SIZE = 2 * GiB;
 process.umask(0o022); // modes below assume it
 
@@ -141,6 +146,34 @@ os.pwrite(a, b'END\\n', 0)  # pwrite with O_APPEND appends too (Linux)`,
       assert.equal(readFileSync(f, 'utf8'), '');
       sh('echo again > f && : > f', { cwd: w.dir });
       assert.equal(statSync(f).size, 0);
+    },
+  ],
+  [
+    'a running program refuses opens that would change it, and keeps its content',
+    async (w) => {
+      const prog = join(w.dir, 'prog');
+      copyFileSync(SLEEP, prog);
+      chmodSync(prog, 0o755);
+      const before = sha256(prog);
+      // Node's spawn returns once exec has succeeded: from then on the kernel denies writers.
+      const running = start(prog, ['60']);
+      try {
+        for (const [flags, how] of [
+          [constants.O_WRONLY, 'O_WRONLY'],
+          [constants.O_RDWR, 'O_RDWR'],
+          // Checked by the kernel only after the filesystem's OPEN: the file must not be emptied first.
+          [constants.O_RDONLY | constants.O_TRUNC, 'O_RDONLY|O_TRUNC'],
+        ] as const) {
+          assert.throws(() => openSync(prog, flags), { code: 'ETXTBSY' }, how);
+        }
+        assert.equal(sha256(prog), before, 'the program file is unchanged');
+        assert.equal(running.proc.exitCode, null, 'the program still runs');
+      } finally {
+        await stopChild(running);
+      }
+      // Once it has ended, truncating opens work again.
+      closeSync(openSync(prog, constants.O_RDONLY | constants.O_TRUNC));
+      assert.equal(statSync(prog).size, 0);
     },
   ],
   [
