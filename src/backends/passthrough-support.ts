@@ -111,9 +111,12 @@ export function listDir(fd: number): DirListing {
     for (let off = 0; off < n;) {
       const reclen = dents16[(off + 16) >> 1];
       const nameStart = off + 19;
-      // The name is NUL-terminated; the padding after it holds whatever the buffer held before.
+      // The name is NUL-terminated, and the record is padded to 8 bytes after that NUL with whatever
+      // the buffer held before: so the NUL is the first zero in the record's last 8 bytes that
+      // follows the name's start (a name has no zero bytes). Scanning only those keeps the loop short
+      // for long names, and the listing runs mostly as unoptimised code.
       const recEnd = off + reclen;
-      let nameEnd = nameStart;
+      let nameEnd = recEnd - 8 > nameStart ? recEnd - 8 : nameStart;
       while (nameEnd < recEnd && dents[nameEnd] !== 0) nameEnd++;
       const len = nameEnd - nameStart;
       const dots = (len === 1 && dents[nameStart] === 46) || (len === 2 && dents[nameStart] === 46 && dents[nameStart + 1] === 46);
