@@ -247,8 +247,8 @@ export class FuseBridge {
         nodes.forget(h.nodeid, nlookup);
         return 0;
       },
-      BATCH_FORGET: (_h, { items }) => {
-        for (const { nodeid, nlookup } of items) nodes.forget(nodeid, nlookup);
+      BATCH_FORGET: (_h, { nodeids, nlookups }) => {
+        for (let i = 0; i < nodeids.length; i++) nodes.forget(nodeids[i], nlookups[i]);
         return 0;
       },
       GETATTR: (h, req) => {

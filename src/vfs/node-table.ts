@@ -135,7 +135,15 @@ export class NodeTable {
     if (node.lookups > 0) return;
     this.nodes.delete(id);
     if (this.byIno.get(node.ino) === node) this.byIno.delete(node.ino);
-    for (const link of [...node.links]) this.dropLink(node, link.parent, link.name);
+    // No other node's path goes through this one (the kernel forgets children before their
+    // directory), so paths stay valid: no generation bump, which would make every node recompute
+    // its path. Drop storms (10,000 forgets after drop_caches) come through here.
+    const links = node.links;
+    for (let k = 0; k < links.length; k++) {
+      const { parent, name } = links[k];
+      if (parent.children?.get(name) === node) parent.children.delete(name);
+    }
+    links.length = 0;
   }
 
   /** `name` in `parent` no longer names anything (unlink, rmdir, replaced by rename). */

@@ -134,11 +134,8 @@ const cases: { [K in RequestName]: Case<K> } = {
         .u64(7), // [2] nlookup
     ),
     expect: {
-      items: [
-        { nodeid: NODE_BIG, nlookup: 1 },
-        { nodeid: 2, nlookup: 2 ** 32 },
-        { nodeid: 3, nlookup: 7 },
-      ],
+      nodeids: new Float64Array([NODE_BIG, 2, 3]),
+      nlookups: new Float64Array([1, 2 ** 32, 7]),
     },
   },
   GETATTR: {
@@ -585,7 +582,7 @@ test('BATCH_FORGET: an absurd count fails fast instead of allocating', () => {
 
 test('BATCH_FORGET: count 0 is an empty batch', () => {
   const b = new Bytes().u32(0).u32(0).build(); // count, dummy
-  assert.deepStrictEqual(decode('BATCH_FORGET', b), { items: [] });
+  assert.deepStrictEqual(decode('BATCH_FORGET', b), { nodeids: new Float64Array(0), nlookups: new Float64Array(0) });
 });
 
 test('u64 fields are exact up to 2^53 - 1', () => {

@@ -1,0 +1,46 @@
+// The node table: what the kernel's lookups and forgets do to node ids, names and paths.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NodeTable } from '../../src/vfs/node-table.ts';
+
+const DIR = 0o040000;
+const FILE = 0o100644;
+
+test('a node lives until the kernel forgets every lookup of it', () => {
+  const t = new NodeTable();
+  const a = t.learn(t.root, 'a', 10, FILE);
+  assert.equal(t.learn(t.root, 'a', 10, FILE), a, 'a second lookup of the same name and inode is the same node');
+  t.forget(a.id, 1);
+  assert.equal(t.get(a.id), a, 'one lookup left');
+  t.forget(a.id, 1);
+  assert.throws(() => t.get(a.id), /unknown node id/);
+  const again = t.learn(t.root, 'a', 10, FILE);
+  assert.notEqual(again.id, a.id, 'ids are never reused');
+});
+
+test('forgetting a hard-linked node drops every name it had; other paths are unchanged', () => {
+  const t = new NodeTable();
+  const d = t.learn(t.root, 'd', 2, DIR);
+  const e = t.learn(t.root, 'e', 3, DIR);
+  const x = t.learn(d, 'x', 20, FILE);
+  const y = t.learn(e, 'y', 20, FILE);
+  assert.equal(x, y, 'two names of one inode share a node');
+  const sibling = t.learn(d, 'z', 21, FILE);
+  assert.equal(sibling.path, '/d/z');
+  t.forget(x.id, 2);
+  assert.equal(t.size, 4, 'root, d, e and z remain');
+  const fresh = t.learn(e, 'y', 20, FILE);
+  assert.notEqual(fresh.id, x.id, 'the name leads to a new node');
+  assert.equal(fresh.path, '/e/y');
+  assert.equal(sibling.path, '/d/z');
+});
+
+test('a batch of forgets empties a large directory', () => {
+  const t = new NodeTable();
+  const d = t.learn(t.root, 'd', 2, DIR);
+  const ids = Array.from({ length: 10_000 }, (_, i) => t.learn(d, `f${i}`, 100 + i, FILE).id);
+  for (const id of ids) t.forget(id, 1);
+  assert.equal(t.size, 2);
+  assert.equal(d.children?.size, 0);
+  assert.equal(t.learn(d, 'f0', 100, FILE).path, '/d/f0');
+});
