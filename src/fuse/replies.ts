@@ -250,8 +250,9 @@ export interface NameSource {
 
 /**
  * Packs fuse_dirent / fuse_direntplus records into one reply of at most
- * `size` payload bytes: fits() says whether the next record would, add() and
- * addRecords() append.
+ * `size` payload bytes: fits() says whether the next record would; add()
+ * encodes one, addRecords() and addPlusRecord() copy records a listing
+ * already holds (vfs/dir-listing.ts).
  */
 export class DirentWriter {
   readonly buf: Buffer;
@@ -304,9 +305,19 @@ export class DirentWriter {
   }
 
   /** Appends ready-made fuse_dirent records, `src[start, end)`; the caller made sure they fit. */
-  addRecords(src: Uint8Array, start: number, end: number): void {
-    this.buf.set(src.subarray(start, end), this.pos);
-    this.pos += end - start;
+  addRecords(src: Buffer, start: number, end: number): void {
+    this.pos += src.copy(this.buf, this.pos, start, end);
+  }
+
+  /**
+   * Appends a fuse_direntplus: the fuse_entry_out `entry` writes (zeroed first), then the ready-made
+   * fuse_dirent record `src[start, end)`. Call fits() first.
+   */
+  addPlusRecord(entry: (buf: Buffer, at: number) => void, src: Buffer, start: number, end: number): void {
+    const at = this.pos;
+    this.buf.fill(0, at, at + ENTRY_OUT_SIZE);
+    entry(this.buf, at);
+    this.pos = at + ENTRY_OUT_SIZE + src.copy(this.buf, at + ENTRY_OUT_SIZE, start, end);
   }
 
   /** The reply, trimmed to what was written. */

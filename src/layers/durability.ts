@@ -101,10 +101,9 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
           const size = (op.args[1] as { size?: number }).size;
           return size === undefined ? next() : before(op.path, size, Number.MAX_SAFE_INTEGER - size, next);
         }
-        case 'open':
         case 'create': {
           // A CREATE racing with another creator opens the existing file with the caller's O_TRUNC: keep what
-          // it held. (Plain opens never carry O_TRUNC: the kernel truncates with a SETATTR, vfs/init.ts.)
+          // it held. (OPEN never carries O_TRUNC: the kernel truncates with a SETATTR, vfs/init.ts.)
           const flags = op.args[1] as number;
           if (!(flags & constants.O_TRUNC) || !tracked(op.path)) return next();
           return capture(op.path, 0, Number.MAX_SAFE_INTEGER).then(next, (err: { errno?: number }) => {

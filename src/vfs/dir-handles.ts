@@ -107,11 +107,12 @@ export class DirHandles {
       const ino = i === 0 ? d.node.id : (d.node.links[0]?.parent.id ?? d.node.id);
       out.add(DOTS, i, ino, i + 1, S_IFDIR, plus ? noEntry : undefined);
     }
+    const bytes = listing.bytes;
     if (!plus) {
       const k = i - DOT_ENTRIES;
-      if (k < 0 || k >= listing.length) return out.finish();
+      if (k >= listing.length) return out.finish();
       const end = listing.fitting(k, out.room());
-      out.addRecords(listing.bytes, listing.start(k), listing.start(end));
+      out.addRecords(bytes, listing.start(k), listing.start(end));
       return out.finish();
     }
     const step = (): MaybePromise<Reply> => {
@@ -119,7 +120,7 @@ export class DirHandles {
         const k = i - DOT_ENTRIES;
         if (!out.fits(listing.nameBytes(k), true)) break;
         if (!attrs) {
-          out.add(listing, k, listing.ino(k), i + 1, listing.type(k), noEntry);
+          out.addPlusRecord(noEntry, bytes, listing.start(k), listing.start(k + 1));
           continue;
         }
         const name = listing.name(k);
@@ -131,8 +132,11 @@ export class DirHandles {
         }
         const emit = (a: Attr | null): void => {
           const id = a ? this.nodes.learn(d.node, name, a.ino, a.mode).id : 0;
-          out.add(listing, k, listing.ino(k), i + 1, listing.type(k), (buf, at) =>
-            writeEntryOut(buf, at, id, a, entryTimeoutMs, attrTimeoutMs),
+          out.addPlusRecord(
+            (buf, at) => writeEntryOut(buf, at, id, a, entryTimeoutMs, attrTimeoutMs),
+            bytes,
+            listing.start(k),
+            listing.start(k + 1),
           );
         };
         if (attr instanceof Promise) {

@@ -40,3 +40,16 @@ test('fitting() takes whole records only', () => {
   assert.equal(l.fitting(1, 64 + 280), 4);
   assert.equal(l.fitting(3, 10_000), 4);
 });
+
+test('a READDIRPLUS record made from a listing record matches one DirentWriter encodes', () => {
+  const l = DirListing.of(ENTRIES);
+  const entry = (buf: Buffer, at: number): void => void buf.writeUInt32LE(0xabcdef, at + 4);
+  const encoded = new DirentWriter(4096, Buffer.alloc(16 + 4096, 0xff));
+  const copied = new DirentWriter(4096, Buffer.alloc(16 + 4096, 0xee));
+  ENTRIES.forEach((e, k) => {
+    assert.ok(copied.fits(l.nameBytes(k), true));
+    encoded.add(l, k, e.ino, k + DOT_ENTRIES + 1, e.type, entry);
+    copied.addPlusRecord(entry, l.bytes, l.start(k), l.start(k + 1));
+  });
+  assert.deepEqual(copied.finish().subarray(16), encoded.finish().subarray(16));
+});

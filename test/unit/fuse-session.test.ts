@@ -460,8 +460,11 @@ test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () =
     const rest = await h.call(Op.READDIRPLUS, d, readBody(fh, 3, 4096));
     const p2 = readDirents(rest.payload, true);
     assert.deepEqual(
-      p2.map((e) => e.name),
-      ['b', 'c'],
+      p2.map((e) => [e.name, e.off]),
+      [
+        ['b', 4],
+        ['c', 5],
+      ],
     );
     const end = await h.call(Op.READDIRPLUS, d, readBody(fh, 5, 4096));
     assert.equal(end.payload.length, 0, 'an empty reply ends the listing');
