@@ -5,7 +5,7 @@
 // a process 'exit' handler, so no mount or daemon outlives the benchmark.
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/cli/daemon-process.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { check, isMounted, killChildren, mountedPaths, NODE, ROOT, run } from './exec.ts';
@@ -25,6 +25,20 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     note: '--kernel-passthrough off: page cache on, data through the daemon',
   },
   { name: 'memory', backend: 'memory', baseline: 'tmpfs', note: 'memory backend (compare with tmpfs)' },
+  {
+    name: 'passthrough-uring',
+    extra: true,
+    ioUring: true,
+    flags: ['--io-uring', 'on'],
+    note: '--io-uring on: requests through FUSE over io_uring instead of read/write on /dev/fuse',
+  },
+  {
+    name: 'direct-uring',
+    extra: true,
+    ioUring: true,
+    flags: ['--cache', 'direct', '--io-uring', 'on'],
+    note: '--cache direct --io-uring on: every read and write through the daemon, over io_uring',
+  },
   {
     name: 'metrics',
     extra: true,
@@ -76,6 +90,8 @@ export interface InterposerConfig {
   /** The configuration this one is without the layer it adds: the report gives this one's medians over that one's. */
   without?: string;
   extra?: boolean;
+  /** Mount with FUSE over io_uring: the fuse module's enable_uring is switched on for the mount (and off for the others). */
+  ioUring?: boolean;
   note: string;
 }
 
@@ -293,7 +309,9 @@ export function interposer(c: InterposerConfig, cli?: string): Target {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...DAEMON_ENV, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? cache },
       });
-      const { l, err } = await mounted(child, mnt, 'interposer', 30000, (out) => out.seen(/"msg":"mounted/));
+      const { l, err } = await withUringParam(c.ioUring === true, () =>
+        mounted(child, mnt, 'interposer', 30000, (out) => out.seen(/"msg":"mounted/)),
+      );
       return {
         dir: mnt,
         pid: child.pid,
@@ -308,6 +326,31 @@ export function interposer(c: InterposerConfig, cli?: string): Target {
       };
     },
   };
+}
+
+const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
+
+/**
+ * Runs `mount` with the fuse module's enable_uring set to `on`, then puts the
+ * machine's setting back: the kernel only reads it at INIT, so every other
+ * configuration keeps meaning /dev/fuse even where the machine has it on.
+ */
+async function withUringParam<T>(on: boolean, mount: () => Promise<T>): Promise<T> {
+  let before: string;
+  try {
+    before = readFileSync(ENABLE_URING, 'utf8').trim();
+  } catch {
+    if (on) throw new Error(`${ENABLE_URING} is missing: this kernel has no FUSE over io_uring (Linux 6.14+, CONFIG_FUSE_IO_URING)`);
+    return mount();
+  }
+  const want = on ? 'Y' : 'N';
+  if (before === want) return mount();
+  writeFileSync(ENABLE_URING, want);
+  try {
+    return await mount();
+  } finally {
+    writeFileSync(ENABLE_URING, before);
+  }
 }
 
 /** Every target in the order each round visits them; with `compareCli`, each configuration also runs on that CLI as NAME@B. */

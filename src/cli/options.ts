@@ -3,6 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { ConfigError, parseBackendSpec, readConfigDoc, validateConfig } from '../config/load.ts';
+import { RING_HOWTO, ringSupport } from '../fuse/ring.ts';
 import type { BackendConfig, Config } from '../config/schema.ts';
 import { METRICS_DATA } from '../config/layers.ts';
 import { createMemoryFs } from '../backends/memory.ts';
@@ -30,6 +31,7 @@ export interface MountFlags {
   readOnly?: boolean;
   maxWrite?: string;
   busyPoll?: string;
+  ioUring?: string;
   metrics?: string;
   metricsData?: string;
   traceFile?: string;
@@ -50,6 +52,10 @@ export function addMountFlags(cmd: Command): Command {
     .option(
       '--busy-poll <duration>',
       'busy-poll up to this long for the next request before sleeping (adaptive), e.g. 200us: faster round trips where wake-ups are slow, for some CPU; default 0 (off)',
+    )
+    .option(
+      '--io-uring <mode>',
+      'off (default), on, or auto (when the kernel offers it): receive requests through FUSE over io_uring (Linux 6.14+, fuse enable_uring=Y)',
     )
     .option('--allow-other', 'let users other than the mounter access the mount')
     .option('--read-only', 'mount read-only')
@@ -87,6 +93,7 @@ export function loadMountConfig(flags: MountFlags, defaultBackend?: string): { c
   if (flags.kernelPassthrough !== undefined) mount.kernelPassthrough = flags.kernelPassthrough;
   if (flags.maxWrite !== undefined) mount.maxWrite = flags.maxWrite;
   if (flags.busyPoll !== undefined) mount.busyPoll = flags.busyPoll;
+  if (flags.ioUring !== undefined) mount.ioUring = flags.ioUring;
   if (flags.allowOther) mount.allowOther = true;
   if (flags.readOnly) mount.readOnly = true;
   doc.mount = mount;
@@ -151,6 +158,9 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
   };
   const meter = deps.metrics?.meter;
   const { registerMountMetrics } = meter ? await import('../telemetry/mount-metrics.ts') : { registerMountMetrics: undefined };
+  if (config.mount.ioUring === 'on' && ringSupport() !== 'enabled') {
+    throw new ConfigError(`mount.ioUring is on, but ${RING_HOWTO}; or set it to auto or off`);
+  }
   const vfs = createStack(createBackend(config.backend), buildLayers(config.layers, origin, deps));
   return {
     mountpoint,
@@ -203,5 +213,7 @@ export function bridgeOptions(c: Config): BridgeOptions {
     kernelPassthrough: m.kernelPassthrough !== 'off' && m.cache !== 'direct',
     writebackCache: m.writebackCache,
     maxBackground: m.maxBackground,
+    ioUring: m.ioUring !== 'off',
+    ringDepth: m.ringDepth,
   };
 }

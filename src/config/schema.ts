@@ -49,6 +49,13 @@ export const mountSchema = z
     maxBackground: z.number().int().min(1).max(65535).default(64),
     /** Longest busy-poll for the next request before the daemon sleeps (adaptive; src/fuse/session.ts); 0 never. */
     busyPoll: duration.default(0).refine((ms) => ms <= 10, 'expected at most 10ms (0 turns busy-polling off)'),
+    /**
+     * off: requests through /dev/fuse (the faster here, bench/RESULTS.md); on: through FUSE over io_uring,
+     * refusing to start without it; auto: io_uring when the kernel offers it.
+     */
+    ioUring: choice(['auto', 'on', 'off']).default('off'),
+    /** io_uring entries per queue (one queue per CPU): requests a queue can have in the daemon at once. */
+    ringDepth: z.number().int().min(1).max(256).default(16),
     allowOther: z.boolean().default(false),
     readOnly: z.boolean().default(false),
   })

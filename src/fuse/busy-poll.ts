@@ -31,10 +31,15 @@ export class BusyPoll {
 
   /** Polls `fd` without sleeping for the current window; true once readable. */
   spin(fd: number): boolean {
+    return this.spinUntil(() => sys.pollOne(fd, sys.POLLIN, 0) > 0);
+  }
+
+  /** Checks `arrived` without sleeping for the current window; true once it holds. */
+  spinUntil(arrived: () => boolean): boolean {
     if (this.windowMs <= 0) return false;
     const until = performance.now() + this.windowMs;
     do {
-      if (sys.pollOne(fd, sys.POLLIN, 0) > 0) return true;
+      if (arrived()) return true;
     } while (performance.now() < until);
     this.windowMs /= 2;
     if (this.windowMs < this.maxMs / 16) this.windowMs = 0;

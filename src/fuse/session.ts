@@ -17,6 +17,7 @@ import { ProtocolError, Reader } from './reader.ts';
 import { decoders, decodeHeader, type InHeader, type RequestName, type Requests } from './requests.ts';
 import { ReplyPool, type Reply } from './replies.ts';
 import { BusyPoll } from './busy-poll.ts';
+import { DEV_POLL_TAG, FuseRing, type RingOptions } from './ring.ts';
 import type { MaybePromise } from '../vfs/types.ts';
 
 export type Handler<K extends RequestName> = (h: InHeader, req: Requests[K]) => MaybePromise<Reply>;
@@ -28,6 +29,10 @@ const NO_REPLY = new Set<number>([Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
 const HOLDS_BUFFER = new Set<number>([Op.WRITE, Op.SETXATTR]);
 
 const ENODEV = 19;
+const EBUSY = 16;
+const ETIME = 62;
+const ENOTCONN = 107;
+const ECANCELED = 125;
 const ECONNABORTED = 103;
 /** Longest blocking wait before the event loop gets a turn while idle. */
 const IDLE_POLL_MS = 10;
@@ -67,6 +72,11 @@ export class FuseSession {
   private readonly aborts = new Map<number, AbortController>();
   private readonly earlyInterrupts = new Set<number>();
   private stopped = false;
+  /** Set once FUSE over io_uring serves this connection (after INIT); /dev/fuse then only carries FORGET and INTERRUPT. */
+  private ring: FuseRing | null = null;
+  private ringPending: RingOptions | null = null;
+  /** Whether the poll on /dev/fuse that the ring waits on needs re-arming. */
+  private devPollDue = false;
   /** Per opcode: requests answered and seconds spent answering them. */
   readonly opCounts = new Float64Array(64);
   readonly opSeconds = new Float64Array(64);
@@ -117,7 +127,33 @@ export class FuseSession {
     return ctl.signal;
   }
 
+  /**
+   * Serve this connection through io_uring once the INIT reply is written;
+   * called from the INIT handler with the sizes it negotiated.
+   */
+  useRingAfterInit(options: RingOptions): void {
+    this.ringPending = options;
+  }
+
+  /** Whether requests arrive through io_uring. */
+  get ringActive(): boolean {
+    return this.ring !== null;
+  }
+
+  private startRing(options: RingOptions): void {
+    const ring = FuseRing.create(this.fd, options);
+    if (typeof ring === 'number') {
+      log.warn({ errno: errnoName(-ring) }, 'FUSE over io_uring unavailable; serving through /dev/fuse');
+      return;
+    }
+    this.ring = ring;
+    ring.register();
+    ring.uring.enter(0);
+    log.info({ queues: options.queues, depth: options.depth }, 'serving requests through FUSE over io_uring');
+  }
+
   private pump(): void {
+    if (this.ring) return this.pumpRing(this.ring);
     const fd = this.fd;
     for (;;) {
       if (this.stopped) return;
@@ -126,7 +162,11 @@ export class FuseSession {
         const len = sys.read(fd, this.buf, this.bufferSize);
         if (len > 0) {
           this.idleWaits = 0;
-          this.dispatch(len);
+          this.dispatch(this.buf, 0, len, -1);
+          if (this.ring) {
+            setImmediate(() => this.pump());
+            return;
+          }
           continue;
         }
         if (len === -EAGAIN) break;
@@ -160,17 +200,119 @@ export class FuseSession {
     }
   }
 
+  /**
+   * The loop while io_uring delivers requests: completions are read from shared
+   * memory, replies are queued as SQEs, and one io_uring_enter both hands them
+   * to the kernel and waits for the next request.
+   */
+  private pumpRing(ring: FuseRing): void {
+    this.pumping = true;
+    try {
+      this.serveRing(ring);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private serveRing(ring: FuseRing): void {
+    const uring = ring.uring;
+    for (;;) {
+      if (this.stopped) return;
+      let n = 0;
+      while (n < BATCH && uring.ready) n += uring.reap(this.onCompletion);
+      if (this.stopped) return;
+      if (this.devPollDue) {
+        this.devPollDue = false;
+        if (!this.drainDevice()) return;
+        ring.pollDevice();
+      }
+      if (n > 0) this.idleWaits = 0;
+      if (n >= BATCH) {
+        uring.enter(0);
+        setImmediate(() => this.pump());
+        return;
+      }
+      if (n > 0) continue;
+      if (this.inflight > 0 || this.parked) {
+        uring.enter(0);
+        sys.pollOneAsync(uring.fd, sys.POLLIN, 1000).then(() => this.pump());
+        return;
+      }
+      const spinner = this.busyPoll;
+      const dry = spinner ? performance.now() : 0;
+      if (spinner) {
+        uring.enter(0);
+        if (spinner.spinUntil(() => uring.ready)) continue;
+      }
+      const r = uring.enter(IDLE_POLL_MS);
+      const woke = uring.ready;
+      if (!woke) this.idleWaits++;
+      else if (spinner) spinner.slept(performance.now() - dry);
+      if (r < 0 && r !== -ETIME && r !== -EINTR && r !== -EBUSY) {
+        log.error({ errno: errnoName(-r) }, 'io_uring_enter failed; ending the session');
+        this.finish(r);
+        return;
+      }
+      if (!woke || this.inflight > 0) {
+        setImmediate(() => this.pump());
+        return;
+      }
+    }
+  }
+
+  private readonly onCompletion = (tag: number, res: number): void => {
+    if (tag === DEV_POLL_TAG) {
+      this.devPollDue = true;
+      return;
+    }
+    if (res < 0) {
+      // ENOTCONN/ECANCELED: the connection is going away; /dev/fuse reports the end.
+      if (res !== -ENOTCONN && res !== -ECANCELED) log.warn({ entry: tag, errno: errnoName(-res) }, 'io_uring entry failed');
+      return;
+    }
+    const ring = this.ring!;
+    const req = ring.request(tag);
+    if (typeof req === 'string') {
+      log.warn({ err: req }, 'malformed request');
+      const unique = ring.uniqueOf(tag);
+      ring.commit(tag, unique, EINVAL);
+      return;
+    }
+    this.dispatch(req.buf, req.start, req.end - req.start, tag);
+  };
+
+  /** Reads what /dev/fuse holds while the ring serves requests; false once the connection ended. */
+  private drainDevice(): boolean {
+    for (;;) {
+      const len = sys.read(this.fd, this.buf, this.bufferSize);
+      if (len > 0) {
+        this.dispatch(this.buf, 0, len, -1);
+        continue;
+      }
+      if (len === -EAGAIN) return true;
+      if (len === -EINTR || len === -ENOENT) continue;
+      this.finish(len === 0 || len === -ENODEV || len === -ECONNABORTED ? null : len);
+      return false;
+    }
+  }
+
   private finish(errno: number | null): void {
     if (this.stopped) return;
     this.stopped = true;
+    // Replies still pending have nowhere to go: the connection is gone.
+    this.ring?.close();
+    this.ring = null;
     if (errno !== null) log.error({ errno: errnoName(-errno) }, 'reading /dev/fuse failed; ending the session');
     this.endResolve();
   }
 
-  private dispatch(len: number): void {
-    const buf = this.buf;
+  /**
+   * Decodes and answers one request of `len` bytes at `start` of `buf`;
+   * `entry` is the ring entry it came in, or -1 for /dev/fuse.
+   */
+  private dispatch(buf: Buffer, start: number, len: number, entry: number): void {
     let h: InHeader;
-    const r = new Reader(buf, 0, len);
+    const r = new Reader(buf, start, start + len);
     try {
       h = decodeHeader(r);
     } catch {
@@ -178,7 +320,7 @@ export class FuseSession {
       return;
     }
     if (h.len !== len) {
-      if (!NO_REPLY.has(h.opcode)) this.send(h.unique, EINVAL);
+      if (!NO_REPLY.has(h.opcode) || entry >= 0) this.reply(h.unique, EINVAL, entry);
       return;
     }
     // Before the handler table: interrupts are the session's own business, and
@@ -187,35 +329,65 @@ export class FuseSession {
       this.interrupt(r, h);
       return;
     }
-    const entry = this.table[h.opcode];
-    if (!entry) {
-      if (!NO_REPLY.has(h.opcode)) this.send(h.unique, ENOSYS);
+    const handler = this.table[h.opcode];
+    if (!handler) {
+      if (!NO_REPLY.has(h.opcode) || entry >= 0) this.reply(h.unique, ENOSYS, entry);
       return;
     }
     let result: MaybePromise<Reply>;
     const started = performance.now();
     const op = h.opcode;
     try {
-      result = entry.handle(h, entry.decode(r));
+      result = handler.handle(h, handler.decode(r));
     } catch (err) {
-      if (!NO_REPLY.has(h.opcode)) this.send(h.unique, this.errnoOf(err, h));
+      if (!NO_REPLY.has(h.opcode) || entry >= 0) this.reply(h.unique, this.errnoOf(err, h), entry);
       this.account(op, started);
       return;
     }
     if (result instanceof Promise) {
       this.inflight++;
-      if (HOLDS_BUFFER.has(h.opcode)) this.swapBuffer(buf, result);
+      // A ring entry's buffers stay ours until we commit its reply.
+      if (entry < 0 && HOLDS_BUFFER.has(h.opcode)) this.swapBuffer(buf, result);
       const unique = h.unique;
       result.then(
-        (reply) => this.complete(unique, reply, op, started),
-        (err) => this.complete(unique, this.errnoOf(err, h), op, started),
+        (reply) => this.complete(unique, reply, op, started, entry),
+        (err) => this.complete(unique, this.errnoOf(err, h), op, started, entry),
       );
       return;
     }
-    if (!NO_REPLY.has(op)) this.send(h.unique, result);
+    if (!NO_REPLY.has(op) || entry >= 0) this.reply(h.unique, result, entry);
     if (this.aborts.size > 0) this.aborts.delete(h.unique);
     this.account(op, started);
+    if (op === Op.INIT && this.ringPending) {
+      const options = this.ringPending;
+      this.ringPending = null;
+      this.startRing(options);
+    }
   }
+
+  /** Answers through the ring entry the request came in, or through /dev/fuse. */
+  private reply(unique: number, reply: Reply, entry: number): void {
+    if (entry < 0) {
+      this.send(unique, reply);
+      return;
+    }
+    const ring = this.ring;
+    if (!ring) return; // the session ended while the request was being answered
+    ring.commit(entry, unique, reply);
+    if (typeof reply !== 'number') this.replies.giveBack(reply);
+    // Inside the loop the next enter submits it; an asynchronous reply must not wait for a request that may never come.
+    if (!this.pumping && !this.submitQueued) {
+      this.submitQueued = true;
+      queueMicrotask(this.submitReplies);
+    }
+  }
+
+  private pumping = false;
+  private submitQueued = false;
+  private readonly submitReplies = (): void => {
+    this.submitQueued = false;
+    this.ring?.uring.enter(0);
+  };
 
   private account(op: number, started: number): void {
     if (op >= 64) return;
@@ -223,11 +395,11 @@ export class FuseSession {
     this.opSeconds[op] += (performance.now() - started) / 1000;
   }
 
-  private complete(unique: number, reply: Reply, op: number, started: number): void {
+  private complete(unique: number, reply: Reply, op: number, started: number, entry: number): void {
     this.account(op, started);
     this.inflight--;
     this.aborts.delete(unique);
-    this.send(unique, reply);
+    this.reply(unique, reply, entry);
   }
 
   /** The request still reads from `held`; read the next ones into another buffer. */

@@ -23,6 +23,7 @@ import {
 } from '../fuse/abi.ts';
 import { backingClose, backingOpen } from '../fuse/backing.ts';
 import { notifyInvalInode } from '../fuse/notify.ts';
+import { ringQueues } from '../fuse/ring.ts';
 import {
   attrOut,
   bytesOut,
@@ -56,6 +57,8 @@ export interface BridgeOptions extends InitSettings {
   directIo: boolean;
   /** Keep the page cache across opens (FOPEN_KEEP_CACHE). */
   keepCache: boolean;
+  /** io_uring entries per queue (per possible CPU), when INIT turns io_uring on. */
+  ringDepth: number;
 }
 
 interface FileHandle {
@@ -220,6 +223,7 @@ export class FuseBridge {
         const out = negotiateInit(req, o);
         this.passthrough = out.passthrough;
         this.maxRead = Math.max(out.maxWrite, 128 * 1024);
+        if (out.ringPayload > 0) this.session?.useRingAfterInit({ queues: ringQueues(), depth: o.ringDepth, payloadSize: out.ringPayload });
         return out.reply;
       },
       DESTROY: () => then(vfs.destroy?.(), ok),

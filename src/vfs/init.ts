@@ -15,6 +15,8 @@ export interface InitSettings {
   writebackCache: boolean;
   /** Requests the kernel may have in flight in the background (readahead, async I/O). */
   maxBackground: number;
+  /** Ask for FUSE over io_uring when the kernel offers it (fuse module parameter enable_uring). */
+  ioUring: boolean;
 }
 
 export interface Negotiated {
@@ -22,6 +24,8 @@ export interface Negotiated {
   minor: number;
   maxWrite: number;
   passthrough: boolean;
+  /** Bytes each io_uring payload buffer must hold; 0 when the connection does not use io_uring. */
+  ringPayload: number;
 }
 
 const bit = (n: number): bigint => 1n << BigInt(n);
@@ -55,13 +59,16 @@ const WANTED =
   bit(InitFlag.INIT_EXT);
 
 export function negotiateInit(req: InitIn, s: InitSettings): Negotiated {
-  if (req.major < FUSE_KERNEL_VERSION) return { reply: EPROTO, minor: 0, maxWrite: 0, passthrough: false };
+  if (req.major < FUSE_KERNEL_VERSION) return { reply: EPROTO, minor: 0, maxWrite: 0, passthrough: false, ringPayload: 0 };
   const minor = req.major > FUSE_KERNEL_VERSION ? FUSE_KERNEL_MINOR_VERSION : Math.min(req.minor, FUSE_KERNEL_MINOR_VERSION);
   let wanted = WANTED;
   if (s.writebackCache) wanted |= bit(InitFlag.WRITEBACK_CACHE);
   // Passthrough needs CAP_SYS_ADMIN and conflicts with the writeback cache.
   const passthrough = s.kernelPassthrough && !s.writebackCache && sys.geteuid() === 0 && (req.flags & bit(InitFlag.PASSTHROUGH)) !== 0n;
   if (passthrough) wanted |= bit(InitFlag.PASSTHROUGH);
+  // The kernel offers it only when its enable_uring parameter is on; it needs minor 42 or later.
+  const ioUring = s.ioUring && minor >= 42 && (req.flags & bit(InitFlag.OVER_IO_URING)) !== 0n;
+  if (ioUring) wanted |= bit(InitFlag.OVER_IO_URING);
   const maxPages = Math.max(1, Math.min(maxPagesLimit(), Math.ceil(s.maxWrite / PAGE)));
   const maxWrite = Math.max(PAGE, Math.min(s.maxWrite, maxPages * PAGE));
   const reply = initOut({
@@ -76,5 +83,7 @@ export function negotiateInit(req: InitIn, s: InitSettings): Negotiated {
     maxPages,
     maxStackDepth: passthrough ? 1 : 0,
   });
-  return { reply, minor, maxWrite, passthrough };
+  // fuse_uring_create(): max(FUSE_MIN_READ_BUFFER, max_write, max_pages * PAGE_SIZE).
+  const ringPayload = ioUring ? Math.max(8192, maxWrite, maxPages * PAGE) : 0;
+  return { reply, minor, maxWrite, passthrough, ringPayload };
 }

@@ -8,6 +8,7 @@ import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, withMount, withTempDir } from '../helpers/mount.ts';
 import { run } from '../helpers/run.ts';
+import { withUringParam } from '../helpers/uring.ts';
 
 const PJDFSTEST = join(ROOT, '.tools/bin/pjdfstest');
 const CONFIG = join(ROOT, 'test/conformance/pjdfstest.toml');
@@ -37,7 +38,7 @@ test('pjdfstest is installed (scripts/setup builds it)', () => {
   assert.ok(existsSync(PJDFSTEST), `${PJDFSTEST} is missing: run scripts/setup`);
 });
 
-test('pjdfstest: passthrough and memory mounts fail nothing that native passes', async (t) => {
+test('pjdfstest: passthrough, memory and io_uring mounts fail nothing that native passes', async (t) => {
   // mkdtemp makes 0700 directories; the suite's other users must get in, as on a real mountpoint.
   const native = await withTempDir('pjd-native', (dir) => {
     chmodSync(dir, 0o755);
@@ -49,14 +50,21 @@ test('pjdfstest: passthrough and memory mounts fail nothing that native passes',
 
   await withTempDir('pjd-backing', async (backing) => {
     chmodSync(backing, 0o755);
-    for (const backend of [`passthrough:${backing}`, 'memory']) {
-      await withMount(['--allow-other', '--backend', backend], async (mnt) => {
-        const got = pjdfstest(mnt);
-        t.diagnostic(`${backend.split(':')[0]}: ${got.summary}`);
-        const regressions = new Map([...got.failed].filter(([name]) => !native.failed.has(name)));
-        assert.equal(regressions.size, 0, `${backend}: fails what native passes:\n${describe(regressions)}`);
-        assert.ok(got.passed >= native.passed - 1, `${backend}: ${got.summary} vs native ${native.summary}`);
-      });
+    const runs: Array<[string, string[]]> = [
+      ['passthrough', ['--backend', `passthrough:${backing}`]],
+      ['memory', ['--backend', 'memory']],
+      ['passthrough over io_uring', ['--backend', `passthrough:${backing}`, '--io-uring', 'on']],
+    ];
+    for (const [name, args] of runs) {
+      const check = () =>
+        withMount(['--allow-other', ...args], async (mnt) => {
+          const got = pjdfstest(mnt);
+          t.diagnostic(`${name}: ${got.summary}`);
+          const regressions = new Map([...got.failed].filter(([failed]) => !native.failed.has(failed)));
+          assert.equal(regressions.size, 0, `${name}: fails what native passes:\n${describe(regressions)}`);
+          assert.ok(got.passed >= native.passed - 1, `${name}: ${got.summary} vs native ${native.summary}`);
+        });
+      await (args.includes('--io-uring') ? withUringParam('Y', check) : check());
     }
   });
 });
