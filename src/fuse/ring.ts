@@ -3,6 +3,8 @@
 // command that asks for the next request (COMMIT_AND_FETCH). A sequential client
 // then costs the daemon one io_uring_enter per request instead of a read, a
 // write and a poll. FORGET, INTERRUPT and notifications still use /dev/fuse.
+// Opt-in: one thread serving every per-CPU queue measured slower than /dev/fuse
+// (docs/architecture.md, "FUSE over io_uring").
 //
 // Each entry owns a header area and a payload buffer, laid out so that the
 // payload starts on a page right after the header:

@@ -8,7 +8,9 @@
 // busy-poll (fuse/busy-poll.ts); when asynchronous work is in flight (a delay, a
 // throttle wait, an fsync), or the mount has been idle for a while, we wait
 // with poll(2) on a helper thread so that promises and timers keep running and
-// an idle mount costs nothing.
+// an idle mount costs nothing. With FUSE over io_uring negotiated (fuse/ring.ts)
+// requests arrive in ring entries instead, and /dev/fuse carries only FORGET
+// and INTERRUPT.
 import * as sys from '../sys/libc.ts';
 import { EAGAIN, EINTR, EINVAL, EIO, ENOENT, ENOSYS, errnoName, toErrno } from '../vfs/errors.ts';
 import { log } from '../util/log.ts';
