@@ -79,6 +79,9 @@ export class FuseSession {
   private ringPending: RingOptions | null = null;
   /** Whether the poll on /dev/fuse that the ring waits on needs re-arming. */
   private devPollDue = false;
+  /** Inside the ring loop, which submits queued replies itself; outside it, a microtask does. */
+  private pumping = false;
+  private submitQueued = false;
   /** Per opcode: requests answered and seconds spent answering them. */
   readonly opCounts = new Float64Array(64);
   readonly opSeconds = new Float64Array(64);
@@ -135,11 +138,6 @@ export class FuseSession {
    */
   useRingAfterInit(options: RingOptions): void {
     this.ringPending = options;
-  }
-
-  /** Whether requests arrive through io_uring. */
-  get ringActive(): boolean {
-    return this.ring !== null;
   }
 
   private startRing(options: RingOptions): void {
@@ -384,8 +382,6 @@ export class FuseSession {
     }
   }
 
-  private pumping = false;
-  private submitQueued = false;
   private readonly submitReplies = (): void => {
     this.submitQueued = false;
     this.ring?.uring.enter(0);
