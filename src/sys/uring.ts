@@ -149,6 +149,7 @@ export class Uring {
     if (typeof sqes === 'number' || typeof waitArg === 'number') {
       rings.unmap();
       if (typeof sqes !== 'number') sqes.unmap();
+      if (typeof waitArg !== 'number') waitArg.unmap();
       cClose(fd);
       return typeof sqes === 'number' ? sqes : (waitArg as number);
     }
