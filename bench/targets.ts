@@ -6,6 +6,7 @@
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/cli/daemon-process.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { ENABLE_URING } from '../src/fuse/ring.ts';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { check, isMounted, killChildren, mountedPaths, NODE, ROOT, run } from './exec.ts';
@@ -327,8 +328,6 @@ export function interposer(c: InterposerConfig, cli?: string): Target {
     },
   };
 }
-
-const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
 
 /**
  * Runs `mount` with the fuse module's enable_uring set to `on`, then puts the

@@ -37,7 +37,8 @@ const POLLIN = 1;
 /** Completion tag of the poll on /dev/fuse; entries are tagged with their index. */
 export const DEV_POLL_TAG = 0xffffffff;
 
-const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
+/** The fuse module parameter the kernel reads at INIT to decide whether to offer io_uring. */
+export const ENABLE_URING = '/sys/module/fuse/parameters/enable_uring';
 
 /**
  * Whether this kernel would offer FUSE over io_uring: 'enabled', 'disabled'
@@ -134,12 +135,8 @@ export class FuseRing {
 
   /** Asks for one completion when /dev/fuse has something to read (FORGET, INTERRUPT, or any request before the ring is ready). */
   pollDevice(): void {
-    const at = this.slot();
-    const sqe = this.uring.sqeBuf;
-    sqe[at] = IORING_OP_POLL_ADD;
-    sqe.writeInt32LE(this.devFd, at + 4);
-    sqe.writeUInt32LE(POLLIN, at + 28);
-    sqe.writeUInt32LE(DEV_POLL_TAG, at + 32);
+    const at = this.sqeOn(IORING_OP_POLL_ADD, DEV_POLL_TAG);
+    this.uring.sqeBuf.writeUInt32LE(POLLIN, at + 28);
   }
 
   /** The request entry `i` holds, made contiguous; a string says why it is malformed. */
@@ -198,22 +195,24 @@ export class FuseRing {
 
   /** A URING_CMD SQE for entry `i`, with the entry's queue in fuse_uring_cmd_req. */
   private command(i: number, op: number): number {
-    const at = this.slot();
+    const at = this.sqeOn(IORING_OP_URING_CMD, i);
     const sqe = this.uring.sqeBuf;
-    sqe[at] = IORING_OP_URING_CMD;
-    sqe.writeInt32LE(this.devFd, at + 4);
     sqe.writeUInt32LE(op, at + 8);
-    sqe.writeUInt32LE(i, at + 32);
     sqe.writeUInt16LE(Math.floor(i / this.depth), at + SQE_CMD + 16);
     return at;
   }
 
-  private slot(): number {
+  /** A zeroed SQE of `opcode` on /dev/fuse, completing with `tag`; submits what is queued first if the ring is full. */
+  private sqeOn(opcode: number, tag: number): number {
     let at = this.uring.nextSqe();
     if (at < 0) {
       this.uring.enter(0);
       at = this.uring.nextSqe();
     }
+    const sqe = this.uring.sqeBuf;
+    sqe[at] = opcode;
+    sqe.writeInt32LE(this.devFd, at + 4);
+    sqe.writeUInt32LE(tag, at + 32);
     return at;
   }
 

@@ -319,8 +319,10 @@ export class FuseSession {
       log.warn({ len }, 'request shorter than fuse_in_header; ignored');
       return;
     }
+    // A ring entry is only handed back with a reply, so whatever came in one is answered.
+    const answers = entry >= 0 || !NO_REPLY.has(h.opcode);
     if (h.len !== len) {
-      if (!NO_REPLY.has(h.opcode) || entry >= 0) this.reply(h.unique, EINVAL, entry);
+      if (answers) this.reply(h.unique, EINVAL, entry);
       return;
     }
     // Before the handler table: interrupts are the session's own business, and
@@ -331,7 +333,7 @@ export class FuseSession {
     }
     const handler = this.table[h.opcode];
     if (!handler) {
-      if (!NO_REPLY.has(h.opcode) || entry >= 0) this.reply(h.unique, ENOSYS, entry);
+      if (answers) this.reply(h.unique, ENOSYS, entry);
       return;
     }
     let result: MaybePromise<Reply>;
@@ -340,7 +342,7 @@ export class FuseSession {
     try {
       result = handler.handle(h, handler.decode(r));
     } catch (err) {
-      if (!NO_REPLY.has(h.opcode) || entry >= 0) this.reply(h.unique, this.errnoOf(err, h), entry);
+      if (answers) this.reply(h.unique, this.errnoOf(err, h), entry);
       this.account(op, started);
       return;
     }
@@ -355,7 +357,7 @@ export class FuseSession {
       );
       return;
     }
-    if (!NO_REPLY.has(op) || entry >= 0) this.reply(h.unique, result, entry);
+    if (answers) this.reply(h.unique, result, entry);
     if (this.aborts.size > 0) this.aborts.delete(h.unique);
     this.account(op, started);
     if (op === Op.INIT && this.ringPending) {

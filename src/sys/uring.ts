@@ -174,11 +174,6 @@ export class Uring {
     return this.sqes.buf;
   }
 
-  /** SQEs queued and not yet handed to the kernel. */
-  get pendingSubmissions(): number {
-    return this.unsubmitted;
-  }
-
   /**
    * Hands queued SQEs to the kernel and, when `waitMs` > 0, waits up to that
    * long for at least one completion. Returns SQEs consumed, or -errno
