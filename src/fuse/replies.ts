@@ -43,6 +43,8 @@ export function replyBufferUnsafe(size: number): Buffer {
  * A buffer is lent by take() and comes back when the session has written the
  * reply that views it; one that never comes back (the read failed) is simply collected.
  */
+const SMALL_REPLY = 64 * 1024;
+
 export class ReplyPool {
   private readonly free: ArrayBuffer[] = [];
   private readonly lent = new WeakSet<ArrayBuffer>();
@@ -57,7 +59,11 @@ export class ReplyPool {
 
   /** A reply with room for the header and `size` payload bytes, which the caller fills completely. */
   take(size: number): Buffer {
-    if (H + size > this.capacity) return replyBufferUnsafe(size);
+    // A small reply gets a buffer of its own size: many can be lent at once (reads waiting on the
+    // device in parallel), and each pinning a whole pooled buffer would cost a fresh one apiece.
+    // Small enough that malloc serves it from its heap (above its mmap threshold, 128 KiB by
+    // default, every one would be a fresh mapping and page faults).
+    if (H + size > this.capacity || H + size <= SMALL_REPLY) return replyBufferUnsafe(size);
     const ab = this.free.pop() ?? new ArrayBuffer(this.capacity);
     this.lent.add(ab);
     return Buffer.from(ab, 0, H + size);

@@ -118,6 +118,13 @@ export class FuseSession {
     return this.inflight;
   }
 
+  /** Whether other requests wait while the current one is handled: answered asynchronously, or queued unread. */
+  othersWaiting(): boolean {
+    if (this.inflight > 0) return true;
+    if (this.ring) return this.ring.uring.ready;
+    return sys.pollOne(this.fd, sys.POLLIN, 0) > 0;
+  }
+
   /**
    * An AbortSignal that fires when the kernel interrupts request `unique`.
    * Created on demand so that requests that never ask cost nothing.

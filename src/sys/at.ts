@@ -226,6 +226,22 @@ export function lseek(fd: number, offset: number, whence: number): number {
   return ret(cLseek(fd, offset, whence));
 }
 
+const cPreadv2 = libc.func('long preadv2(int fd, void *iov, int iovcnt, int64_t offset, int flags)');
+const RWF_NOWAIT = 0x08;
+const oneIovec = Buffer.alloc(16);
+
+/**
+ * pread(2) that only copies what the page cache already holds: the bytes read
+ * (fewer than asked when part of the range is not cached, 0 at end of file),
+ * -EAGAIN when nothing is, -EOPNOTSUPP where the filesystem cannot promise it.
+ * It may start reading what is missing (Linux 6.18 does), without waiting.
+ */
+export function preadCached(fd: number, into: Buffer, offset: number): number {
+  oneIovec.writeBigUInt64LE(BigInt(koffi.address(into)), 0);
+  oneIovec.writeBigUInt64LE(BigInt(into.length), 8);
+  return ret(cPreadv2(fd, oneIovec, 1, offset, RWF_NOWAIT));
+}
+
 /** Filled by fstatfs(): 64-bit struct statfs, every field 8 bytes wide. */
 export const statfsBuf = Buffer.alloc(120);
 export const STATFS_BSIZE = 8;

@@ -84,6 +84,9 @@ class RequestContext implements OpContext {
   get signal(): AbortSignal | undefined {
     return this.bridge.session?.signalFor(this.unique);
   }
+  get othersWaiting(): boolean {
+    return this.bridge.session?.othersWaiting() ?? false;
+  }
 }
 
 function then<T>(value: MaybePromise<T>, f: (v: T) => Reply): MaybePromise<Reply> {

@@ -18,6 +18,13 @@ export interface OpContext {
   readonly unique: number;
   /** Aborted when the kernel interrupts the request. */
   readonly signal?: AbortSignal;
+  /**
+   * Whether other requests wait on the daemon while this one is handled (asked
+   * when needed: it costs a poll). A backend about to block on a device hands
+   * the call to another thread then, so they need not queue behind it; with
+   * nothing waiting, blocking here is cheaper than that hop.
+   */
+  readonly othersWaiting?: boolean;
 }
 
 /**
