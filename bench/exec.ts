@@ -2,7 +2,7 @@
 // a mount itself: every workload step is a child (the bench's own worker, fio,
 // tar, sqlite3, rm), started asynchronously and timed from spawn to exit.
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -122,6 +122,15 @@ export function mountedPaths(): Map<string, { fstype: string; source: string; op
 
 export function isMounted(path: string): boolean {
   return mountedPaths().has(resolve(path));
+}
+
+/** Starts a new peak: VmHWM becomes the current RSS (clear_refs "5"). */
+export function resetPeakRss(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    // the daemon is gone; its figures will say so
+  }
 }
 
 /** Peak RSS (VmHWM), current RSS split into anonymous and file-backed, in bytes, and CPU seconds (utime+stime) of a live process, or null. */

@@ -22,6 +22,10 @@ export interface DaemonRound {
   cpu: number;
   /** The same, per workload. */
   workloadCpu: Record<string, number>;
+  /** RSS once mounted, before the first workload, bytes. */
+  startRss: number;
+  /** VmHWM over each workload alone (reset before it), bytes. */
+  workloadPeakRss: Record<string, number>;
 }
 
 export interface Results {
@@ -159,6 +163,23 @@ export function renderMarkdown(r: Results): string {
           ];
         }),
         ['---', '---:', '---:', '---:', ...wl.map(() => '---:')],
+      ),
+    );
+    out.push(
+      '',
+      'Peak RSS in MiB by workload (VmHWM reset through `/proc/PID/clear_refs` before each; largest of the rounds), and RSS once mounted:',
+      '',
+      table(
+        ['daemon', 'mounted', ...wl],
+        daemons.map((t) => {
+          const rounds = r.daemon[t.name];
+          return [
+            t.name,
+            fmt(Math.max(...rounds.map((d) => d.startRss)) / MiB),
+            ...wl.map((w) => fmt(Math.max(...rounds.map((d) => d.workloadPeakRss[w] ?? NaN)) / MiB)),
+          ];
+        }),
+        ['---', '---:', ...wl.map(() => '---:')],
       ),
     );
   }

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { check, hasCommand, mountedPaths, procStats, run, worker } from './exec.ts';
+import { check, hasCommand, mountedPaths, procStats, resetPeakRss, run, worker } from './exec.ts';
 import { fmt, renderMarkdown, type DaemonRound, type Results } from './report.ts';
 import { allTargets, CLI, emergencyCleanup, type BenchEnv, type Target } from './targets.ts';
 import { hostDisk, imageDisk, type Disk } from './disk.ts';
@@ -210,14 +210,18 @@ async function oneRound(t: Target, round: number): Promise<void> {
   const started = performance.now();
   const running = await t.start(env, round);
   const samples = (results.samples[t.name] ??= {});
-  const daemon: DaemonRound = { peakRss: NaN, rssAnon: NaN, rssFile: NaN, cpu: NaN, workloadCpu: {} };
+  const daemon: DaemonRound = { peakRss: NaN, rssAnon: NaN, rssFile: NaN, cpu: NaN, workloadCpu: {}, startRss: NaN, workloadPeakRss: {} };
   try {
     if (round === 1) {
       const info = results.targets.find((x) => x.name === t.name)!;
       info.mountOptions = running.mountOptions;
     }
-    const cpu0 = running.pid ? (procStats(running.pid)?.cpu ?? NaN) : NaN;
+    const at0 = running.pid ? procStats(running.pid) : null;
+    const cpu0 = at0?.cpu ?? NaN;
+    daemon.startRss = at0?.rss ?? NaN;
+    let peak = at0?.peakRss ?? NaN;
     for (const w of workloads) {
+      if (running.pid) resetPeakRss(running.pid);
       const c0 = running.pid ? (procStats(running.pid)?.cpu ?? NaN) : NaN;
       const w0 = performance.now();
       let values: Record<string, number> = {};
@@ -229,7 +233,12 @@ async function oneRound(t: Target, round: number): Promise<void> {
         say(`bench: ${msg}`);
       }
       for (const m of w.metrics) (samples[m.key] ??= []).push(values[m.key] ?? NaN);
-      if (running.pid) daemon.workloadCpu[w.name] = (procStats(running.pid)?.cpu ?? NaN) - c0;
+      if (running.pid) {
+        const after = procStats(running.pid);
+        daemon.workloadCpu[w.name] = (after?.cpu ?? NaN) - c0;
+        daemon.workloadPeakRss[w.name] = after?.peakRss ?? NaN;
+        peak = Math.max(peak, after?.peakRss ?? NaN);
+      }
       let shown = w.metrics.map((m) => `${m.key}=${fmt(values[m.key] ?? NaN)}`).join(' ');
       if (running.pid) shown += `  (daemon CPU ${fmt(daemon.workloadCpu[w.name])} s)`;
       say(`  ${t.name.padEnd(19)} ${w.name.padEnd(10)} ${((performance.now() - w0) / 1000).toFixed(1).padStart(5)} s  ${shown}`);
@@ -237,7 +246,7 @@ async function oneRound(t: Target, round: number): Promise<void> {
     await run('sh', ['-c', 'rm -rf "$1"/bench*', 'sh', running.dir]);
     if (running.pid) {
       const s = procStats(running.pid);
-      daemon.peakRss = s?.peakRss ?? NaN;
+      daemon.peakRss = Math.max(peak, s?.peakRss ?? NaN);
       daemon.rssAnon = s?.rssAnon ?? NaN;
       daemon.rssFile = s?.rssFile ?? NaN;
       daemon.cpu = (s?.cpu ?? NaN) - cpu0;

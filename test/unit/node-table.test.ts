@@ -44,3 +44,52 @@ test('a batch of forgets empties a large directory', () => {
   assert.equal(d.children?.size, 0);
   assert.equal(t.learn(d, 'f0', 100, FILE).path, '/d/f0');
 });
+
+test('paths follow unlinks, renames and exchanges, and only the moved nodes change', () => {
+  const t = new NodeTable();
+  const d = t.learn(t.root, 'd', 2, DIR);
+  const sub = t.learn(d, 'sub', 3, DIR);
+  const deep = t.learn(sub, 'deep', 30, FILE);
+  const f = t.learn(d, 'f', 31, FILE);
+  const g = t.learn(d, 'g', 32, FILE);
+  assert.deepEqual([deep.path, f.path, g.path], ['/d/sub/deep', '/d/f', '/d/g']);
+
+  t.removed(d, 'g');
+  assert.equal(g.detached, true);
+  assert.equal(g.path, '/d/g', 'an unlinked node keeps its last path');
+  const never = t.learn(d, 'never', 33, FILE); // its path was never asked for before the unlink
+  t.removed(d, 'never');
+  assert.equal(never.path, '/d/never');
+
+  t.renamed(d, 'f', t.root, 'f2');
+  assert.equal(f.path, '/f2');
+  assert.equal(deep.path, '/d/sub/deep');
+
+  t.renamed(d, 'sub', t.root, 'moved');
+  assert.equal(sub.path, '/moved');
+  assert.equal(deep.path, '/moved/deep', 'a moved directory takes its children along');
+
+  const a = t.learn(t.root, 'a', 40, FILE);
+  const b = t.learn(sub, 'b', 41, FILE);
+  t.exchanged(t.root, 'a', sub, 'b');
+  assert.deepEqual([a.path, b.path], ['/moved/b', '/a']);
+
+  t.renamed(t.root, 'a', t.root, 'f2'); // replaces f
+  assert.equal(b.path, '/f2');
+  assert.equal(f.detached, true);
+  assert.equal(f.path, '/f2', 'the replaced node keeps the path it had');
+});
+
+test('dropping the first name of a hard-linked node moves its path to the next name', () => {
+  const t = new NodeTable();
+  const d = t.learn(t.root, 'd', 2, DIR);
+  const x = t.learn(d, 'x', 20, FILE);
+  assert.equal(x.path, '/d/x');
+  assert.equal(t.learn(t.root, 'y', 20, FILE), x);
+  t.removed(d, 'x');
+  assert.equal(x.detached, false);
+  assert.equal(x.path, '/y');
+  t.removed(t.root, 'y');
+  assert.equal(x.detached, true);
+  assert.equal(x.path, '/y');
+});
