@@ -36,6 +36,9 @@ export function replyBufferUnsafe(size: number): Buffer {
   return Buffer.allocUnsafe(H + size);
 }
 
+/** Replies up to this size (header included) are not pooled: see take(). */
+const SMALL_REPLY = 64 * 1024;
+
 /**
  * Large reply buffers (READ data) reused once written. A fresh 1 MiB buffer per
  * READ costs page faults and garbage collection on every request: reusing them
@@ -43,8 +46,6 @@ export function replyBufferUnsafe(size: number): Buffer {
  * A buffer is lent by take() and comes back when the session has written the
  * reply that views it; one that never comes back (the read failed) is simply collected.
  */
-const SMALL_REPLY = 64 * 1024;
-
 export class ReplyPool {
   private readonly free: ArrayBuffer[] = [];
   private readonly lent = new WeakSet<ArrayBuffer>();
