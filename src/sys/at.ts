@@ -237,8 +237,8 @@ const oneIovec = Buffer.alloc(16);
  * It may start reading what is missing (Linux 6.18 does), without waiting.
  */
 export function preadCached(fd: number, into: Buffer, offset: number): number {
-  oneIovec.writeBigUInt64LE(BigInt(koffi.address(into)), 0);
-  oneIovec.writeBigUInt64LE(BigInt(into.length), 8);
+  oneIovec.writeBigUInt64LE(koffi.address(into), 0);
+  oneIovec.writeUInt32LE(into.length, 8); // the upper half stays 0: a reply is far below 4 GiB
   return ret(cPreadv2(fd, oneIovec, 1, offset, RWF_NOWAIT));
 }
 

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE, ROOT, isMounted, stopDaemon, tempDir, waitFor, withMount, withTempDir, type Daemon } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
@@ -155,7 +155,8 @@ for d in range(20):
 // part is finished there: those paths must put every byte where the caller asked.
 test('parallel reads of a backing file only partly in the page cache get the right bytes', async () => {
   await withTempDir('conc-cold', async (src) => {
-    await withMount(['--backend', `passthrough:${src}`, '--cache', 'direct'], async (mnt) => {
+    await withMount(['--backend', `passthrough:${src}`, '--cache', 'direct'], async (mnt, d) => {
+      const poolBefore = poolReads(d.child.pid!);
       const r = run('python3', [
         '-c',
         `import os, random, sys, threading
@@ -191,6 +192,18 @@ print(len(bad), bad[:3])`,
       ]);
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout.trim(), '0 []', 'reads that came back wrong: (thread, offset, length, bytes returned)');
+      // Nothing else in the daemon reads on the pool: had every miss blocked the main thread, this stays put.
+      assert.ok(poolReads(d.child.pid!) > poolBefore, 'some reads that missed the cache were done on the libuv pool');
     });
   });
 });
+
+/** read(2)-family calls made so far by the libuv pool's threads of process `pid` (/proc task io). */
+function poolReads(pid: number): number {
+  let calls = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() !== 'libuv-worker') continue;
+    calls += Number(/^syscr:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/io`, 'utf8'))?.[1] ?? 0);
+  }
+  return calls;
+}
