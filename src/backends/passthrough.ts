@@ -64,6 +64,8 @@ export class PassthroughFs implements Vfs {
   private readonly euid: number;
   private readonly egid: number;
   private readonly dirFds = new Map<string, { fd: number; at: number }>();
+  /** The fd dirOf() returned last, which eviction spares. */
+  private lastDirFd = -1;
   /** By fd: the file's last read missed the page cache. A hint only: a reused fd inherits it, which costs one poll. */
   private readonly missedLast = new Uint8Array(65536);
   /** The root's device (major, minor) when it is a local filesystem whose close(2) reports nothing; else null. */
@@ -98,7 +100,7 @@ export class PassthroughFs implements Vfs {
 
   /**
    * An O_PATH fd for the directory holding `path`'s final component. Kept in a
-   * small LRU keyed by the directory's path, so that a burst of creates,
+   * small cache keyed by the directory's path, so that a burst of creates,
    * lookups or unlinks in one directory resolves it once rather than per call
    * (22 % of the daemon's CPU on small files, bench/RESULTS.md). A cached fd
    * follows its directory's inode: renames and rmdirs through the mount drop
@@ -112,23 +114,27 @@ export class PassthroughFs implements Vfs {
     const dir = path.slice(0, slash);
     const now = performance.now();
     const hit = this.dirFds.get(dir);
-    this.dirFds.delete(dir);
     if (hit !== undefined) {
-      if (now - hit.at < DIR_FD_TTL_MS) {
-        this.dirFds.set(dir, hit);
-        return hit.fd;
-      }
+      // A hit leaves the map as it is: moving the entry to the end (delete + set) on every call
+      // made V8 rehash the map every few hundred calls, most of the daemon's old-generation garbage.
+      if (now - hit.at < DIR_FD_TTL_MS) return (this.lastDirFd = hit.fd);
+      this.dirFds.delete(dir);
       close(hit.fd);
     }
     const fd = this.resolve(this.rootFd, relative(dir), at.O_PATH | at.O_DIRECTORY | at.O_CLOEXEC);
     this.dirFds.set(dir, { fd, at: now });
-    // The oldest is the least recently used; twoNames() holds at most two, both just used.
+    // The first entry is the oldest opened, so the nearest to expiring: evicting it is as good as
+    // evicting the least recently used. Except the fd the previous call returned, which twoNames()
+    // still holds.
     if (this.dirFds.size > DIR_FD_CACHE) {
-      const [oldest, entry] = this.dirFds.entries().next().value!;
-      this.dirFds.delete(oldest);
-      close(entry.fd);
+      for (const [oldest, entry] of this.dirFds) {
+        if (entry.fd === this.lastDirFd) continue;
+        this.dirFds.delete(oldest);
+        close(entry.fd);
+        break;
+      }
     }
-    return fd;
+    return (this.lastDirFd = fd);
   }
 
   /** Drops cached fds of `dir` and of every directory beneath it (it was renamed or removed). */

@@ -118,25 +118,29 @@ export function writeAttr(buf: Buffer, attr: Attr, at: number): void {
   buf.writeUInt32LE(0, at + 84);
 }
 
-/** struct fuse_entry_out (128 bytes) at `at`. nodeid 0 caches a negative entry. */
+/**
+ * struct fuse_entry_out (128 bytes) at `at`. nodeid 0 caches a negative entry. A node id may be
+ * handed out again once the kernel forgot it, with another generation: the pair is unique.
+ */
 export function writeEntryOut(
   buf: Buffer,
   at: number,
   nodeid: number,
+  generation: number,
   attr: Attr | null,
   entryTimeoutMs: number,
   attrTimeoutMs: number,
 ): void {
   writeU64(buf, nodeid, at);
-  writeU64(buf, 0, at + 8); // generation: node ids are never reused
+  writeU64(buf, generation, at + 8);
   writeTimeout(buf, entryTimeoutMs, at + 16, at + 32);
   writeTimeout(buf, attrTimeoutMs, at + 24, at + 36);
   if (attr) writeAttr(buf, attr, at + 40);
 }
 
-export function entryOut(nodeid: number, attr: Attr | null, entryTimeoutMs: number, attrTimeoutMs: number): Buffer {
+export function entryOut(nodeid: number, generation: number, attr: Attr | null, entryTimeoutMs: number, attrTimeoutMs: number): Buffer {
   const buf = replyBuffer(ENTRY_OUT_SIZE);
-  writeEntryOut(buf, H, nodeid, attr, entryTimeoutMs, attrTimeoutMs);
+  writeEntryOut(buf, H, nodeid, generation, attr, entryTimeoutMs, attrTimeoutMs);
   return buf;
 }
 
@@ -163,6 +167,7 @@ export function openOut(fh: number, openFlags: number, backingId = 0): Buffer {
 /** CREATE answers fuse_entry_out followed by fuse_open_out. */
 export function createOut(
   nodeid: number,
+  generation: number,
   attr: Attr,
   entryTimeoutMs: number,
   attrTimeoutMs: number,
@@ -171,7 +176,7 @@ export function createOut(
   backingId = 0,
 ): Buffer {
   const buf = replyBuffer(ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
-  writeEntryOut(buf, H, nodeid, attr, entryTimeoutMs, attrTimeoutMs);
+  writeEntryOut(buf, H, nodeid, generation, attr, entryTimeoutMs, attrTimeoutMs);
   writeOpenOut(buf, H + ENTRY_OUT_SIZE, fh, openFlags, backingId);
   return buf;
 }

@@ -41,6 +41,7 @@ import {
 import type { InHeader } from '../fuse/requests.ts';
 import type { FuseSession, Handlers } from '../fuse/session.ts';
 import { log } from '../util/log.ts';
+import { SlotTable } from '../util/slot-table.ts';
 import { DirHandles } from './dir-handles.ts';
 import { EBADF, EINVAL, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from './errors.ts';
 import { negotiateInit, type InitSettings } from './init.ts';
@@ -103,9 +104,8 @@ export class FuseBridge {
   session: FuseSession | undefined;
   /** Whether INIT turned on kernel passthrough; cleared if the kernel refuses it. */
   passthrough = false;
-  private readonly files = new Map<number, FileHandle>();
+  private readonly files = new SlotTable<FileHandle>();
   private readonly dirs: DirHandles;
-  private nextFh = 1;
   /** Largest READ answered; the kernel never asks for more than max_pages. */
   private maxRead = 1 << 20;
   get openFiles(): number {
@@ -139,13 +139,13 @@ export class FuseBridge {
   /** An open handle of a node that left the namespace, to keep fstat/fchmod working. */
   private handleOf(node: Node): number | undefined {
     if (!node.detached || node.openHandles === 0) return undefined;
-    for (const f of this.files.values()) if (f.node === node) return f.fh;
+    for (const f of this.files) if (f.node === node) return f.fh;
     return undefined;
   }
 
   private entry(parent: Node, name: string, attr: Attr): Reply {
-    const node = this.nodes.learn(parent, name, attr.ino, attr.mode);
-    return entryOut(node.id, attr, this.options.entryTimeoutMs, this.options.attrTimeoutMs);
+    const node = this.nodes.learn(parent, name, attr.ino, attr.mode, attr.nlink);
+    return entryOut(node.id, node.generation, attr, this.options.entryTimeoutMs, this.options.attrTimeoutMs);
   }
 
   /** Registers the handle; `created` makes it a CREATE reply for a node just learned. */
@@ -163,12 +163,11 @@ export class FuseBridge {
     else if (res.keepCache || this.options.keepCache) flags |= FOPEN_KEEP_CACHE;
     if (backingId > 0) this.openCounts.passthrough++;
     else this.openCounts.daemon++;
-    const kfh = this.nextFh++;
-    this.files.set(kfh, { node, fh: res.fh, backingId });
+    const kfh = this.files.add({ node, fh: res.fh, backingId });
     node.openHandles++;
     if (created) {
       const o = this.options;
-      return createOut(node.id, created, o.entryTimeoutMs, o.attrTimeoutMs, kfh, flags, backingId);
+      return createOut(node.id, node.generation, created, o.entryTimeoutMs, o.attrTimeoutMs, kfh, flags, backingId);
     }
     return openOut(kfh, flags, backingId);
   }
@@ -237,7 +236,7 @@ export class FuseBridge {
         const found = (a: Attr): Reply => this.entry(parent, name, a);
         if (o.negativeTimeoutMs <= 0) return then(vfs.getattr(this.ctx(h), path), found);
         const negative = (err: unknown): Reply => {
-          if (err instanceof FsError && err.errno === ENOENT) return entryOut(0, null, o.negativeTimeoutMs, 0);
+          if (err instanceof FsError && err.errno === ENOENT) return entryOut(0, 0, null, o.negativeTimeoutMs, 0);
           throw err;
         };
         let attr: MaybePromise<Attr>;
@@ -300,7 +299,10 @@ export class FuseBridge {
       LINK: (h, { oldnodeid, name }) => {
         const parent = nodes.get(h.nodeid);
         const existing = nodes.get(oldnodeid);
-        return then(vfs.link(this.ctx(h), existing.path, pathIn(parent, name)), (a) => this.entry(parent, name, a));
+        return then(vfs.link(this.ctx(h), existing.path, pathIn(parent, name)), (a) => {
+          nodes.linking(existing);
+          return this.entry(parent, name, a);
+        });
       },
       OPEN: (h, { flags }) => {
         const node = nodes.get(h.nodeid);
@@ -310,7 +312,7 @@ export class FuseBridge {
         const parent = nodes.get(h.nodeid);
         const path = pathIn(parent, name);
         return then(vfs.create(this.ctx(h), path, flags, mode), (res) =>
-          this.opened(nodes.learn(parent, name, res.attr.ino, res.attr.mode), res, res.attr),
+          this.opened(nodes.learn(parent, name, res.attr.ino, res.attr.mode, res.attr.nlink), res, res.attr),
         );
       },
       READ: (h, { fh, offset, size: asked }) => {

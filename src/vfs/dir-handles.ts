@@ -4,6 +4,7 @@
 import { DIRENT_SIZE } from '../fuse/abi.ts';
 import { DirentWriter, openOut, writeEntryOut, type Reply } from '../fuse/replies.ts';
 import type { ReadIn } from '../fuse/requests.ts';
+import { SlotTable } from '../util/slot-table.ts';
 import { EBADF, FsError } from './errors.ts';
 import { childPath, type Node, type NodeTable } from './node-table.ts';
 import { DirListing, DOT_ENTRIES } from './dir-listing.ts';
@@ -23,8 +24,7 @@ export interface EntryTimeouts {
 }
 
 export class DirHandles {
-  private readonly handles = new Map<number, DirHandle>();
-  private nextFh = 1;
+  private readonly handles = new SlotTable<DirHandle>();
   private readonly vfs: Vfs;
   private readonly nodes: NodeTable;
   private readonly timeouts: EntryTimeouts;
@@ -45,11 +45,7 @@ export class DirHandles {
   }
 
   open(ctx: OpContext, node: Node): MaybePromise<Reply> {
-    const register = (fh: number): Reply => {
-      const id = this.nextFh++;
-      this.handles.set(id, { node, fh, entries: null });
-      return openOut(id, 0);
-    };
+    const register = (fh: number): Reply => openOut(this.handles.add({ node, fh, entries: null }), 0);
     const res = this.vfs.opendir(ctx, node.path);
     return res instanceof Promise ? res.then((r) => register(r.fh)) : register(res.fh);
   }
@@ -131,9 +127,9 @@ export class DirHandles {
           attr = null; // vanished since the listing: send it without attributes
         }
         const emit = (a: Attr | null): void => {
-          const id = a ? this.nodes.learn(d.node, name, a.ino, a.mode).id : 0;
+          const node = a ? this.nodes.learn(d.node, name, a.ino, a.mode, a.nlink) : null;
           out.addPlusRecord(
-            (buf, at) => writeEntryOut(buf, at, id, a, entryTimeoutMs, attrTimeoutMs),
+            (buf, at) => writeEntryOut(buf, at, node?.id ?? 0, node?.generation ?? 0, a, entryTimeoutMs, attrTimeoutMs),
             bytes,
             listing.start(k),
             listing.start(k + 1),

@@ -1,12 +1,17 @@
 // Node ids <-> paths. The kernel names files by node id and counts how many
 // times it learned each id (lookup count); the vfs names files by path. A node
-// lives until the kernel forgets every lookup of it. Ids are never reused, so
-// the generation number can stay 0.
+// lives until the kernel forgets every lookup of it; its id is then handed out
+// again, with a new generation (the kernel asks only that the pair be unique),
+// so the table is an array that never rehashes (util/slot-table.ts).
 //
 // Hard links: names that lead to the same backend inode share one node, so
 // the kernel sees one inode (a chmod through one name shows through the other,
 // nlink stays right). Such a node has several links; its path is the first.
+// Only files the backend reported with more than one link, or linked through
+// the mount, are indexed by inode: a link made on the host after the first
+// name was learned gets a node of its own (as every name does in bindfs).
 import { FUSE_ROOT_ID } from '../fuse/abi.ts';
+import { SlotTable } from '../util/slot-table.ts';
 import { ENOENT, FsError } from './errors.ts';
 
 interface Link {
@@ -19,6 +24,8 @@ const S_IFDIR = 0o040000;
 
 export class Node {
   readonly id: number;
+  /** Tells this node from earlier ones that had its id. */
+  readonly generation: number;
   readonly ino: number;
   /** File type bits, to tell a reused inode number from a hard link. */
   readonly type: number;
@@ -42,8 +49,9 @@ export class Node {
   private cachedAt = -1;
   private readonly table: NodeTable | null;
 
-  constructor(id: number, ino: number, type: number, link: Link | null, table: NodeTable | null) {
+  constructor(id: number, generation: number, ino: number, type: number, link: Link | null, table: NodeTable | null) {
     this.id = id;
+    this.generation = generation;
     this.ino = ino;
     this.type = type;
     this.links = link ? [link] : [];
@@ -83,18 +91,19 @@ export function childPath(dir: string, name: string): string {
 }
 
 export class NodeTable {
-  private readonly nodes = new Map<number, Node>();
-  /** Non-directory nodes by backend inode number, to join hard links. */
+  private readonly nodes = new SlotTable<Node>();
+  /** Nodes of files with several links, by backend inode number, to join their names. */
   private readonly byIno = new Map<number, Node>();
-  private nextId = FUSE_ROOT_ID + 1;
+  /** Ids handed out again so far: each reuse takes the next as its generation. */
+  private reuses = 0;
   /** Bumped when a directory with known children moves, which changes their paths. */
   generation = 0;
   readonly root: Node;
 
   constructor() {
-    this.root = new Node(FUSE_ROOT_ID, 1, S_IFDIR, null, null);
+    this.root = new Node(FUSE_ROOT_ID, 0, 1, S_IFDIR, null, null);
     this.root.lookups = 1;
-    this.nodes.set(FUSE_ROOT_ID, this.root);
+    if (this.nodes.add(this.root) !== FUSE_ROOT_ID) throw new Error('the root must get node id 1');
   }
 
   get size(): number {
@@ -102,7 +111,7 @@ export class NodeTable {
   }
 
   all(): IterableIterator<Node> {
-    return this.nodes.values();
+    return this.nodes[Symbol.iterator]();
   }
 
   /** The node for an id the kernel sent; ENOENT for an id it should not hold. */
@@ -112,9 +121,13 @@ export class NodeTable {
     return node;
   }
 
-  /** The node `name` in `parent` now leads to (inode `ino`, type from `mode`), with one more lookup. */
-  learn(parent: Node, name: string, ino: number, mode: number): Node {
+  /**
+   * The node `name` in `parent` now leads to (inode `ino`, type from `mode`, `nlink` names), with
+   * one more lookup.
+   */
+  learn(parent: Node, name: string, ino: number, mode: number, nlink = 1): Node {
     const type = mode & S_IFMT;
+    const linked = nlink > 1 && type !== S_IFDIR;
     const children = (parent.children ??= new Map());
     let node = children.get(name);
     if (node && (node.ino !== ino || node.type !== type)) {
@@ -123,19 +136,27 @@ export class NodeTable {
       node = undefined;
     }
     if (!node) {
-      const twin = type === S_IFDIR ? undefined : this.byIno.get(ino);
+      const twin = linked ? this.byIno.get(ino) : undefined;
       if (twin && twin.type === type && !twin.detached) {
         node = twin;
         node.links.push({ parent, name });
       } else {
-        node = new Node(this.nextId++, ino, type, { parent, name }, this);
-        this.nodes.set(node.id, node);
-        if (type !== S_IFDIR) this.byIno.set(ino, node);
+        const id = this.nodes.nextId();
+        node = new Node(id, this.nodes.wasUsed(id) ? ++this.reuses : 0, ino, type, { parent, name }, this);
+        this.nodes.add(node);
+        if (linked) this.byIno.set(ino, node);
       }
       children.set(name, node);
+    } else if (linked && !this.byIno.has(ino)) {
+      this.byIno.set(ino, node);
     }
     node.lookups++;
     return node;
+  }
+
+  /** `node` is about to get another name through the mount: the lookup of that name should join it. */
+  linking(node: Node): void {
+    if (node.type !== S_IFDIR && !node.detached) this.byIno.set(node.ino, node);
   }
 
   forget(id: number, nlookup: number): void {

@@ -108,11 +108,11 @@ test('writeAttr: times far from the epoch never make nsec negative', () => {
 });
 
 test('entryOut: struct fuse_entry_out, 128 bytes', () => {
-  const b = entryOut(2 ** 35 + 1, attr, 1500, 250.5);
+  const b = entryOut(2 ** 35 + 1, 6, attr, 1500, 250.5);
   assert.equal(b.length, H + 128);
   checkHeaderRoom(b);
   assert.equal(u64(b, H + 0), 2n ** 35n + 1n, 'nodeid');
-  assert.equal(u64(b, H + 8), 0n, 'generation');
+  assert.equal(u64(b, H + 8), 6n, 'generation');
   assert.equal(u64(b, H + 16), 1n, 'entry_valid');
   assert.equal(u64(b, H + 24), 0n, 'attr_valid');
   assert.equal(u32(b, H + 32), 500_000_000, 'entry_valid_nsec');
@@ -121,7 +121,7 @@ test('entryOut: struct fuse_entry_out, 128 bytes', () => {
 });
 
 test('entryOut: a negative entry (nodeid 0, no attr) is zero but for its timeout', () => {
-  const b = entryOut(0, null, 2000, 0);
+  const b = entryOut(0, 0, null, 2000, 0);
   assert.equal(b.length, H + 128);
   assert.equal(u64(b, H + 16), 2n, 'entry_valid');
   const rest = Buffer.from(b);
@@ -131,7 +131,7 @@ test('entryOut: a negative entry (nodeid 0, no attr) is zero but for its timeout
 
 test('writeEntryOut: at an offset, as READDIRPLUS and CREATE place it', () => {
   const b = Buffer.alloc(40 + 128);
-  writeEntryOut(b, 40, 9, attr, 0, 0);
+  writeEntryOut(b, 40, 9, 0, attr, 0, 0);
   assert.equal(u64(b, 40), 9n);
   checkAttr(b, 40 + 40);
 });
@@ -157,7 +157,7 @@ test('openOut: struct fuse_open_out, 16 bytes, backing_id at 12', () => {
 });
 
 test('createOut: fuse_entry_out then fuse_open_out, 144 bytes', () => {
-  const b = createOut(7, attr, 1000, 2000, 3, 1 << 7, 5);
+  const b = createOut(7, 0, attr, 1000, 2000, 3, 1 << 7, 5);
   assert.equal(b.length, H + 144);
   checkHeaderRoom(b);
   assert.equal(u64(b, H + 0), 7n, 'nodeid');
@@ -320,7 +320,7 @@ test('DirentWriter: fuse_dirent records, byte for byte', () => {
 
 test('DirentWriter: fuse_direntplus records, entry_out then dirent', () => {
   const w = new DirentWriter(4096);
-  w.add(named('f'), 0, 11, 3, 0o100000, (buf, at) => writeEntryOut(buf, at, 2 ** 33 + 9, attr, 1000, 2000));
+  w.add(named('f'), 0, 11, 3, 0o100000, (buf, at) => writeEntryOut(buf, at, 2 ** 33 + 9, 0, attr, 1000, 2000));
   w.add(named('..'), 0, 1, 4, 0o040000, () => {}); // '.'/'..': the entry part stays zero
   const b = w.finish();
   assert.equal(b.length, H + 160 + 160);

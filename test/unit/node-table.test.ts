@@ -15,24 +15,52 @@ test('a node lives until the kernel forgets every lookup of it', () => {
   t.forget(a.id, 1);
   assert.throws(() => t.get(a.id), /unknown node id/);
   const again = t.learn(t.root, 'a', 10, FILE);
-  assert.notEqual(again.id, a.id, 'ids are never reused');
+  assert.notEqual(again, a, 'a forgotten node is gone for good');
+  assert.equal(again.id, a.id, 'its id is handed out again');
+  assert.notEqual(again.generation, a.generation, 'with another generation');
+});
+
+test('every reuse of an id has a generation of its own', () => {
+  const t = new NodeTable();
+  const seen = new Set<string>();
+  for (let round = 0; round < 50; round++) {
+    const nodes = Array.from({ length: 1 + (round % 7) }, (_, i) => t.learn(t.root, `n${i}`, 100 + i, FILE));
+    for (const n of nodes) {
+      const key = `${n.id}:${n.generation}`;
+      assert.ok(!seen.has(key), `${key} handed out twice`);
+      seen.add(key);
+      t.forget(n.id, 1);
+    }
+  }
+  assert.equal(t.size, 1, 'only the root is left');
+  assert.ok(Math.max(...[...seen].map((k) => Number(k.split(':')[0]))) <= 8, 'ids come from the freed ones');
 });
 
 test('forgetting a hard-linked node drops every name it had; other paths are unchanged', () => {
   const t = new NodeTable();
   const d = t.learn(t.root, 'd', 2, DIR);
   const e = t.learn(t.root, 'e', 3, DIR);
-  const x = t.learn(d, 'x', 20, FILE);
-  const y = t.learn(e, 'y', 20, FILE);
+  const x = t.learn(d, 'x', 20, FILE, 2);
+  const y = t.learn(e, 'y', 20, FILE, 2);
   assert.equal(x, y, 'two names of one inode share a node');
   const sibling = t.learn(d, 'z', 21, FILE);
   assert.equal(sibling.path, '/d/z');
   t.forget(x.id, 2);
   assert.equal(t.size, 4, 'root, d, e and z remain');
-  const fresh = t.learn(e, 'y', 20, FILE);
-  assert.notEqual(fresh.id, x.id, 'the name leads to a new node');
+  const fresh = t.learn(e, 'y', 20, FILE, 2);
+  assert.notEqual(fresh, x, 'the name leads to a new node');
   assert.equal(fresh.path, '/e/y');
   assert.equal(sibling.path, '/d/z');
+});
+
+test('names join by inode number only for files with several links', () => {
+  const t = new NodeTable();
+  const a = t.learn(t.root, 'a', 50, FILE);
+  const b = t.learn(t.root, 'b', 50, FILE); // a removed on the host and its inode number reused
+  assert.notEqual(a, b, 'one link each: two files');
+  const c = t.learn(t.root, 'c', 60, FILE, 2);
+  assert.equal(t.learn(t.root, 'd', 60, FILE, 2), c, 'two links: one file');
+  assert.equal(t.learn(t.root, 'e', 70, DIR, 2).id === t.learn(t.root, 'f', 70, DIR, 2).id, false, 'directories never join');
 });
 
 test('a batch of forgets empties a large directory', () => {
@@ -85,7 +113,8 @@ test('dropping the first name of a hard-linked node moves its path to the next n
   const d = t.learn(t.root, 'd', 2, DIR);
   const x = t.learn(d, 'x', 20, FILE);
   assert.equal(x.path, '/d/x');
-  assert.equal(t.learn(t.root, 'y', 20, FILE), x);
+  t.linking(x); // a LINK through the mount: the file had one name when it was learned
+  assert.equal(t.learn(t.root, 'y', 20, FILE, 2), x);
   t.removed(d, 'x');
   assert.equal(x.detached, false);
   assert.equal(x.path, '/y');
