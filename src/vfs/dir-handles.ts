@@ -100,7 +100,7 @@ export class DirHandles {
     let i = req.offset;
     for (; i < DOT_ENTRIES && i < total; i++) {
       if (!out.fits(DOTS.nameBytes(i), plus)) return out.finish();
-      const ino = i === 0 ? d.node.id : (d.node.links[0]?.parent.id ?? d.node.id);
+      const ino = i === 0 ? d.node.id : (d.node.parent?.id ?? d.node.id);
       out.add(DOTS, i, ino, i + 1, S_IFDIR, plus ? noEntry : undefined);
     }
     const bytes = listing.bytes;

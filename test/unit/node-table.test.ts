@@ -122,3 +122,23 @@ test('dropping the first name of a hard-linked node moves its path to the next n
   assert.equal(x.detached, true);
   assert.equal(x.path, '/y');
 });
+
+test('names of one hard-linked node through renames, an exchange and removals', () => {
+  const t = new NodeTable();
+  const d = t.learn(t.root, 'd', 2, DIR);
+  const x = t.learn(d, 'x', 20, FILE, 2);
+  assert.equal(t.learn(d, 'y', 20, FILE, 2), x);
+  t.renamed(d, 'y', t.root, 'z');
+  assert.equal(x.path, '/d/x', 'the first name is the path');
+  t.exchanged(d, 'x', t.root, 'z'); // both names of the node swap places
+  assert.equal(t.learn(d, 'x', 20, FILE, 2), x);
+  assert.equal(t.learn(t.root, 'z', 20, FILE, 2), x);
+  assert.equal(x.path, '/z', 'the first name moved to where the second was');
+  t.removed(t.root, 'x'); // not a name of it
+  t.removed(t.root, 'z');
+  assert.equal(x.detached, false);
+  assert.equal(x.path, '/d/x', 'the second name is now the first');
+  t.removed(d, 'x');
+  assert.equal(x.detached, true);
+  assert.equal(x.path, '/d/x', 'the last name it had');
+});

@@ -16,7 +16,14 @@ test('ids start at 1, freed ids are handed out again, most recently freed first'
   assert.equal(t.add('e'), b);
   assert.equal(t.nextId(), 4);
   assert.equal(t.wasUsed(4), false);
-  assert.deepEqual([...t.entries()], [[1, 'd'], [2, 'e'], [3, 'c']]);
+  assert.deepEqual(
+    [...t.entries()],
+    [
+      [1, 'd'],
+      [2, 'e'],
+      [3, 'c'],
+    ],
+  );
   assert.deepEqual([...t], ['d', 'e', 'c']);
 });
 
