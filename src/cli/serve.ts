@@ -59,7 +59,11 @@ export async function serve(o: ServeOptions): Promise<Served> {
     });
   }
   const bridge = new FuseBridge(o.vfs, o.bridge);
-  const session = new FuseSession(mounted.fd, bridge.handlers(), { bufferSize: o.bridge.maxWrite + 4096, busyPollMs: o.busyPollMs });
+  const session = new FuseSession(mounted.fd, bridge.handlers(), {
+    bufferSize: o.bridge.maxWrite + 4096,
+    busyPollMs: o.busyPollMs,
+    background: bridge.background,
+  });
   bridge.session = session;
   session.start();
   if (o.control) o.control.controller.invalidateKernelCache = () => bridge.invalidateAll();

@@ -55,6 +55,15 @@ export interface SessionOptions {
   bufferSize: number;
   /** Longest busy-poll for the next request before sleeping, in ms; 0 never busy-polls. */
   busyPollMs?: number;
+  /** Work no request waits for, done in slices whenever no request is queued. */
+  background?: BackgroundWork;
+}
+
+/** Deferred work the loop does between requests (forgets, vfs/node-table.ts). */
+export interface BackgroundWork {
+  readonly pending: boolean;
+  /** Does a slice short enough that a request arriving meanwhile waits little. */
+  slice(): void;
 }
 
 export class FuseSession {
@@ -71,6 +80,7 @@ export class FuseSession {
   private idleWaits = 0;
   /** Null unless mount.busyPoll is set: then the loop spins before it sleeps. */
   private readonly busyPoll: BusyPoll | null;
+  private readonly background: BackgroundWork | null;
   private readonly aborts = new Map<number, AbortController>();
   private readonly earlyInterrupts = new Set<number>();
   private stopped = false;
@@ -95,6 +105,7 @@ export class FuseSession {
     this.buf = Buffer.allocUnsafe(this.bufferSize);
     this.replies = new ReplyPool(this.bufferSize);
     this.busyPoll = options.busyPollMs ? new BusyPoll(options.busyPollMs) : null;
+    this.background = options.background ?? null;
     this.ended = new Promise((resolve) => (this.endResolve = resolve));
     for (const [name, code] of Object.entries(Op)) {
       const handle = handlers[name as RequestName];
@@ -186,6 +197,10 @@ export class FuseSession {
         setImmediate(() => this.pump());
         return;
       }
+      if (this.background?.pending) {
+        this.background.slice();
+        continue;
+      }
       // Promises and timers must run while we wait for the next request; and a mount idle for a while
       // waits there too, so that it costs no CPU rather than IDLE_POLL_MS wake-ups (the first request
       // after the pause pays one thread hop).
@@ -240,6 +255,11 @@ export class FuseSession {
         return;
       }
       if (n > 0) continue;
+      if (this.background?.pending) {
+        uring.enter(0); // the replies queued so far go first
+        this.background.slice();
+        continue;
+      }
       if (this.inflight > 0 || this.parked) {
         uring.enter(0);
         sys.pollOneAsync(uring.fd, sys.POLLIN, 1000).then(() => this.pump());

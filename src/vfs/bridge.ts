@@ -39,7 +39,7 @@ import {
   type Reply,
 } from '../fuse/replies.ts';
 import type { InHeader } from '../fuse/requests.ts';
-import type { FuseSession, Handlers } from '../fuse/session.ts';
+import type { BackgroundWork, FuseSession, Handlers } from '../fuse/session.ts';
 import { log } from '../util/log.ts';
 import { SlotTable } from '../util/slot-table.ts';
 import { DirHandles } from './dir-handles.ts';
@@ -95,6 +95,8 @@ function then<T>(value: MaybePromise<T>, f: (v: T) => Reply): MaybePromise<Reply
 }
 
 const ok = (): Reply => 0;
+/** Forgets applied per slice between requests: ~0.3 ms of work. */
+const FORGETS_PER_SLICE = 1024;
 const msOf = (sec: number, nsec: number): number => sec * 1000 + nsec / 1e6;
 
 export class FuseBridge {
@@ -115,9 +117,19 @@ export class FuseBridge {
   /** Files opened with and without kernel passthrough, for metrics. */
   readonly openCounts = { passthrough: 0, daemon: 0 };
 
+  /** What the session does between requests: the forgets BATCH_FORGET queued. */
+  readonly background: BackgroundWork;
+
   constructor(vfs: Vfs, options: BridgeOptions) {
     this.vfs = vfs;
     this.options = options;
+    const nodes = this.nodes;
+    this.background = {
+      get pending() {
+        return nodes.forgetsPending;
+      },
+      slice: () => nodes.settle(FORGETS_PER_SLICE),
+    };
     this.dirs = new DirHandles(vfs, this.nodes, options, (size) => this.replyBuffer(size));
   }
 
@@ -254,7 +266,7 @@ export class FuseBridge {
         return 0;
       },
       BATCH_FORGET: (_h, { nodeids, nlookups }) => {
-        for (let i = 0; i < nodeids.length; i++) nodes.forget(nodeids[i], nlookups[i]);
+        nodes.forgetLater(nodeids, nlookups);
         return 0;
       },
       GETATTR: (h, req) => {

@@ -215,6 +215,37 @@ export class NodeTable {
     if (node.type !== S_IFDIR && !node.detached) this.byIno.set(node.ino, node);
   }
 
+  /** Forgets still to apply, as (ids, counts, next index) batches. */
+  private readonly laterForgets: { ids: Float64Array; counts: Float64Array; next: number }[] = [];
+
+  /**
+   * Queues a batch of forgets for settle(). Nothing answers a forget, and a batch of 10,000 applied
+   * on arrival delayed the request queued behind it by milliseconds (bench/RESULTS.md item 15).
+   * Applying them later changes no answer in between: lookup counts only add up, so a name
+   * looked up again before its forget is applied keeps its node, with the count the kernel holds;
+   * and the kernel sends nothing else for an id it forgot.
+   */
+  forgetLater(ids: Float64Array, counts: Float64Array): void {
+    if (ids.length > 0) this.laterForgets.push({ ids, counts, next: 0 });
+  }
+
+  get forgetsPending(): boolean {
+    return this.laterForgets.length > 0;
+  }
+
+  /** Applies up to `budget` queued forgets, oldest first. */
+  settle(budget: number): void {
+    const queue = this.laterForgets;
+    while (budget > 0 && queue.length > 0) {
+      const batch = queue[0]!;
+      const end = Math.min(batch.ids.length, batch.next + budget);
+      for (let i = batch.next; i < end; i++) this.forget(batch.ids[i]!, batch.counts[i]!);
+      budget -= end - batch.next;
+      batch.next = end;
+      if (end === batch.ids.length) queue.shift();
+    }
+  }
+
   forget(id: number, nlookup: number): void {
     const node = this.nodes.get(id);
     if (!node || node === this.root) return;

@@ -67,7 +67,7 @@ test(`fuzz: ${COUNT} malformed requests (seed ${SEED.toString(16)})`, { timeout:
   }
   seeding = false;
   const bridge = new FuseBridge(vfs, { ...defaultBridgeOptions, negativeTimeoutMs: 500 });
-  const session = new FuseSession(sessionFd, bridge.handlers(), { bufferSize: BUFFER_SIZE });
+  const session = new FuseSession(sessionFd, bridge.handlers(), { bufferSize: BUFFER_SIZE, background: bridge.background });
   bridge.session = session;
   let endedEarly = false;
   void session.ended.then(() => (endedEarly = true));

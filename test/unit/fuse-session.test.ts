@@ -362,6 +362,27 @@ test('lookup counting: a node lives until FORGET drops its last lookup', async (
   });
 });
 
+test('a batch of forgets is applied after the requests queued behind it are answered', async () => {
+  const vfs = new ToyVfs();
+  seedFile(vfs, '/f', 'x');
+  await withSession(vfs, async (h) => {
+    await init(h);
+    const { nodeid } = readEntryOut((await h.call(Op.LOOKUP, ROOT, lookupBody('f'))).payload, 0);
+    const batch = new Bytes().u32(1).u32(0).u64(nodeid).u64(1);
+    // Both queued before the daemon reads either: the GETATTR is answered first.
+    h.send(request(Op.BATCH_FORGET, h.unique(), 0, batch));
+    assert.equal((await h.call(Op.GETATTR, nodeid, getattrBody())).error, 0, 'answered before the forget applied');
+    assert.equal((await h.call(Op.GETATTR, nodeid, getattrBody())).error, -ENOENT, 'then forgotten');
+    // A lookup between a batch and its application keeps the node, with the kernel's count.
+    const again = readEntryOut((await h.call(Op.LOOKUP, ROOT, lookupBody('f'))).payload, 0);
+    h.send(request(Op.BATCH_FORGET, h.unique(), 0, new Bytes().u32(1).u32(0).u64(again.nodeid).u64(1)));
+    const third = readEntryOut((await h.call(Op.LOOKUP, ROOT, lookupBody('f'))).payload, 0);
+    assert.equal(third.nodeid, again.nodeid, 'the pending forget left the node alive');
+    assert.equal(third.generation, again.generation);
+    assert.equal((await h.call(Op.GETATTR, again.nodeid, getattrBody())).error, 0, 'one lookup left');
+  });
+});
+
 test('lookup counting: CREATE, MKDIR and SYMLINK each count one lookup', async () => {
   await withSession(new ToyVfs(), async (h) => {
     await init(h);
