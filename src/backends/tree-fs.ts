@@ -5,6 +5,7 @@ import { constants as fsc } from 'node:fs';
 import { FsError, E, EBADF, EEXIST, EFBIG, EINVAL, EISDIR, ENXIO, ENOTDIR, EOPNOTSUPP } from '../vfs/errors.ts';
 import type { Attr, AttrChanges, MaybePromise, Vfs } from '../vfs/types.ts';
 import { Tree, S_IFREG, clock } from './tree.ts';
+import { SlotTable } from '../util/slot-table.ts';
 import type { Inode, NodeStore, TreeOptions } from './tree.ts';
 
 const ENODEV = E.ENODEV;
@@ -56,20 +57,17 @@ function checkRange(offset: number, length: number): void {
 
 export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}): SyncVfs {
   const tree = new Tree<D>(store, options);
-  const handles = new Map<number, Handle<D>>();
-  let nextFh = 1;
+  const handles = new SlotTable<Handle<D>>();
 
   function open(node: Inode<D>, flags: number): number {
-    const fh = nextFh++;
-    handles.set(fh, { node, flags });
+    const fh = handles.add({ node, flags });
     tree.retain(node);
     return fh;
   }
 
   function close(fh: number): void {
-    const h = handles.get(fh);
+    const h = handles.delete(fh);
     if (h === undefined) return;
-    handles.delete(fh);
     if (tree.release(h.node) && h.node.isReg) store.settle(h.node);
   }
 
@@ -252,7 +250,7 @@ export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}):
     },
     syncfs() {},
     destroy() {
-      for (const fh of [...handles.keys()]) close(fh);
+      for (const [fh] of [...handles.entries()]) close(fh);
     },
   };
 }
