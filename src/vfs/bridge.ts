@@ -262,7 +262,9 @@ export class FuseBridge {
         return found(attr);
       },
       FORGET: (h, { nlookup }) => {
-        nodes.forget(h.nodeid, nlookup);
+        // Behind queued batches, so that forgets apply in the kernel's order (children before their directory).
+        if (nodes.forgetsPending) nodes.forgetLater(Float64Array.of(h.nodeid), Float64Array.of(nlookup));
+        else nodes.forget(h.nodeid, nlookup);
         return 0;
       },
       BATCH_FORGET: (_h, { nodeids, nlookups }) => {
