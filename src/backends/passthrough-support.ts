@@ -120,7 +120,7 @@ export function listDir(fd: number): DirListing {
       while (nameEnd < recEnd && dents[nameEnd] !== 0) nameEnd++;
       const len = nameEnd - nameStart;
       const dots = (len === 1 && dents[nameStart] === 46) || (len === 2 && dents[nameStart] === 46 && dents[nameStart + 1] === 46);
-      if (!dots) listing.pushBytes(dents, nameStart, nameEnd, dents32[off >> 2] + dents32[(off >> 2) + 1] * TWO32, dents[off + 18]);
+      if (!dots) listing.pushRecord(dents, nameStart, nameEnd, dents32[off >> 2], dents32[(off >> 2) + 1], dents[off + 18]);
       off = recEnd;
     }
   }

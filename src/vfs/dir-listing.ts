@@ -16,6 +16,9 @@ const TWO_32 = 2 ** 32;
  */
 export const DOT_ENTRIES = 2;
 
+/** Where push() encodes a name before appending it. */
+let nameScratch = Buffer.allocUnsafe(1024);
+
 export class DirListing {
   private records: Buffer;
   /** The same bytes as 32-bit words: every record starts 8-aligned. */
@@ -43,58 +46,56 @@ export class DirListing {
     return this.count;
   }
 
-  /** Appends an entry whose name is `src[start, end)`; `dtype` is a DT_* value. */
-  pushBytes(src: Uint8Array, start: number, end: number, ino: number, dtype: number): void {
-    const len = end - start;
-    const at = this.reserve(len);
+  /**
+   * Appends an entry whose name is `src[start, end)`, inode number `inoLow + inoHigh * 2^32` (the
+   * halves as the kernel wrote them, so no 64-bit number passes through a double), `dtype` a DT_*
+   * value. One method with no calls on its common path: a listing runs rarely, so mostly as
+   * unoptimised code, where every call costs.
+   */
+  pushRecord(src: Uint8Array, start: number, end: number, inoLow: number, inoHigh: number, dtype: number): void {
+    const nameBytes = end - start;
+    const at = this.used;
+    const recordEnd = (at + DIRENT_SIZE + nameBytes + 7) & ~7;
+    if (recordEnd > this.records.length || this.count === this.ends.length) this.grow(recordEnd);
+    const w = this.words;
+    const i = at >> 2;
+    const k = this.count++;
+    w[i] = inoLow;
+    w[i + 1] = inoHigh;
+    w[i + 2] = k + DOT_ENTRIES + 1;
+    w[i + 3] = 0;
+    w[i + 4] = nameBytes;
+    w[i + 5] = dtype;
     const records = this.records;
-    // Names are short: a loop beats a native copy call.
     let p = at + DIRENT_SIZE;
-    for (let k = start; k < end; k++) records[p++] = src[k];
-    this.commit(at, len, ino, dtype);
+    // Names are short: a loop beats a native copy call.
+    for (let q = start; q < end; q++) records[p++] = src[q];
+    while (p < recordEnd) records[p++] = 0;
+    this.ends[k] = recordEnd;
+    this.used = recordEnd;
   }
 
   /** Appends an entry; `type` is S_IF* bits as in st_mode. */
   push(name: string, ino: number, type: number): void {
-    const len = Buffer.byteLength(name);
-    const at = this.reserve(len);
-    this.records.write(name, at + DIRENT_SIZE, len, 'utf8');
-    this.commit(at, len, ino, (type & S_IFMT) >>> 12);
+    const nameBytes = Buffer.byteLength(name);
+    if (nameBytes > nameScratch.length) nameScratch = Buffer.allocUnsafe(nameBytes);
+    nameScratch.write(name, 0, nameBytes, 'utf8');
+    this.pushRecord(nameScratch, 0, nameBytes, ino % TWO_32, Math.floor(ino / TWO_32), (type & S_IFMT) >>> 12);
   }
 
-  private reserve(nameBytes: number): number {
+  /** Room for one more record ending at `recordEnd`. */
+  private grow(recordEnd: number): void {
     if (this.count === this.ends.length) {
       const bigger = new Uint32Array(this.count * 2);
       bigger.set(this.ends);
       this.ends = bigger;
     }
-    const need = this.used + DIRENT_SIZE + nameBytes + 8;
-    if (need > this.records.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(this.records.length * 2, need));
+    if (recordEnd > this.records.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.records.length * 2, recordEnd));
       this.records.copy(bigger, 0, 0, this.used);
       this.records = bigger;
       this.words = new Uint32Array(bigger.buffer, 0, bigger.length >> 2);
     }
-    return this.used;
-  }
-
-  /** Writes record `count`'s fixed fields and padding; its name is already at `at` + DIRENT_SIZE. */
-  private commit(at: number, nameBytes: number, ino: number, dtype: number): void {
-    const k = this.count++;
-    const w = this.words;
-    const i = at >> 2;
-    const next = k + DOT_ENTRIES + 1;
-    w[i] = ino % TWO_32;
-    w[i + 1] = Math.floor(ino / TWO_32);
-    w[i + 2] = next;
-    w[i + 3] = 0;
-    w[i + 4] = nameBytes;
-    w[i + 5] = dtype;
-    const end = (at + DIRENT_SIZE + nameBytes + 7) & ~7;
-    const records = this.records;
-    for (let p = at + DIRENT_SIZE + nameBytes; p < end; p++) records[p] = 0;
-    this.ends[k] = end;
-    this.used = end;
   }
 
   /** Where record k starts in `bytes`. */

@@ -19,7 +19,7 @@ test('records match DirentWriter byte for byte, from names as strings or as byte
   const fromBytes = new DirListing(1); // grows as it goes
   for (const e of ENTRIES) {
     const b = Buffer.concat([Buffer.from('pad'), Buffer.from(e.name)]);
-    fromBytes.pushBytes(b, 3, b.length, e.ino, e.type >>> 12);
+    fromBytes.pushRecord(b, 3, b.length, e.ino % 2 ** 32, Math.floor(e.ino / 2 ** 32), e.type >>> 12);
   }
   const expected = new DirentWriter(4096, Buffer.alloc(16 + 4096, 0xff));
   ENTRIES.forEach((e, k) => expected.add(fromStrings, k, e.ino, k + DOT_ENTRIES + 1, e.type));
@@ -28,6 +28,14 @@ test('records match DirentWriter byte for byte, from names as strings or as byte
     assert.deepEqual(l.bytes.subarray(0, l.start(l.length)), want);
     assert.deepEqual(l.toArray(), ENTRIES);
   }
+});
+
+test('an inode number above 2^53 reaches the record exactly, from its two halves', () => {
+  const l = new DirListing(1);
+  const name = Buffer.from('big');
+  l.pushRecord(name, 0, name.length, 0xfffffffe, 0xffffffff, 8);
+  assert.equal(l.bytes.readBigUInt64LE(0), 0xfffffffffffffffen);
+  assert.equal(l.name(0), 'big');
 });
 
 test('fitting() takes whole records only', () => {
