@@ -2,7 +2,7 @@
 // overridden attributes, each by a rule. Rules are tried in order; the first
 // that fires acts.
 import type { FaultAction, FaultRuleConfig } from '../config/layers.ts';
-import { Rule } from '../rules/rule.ts';
+import { HIDDEN_OPS, Rule } from '../rules/rule.ts';
 import { E, FsError } from '../vfs/errors.ts';
 import type { Attr, CreateResult, MaybePromise, StatFs } from '../vfs/types.ts';
 import type { Op, OpName } from './op.ts';
@@ -129,10 +129,6 @@ export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[
     const spec = ruleSpec(r, `${prefix}.rules[${i}]`);
     return { rule: new Rule(spec, config.seed, originOf(origin, spec.name)), action: r.errno ? { errno: r.errno } : r.action! };
   });
-  const dataRules = rules.filter(
-    (r) => r.action.shortRead || r.action.shortWrite || r.action.tornWrite || r.action.corrupt || r.action.errno,
-  );
-  const errnoRules = rules.filter((r) => r.action.errno);
   return {
     kind: 'fault',
     disturbs: true,
@@ -143,8 +139,8 @@ export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[
         if (applies(fr.action, op.name) && fr.rule.matches(op, now) && fr.rule.fires(op, now)) return apply(fr, op, next);
       return next();
     },
-    // Only errno rules act on flush; data rules are those whose action can act on reads or writes.
-    needs: (shortcut, path) => (shortcut === 'data' ? dataRules : errnoRules).some((r) => r.rule.mightSee(shortcut, path)),
+    // A rule needs the ops a shortcut hides only if its action can act on one of them (a short read on reads, errno on any).
+    needs: (shortcut, path) => rules.some((r) => HIDDEN_OPS[shortcut].some((n) => applies(r.action, n)) && r.rule.mightSee(shortcut, path)),
     rules: () => rules.map((r) => r.rule),
   };
 }

@@ -9,10 +9,11 @@ import type { Rule } from '../rules/rule.ts';
 export type Next = () => MaybePromise<unknown>;
 
 /**
- * What the kernel can do for a file without the daemon, hiding ops from the layers: serve its reads and
- * writes (kernel passthrough), and skip its FLUSH on close (FOPEN_NOFLUSH).
+ * What the kernel can do without the daemon, hiding ops from the layers: serve a file's reads and
+ * writes (kernel passthrough), skip its FLUSH on close (FOPEN_NOFLUSH), and answer readdir of a
+ * directory it has listed before from its own copy of the listing (FOPEN_CACHE_DIR).
  */
-export type KernelShortcut = 'data' | 'flush';
+export type KernelShortcut = 'data' | 'flush' | 'listing';
 
 export interface Layer {
   /** 'fault', 'latency', 'throttle', 'trace', 'metrics'. */
@@ -53,6 +54,11 @@ function run(layers: readonly Layer[], op: Op, last: () => MaybePromise<unknown>
   return dispatch(0);
 }
 
+/** `change` applied to an open's result, synchronous or not. */
+function after(result: MaybePromise<unknown>, change: (res: OpenResult) => OpenResult): MaybePromise<unknown> {
+  return result instanceof Promise ? result.then((r) => change(r as OpenResult)) : change(result as OpenResult);
+}
+
 export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
   let all: readonly Layer[] = initial;
   let paused = false;
@@ -91,19 +97,23 @@ export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
       if (layers.length === 0) return bound(ctx, ...args);
       const op = makeOp(name, ctx, args, statBelow);
       const result = run(layers, op, () => bound(ctx, ...op.args));
+      if (name === 'opendir') {
+        // A listing the kernel keeps would hide later readdirs of this directory from a layer that acts on them.
+        if (!layers.some((l) => l.needs?.('listing', op.path))) return result;
+        return after(result, (res) => ({ ...res, cacheListing: false }));
+      }
       if (name !== 'open' && name !== 'create') return result;
       // Kernel passthrough would hide this file's reads and writes from a layer that needs them,
       // and FOPEN_NOFLUSH its closes.
       const keepData = layers.some((l) => l.needs?.('data', op.path));
       const keepFlush = layers.some((l) => l.needs?.('flush', op.path));
       if (!keepData && !keepFlush) return result;
-      const strip = (r: unknown): unknown => {
-        const res = { ...(r as OpenResult) };
+      return after(result, (r) => {
+        const res = { ...r };
         if (keepData) res.backingFd = undefined;
         if (keepFlush) res.noFlush = false;
         return res;
-      };
-      return result instanceof Promise ? result.then(strip) : strip(result);
+      });
     };
   }
   return stack as unknown as StackVfs;

@@ -64,7 +64,11 @@ export function commOf(pid: number, now: number): string {
 }
 
 /** The ops each kernel shortcut hides from the daemon. */
-export const HIDDEN_OPS: Readonly<Record<KernelShortcut, readonly OpName[]>> = { data: ['read', 'write'], flush: ['flush'] };
+export const HIDDEN_OPS: Readonly<Record<KernelShortcut, readonly OpName[]>> = {
+  data: ['read', 'write'],
+  flush: ['flush'],
+  listing: ['readdir'],
+};
 
 export function expandOps(ops: string[] | undefined): Set<OpName> | null {
   if (!ops || ops.length === 0) return null;

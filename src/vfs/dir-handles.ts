@@ -1,14 +1,14 @@
 // Open directories: each handle keeps the listing it took at offset 0, and
 // READDIR / READDIRPLUS page through it by index, so entries added or removed
 // meanwhile never make a reader skip or repeat a name.
-import { DIRENT_SIZE } from '../fuse/abi.ts';
+import { DIRENT_SIZE, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE } from '../fuse/abi.ts';
 import { DirentWriter, openOut, writeEntryOut, type Reply } from '../fuse/replies.ts';
 import type { ReadIn } from '../fuse/requests.ts';
 import { SlotTable } from '../util/slot-table.ts';
 import { EBADF, FsError } from './errors.ts';
 import { childPath, type Node, type NodeTable } from './node-table.ts';
 import { DirListing, DOT_ENTRIES } from './dir-listing.ts';
-import type { Attr, MaybePromise, OpContext, Vfs } from './types.ts';
+import type { Attr, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 
 interface DirHandle {
   node: Node;
@@ -18,23 +18,33 @@ interface DirHandle {
 
 const S_IFDIR = 0o040000;
 
-export interface EntryTimeouts {
+export interface DirOptions {
   entryTimeoutMs: number;
   attrTimeoutMs: number;
+  /** Every read reaches the daemon (`cache: direct`): and so does every listing. */
+  directIo: boolean;
 }
+
+/**
+ * The kernel keeps the listing across opens and answers readdir from it until the directory changes:
+ * through the mount at once; on the backing store once the kernel fetches the directory's attributes
+ * again and sees a new mtime (AUTO_INVAL_DATA), which is after attrTimeout, or at the first stat after
+ * a listing the daemon served (that listing changed the atime).
+ */
+const CACHED_LISTING = FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE;
 
 export class DirHandles {
   private readonly handles = new SlotTable<DirHandle>();
   private readonly vfs: Vfs;
   private readonly nodes: NodeTable;
-  private readonly timeouts: EntryTimeouts;
+  private readonly options: DirOptions;
   private readonly replyBuffer: (size: number) => Buffer;
 
   /** `replyBuffer(size)`: a reply with room for the header and `size` payload bytes (pooled by the session). */
-  constructor(vfs: Vfs, nodes: NodeTable, timeouts: EntryTimeouts, replyBuffer: (size: number) => Buffer) {
+  constructor(vfs: Vfs, nodes: NodeTable, options: DirOptions, replyBuffer: (size: number) => Buffer) {
     this.vfs = vfs;
     this.nodes = nodes;
-    this.timeouts = timeouts;
+    this.options = options;
     this.replyBuffer = replyBuffer;
   }
 
@@ -45,9 +55,12 @@ export class DirHandles {
   }
 
   open(ctx: OpContext, node: Node): MaybePromise<Reply> {
-    const register = (fh: number): Reply => openOut(this.handles.add({ node, fh, entries: null }), 0);
+    const register = (r: OpenResult): Reply => {
+      const cached = !this.options.directIo && r.cacheListing !== false;
+      return openOut(this.handles.add({ node, fh: r.fh, entries: null }), cached ? CACHED_LISTING : 0);
+    };
     const res = this.vfs.opendir(ctx, node.path);
-    return res instanceof Promise ? res.then((r) => register(r.fh)) : register(res.fh);
+    return res instanceof Promise ? res.then(register) : register(res);
   }
 
   release(ctx: OpContext, fh: number): MaybePromise<Reply> {
@@ -96,7 +109,7 @@ export class DirHandles {
     const total = listing.length + DOT_ENTRIES;
     const size = Math.max(req.size, DIRENT_SIZE + 8);
     const out = new DirentWriter(size, this.replyBuffer(size));
-    const { entryTimeoutMs, attrTimeoutMs } = this.timeouts;
+    const { entryTimeoutMs, attrTimeoutMs } = this.options;
     let i = req.offset;
     for (; i < DOT_ENTRIES && i < total; i++) {
       if (!out.fits(DOTS.nameBytes(i), plus)) return out.finish();

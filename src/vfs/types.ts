@@ -96,6 +96,11 @@ export interface OpenResult {
   backingFd?: number;
   /** Closing this file can report nothing, so the kernel need not send FLUSH (FOPEN_NOFLUSH). */
   noFlush?: boolean;
+  /**
+   * Directories: false when the kernel must not keep this directory's listing and answer later
+   * readdirs from it (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE); a layer that acts on readdir says so.
+   */
+  cacheListing?: boolean;
 }
 
 export interface CreateResult extends OpenResult {

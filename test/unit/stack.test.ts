@@ -403,6 +403,37 @@ describe('fault layer', () => {
     assert.equal(noFlush('/a.db'), true, 'a shortRead cannot act on flush');
     assert.equal(noFlush('/a.txt'), true);
   });
+
+  test('needs listing: a rule that can act on readdir of a directory keeps its listing out of the kernel cache', async () => {
+    for (const async of [false, true]) {
+      const backend = {
+        opendir: (): OpenResult | Promise<OpenResult> => (async ? Promise.resolve({ fh: 3 }) : { fh: 3 }),
+      } as unknown as Vfs;
+      const config = validateConfig({
+        layers: [
+          {
+            fault: {
+              rules: [
+                { ops: ['readdir'], paths: ['/spool'], errno: 'EIO' },
+                { paths: ['/data'], action: { shortRead: 0.5 } },
+              ],
+            },
+          },
+          { latency: { rules: [{ ops: ['opendir', 'readdir'], paths: ['/slow'], delay: '1ms' }] } },
+        ],
+      });
+      const layers = [
+        createFaultLayer(config.layers[0].fault!, Date.now(), 'layers[0]'),
+        createLatencyLayer(config.layers[1].latency!, Date.now(), 'layers[1]'),
+      ];
+      const s = createStack(backend, layers);
+      const cacheListing = async (path: string): Promise<boolean | undefined> => (await s.opendir(ctx, path)).cacheListing;
+      assert.equal(await cacheListing('/spool'), false, 'readdir of /spool must reach the errno rule');
+      assert.equal(await cacheListing('/slow'), false, 'and the delay');
+      assert.equal(await cacheListing('/data'), undefined, 'a short read cannot act on readdir');
+      assert.equal(await cacheListing('/other'), undefined);
+    }
+  });
 });
 
 describe('latency layer', () => {

@@ -1,0 +1,79 @@
+// The kernel keeps a directory's listing (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE) and
+// answers later readdirs from it, until the directory changes through the mount
+// or its new mtime is seen; `cache: direct` and a rule that acts on readdir
+// make every listing reach the daemon again.
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { withMount, withTempDir, writeConfig } from '../helpers/mount.ts';
+import { ctlJson } from './layers-support.ts';
+
+/** Caches that outlast the test: nothing but a change through the mount can refresh the kernel's copy. */
+const LONG = ['--attr-timeout', '1h', '--entry-timeout', '1h'];
+
+const names = (dir: string): string[] => readdirSync(dir).sort();
+
+/** A passthrough mount of a fresh backing directory holding d/{a,b,c}. */
+function withBacking<T>(args: string[], fn: (mnt: string, back: string) => Promise<T>): Promise<T> {
+  return withTempDir('listing-back', (back) => {
+    mkdirSync(join(back, 'd'));
+    for (const n of ['a', 'b', 'c']) writeFileSync(join(back, 'd', n), '');
+    return withMount(['--backend', `passthrough:${back}`, ...args], (mnt) => fn(mnt, back));
+  });
+}
+
+test('a listing is kept until the directory changes through the mount', async () => {
+  await withBacking(LONG, async (mnt, back) => {
+    const d = join(mnt, 'd');
+    assert.deepEqual(names(d), ['a', 'b', 'c']);
+    // The listing the daemon served changed the directory's atime, so the kernel asks for its attributes
+    // once more (at opendir's fstat); from then on it has nothing to ask until the timeouts run out.
+    assert.deepEqual(names(d), ['a', 'b', 'c']);
+    writeFileSync(join(back, 'd', 'host'), '');
+    assert.deepEqual(names(d), ['a', 'b', 'c'], 'listed from the kernel copy: the daemon was not asked');
+    writeFileSync(join(d, 'mine'), '');
+    assert.deepEqual(names(d), ['a', 'b', 'c', 'host', 'mine'], 'a change through the mount drops the copy');
+  });
+});
+
+test('with the attribute timeout 0 a change on the backing directory shows at the next listing', async () => {
+  await withBacking(['--attr-timeout', '0', '--entry-timeout', '0'], async (mnt, back) => {
+    const d = join(mnt, 'd');
+    assert.deepEqual(names(d), ['a', 'b', 'c']);
+    writeFileSync(join(back, 'd', 'host'), '');
+    assert.deepEqual(names(d), ['a', 'b', 'c', 'host']);
+  });
+});
+
+test('cache: direct sends every listing to the daemon', async () => {
+  await withBacking([...LONG, '--cache', 'direct'], async (mnt, back) => {
+    const d = join(mnt, 'd');
+    assert.deepEqual(names(d), ['a', 'b', 'c']);
+    assert.deepEqual(names(d), ['a', 'b', 'c']);
+    writeFileSync(join(back, 'd', 'host'), '');
+    assert.deepEqual(names(d), ['a', 'b', 'c', 'host']);
+  });
+});
+
+test('a readdir rule added at run time acts on a directory listed before, and on none other', async () => {
+  // A fault layer with no rules yet: idle, so it keeps nothing from the kernel.
+  await withTempDir('listing-cfg', async (cfg) => {
+    const config = writeConfig(cfg, 'layers: [{ fault: { rules: [] } }]\n');
+    await withBacking([...LONG, '--config', config], async (mnt) => {
+      mkdirSync(join(mnt, 'other'));
+      const d = join(mnt, 'd');
+      const other = join(mnt, 'other');
+      // Twice: the second listing comes from the kernel's copy (as in the first test).
+      for (let i = 0; i < 2; i++) {
+        assert.deepEqual(names(d), ['a', 'b', 'c']);
+        assert.deepEqual(names(other), []);
+      }
+      ctlJson('add-rule', mnt, 'fault', '{name: nolist, ops: [readdir], paths: [d], errno: EIO}');
+      assert.throws(() => readdirSync(d), /EIO/, 'the next opendir tells the kernel to drop its copy');
+      assert.deepEqual(names(other), []);
+      ctlJson('rm-rule', mnt, 'nolist');
+      assert.deepEqual(names(d), ['a', 'b', 'c']);
+    });
+  });
+});
