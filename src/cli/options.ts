@@ -44,7 +44,7 @@ export function addMountFlags(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'YAML or JSON configuration file')
     .option('-b, --backend <spec>', 'passthrough:DIR, memory[:SIZE] or null[:SIZE] (overrides the config file)')
-    .option('--cache <mode>', 'page cache: auto, direct (every read/write reaches the daemon) or keep')
+    .option('--cache <mode>', 'page cache: auto, direct (every read/write and listing reaches the daemon) or keep')
     .option('--attr-timeout <duration>', 'how long the kernel caches attributes, e.g. 1s or 0')
     .option('--entry-timeout <duration>', 'how long the kernel caches names, e.g. 1s or 0')
     .option('--kernel-passthrough <mode>', 'auto, on or off: let the kernel serve file data directly')

@@ -38,7 +38,7 @@ export const backendSchema = z.discriminatedUnion(
 
 export const mountSchema = z
   .strictObject({
-    /** auto: the page cache as the kernel likes; direct: every read/write reaches the daemon; keep: keep cached pages across opens. */
+    /** auto: the page cache as the kernel likes; direct: every read/write and every directory listing reaches the daemon; keep: keep cached pages across opens. */
     cache: choice(['auto', 'direct', 'keep']).default('auto'),
     attrTimeout: duration.default(1000),
     entryTimeout: duration.default(1000),

@@ -54,7 +54,7 @@ export interface BridgeOptions extends InitSettings {
   attrTimeoutMs: number;
   /** How long the kernel may cache "no such file", in ms (0: never). */
   negativeTimeoutMs: number;
-  /** Force FOPEN_DIRECT_IO on every file: every read and write reaches the daemon. */
+  /** Force FOPEN_DIRECT_IO on every file: every read and write, and every directory listing, reaches the daemon. */
   directIo: boolean;
   /** Keep the page cache across opens (FOPEN_KEEP_CACHE). */
   keepCache: boolean;
