@@ -10,7 +10,7 @@ import type { Op, OpName } from './op.ts';
 /** Ops whose answer carries attributes the kernel will cache. */
 const ATTR_OPS = new Set<OpName>(['getattr', 'setattr', 'create', 'mknod', 'mkdir', 'symlink', 'link']);
 import { originOf, ruleSpec, type RuleOrigin } from './rule-spec.ts';
-import type { Layer, Next } from './stack.ts';
+import type { KernelShortcut, Layer, Next } from './stack.ts';
 
 interface FaultRule {
   rule: Rule;
@@ -129,6 +129,13 @@ export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[
     const spec = ruleSpec(r, `${prefix}.rules[${i}]`);
     return { rule: new Rule(spec, config.seed, originOf(origin, spec.name)), action: r.errno ? { errno: r.errno } : r.action! };
   });
+  // Per shortcut, the rules whose action can act on an op it hides (a short read on reads, errno on any).
+  const actingOn = (shortcut: KernelShortcut): FaultRule[] => rules.filter((r) => HIDDEN_OPS[shortcut].some((n) => applies(r.action, n)));
+  const hiddenFrom: Record<KernelShortcut, FaultRule[]> = {
+    data: actingOn('data'),
+    flush: actingOn('flush'),
+    listing: actingOn('listing'),
+  };
   return {
     kind: 'fault',
     disturbs: true,
@@ -139,8 +146,7 @@ export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[
         if (applies(fr.action, op.name) && fr.rule.matches(op, now) && fr.rule.fires(op, now)) return apply(fr, op, next);
       return next();
     },
-    // A rule needs the ops a shortcut hides only if its action can act on one of them (a short read on reads, errno on any).
-    needs: (shortcut, path) => rules.some((r) => HIDDEN_OPS[shortcut].some((n) => applies(r.action, n)) && r.rule.mightSee(shortcut, path)),
+    needs: (shortcut, path) => hiddenFrom[shortcut].some((r) => r.rule.mightSee(shortcut, path)),
     rules: () => rules.map((r) => r.rule),
   };
 }

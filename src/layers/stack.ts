@@ -54,9 +54,40 @@ function run(layers: readonly Layer[], op: Op, last: () => MaybePromise<unknown>
   return dispatch(0);
 }
 
-/** `change` applied to an open's result, synchronous or not. */
-function after(result: MaybePromise<unknown>, change: (res: OpenResult) => OpenResult): MaybePromise<unknown> {
-  return result instanceof Promise ? result.then((r) => change(r as OpenResult)) : change(result as OpenResult);
+/** A shortcut an open's result offers the kernel, and how to withdraw it from that result. */
+type Offer = readonly [shortcut: KernelShortcut, withdraw: (res: OpenResult) => void];
+
+const FILE_OFFERS: readonly Offer[] = [
+  ['data', (res) => (res.backingFd = undefined)],
+  ['flush', (res) => (res.noFlush = false)],
+];
+
+/**
+ * The ops whose results offer the kernel shortcuts: kernel passthrough and FOPEN_NOFLUSH for a file,
+ * a kept listing for a directory. A layer that needs the ops a shortcut would hide has it withdrawn.
+ */
+const OFFERS: Partial<Record<OpName, readonly Offer[]>> = {
+  open: FILE_OFFERS,
+  create: FILE_OFFERS,
+  opendir: [['listing', (res) => (res.cacheListing = false)]],
+};
+
+/** `result` without the offers some layer needs withdrawn, synchronous or not. */
+function withdrawNeeded(
+  layers: readonly Layer[],
+  offers: readonly Offer[],
+  path: string,
+  result: MaybePromise<unknown>,
+): MaybePromise<unknown> {
+  let needed: Offer[] | undefined;
+  for (const offer of offers) if (layers.some((l) => l.needs?.(offer[0], path))) (needed ??= []).push(offer);
+  if (!needed) return result;
+  const withdraw = (r: unknown): OpenResult => {
+    const res = { ...(r as OpenResult) };
+    for (const [, take] of needed) take(res);
+    return res;
+  };
+  return result instanceof Promise ? result.then(withdraw) : withdraw(result);
 }
 
 export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
@@ -92,28 +123,13 @@ export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
     const method = call[name] ?? (name === 'syncfs' ? () => undefined : undefined);
     if (typeof method !== 'function') continue;
     const bound = method.bind(backend);
+    const offers = OFFERS[name];
     stack[name] = (ctx: OpContext, ...args: unknown[]): MaybePromise<unknown> => {
       const layers = active;
       if (layers.length === 0) return bound(ctx, ...args);
       const op = makeOp(name, ctx, args, statBelow);
       const result = run(layers, op, () => bound(ctx, ...op.args));
-      if (name === 'opendir') {
-        // A listing the kernel keeps would hide later readdirs of this directory from a layer that acts on them.
-        if (!layers.some((l) => l.needs?.('listing', op.path))) return result;
-        return after(result, (res) => ({ ...res, cacheListing: false }));
-      }
-      if (name !== 'open' && name !== 'create') return result;
-      // Kernel passthrough would hide this file's reads and writes from a layer that needs them,
-      // and FOPEN_NOFLUSH its closes.
-      const keepData = layers.some((l) => l.needs?.('data', op.path));
-      const keepFlush = layers.some((l) => l.needs?.('flush', op.path));
-      if (!keepData && !keepFlush) return result;
-      return after(result, (r) => {
-        const res = { ...r };
-        if (keepData) res.backingFd = undefined;
-        if (keepFlush) res.noFlush = false;
-        return res;
-      });
+      return offers ? withdrawNeeded(layers, offers, op.path, result) : result;
     };
   }
   return stack as unknown as StackVfs;
