@@ -102,8 +102,13 @@ const dents16 = new Uint16Array(dents.buffer, dents.byteOffset, dents.length / 2
  * Read from the fd itself, so it lists the directory that was opened,
  * wherever names have moved since.
  */
-export function listDir(fd: number): DirListing {
-  check(at.lseek(fd, 0, at.SEEK_SET));
+/**
+ * The directory `fd` from after cookie `from` (0: from the start, '.' and '..' included) to its end, with
+ * the backing filesystem's own cookies: they stay valid as the directory changes, which positions a
+ * listing of ours could not (see DirListing).
+ */
+export function listDir(fd: number, from: bigint): DirListing {
+  check(at.lseek(fd, from, at.SEEK_SET));
   const listing = new DirListing(256);
   for (;;) {
     const n = check(at.getdents64(fd, dents));
@@ -118,9 +123,8 @@ export function listDir(fd: number): DirListing {
       const recEnd = off + reclen;
       let nameEnd = recEnd - 8 > nameStart ? recEnd - 8 : nameStart;
       while (nameEnd < recEnd && dents[nameEnd] !== 0) nameEnd++;
-      const len = nameEnd - nameStart;
-      const dots = (len === 1 && dents[nameStart] === 46) || (len === 2 && dents[nameStart] === 46 && dents[nameStart + 1] === 46);
-      if (!dots) listing.pushRecord(dents, nameStart, nameEnd, dents32[off >> 2], dents32[(off >> 2) + 1], dents[off + 18]);
+      const w = off >> 2;
+      listing.pushRecord(dents, nameStart, nameEnd, dents32[w], dents32[w + 1], dents32[w + 2], dents32[w + 3], dents[off + 18]);
       off = recEnd;
     }
   }

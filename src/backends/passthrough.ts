@@ -514,8 +514,8 @@ export class PassthroughFs implements Vfs {
     return { fh: fd };
   }
 
-  readdir(_ctx: OpContext, _path: string, fh: number): DirListing {
-    return listDir(fh);
+  readdir(_ctx: OpContext, _path: string, fh: number, from: bigint): DirListing {
+    return listDir(fh, from);
   }
 
   releasedir(_ctx: OpContext, _path: string, fh: number): void {

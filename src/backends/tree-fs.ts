@@ -204,8 +204,8 @@ export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}):
       if (!n.isDir) throw new FsError(ENOTDIR);
       return { fh: open(n, 0) };
     },
-    readdir(_ctx, path, fh) {
-      return tree.readdir(node(path, fh));
+    readdir(_ctx, path, fh, from) {
+      return tree.readdir(node(path, fh), from);
     },
     releasedir(_ctx, _path, fh) {
       close(fh);

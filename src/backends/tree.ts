@@ -20,6 +20,7 @@ import {
 } from '../vfs/errors.ts';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../vfs/types.ts';
 import type { Attr, AttrChanges, OpContext } from '../vfs/types.ts';
+import { DirEntries } from '../vfs/dir-entries.ts';
 import { DirListing } from '../vfs/dir-listing.ts';
 
 export const S_IFMT = 0o170000;
@@ -74,7 +75,7 @@ export class Inode<D> {
   atimeNsec: number | undefined = undefined;
   mtimeNsec: number | undefined = undefined;
   /** Directories only; a directory has exactly one parent (no hard links to dirs). */
-  children: Map<string, Inode<D>> | null = null;
+  children: DirEntries<Inode<D>> | null = null;
   parent: Inode<D> | null = null;
   target = '';
   data: D | undefined = undefined;
@@ -148,7 +149,7 @@ export class Tree<D> {
     const uid = options.rootUid ?? process.getuid?.() ?? 0;
     const gid = options.rootGid ?? process.getgid?.() ?? 0;
     this.root = new Inode<D>(1, mode, uid, gid, clock());
-    this.root.children = new Map();
+    this.root.children = new DirEntries();
     this.root.parent = this.root;
   }
 
@@ -230,7 +231,7 @@ export class Tree<D> {
     const node = new Inode<D>(this.nextIno++, type | perm, ctx.uid, gid, t);
     this.live++;
     if (type === S_IFDIR) {
-      node.children = new Map();
+      node.children = new DirEntries();
       node.parent = at.dir;
       at.dir.nlink++;
     } else if (type === S_IFREG) {
@@ -361,10 +362,16 @@ export class Tree<D> {
     node.ctimeMs = changes.ctime ?? t;
   }
 
-  readdir(dir: Inode<D>): DirListing {
-    if (dir.children === null) throw new FsError(ENOTDIR);
-    const out = new DirListing(dir.children.size);
-    for (const [name, node] of dir.children) out.push(name, node.ino, node.mode);
+  readdir(dir: Inode<D>, from: bigint): DirListing {
+    const kids = dir.children;
+    if (kids === null) throw new FsError(ENOTDIR);
+    if (dir.nlink === 0) return new DirListing(0); // removed: not even '.' and '..', as on Linux
+    const out = new DirListing(kids.size + 2);
+    out.pushDots(from, dir.ino, (dir.parent ?? dir).ino);
+    for (const [name, node] of kids) {
+      const cookie = kids.cookieOf(name);
+      if (cookie > from) out.push(name, node.ino, node.mode, cookie);
+    }
     return out;
   }
 

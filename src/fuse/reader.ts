@@ -37,6 +37,11 @@ export class Reader {
     return this.buf.readInt32LE(this.need(4));
   }
 
+  /** u64 exactly: for values chosen by someone else (a directory cookie). */
+  u64Exact(): bigint {
+    return this.buf.readBigUInt64LE(this.need(8));
+  }
+
   /** u64 as a number: exact below 2^53, which covers offsets, sizes and our ids. */
   u64(): number {
     const at = this.need(8);

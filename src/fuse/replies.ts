@@ -254,17 +254,11 @@ export function initOut(o: InitOut): Buffer {
   return buf;
 }
 
-/** Where directory entry names come from, as bytes (vfs/dir-listing.ts is one). */
-export interface NameSource {
-  nameBytes(i: number): number;
-  copyName(i: number, dst: Uint8Array, at: number): void;
-}
-
 /**
  * Packs fuse_dirent / fuse_direntplus records into one reply of at most
- * `size` payload bytes: fits() says whether the next record would; add()
- * encodes one, addRecords() and addPlusRecord() copy records a listing
- * already holds (vfs/dir-listing.ts).
+ * `size` payload bytes: fits() says whether the next record would;
+ * addRecords() and addPlusRecord() copy records a listing holds, encoded as
+ * the kernel reads them (vfs/dir-listing.ts).
  */
 export class DirentWriter {
   readonly buf: Buffer;
@@ -284,31 +278,6 @@ export class DirentWriter {
 
   fits(nameBytes: number, plus: boolean): boolean {
     return this.pos + DirentWriter.recordSize(nameBytes, plus) <= this.limit;
-  }
-
-  /**
-   * Appends a record named `names`' name `i`; for READDIRPLUS `entry` writes the fuse_entry_out part.
-   * Call fits() first: the caller decides whether the entry is counted.
-   */
-  add(names: NameSource, i: number, ino: number, nextOffset: number, type: number, entry?: (buf: Buffer, at: number) => void): void {
-    const nameBytes = names.nameBytes(i);
-    const buf = this.buf;
-    let at = this.pos;
-    const end = at + DirentWriter.recordSize(nameBytes, entry !== undefined);
-    // Unwritten fields and padding must not carry bytes of an earlier reply: an entry may leave its
-    // attributes out ('.', '..', a name gone since the listing), and names are padded to 8.
-    if (entry) {
-      buf.fill(0, at, at + ENTRY_OUT_SIZE);
-      entry(buf, at);
-      at += ENTRY_OUT_SIZE;
-    }
-    writeU64(buf, ino, at);
-    writeU64(buf, nextOffset, at + 8);
-    buf.writeUInt32LE(nameBytes, at + 16);
-    buf.writeUInt32LE(type >>> 12, at + 20);
-    names.copyName(i, buf, at + DIRENT_SIZE);
-    for (let p = at + DIRENT_SIZE + nameBytes; p < end; p++) buf[p] = 0;
-    this.pos = end;
   }
 
   /** Payload bytes left. */

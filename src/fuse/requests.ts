@@ -91,6 +91,12 @@ export interface ReadIn {
   readFlags: number;
   flags: number;
 }
+/** READDIR and READDIRPLUS: `offset` is a cookie of the listing, exact to 64 bits (see DirListing). */
+export interface ReaddirIn {
+  fh: number;
+  offset: bigint;
+  size: number;
+}
 export interface WriteIn {
   fh: number;
   offset: number;
@@ -183,8 +189,8 @@ export interface Requests {
   LISTXATTR: ListxattrIn;
   REMOVEXATTR: NameIn;
   OPENDIR: OpenIn;
-  READDIR: ReadIn;
-  READDIRPLUS: ReadIn;
+  READDIR: ReaddirIn;
+  READDIRPLUS: ReaddirIn;
   RELEASEDIR: ReleaseIn;
   FSYNCDIR: FsyncIn;
   ACCESS: AccessIn;
@@ -222,6 +228,14 @@ function readIn(r: Reader): ReadIn {
   const flags = r.u32();
   r.skip(4);
   return { fh, offset, size, readFlags, flags };
+}
+
+function readdirIn(r: Reader): ReaddirIn {
+  const fh = r.u64();
+  const offset = r.u64Exact();
+  const size = r.u32();
+  r.skip(20); // read_flags, lock_owner, flags, padding
+  return { fh, offset, size };
 }
 
 function releaseIn(r: Reader): ReleaseIn {
@@ -395,8 +409,8 @@ export const decoders: { [K in RequestName]: (r: Reader) => Requests[K] } = {
   },
   REMOVEXATTR: name,
   OPENDIR: openIn,
-  READDIR: readIn,
-  READDIRPLUS: readIn,
+  READDIR: readdirIn,
+  READDIRPLUS: readdirIn,
   RELEASEDIR: releaseIn,
   FSYNCDIR: fsyncIn,
   ACCESS(r) {

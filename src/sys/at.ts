@@ -222,7 +222,8 @@ export function getdents64(fd: number, buf: Buffer): number {
   return ret(cGetdents64(fd, buf, buf.length));
 }
 
-export function lseek(fd: number, offset: number, whence: number): number {
+/** `offset` a bigint where it may pass 2^53 (a directory cookie). */
+export function lseek(fd: number, offset: number | bigint, whence: number): number {
   return ret(cLseek(fd, offset, whence));
 }
 

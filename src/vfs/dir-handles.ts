@@ -1,22 +1,26 @@
-// Open directories: each handle keeps the listing it took at offset 0, and
-// READDIR / READDIRPLUS page through it by index, so entries added or removed
-// meanwhile never make a reader skip or repeat a name.
+// Open directories: each handle keeps the listing it took at offset 0 and pages
+// READDIR / READDIRPLUS through it. Offsets are the backend's cookies, which
+// outlive changes to the directory: the kernel may pass a cookie one handle
+// sent to another (it keeps listings across opens), and a reader resuming after
+// an entry removed meanwhile must neither skip nor repeat the others.
 import { DIRENT_SIZE, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE } from '../fuse/abi.ts';
 import { DirentWriter, openOut, writeEntryOut, type Reply } from '../fuse/replies.ts';
-import type { ReadIn } from '../fuse/requests.ts';
+import type { ReaddirIn } from '../fuse/requests.ts';
 import { SlotTable } from '../util/slot-table.ts';
 import { EBADF, FsError } from './errors.ts';
 import { childPath, type Node, type NodeTable } from './node-table.ts';
-import { DirListing, DOT_ENTRIES } from './dir-listing.ts';
+import type { DirListing } from './dir-listing.ts';
 import type { Attr, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 
 interface DirHandle {
   node: Node;
   fh: number;
+  /** What the backend listed last, from offset 0 or from the cookie a READDIR named. */
   entries: DirListing | null;
+  /** Where the page after the last one sent starts in `entries`, and the cookie that asks for it. */
+  resumeAt: number;
+  resumeCookie: bigint;
 }
-
-const S_IFDIR = 0o040000;
 
 export interface DirOptions {
   entryTimeoutMs: number;
@@ -57,7 +61,7 @@ export class DirHandles {
   open(ctx: OpContext, node: Node): MaybePromise<Reply> {
     const register = (r: OpenResult): Reply => {
       const cached = !this.options.directIo && r.cacheListing !== false;
-      return openOut(this.handles.add({ node, fh: r.fh, entries: null }), cached ? CACHED_LISTING : 0);
+      return openOut(this.handles.add({ node, fh: r.fh, entries: null, resumeAt: 0, resumeCookie: 0n }), cached ? CACHED_LISTING : 0);
     };
     const res = this.vfs.opendir(ctx, node.path);
     return res instanceof Promise ? res.then(register) : register(res);
@@ -76,59 +80,59 @@ export class DirHandles {
     return r instanceof Promise ? r.then(() => 0) : 0;
   }
 
-  read(ctx: OpContext, req: ReadIn, plus: boolean): MaybePromise<Reply> {
+  read(ctx: OpContext, req: ReaddirIn, plus: boolean): MaybePromise<Reply> {
     const d = this.get(req.fh);
-    if (d.entries === null || req.offset === 0) {
-      // Attributes cost a stat of every entry on the page; on a cold disk that is a read of an inode
-      // block each, which a names-only listing (ls, find -name) never pays natively. So the first
-      // page carries them only for a directory whose children were looked up after an earlier
-      // listing (ls -l, du, make: from their second pass on); the kernel asks READDIRPLUS for later
-      // pages only after such lookups itself. Sticky: once attributes are sent, the kernel caches
-      // them and the lookups that would confirm the advice never come.
-      const node = d.node;
-      const attrs = plus && node.lookedUpAfterListing;
-      node.listed = true;
-      const listed = this.vfs.readdir(ctx, node.path, d.fh);
-      const keep = (list: DirListing): MaybePromise<Reply> => {
-        d.entries = list;
-        return this.fill(ctx, d, req, plus, attrs);
-      };
-      return listed instanceof Promise ? listed.then(keep) : keep(listed);
+    const from = req.offset;
+    if (d.entries !== null && from !== 0n) {
+      // Mostly the page after the last one sent; a cookie this listing lacks (another handle's, passed
+      // on by the kernel when it dropped its copy midway) is looked up again below.
+      const k = from === d.resumeCookie ? d.resumeAt : d.entries.indexAfter(from, d.resumeAt);
+      if (k >= 0) return this.fill(ctx, d, k, req.size, plus, plus);
     }
-    return this.fill(ctx, d, req, plus, plus);
+    // Attributes cost a stat of every entry on the page; on a cold disk that is a read of an inode
+    // block each, which a names-only listing (ls, find -name) never pays natively. So the first
+    // page carries them only for a directory whose children were looked up after an earlier
+    // listing (ls -l, du, make: from their second pass on); the kernel asks READDIRPLUS for later
+    // pages only after such lookups itself. Sticky: once attributes are sent, the kernel caches
+    // them and the lookups that would confirm the advice never come.
+    const node = d.node;
+    const attrs = plus && node.lookedUpAfterListing;
+    node.listed = true;
+    const listed = this.vfs.readdir(ctx, node.path, d.fh, from);
+    const keep = (list: DirListing): MaybePromise<Reply> => {
+      d.entries = list;
+      return this.fill(ctx, d, 0, req.size, plus, attrs);
+    };
+    return listed instanceof Promise ? listed.then(keep) : keep(listed);
   }
 
   /**
-   * Packs entries from req.offset as fuse_dirent, or as fuse_direntplus for READDIRPLUS, whose entries
-   * are looked up (possibly asynchronously) if `attrs`, else sent without attributes. Offsets 0
-   * and 1 are '.' and '..', carrying node ids because glibc hides entries whose d_ino is 0; offset
-   * k + 2 is the listing's entry k.
+   * Packs the listing's entries from index `k` as fuse_dirent, or as fuse_direntplus for READDIRPLUS,
+   * whose entries are looked up (possibly asynchronously) if `attrs`, else sent without attributes
+   * ('.' and '..' always are: the kernel ignores them there).
    */
-  private fill(ctx: OpContext, d: DirHandle, req: ReadIn, plus: boolean, attrs: boolean): MaybePromise<Reply> {
+  private fill(ctx: OpContext, d: DirHandle, k: number, size: number, plus: boolean, attrs: boolean): MaybePromise<Reply> {
     const listing = d.entries!;
-    const total = listing.length + DOT_ENTRIES;
-    const size = Math.max(req.size, DIRENT_SIZE + 8);
-    const out = new DirentWriter(size, this.replyBuffer(size));
-    const { entryTimeoutMs, attrTimeoutMs } = this.options;
-    let i = req.offset;
-    for (; i < DOT_ENTRIES && i < total; i++) {
-      if (!out.fits(DOTS.nameBytes(i), plus)) return out.finish();
-      const ino = i === 0 ? d.node.id : (d.node.parent?.id ?? d.node.id);
-      out.add(DOTS, i, ino, i + 1, S_IFDIR, plus ? noEntry : undefined);
-    }
+    const room = Math.max(size, DIRENT_SIZE + 8);
+    const out = new DirentWriter(room, this.replyBuffer(room));
     const bytes = listing.bytes;
+    const sent = (end: number): Buffer => {
+      if (end > 0) {
+        d.resumeAt = end;
+        d.resumeCookie = listing.cookie(end - 1);
+      }
+      return out.finish();
+    };
     if (!plus) {
-      const k = i - DOT_ENTRIES;
-      if (k >= listing.length) return out.finish();
       const end = listing.fitting(k, out.room());
       out.addRecords(bytes, listing.start(k), listing.start(end));
-      return out.finish();
+      return sent(end);
     }
+    const { entryTimeoutMs, attrTimeoutMs } = this.options;
     const step = (): MaybePromise<Reply> => {
-      for (; i < total; i++) {
-        const k = i - DOT_ENTRIES;
+      for (; k < listing.length; k++) {
         if (!out.fits(listing.nameBytes(k), true)) break;
-        if (!attrs) {
+        if (!attrs || listing.isDot(k)) {
           out.addPlusRecord(noEntry, bytes, listing.start(k), listing.start(k + 1));
           continue;
         }
@@ -152,20 +156,16 @@ export class DirHandles {
           return attr
             .then(emit, () => emit(null))
             .then(() => {
-              i++;
+              k++;
               return step();
             });
         }
         emit(attr);
       }
-      return out.finish();
+      return sent(k);
     };
     return step();
   }
 }
 
-const DOTS = DirListing.of([
-  { name: '.', ino: 0, type: S_IFDIR },
-  { name: '..', ino: 0, type: S_IFDIR },
-]);
 const noEntry = (): void => {};

@@ -10,11 +10,14 @@ const S_IFMT = 0o170000;
 const TWO_32 = 2 ** 32;
 
 /**
- * Offsets 1 and 2 of a directory handle are '.' and '..', which the handle
- * adds itself (vfs/dir-handles.ts): entry k's record carries the next offset
- * k + DOT_ENTRIES + 1.
+ * A record's offset is its cookie: the position READDIR resumes after it. Cookies come from whoever
+ * made the listing (the backing filesystem's d_off, or DirEntries) and must stay valid as the directory
+ * changes, because the kernel keeps listings across opens (FOPEN_CACHE_DIR) and, when it drops its
+ * copy midway, asks any handle to go on after a cookie another handle sent. A directory held in memory
+ * numbers '.' and '..' 1 and 2 and its entries from FIRST_ENTRY_COOKIE.
  */
-export const DOT_ENTRIES = 2;
+export const FIRST_ENTRY_COOKIE = 3;
+const S_IFDIR = 0o040000;
 
 /** Where push() encodes a name before appending it. */
 let nameScratch = Buffer.allocUnsafe(1024);
@@ -36,9 +39,11 @@ export class DirListing {
     this.ends = new Uint32Array(n);
   }
 
+  /** Entries with cookies FIRST_ENTRY_COOKIE, FIRST_ENTRY_COOKIE + 1, ... */
   static of(entries: Iterable<DirEntry>): DirListing {
     const l = new DirListing();
-    for (const e of entries) l.push(e.name, e.ino, e.type);
+    let cookie = FIRST_ENTRY_COOKIE;
+    for (const e of entries) l.push(e.name, e.ino, e.type, cookie++);
     return l;
   }
 
@@ -47,12 +52,21 @@ export class DirListing {
   }
 
   /**
-   * Appends an entry whose name is `src[start, end)`, inode number `inoLow + inoHigh * 2^32` (the
-   * halves as the kernel wrote them, so no 64-bit number passes through a double), `dtype` a DT_*
-   * value. One method with no calls on its common path: a listing runs rarely, so mostly as
-   * unoptimised code, where every call costs.
+   * Appends an entry whose name is `src[start, end)`, inode number `inoLow + inoHigh * 2^32` and
+   * cookie `offLow + offHigh * 2^32` (the halves as the kernel wrote them, so no 64-bit number passes
+   * through a double), `dtype` a DT_* value. One method with no calls on its common path: a listing
+   * runs rarely, so mostly as unoptimised code, where every call costs.
    */
-  pushRecord(src: Uint8Array, start: number, end: number, inoLow: number, inoHigh: number, dtype: number): void {
+  pushRecord(
+    src: Uint8Array,
+    start: number,
+    end: number,
+    inoLow: number,
+    inoHigh: number,
+    offLow: number,
+    offHigh: number,
+    dtype: number,
+  ): void {
     const nameBytes = end - start;
     const at = this.used;
     const recordEnd = (at + DIRENT_SIZE + nameBytes + 7) & ~7;
@@ -62,8 +76,8 @@ export class DirListing {
     const k = this.count++;
     w[i] = inoLow;
     w[i + 1] = inoHigh;
-    w[i + 2] = k + DOT_ENTRIES + 1;
-    w[i + 3] = 0;
+    w[i + 2] = offLow;
+    w[i + 3] = offHigh;
     w[i + 4] = nameBytes;
     w[i + 5] = dtype;
     const records = this.records;
@@ -76,11 +90,18 @@ export class DirListing {
   }
 
   /** Appends an entry; `type` is S_IF* bits as in st_mode. */
-  push(name: string, ino: number, type: number): void {
+  push(name: string, ino: number, type: number, cookie: number): void {
     const nameBytes = Buffer.byteLength(name);
     if (nameBytes > nameScratch.length) nameScratch = Buffer.allocUnsafe(nameBytes);
     nameScratch.write(name, 0, nameBytes, 'utf8');
-    this.pushRecord(nameScratch, 0, nameBytes, ino % TWO_32, Math.floor(ino / TWO_32), (type & S_IFMT) >>> 12);
+    const dtype = (type & S_IFMT) >>> 12;
+    this.pushRecord(nameScratch, 0, nameBytes, ino % TWO_32, Math.floor(ino / TWO_32), cookie % TWO_32, Math.floor(cookie / TWO_32), dtype);
+  }
+
+  /** For a directory held in memory: '.' and '..' at cookies 1 and 2, those that come after `from`. */
+  pushDots(from: bigint, selfIno: number, parentIno: number): void {
+    if (from < 1n) this.push('.', selfIno, S_IFDIR, 1);
+    if (from < 2n) this.push('..', parentIno, S_IFDIR, 2);
   }
 
   /** Room for one more record ending at `recordEnd`. */
@@ -119,6 +140,37 @@ export class DirListing {
       else hi = mid - 1;
     }
     return lo;
+  }
+
+  /**
+   * The index of the entry after the one whose cookie is `cookie`, or -1 if no entry has it. Looks
+   * back from `near` first: a reader that resumes inside the page it was sent last (its buffer
+   * filled midway) names a cookie just before it.
+   */
+  indexAfter(cookie: bigint, near: number): number {
+    const low = Number(cookie & 0xffffffffn);
+    const high = Number(cookie >> 32n);
+    const w = this.words;
+    const matches = (k: number): boolean => {
+      const i = this.start(k) >> 2;
+      return w[i + 2] === low && w[i + 3] === high;
+    };
+    for (let k = Math.min(near, this.count) - 1; k >= 0; k--) if (matches(k)) return k + 1;
+    for (let k = Math.max(near, 0); k < this.count; k++) if (matches(k)) return k + 1;
+    return -1;
+  }
+
+  /** Entry k's cookie. */
+  cookie(k: number): bigint {
+    return this.records.readBigUInt64LE(this.start(k) + 8);
+  }
+
+  /** Entry k is '.' or '..'. */
+  isDot(k: number): boolean {
+    const at = this.start(k) + DIRENT_SIZE;
+    const n = this.nameBytes(k);
+    const r = this.records;
+    return r[at] === 46 && (n === 1 || (n === 2 && r[at + 1] === 46));
   }
 
   nameBytes(k: number): number {

@@ -143,8 +143,11 @@ export interface Vfs {
   listxattr(ctx: OpContext, path: string): MaybePromise<string[]>;
   removexattr(ctx: OpContext, path: string, name: string): MaybePromise<void>;
   opendir(ctx: OpContext, path: string): MaybePromise<OpenResult>;
-  /** The whole directory, without '.' and '..'; the node table pages it. */
-  readdir(ctx: OpContext, path: string, fh: number): MaybePromise<DirListing>;
+  /**
+   * The directory from after cookie `from` (0: the whole of it, '.' and '..' included) to its end;
+   * the handle pages it. Cookies must stay valid while the directory changes (see DirListing).
+   */
+  readdir(ctx: OpContext, path: string, fh: number, from: bigint): MaybePromise<DirListing>;
   releasedir(ctx: OpContext, path: string, fh: number): MaybePromise<void>;
   fsyncdir(ctx: OpContext, path: string, fh: number, datasync: boolean): MaybePromise<void>;
   access(ctx: OpContext, path: string, mask: number): MaybePromise<void>;

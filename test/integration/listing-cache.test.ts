@@ -1,12 +1,15 @@
 // The kernel keeps a directory's listing (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE) and
 // answers later readdirs from it, until the directory changes through the mount
 // or its new mtime is seen; `cache: direct` and a rule that acts on readdir
-// make every listing reach the daemon again.
+// make every listing reach the daemon again. When the kernel drops its copy
+// in the middle of a reader's pass, that reader goes on from the daemon, after
+// the last name it was given, whatever was removed meanwhile.
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withMount, withTempDir, writeConfig } from '../helpers/mount.ts';
+import { py } from '../helpers/run.ts';
 import { ctlJson } from './layers-support.ts';
 
 /** Caches that outlast the test: nothing but a change through the mount can refresh the kernel's copy. */
@@ -77,3 +80,38 @@ test('a readdir rule added at run time acts on a directory listed before, and on
     });
   });
 });
+
+/**
+ * Removes every entry of `dir` while listing it (as rm -r does), after a first listing that the kernel
+ * keeps; midway it makes the kernel drop its copy of the listing (as memory pressure would), so the
+ * rest of the pass comes from the daemon, asked to go on after the last name the kernel handed out.
+ * Prints how many it removed and how many are left.
+ */
+const removeWhileListing = (dir: string): string => `
+import os
+d = ${JSON.stringify(dir)}
+os.listdir(d)
+removed = 0
+with os.scandir(d) as it:
+    for e in it:
+        os.unlink(e.path)
+        removed += 1
+        if removed == 1500:
+            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+print(removed, len(os.listdir(d)))
+`;
+
+for (const backend of ['passthrough', 'memory:1GiB']) {
+  test(`${backend}: a reader removing what it lists misses no name when the kernel drops its copy midway`, () =>
+    withTempDir('listing-back', (back) =>
+      withMount(['--backend', backend === 'passthrough' ? `passthrough:${back}` : backend, ...LONG], async (mnt) => {
+        const d = join(mnt, 'many');
+        mkdirSync(d);
+        for (let i = 0; i < 5000; i++) writeFileSync(join(d, `f${i}`), '');
+        assert.equal(py(removeWhileListing(d)), '5000 0', 'every name listed once and removed');
+        rmSync(d, { recursive: true });
+      }),
+    ));
+}

@@ -1,9 +1,10 @@
-// The packed listing's records are exactly what DirentWriter writes entry by
-// entry, and a READDIR page takes the longest run of whole records that fits.
+// A listing holds the fuse_dirent records READDIR sends, each carrying the
+// cookie its maker gave; a READDIR page is the longest run of whole records
+// that fits, and a cookie finds the entry after it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DirentWriter } from '../../src/fuse/replies.ts';
-import { DirListing, DOT_ENTRIES } from '../../src/vfs/dir-listing.ts';
+import { DirListing, FIRST_ENTRY_COOKIE } from '../../src/vfs/dir-listing.ts';
+import { DirEntries } from '../../src/vfs/dir-entries.ts';
 
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
@@ -14,27 +15,40 @@ const ENTRIES = [
   { name: 'x'.repeat(255), ino: 2 ** 52, type: S_IFREG },
 ];
 
-test('records match DirentWriter byte for byte, from names as strings or as bytes', () => {
+test('records from names as strings or as bytes are the same fuse_dirent bytes', () => {
   const fromStrings = DirListing.of(ENTRIES);
   const fromBytes = new DirListing(1); // grows as it goes
-  for (const e of ENTRIES) {
+  ENTRIES.forEach((e, k) => {
     const b = Buffer.concat([Buffer.from('pad'), Buffer.from(e.name)]);
-    fromBytes.pushRecord(b, 3, b.length, e.ino % 2 ** 32, Math.floor(e.ino / 2 ** 32), e.type >>> 12);
-  }
-  const expected = new DirentWriter(4096, Buffer.alloc(16 + 4096, 0xff));
-  ENTRIES.forEach((e, k) => expected.add(fromStrings, k, e.ino, k + DOT_ENTRIES + 1, e.type));
-  const want = expected.finish().subarray(16);
+    const cookie = FIRST_ENTRY_COOKIE + k;
+    fromBytes.pushRecord(b, 3, b.length, e.ino % 2 ** 32, Math.floor(e.ino / 2 ** 32), cookie, 0, e.type >>> 12);
+  });
   for (const l of [fromStrings, fromBytes]) {
-    assert.deepEqual(l.bytes.subarray(0, l.start(l.length)), want);
     assert.deepEqual(l.toArray(), ENTRIES);
+    const b = l.bytes;
+    assert.equal(b.readBigUInt64LE(0), 2n ** 34n + 1n, 'ino');
+    assert.equal(b.readBigUInt64LE(8), BigInt(FIRST_ENTRY_COOKIE), 'off: the cookie');
+    assert.equal(b.readUInt32LE(16), 1, 'namelen');
+    assert.equal(b.readUInt32LE(20), 4, 'type: DT_DIR');
+    assert.equal(b.toString('utf8', 24, 25), 'a');
+    assert.ok(
+      b.subarray(25, 32).every((x) => x === 0),
+      'padding',
+    );
+    assert.equal(b.readUInt32LE(32 + 16), 5, 'namelen counts bytes');
+    assert.equal(l.start(4), 32 + 32 + 32 + 280);
   }
+  assert.deepEqual(fromStrings.bytes.subarray(0, 376), fromBytes.bytes.subarray(0, 376));
 });
 
-test('an inode number above 2^53 reaches the record exactly, from its two halves', () => {
+test('an inode number and a cookie above 2^53 reach the record exactly, from their two halves', () => {
   const l = new DirListing(1);
   const name = Buffer.from('big');
-  l.pushRecord(name, 0, name.length, 0xfffffffe, 0xffffffff, 8);
+  l.pushRecord(name, 0, name.length, 0xfffffffe, 0xffffffff, 0xffffffff, 0x7fffffff, 8);
   assert.equal(l.bytes.readBigUInt64LE(0), 0xfffffffffffffffen);
+  assert.equal(l.cookie(0), 0x7fffffffffffffffn);
+  assert.equal(l.indexAfter(0x7fffffffffffffffn, 0), 1);
+  assert.equal(l.indexAfter(0x7ffffffffffffffen, 0), -1, 'a cookie one below does not match');
   assert.equal(l.name(0), 'big');
 });
 
@@ -49,15 +63,36 @@ test('fitting() takes whole records only', () => {
   assert.equal(l.fitting(3, 10_000), 4);
 });
 
-test('a READDIRPLUS record made from a listing record matches one DirentWriter encodes', () => {
+test('indexAfter() finds the entry after a cookie, whichever side of the hint it is', () => {
   const l = DirListing.of(ENTRIES);
-  const entry = (buf: Buffer, at: number): void => void buf.writeUInt32LE(0xabcdef, at + 4);
-  const encoded = new DirentWriter(4096, Buffer.alloc(16 + 4096, 0xff));
-  const copied = new DirentWriter(4096, Buffer.alloc(16 + 4096, 0xee));
-  ENTRIES.forEach((e, k) => {
-    assert.ok(copied.fits(l.nameBytes(k), true));
-    encoded.add(l, k, e.ino, k + DOT_ENTRIES + 1, e.type, entry);
-    copied.addPlusRecord(entry, l.bytes, l.start(k), l.start(k + 1));
-  });
-  assert.deepEqual(copied.finish().subarray(16), encoded.finish().subarray(16));
+  for (let near = 0; near <= ENTRIES.length; near++) {
+    ENTRIES.forEach((_, k) => assert.equal(l.indexAfter(BigInt(FIRST_ENTRY_COOKIE + k), near), k + 1));
+    assert.equal(l.indexAfter(1n, near), -1);
+  }
+});
+
+test('an in-memory directory: dots at 1 and 2, entries at cookies that survive removals and replacements', () => {
+  const kids = new DirEntries<number>();
+  for (const name of ['a', 'b', 'c', 'd']) kids.set(name, 1);
+  kids.delete('b');
+  kids.set('c', 2); // replaced in place: keeps its cookie
+  kids.set('b', 3); // back again: a new cookie, after the others
+  const list = (from: bigint): string[] => {
+    const l = new DirListing();
+    l.pushDots(from, 1, 1);
+    for (const [name, v] of kids) if (kids.cookieOf(name) > from) l.push(name, v, S_IFREG, kids.cookieOf(name));
+    return l.toArray().map((e) => e.name);
+  };
+  assert.deepEqual(list(0n), ['.', '..', 'a', 'c', 'd', 'b']);
+  assert.deepEqual(list(1n), ['..', 'a', 'c', 'd', 'b']);
+  const afterA = BigInt(kids.cookieOf('a'));
+  kids.delete('a');
+  assert.deepEqual(list(afterA), ['c', 'd', 'b'], 'resuming after a removed entry skips none of the rest');
+  const l = new DirListing();
+  l.pushDots(0n, 1, 1);
+  l.push('.x', 2, S_IFREG, 3);
+  assert.deepEqual(
+    [0, 1, 2].map((k) => l.isDot(k)),
+    [true, true, false],
+  );
 });

@@ -267,8 +267,13 @@ test('bytesOut: the payload verbatim after the header room', () => {
   assert.deepEqual([...b.subarray(H)], [1, 0, 2, 0xff]);
 });
 
-/** A one-entry name source. */
-const named = (name: string): DirListing => DirListing.of([{ name, ino: 0, type: 0 }]);
+/** A listing of `entries` (name, ino, cookie, st_mode type), as a backend makes one. */
+function listing(...entries: [string, number, number, number][]): DirListing {
+  const l = new DirListing(1);
+  for (const [name, ino, cookie, type] of entries) l.push(name, ino, type, cookie);
+  return l;
+}
+const allRecords = (w: DirentWriter, l: DirListing): void => w.addRecords(l.bytes, 0, l.start(l.length));
 
 test('DirentWriter: record sizes are 24 + name, padded to 8; plus adds 128', () => {
   assert.equal(DirentWriter.recordSize(1, false), 32);
@@ -283,9 +288,7 @@ test('DirentWriter: record sizes are 24 + name, padded to 8; plus adds 128', () 
 test('DirentWriter: fuse_dirent records, byte for byte', () => {
   const w = new DirentWriter(4096);
   const snow = 'é☃'; // 2 + 3 UTF-8 bytes
-  w.add(named('a'), 0, 2 ** 34 + 1, 1, 0o040000);
-  w.add(named(snow), 0, 7, 5 * GiB, 0o100000);
-  w.add(named('exactly8'), 0, 9, 3, 0o120000);
+  allRecords(w, listing(['a', 2 ** 34 + 1, 1, 0o040000], [snow, 7, 5 * GiB, 0o100000], ['exactly8', 9, 3, 0o120000]));
   const b = w.finish();
   assert.equal(b.length, H + 32 + 32 + 32);
   checkHeaderRoom(b);
@@ -320,8 +323,9 @@ test('DirentWriter: fuse_dirent records, byte for byte', () => {
 
 test('DirentWriter: fuse_direntplus records, entry_out then dirent', () => {
   const w = new DirentWriter(4096);
-  w.add(named('f'), 0, 11, 3, 0o100000, (buf, at) => writeEntryOut(buf, at, 2 ** 33 + 9, 0, attr, 1000, 2000));
-  w.add(named('..'), 0, 1, 4, 0o040000, () => {}); // '.'/'..': the entry part stays zero
+  const l = listing(['f', 11, 3, 0o100000], ['..', 1, 4, 0o040000]);
+  w.addPlusRecord((buf, at) => writeEntryOut(buf, at, 2 ** 33 + 9, 0, attr, 1000, 2000), l.bytes, l.start(0), l.start(1));
+  w.addPlusRecord(() => {}, l.bytes, l.start(1), l.start(2)); // '.'/'..': the entry part stays zero
   const b = w.finish();
   assert.equal(b.length, H + 160 + 160);
   let at = H;
@@ -352,9 +356,9 @@ test('DirentWriter: fuse_direntplus records, entry_out then dirent', () => {
 test('DirentWriter: fits() stops at the size the kernel asked for', () => {
   const w = new DirentWriter(72); // room for 32 + 40, not a third
   assert.ok(w.fits(1, false));
-  w.add(named('a'), 0, 1, 1, 0o100000);
+  allRecords(w, listing(['a', 1, 1, 0o100000]));
   assert.ok(w.fits(9, false));
-  w.add(named('123456789'), 0, 2, 2, 0o100000);
+  allRecords(w, listing(['123456789', 2, 2, 0o100000]));
   assert.equal(w.fits(0, false), false);
   assert.equal(w.finish().length, H + 72);
 
@@ -366,9 +370,10 @@ test('DirentWriter: fits() stops at the size the kernel asked for', () => {
 test('DirentWriter: in a reused buffer, padding and unwritten entry fields are zero, not old bytes', () => {
   const dirty = Buffer.alloc(H + 4096, 0xff);
   const w = new DirentWriter(4096, dirty);
-  w.add(named('abc'), 0, 7, 1, 0o100000); // 24 + 3 bytes, padded to 32
+  allRecords(w, listing(['abc', 7, 1, 0o100000])); // 24 + 3 bytes, padded to 32
   const plus = new DirentWriter(4096, Buffer.alloc(H + 4096, 0xee));
-  plus.add(named('..'), 0, 1, 2, 0o040000, () => {}); // an entry that writes nothing
+  const dots = listing(['..', 1, 2, 0o040000]);
+  plus.addPlusRecord(() => {}, dots.bytes, 0, dots.start(1)); // an entry that writes nothing
   const b = w.finish();
   assert.ok(
     b.subarray(0, H).every((x) => x === 0),

@@ -453,7 +453,8 @@ test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () =
   for (const n of ['a', 'b', 'c']) seedFile(vfs, `/d/${n}`, n);
   await withSession(vfs, async (h) => {
     await init(h);
-    const d = readEntryOut((await h.call(Op.LOOKUP, ROOT, lookupBody('d'))).payload, 0).nodeid;
+    const dEntry = readEntryOut((await h.call(Op.LOOKUP, ROOT, lookupBody('d'))).payload, 0);
+    const d = dEntry.nodeid;
     const od = await h.call(Op.OPENDIR, d, openBody(0));
     assert.equal(od.error, 0);
     const fh = Number(od.payload.readBigUInt64LE(0));
@@ -475,7 +476,7 @@ test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () =
     );
     assert.equal(p1[0].entry!.nodeid, 0, "'.' carries no entry: the kernel must not count it");
     assert.equal(p1[1].entry!.nodeid, 0);
-    assert.equal(p1[0].ino, d, "'.' has a non-zero d_ino");
+    assert.equal(p1[0].ino, dEntry.attr.ino, "'.' carries the directory's inode number (glibc hides d_ino 0)");
     assert.equal(p1[0].type, 4, 'DT_DIR');
 
     const rest = await h.call(Op.READDIRPLUS, d, readBody(fh, 3, 4096));
@@ -540,6 +541,47 @@ test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () =
         .u64(0), // lock_owner
     );
     assert.equal(rel.error, 0);
+  });
+});
+
+test('READDIR goes on after a cookie another handle sent, past entries removed since', async () => {
+  const vfs = new ToyVfs();
+  vfs.mkdir(ctx, '/d', 0o755);
+  for (const n of ['a', 'b', 'c', 'e']) seedFile(vfs, `/d/${n}`, n);
+  await withSession(vfs, async (h) => {
+    await init(h);
+    const d = readEntryOut((await h.call(Op.LOOKUP, ROOT, lookupBody('d'))).payload, 0).nodeid;
+    const opendir = async (): Promise<number> => Number((await h.call(Op.OPENDIR, d, openBody(0))).payload.readBigUInt64LE(0));
+    const page = async (fh: number, offset: number, size = 4096): Promise<[string, number][]> =>
+      readDirents((await h.call(Op.READDIR, d, readBody(fh, offset, size))).payload, false).map((e) => [e.name, e.off]);
+
+    const first = await opendir();
+    const head = await page(first, 0, 4 * 32); // '.', '..', 'a', 'b'
+    assert.deepEqual(
+      head.map(([name]) => name),
+      ['.', '..', 'a', 'b'],
+    );
+    const afterB = head[3][1];
+    await vfs.unlink(ctx, '/d/b');
+    await vfs.unlink(ctx, '/d/c');
+    seedFile(vfs, '/d/f', 'f');
+    // What the kernel does when it drops its kept copy of the listing midway: the next page is asked of
+    // whichever handle the reader holds, after the last cookie it handed out.
+    const second = await opendir();
+    assert.deepEqual(
+      (await page(second, afterB)).map(([name]) => name),
+      ['e', 'f'],
+    );
+    assert.deepEqual(
+      (await page(first, afterB)).map(([name]) => name),
+      ['c', 'e'],
+      'the first handle goes on in the listing it took',
+    );
+    assert.deepEqual(
+      (await page(first, head[2][1])).map(([name]) => name),
+      ['b', 'c', 'e'],
+      'and seeks back in it',
+    );
   });
 });
 

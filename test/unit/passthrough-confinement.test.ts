@@ -222,7 +222,7 @@ function hammer(dir: string, secretIno: number, buf: Buffer, tally: { ok: number
   attempt(() => {
     const { fh } = sync(vfs.opendir(rootCtx, dir));
     try {
-      const names = sync(vfs.readdir(rootCtx, dir, fh))
+      const names = sync(vfs.readdir(rootCtx, dir, fh, 0n))
         .toArray()
         .map((e) => e.name);
       assert.ok(!names.includes('outside-only'), 'readdir listed the outside directory');

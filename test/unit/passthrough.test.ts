@@ -219,16 +219,27 @@ describe('passthrough: directories and names', () => {
     vfs.mkdir(rootCtx, '/big/sub', 0o700);
     fs.symlinkSync('file-1', join(dir, 'link'));
     const d = sync(vfs.opendir(rootCtx, '/big'));
-    const entries = sync(vfs.readdir(rootCtx, '/big', d.fh)).toArray();
-    assert.equal(entries.length, 10_002);
+    const listing = sync(vfs.readdir(rootCtx, '/big', d.fh, 0n));
+    const entries = listing.toArray();
+    assert.equal(entries.length, 10_004);
     const byName = new Map(entries.map((e) => [e.name, e]));
-    assert.ok(!byName.has('.') && !byName.has('..'));
+    assert.equal(byName.get('.')?.ino, fs.statSync(dir).ino, "the backing directory's own '.' and '..'");
+    assert.equal(byName.get('..')?.type, S_IFDIR);
     for (let i = 0; i < 10_000; i++) assert.equal(byName.get(`file-${i}`)?.type, S_IFREG);
     assert.equal(byName.get('sub')?.type, S_IFDIR);
     assert.equal(byName.get('link')?.type, S_IFLNK);
     assert.equal(byName.get('file-42')?.ino, fs.statSync(join(dir, 'file-42')).ino);
-    // Every call lists from the start.
-    assert.equal(sync(vfs.readdir(rootCtx, '/big', d.fh)).length, 10_002);
+    // From 0: every call lists from the start; from a cookie: what comes after it, even once that entry is gone.
+    assert.equal(sync(vfs.readdir(rootCtx, '/big', d.fh, 0n)).length, 10_004);
+    const k = entries.findIndex((e) => e.name === 'file-5000');
+    const after = entries.slice(k + 1).map((e) => e.name);
+    fs.unlinkSync(join(dir, 'file-5000'));
+    const rest = sync(vfs.readdir(rootCtx, '/big', d.fh, listing.cookie(k)));
+    assert.deepEqual(
+      rest.toArray().map((e) => e.name),
+      after,
+    );
+    fs.closeSync(fs.openSync(join(dir, 'file-5000'), 'w'));
     vfs.releasedir(rootCtx, '/big', d.fh);
     assert.equal(
       code(() => vfs.rmdir(rootCtx, '/big')),
