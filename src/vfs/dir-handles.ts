@@ -101,6 +101,8 @@ export class DirHandles {
     const listed = this.vfs.readdir(ctx, node.path, d.fh, from);
     const keep = (list: DirListing): MaybePromise<Reply> => {
       d.entries = list;
+      d.resumeAt = 0; // the new listing starts after `from`
+      d.resumeCookie = from;
       return this.fill(ctx, d, 0, req.size, plus, attrs);
     };
     return listed instanceof Promise ? listed.then(keep) : keep(listed);

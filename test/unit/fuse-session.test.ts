@@ -572,6 +572,9 @@ test('READDIR goes on after a cookie another handle sent, past entries removed s
       (await page(second, afterB)).map(([name]) => name),
       ['e', 'f'],
     );
+    const [, afterF] = (await page(second, afterB)).at(-1)!;
+    assert.deepEqual(await page(second, 1000), [], 'after a cookie past the end: nothing');
+    assert.deepEqual(await page(second, afterF), [], 'and after the last: nothing, not what the listing before held');
     assert.deepEqual(
       (await page(first, afterB)).map(([name]) => name),
       ['c', 'e'],
