@@ -98,14 +98,10 @@ const dents32 = new Uint32Array(dents.buffer, dents.byteOffset, dents.length / 4
 const dents16 = new Uint16Array(dents.buffer, dents.byteOffset, dents.length / 2);
 
 /**
- * The whole directory behind `fd`, from its start, without '.' and '..'.
- * Read from the fd itself, so it lists the directory that was opened,
- * wherever names have moved since.
- */
-/**
  * The directory `fd` from after cookie `from` (0: from the start, '.' and '..' included) to its end, with
  * the backing filesystem's own cookies: they stay valid as the directory changes, which positions a
- * listing of ours could not (see DirListing).
+ * listing of ours could not (see DirListing). Read from the fd itself, so it lists the directory that
+ * was opened, wherever names have moved since.
  */
 export function listDir(fd: number, from: bigint): DirListing {
   check(at.lseek(fd, from, at.SEEK_SET));
@@ -113,22 +109,46 @@ export function listDir(fd: number, from: bigint): DirListing {
   for (;;) {
     const n = check(at.getdents64(fd, dents));
     if (n === 0) return listing;
-    for (let off = 0; off < n;) {
-      const reclen = dents16[(off + 16) >> 1];
-      const nameStart = off + 19;
-      // The name is NUL-terminated, and the record is padded to 8 bytes after that NUL with whatever
-      // the buffer held before: so the NUL is the first zero in the record's last 8 bytes that
-      // follows the name's start (a name has no zero bytes). Scanning only those keeps the loop short
-      // for long names, and the listing runs mostly as unoptimised code.
-      const recEnd = off + reclen;
-      let nameEnd = recEnd - 8 > nameStart ? recEnd - 8 : nameStart;
-      while (nameEnd < recEnd && dents[nameEnd] !== 0) nameEnd++;
-      const w = off >> 2;
-      listing.pushRecord(dents, nameStart, nameEnd, dents32[w], dents32[w + 1], dents32[w + 2], dents32[w + 3], dents[off + 18]);
-      off = recEnd;
-    }
+    appendDents(listing, n);
   }
 }
+
+/** Appends the linux_dirent64 records in the first `n` bytes of `dents`. */
+function appendDents(listing: DirListing, n: number): void {
+  for (let off = 0; off < n;) {
+    const reclen = dents16[(off + 16) >> 1];
+    const nameStart = off + 19;
+    // The name is NUL-terminated, and the record is padded to 8 bytes after that NUL with whatever
+    // the buffer held before: so the NUL is the first zero in the record's last 8 bytes that
+    // follows the name's start (a name has no zero bytes). Scanning only those keeps the loop short
+    // for long names, and the listing runs mostly as unoptimised code.
+    const recEnd = off + reclen;
+    let nameEnd = recEnd - 8 > nameStart ? recEnd - 8 : nameStart;
+    while (nameEnd < recEnd && dents[nameEnd] !== 0) nameEnd++;
+    const w = off >> 2;
+    listing.pushRecord(dents, nameStart, nameEnd, dents32[w], dents32[w + 1], dents32[w + 2], dents32[w + 3], dents[off + 18]);
+    off = recEnd;
+  }
+}
+
+/**
+ * Runs the record loop over made-up records until V8 has compiled it. Otherwise a daemon's first
+ * listing of a large directory runs it as bytecode, and waits for the compiler threads on a small
+ * machine (bench/RESULTS.md item 29).
+ */
+export function warmUpListing(): void {
+  const RECORD = 32; // 19 bytes of header, an 8-byte name, its NUL, padding
+  let n = 0;
+  for (let i = 0; n + RECORD <= dents.length; i++, n += RECORD) {
+    dents.fill(0, n, n + RECORD);
+    dents32[(n >> 2) + 2] = i + 1; // d_off
+    dents16[(n + 16) >> 1] = RECORD;
+    dents[n + 18] = 8; // DT_REG
+    dents.write(`w${String(i).padStart(7, '0')}`, n + 19, 'latin1');
+  }
+  for (let pass = 0; pass < WARM_UP_PASSES; pass++) appendDents(new DirListing(256), n);
+}
+const WARM_UP_PASSES = 8;
 
 // fsync can take seconds on a busy disk: run it on the libuv pool.
 export function syncFd(fd: number, datasync: boolean): Promise<void> {

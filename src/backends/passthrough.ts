@@ -23,6 +23,7 @@ import {
   isRoot,
   leafOf,
   listDir,
+  warmUpListing,
   relative,
   statfsResult,
   statxAttr,
@@ -582,5 +583,6 @@ export function createPassthrough(root: string): Vfs {
   } catch {
     // Worker threads cannot change the umask; the main thread's applies.
   }
+  warmUpListing();
   return new PassthroughFs(root);
 }
