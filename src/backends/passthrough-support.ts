@@ -121,7 +121,7 @@ function appendDents(listing: DirListing, n: number): void {
     // The name is NUL-terminated, and the record is padded to 8 bytes after that NUL with whatever
     // the buffer held before: so the NUL is the first zero in the record's last 8 bytes that
     // follows the name's start (a name has no zero bytes). Scanning only those keeps the loop short
-    // for long names, and the listing runs mostly as unoptimised code.
+    // for long names.
     const recEnd = off + reclen;
     let nameEnd = recEnd - 8 > nameStart ? recEnd - 8 : nameStart;
     while (nameEnd < recEnd && dents[nameEnd] !== 0) nameEnd++;
@@ -146,7 +146,11 @@ export function warmUpListing(): void {
     dents[n + 18] = 8; // DT_REG
     dents.write(`w${String(i).padStart(7, '0')}`, n + 19, 'latin1');
   }
-  for (let pass = 0; pass < WARM_UP_PASSES; pass++) appendDents(new DirListing(256), n);
+  const listing = new DirListing(n / RECORD);
+  for (let pass = 0; pass < WARM_UP_PASSES; pass++) {
+    listing.clear();
+    appendDents(listing, n);
+  }
 }
 const WARM_UP_PASSES = 8;
 

@@ -47,6 +47,12 @@ export class DirListing {
     return l;
   }
 
+  /** Empties the listing and keeps its room, for a loop that lists again and again. */
+  clear(): void {
+    this.count = 0;
+    this.used = 0;
+  }
+
   get length(): number {
     return this.count;
   }
