@@ -366,13 +366,7 @@ export class Tree<D> {
     const kids = dir.children;
     if (kids === null) throw new FsError(ENOTDIR);
     if (dir.nlink === 0) return new DirListing(0); // removed: not even '.' and '..', as on Linux
-    const out = new DirListing(kids.size + 2);
-    out.pushDots(from, dir.ino, (dir.parent ?? dir).ino);
-    for (const [name, node] of kids) {
-      const cookie = kids.cookieOf(name);
-      if (cookie > from) out.push(name, node.ino, node.mode, cookie);
-    }
-    return out;
+    return kids.list(from, dir.ino, (dir.parent ?? dir).ino);
   }
 
   setxattr(node: Inode<D>, name: string, value: Buffer, flags: number): void {

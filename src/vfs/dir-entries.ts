@@ -3,9 +3,13 @@
 // a name keeps its cookie while it exists (replacing its inode keeps its place
 // in the Map too), so Map order is cookie order and a reader resuming after a
 // removed entry neither skips nor repeats the others, as on a disk filesystem.
-import { FIRST_ENTRY_COOKIE } from './dir-listing.ts';
+import { DirListing } from './dir-listing.ts';
 
-export class DirEntries<V> extends Map<string, V> {
+const S_IFDIR = 0o040000;
+/** '.' and '..' are cookies 1 and 2; entries count on from here. */
+const FIRST_ENTRY_COOKIE = 3;
+
+export class DirEntries<V extends { readonly ino: number; readonly mode: number }> extends Map<string, V> {
   private readonly cookies = new Map<string, number>();
   private nextCookie = FIRST_ENTRY_COOKIE;
 
@@ -24,8 +28,15 @@ export class DirEntries<V> extends Map<string, V> {
     super.clear();
   }
 
-  /** The cookie READDIR resumes after, for an entry in the Map. */
-  cookieOf(name: string): number {
-    return this.cookies.get(name)!;
+  /** What READDIR sends from after cookie `from` (0: all): '.' and '..', then the entries in cookie order. */
+  list(from: bigint, selfIno: number, parentIno: number): DirListing {
+    const out = new DirListing(this.size + 2);
+    if (from < 1n) out.push('.', selfIno, S_IFDIR, 1);
+    if (from < 2n) out.push('..', parentIno, S_IFDIR, 2);
+    for (const [name, v] of this) {
+      const cookie = this.cookies.get(name)!;
+      if (cookie > from) out.push(name, v.ino, v.mode, cookie);
+    }
+    return out;
   }
 }

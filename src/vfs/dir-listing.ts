@@ -13,11 +13,8 @@ const TWO_32 = 2 ** 32;
  * A record's offset is its cookie: the position READDIR resumes after it. Cookies come from whoever
  * made the listing (the backing filesystem's d_off, or DirEntries) and must stay valid as the directory
  * changes, because the kernel keeps listings across opens (FOPEN_CACHE_DIR) and, when it drops its
- * copy midway, asks any handle to go on after a cookie another handle sent. A directory held in memory
- * numbers '.' and '..' 1 and 2 and its entries from FIRST_ENTRY_COOKIE.
+ * copy midway, asks any handle to go on after a cookie another handle sent.
  */
-export const FIRST_ENTRY_COOKIE = 3;
-const S_IFDIR = 0o040000;
 
 /** Where push() encodes a name before appending it. */
 let nameScratch = Buffer.allocUnsafe(1024);
@@ -39,14 +36,6 @@ export class DirListing {
     this.ends = new Uint32Array(n);
   }
 
-  /** Entries with cookies FIRST_ENTRY_COOKIE, FIRST_ENTRY_COOKIE + 1, ... */
-  static of(entries: Iterable<DirEntry>): DirListing {
-    const l = new DirListing();
-    let cookie = FIRST_ENTRY_COOKIE;
-    for (const e of entries) l.push(e.name, e.ino, e.type, cookie++);
-    return l;
-  }
-
   /** Empties the listing and keeps its room, for a loop that lists again and again. */
   clear(): void {
     this.count = 0;
@@ -61,7 +50,7 @@ export class DirListing {
    * Appends an entry whose name is `src[start, end)`, inode number `inoLow + inoHigh * 2^32` and
    * cookie `offLow + offHigh * 2^32` (the halves as the kernel wrote them, so no 64-bit number passes
    * through a double), `dtype` a DT_* value. One method with no calls on its common path: a listing
-   * runs rarely, so mostly as unoptimised code, where every call costs.
+   * runs rarely, so often as unoptimised code, where every call costs.
    */
   pushRecord(
     src: Uint8Array,
@@ -102,12 +91,6 @@ export class DirListing {
     nameScratch.write(name, 0, nameBytes, 'utf8');
     const dtype = (type & S_IFMT) >>> 12;
     this.pushRecord(nameScratch, 0, nameBytes, ino % TWO_32, Math.floor(ino / TWO_32), cookie % TWO_32, Math.floor(cookie / TWO_32), dtype);
-  }
-
-  /** For a directory held in memory: '.' and '..' at cookies 1 and 2, those that come after `from`. */
-  pushDots(from: bigint, selfIno: number, parentIno: number): void {
-    if (from < 1n) this.push('.', selfIno, S_IFDIR, 1);
-    if (from < 2n) this.push('..', parentIno, S_IFDIR, 2);
   }
 
   /** Room for one more record ending at `recordEnd`. */

@@ -150,8 +150,17 @@ describe('namespace', () => {
     assert.equal(new Set(list.map((e) => e.name)).size, 10_000);
     assert.equal(new Set(list.map((e) => e.ino)).size, 10_000);
     assert.equal(fs.getattr(ctx, '/big/entry-9999').ino, list.find((e) => e.name === 'entry-9999')!.ino);
+    const open = fs.opendir(ctx, '/big').fh;
+    const before = fs.readdir(ctx, '/big', open, 0n);
     for (let i = 0; i < 10_000; i += 2) fs.unlink(ctx, `/big/entry-${i}`);
     assert.equal(fs.readdir(ctx, '/big', fs.opendir(ctx, '/big').fh, 0n).length, 2 + 5_000);
+    // Going on after entry-5000 (removed since): entry-5001 and the odd ones after it, none skipped.
+    const k = before.toArray().findIndex((e) => e.name === 'entry-5000');
+    assert.deepEqual(
+      withoutDots(fs.readdir(ctx, '/big', open, before.cookie(k))).map((e) => e.name),
+      Array.from({ length: 2_500 }, (_, i) => `entry-${5001 + 2 * i}`),
+    );
+    fs.releasedir(ctx, '/big', open);
     assert.equal(fs.statfs(ctx, '/').ffree, 1_000_000 - 2 - 5_000);
   });
 
