@@ -13,6 +13,7 @@ export const S_IFLNK = 0o120000;
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
 export const STATX_TYPE = 1;
+export const STATX_MODE = 2;
 
 export function check(r: number): number {
   if (r < 0) throw new FsError(-r);
@@ -52,8 +53,12 @@ export function statxAttr(): Attr {
   };
 }
 
+export function statxMode(): number {
+  return at.statxBuf.readUInt16LE(28);
+}
+
 export function statxType(): number {
-  return at.statxBuf.readUInt16LE(28) & S_IFMT;
+  return statxMode() & S_IFMT;
 }
 
 export function isRoot(path: string): boolean {

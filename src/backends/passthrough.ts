@@ -18,6 +18,7 @@ import {
   S_IFREG,
   S_ISGID,
   S_ISUID,
+  STATX_MODE,
   STATX_TYPE,
   check,
   isRoot,
@@ -27,6 +28,7 @@ import {
   relative,
   statfsResult,
   statxAttr,
+  statxMode,
   statxType,
   syncFd,
 } from './passthrough-support.ts';
@@ -165,8 +167,8 @@ export class PassthroughFs implements Vfs {
    */
   private giveAway(ctx: OpContext, dirfd: number, fd: number, mode: number): void {
     let gid = ctx.gid;
-    check(at.statx(dirfd, '', at.AT_EMPTY_PATH, STATX_TYPE | 0x2 /* STATX_MODE */));
-    if (at.statxBuf.readUInt16LE(28) & S_ISGID) gid = -1;
+    check(at.statx(dirfd, '', at.AT_EMPTY_PATH, STATX_TYPE | STATX_MODE));
+    if (statxMode() & S_ISGID) gid = -1;
     check(at.fchownat(fd, '', ctx.uid, gid, at.AT_EMPTY_PATH));
     // chown clears set-id bits on non-directories; the caller asked for them.
     if (mode & (S_ISUID | S_ISGID) && (mode & S_IFMT) !== S_IFDIR) {
@@ -340,7 +342,7 @@ export class PassthroughFs implements Vfs {
 
   open(_ctx: OpContext, path: string, flags: number): OpenResult {
     const fd = this.openRegular(this.dirOf(path), leafOf(path), flags & CALLER_FLAGS);
-    return { fh: fd, backingFd: fd, noFlush: this.closesQuietly() };
+    return { fh: fd, backingFd: fd, mode: statxMode(), noFlush: this.closesQuietly() };
   }
 
   /**
@@ -357,7 +359,7 @@ export class PassthroughFs implements Vfs {
     if (this.procFd >= 0) {
       const pin = this.resolve(dirfd, rel, at.O_PATH | at.O_NOFOLLOW | at.O_CLOEXEC);
       try {
-        check(at.statx(pin, '', at.AT_EMPTY_PATH, STATX_TYPE));
+        check(at.statx(pin, '', at.AT_EMPTY_PATH, STATX_TYPE | STATX_MODE));
         notRegular(statxType());
         return check(at.openat2(this.procFd, String(pin), flags | at.O_CLOEXEC | at.O_NOCTTY, 0, 0));
       } finally {
@@ -366,7 +368,7 @@ export class PassthroughFs implements Vfs {
     }
     // No /proc: open by name without blocking on a FIFO, and check afterwards.
     const fd = this.resolve(dirfd, rel, flags | at.O_NONBLOCK | at.O_NOFOLLOW | at.O_CLOEXEC | at.O_NOCTTY);
-    const r = at.statx(fd, '', at.AT_EMPTY_PATH, STATX_TYPE);
+    const r = at.statx(fd, '', at.AT_EMPTY_PATH, STATX_TYPE | STATX_MODE);
     const type = statxType();
     if (r >= 0 && type === S_IFREG) return fd;
     close(fd);

@@ -133,6 +133,11 @@ export const FATTR_LOCKOWNER = 1 << 9;
 export const FATTR_CTIME = 1 << 10;
 export const FATTR_KILL_SUIDGID = 1 << 11;
 
+// fuse_write_in.write_flags, fuse_open_in/fuse_create_in.open_flags: with HANDLE_KILLPRIV_V2, the
+// caller lacks CAP_FSETID, so the server must clear setuid/setgid (see vfs/bridge.ts).
+export const FUSE_WRITE_KILL_SUIDGID = 1 << 2;
+export const FUSE_OPEN_KILL_SUIDGID = 1 << 0;
+
 export const FUSE_GETATTR_FH = 1 << 0;
 export const FUSE_FSYNC_FDATASYNC = 1 << 0;
 /** Interrupt requests carry this bit in their unique id. */

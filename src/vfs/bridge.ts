@@ -8,6 +8,7 @@ import {
   FATTR_CTIME,
   FATTR_FH,
   FATTR_GID,
+  FATTR_KILL_SUIDGID,
   FATTR_MODE,
   FATTR_MTIME,
   FATTR_MTIME_NOW,
@@ -19,6 +20,8 @@ import {
   FOPEN_PASSTHROUGH,
   FUSE_FSYNC_FDATASYNC,
   FUSE_GETATTR_FH,
+  FUSE_OPEN_KILL_SUIDGID,
+  FUSE_WRITE_KILL_SUIDGID,
   OUT_HEADER_SIZE,
 } from '../fuse/abi.ts';
 import { backingClose, backingOpen } from '../fuse/backing.ts';
@@ -45,8 +48,9 @@ import { SlotTable } from '../util/slot-table.ts';
 import { DirHandles } from './dir-handles.ts';
 import { EBADF, EINVAL, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from './errors.ts';
 import { negotiateInit, type InitSettings } from './init.ts';
+import { S_ISGID, S_ISUID, setIdBits } from './set-id.ts';
 import { childPath, NodeTable, type Node } from './node-table.ts';
-import type { Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
+import type { Attr, AttrChanges, CreateResult, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 
 export interface BridgeOptions extends InitSettings {
   /** How long the kernel may cache names and attributes, in ms. */
@@ -90,7 +94,7 @@ class RequestContext implements OpContext {
   }
 }
 
-function then<T>(value: MaybePromise<T>, f: (v: T) => Reply): MaybePromise<Reply> {
+function then<T, R = Reply>(value: MaybePromise<T>, f: (v: T) => MaybePromise<R>): MaybePromise<R> {
   return value instanceof Promise ? value.then(f) : f(value);
 }
 
@@ -148,6 +152,14 @@ export class FuseBridge {
     return f;
   }
 
+  /** Clears the set-id bits a flagged write or truncating open takes away; the new attributes, or undefined if there were none. */
+  private dropSetId(ctx: OpContext, path: string, fh: number): MaybePromise<Attr | undefined> {
+    return then(this.vfs.getattr(ctx, path, fh), (a) => {
+      const bits = setIdBits(a.mode, a.gid, ctx, false);
+      return bits === 0 ? undefined : this.vfs.setattr(ctx, path, { mode: a.mode & 0o7777 & ~bits }, fh);
+    });
+  }
+
   /** An open handle of a node that left the namespace, to keep fstat/fchmod working. */
   private handleOf(node: Node): number | undefined {
     if (!node.detached || node.openHandles === 0) return undefined;
@@ -167,8 +179,11 @@ export class FuseBridge {
     if (res.directIo || this.options.directIo) flags |= FOPEN_DIRECT_IO;
     else if (node.backingId > 0) backingId = this.acquireBacking(node, -1);
     // The kernel refuses passthrough for an inode already open through the daemon (and the reverse).
+    // A set-id file goes through the daemon: a passed-through write would never show us the write
+    // whose flag says to clear the bits (vfs/set-id.ts), and the daemon's own writes keep them.
     else if (this.passthrough && res.backingFd !== undefined && node.openHandles === 0) {
-      backingId = this.acquireBacking(node, res.backingFd);
+      const mode = created?.mode ?? res.mode;
+      if (mode !== undefined && (mode & (S_ISUID | S_ISGID)) === 0) backingId = this.acquireBacking(node, res.backingFd);
     }
     if (res.noFlush) flags |= FOPEN_NOFLUSH;
     if (backingId > 0) flags |= FOPEN_PASSTHROUGH;
@@ -279,7 +294,16 @@ export class FuseBridge {
       SETATTR: (h, req) => {
         const node = nodes.get(h.nodeid);
         const fh = req.valid & FATTR_FH ? this.files.get(req.fh)?.fh : this.handleOf(node);
-        return then(vfs.setattr(this.ctx(h), node.path, this.changes(req), fh), (a) => attrOut(a, o.attrTimeoutMs));
+        const ctx = this.ctx(h);
+        const changes = this.changes(req);
+        const apply = (): MaybePromise<Reply> => then(vfs.setattr(ctx, node.path, changes, fh), (a) => attrOut(a, o.attrTimeoutMs));
+        // A chown, or a truncation by a caller without CAP_FSETID: the set-id bits go in the same change.
+        if (!(req.valid & FATTR_KILL_SUIDGID) || changes.mode !== undefined) return apply();
+        return then(vfs.getattr(ctx, node.path, fh), (a) => {
+          const bits = setIdBits(a.mode, a.gid, ctx, (req.valid & (FATTR_UID | FATTR_GID)) !== 0);
+          if (bits !== 0) changes.mode = a.mode & 0o7777 & ~bits;
+          return apply();
+        });
       },
       READLINK: (h) => then(vfs.readlink(this.ctx(h), nodes.get(h.nodeid).path), (t) => bytesOut(Buffer.from(t))),
       SYMLINK: (h, { name, target }) => {
@@ -318,16 +342,25 @@ export class FuseBridge {
           return this.entry(parent, name, a);
         });
       },
-      OPEN: (h, { flags }) => {
+      OPEN: (h, { flags, openFlags }) => {
         const node = nodes.get(h.nodeid);
-        return then(vfs.open(this.ctx(h), node.path, flags), (res) => this.opened(node, res));
+        const ctx = this.ctx(h);
+        return then(vfs.open(ctx, node.path, flags), (res) => {
+          if (!(openFlags & FUSE_OPEN_KILL_SUIDGID)) return this.opened(node, res);
+          return then(this.dropSetId(ctx, node.path, res.fh), (a) => this.opened(node, a ? { ...res, mode: a.mode } : res));
+        });
       },
-      CREATE: (h, { name, flags, mode }) => {
+      CREATE: (h, { name, flags, mode, openFlags }) => {
         const parent = nodes.get(h.nodeid);
         const path = pathIn(parent, name);
-        return then(vfs.create(this.ctx(h), path, flags, mode), (res) =>
-          this.opened(nodes.learn(parent, name, res.attr.ino, res.attr.mode, res.attr.nlink), res, res.attr),
-        );
+        const ctx = this.ctx(h);
+        const learned = (res: CreateResult): Reply =>
+          this.opened(nodes.learn(parent, name, res.attr.ino, res.attr.mode, res.attr.nlink), res, res.attr);
+        return then(vfs.create(ctx, path, flags, mode), (res) => {
+          // O_TRUNC of a file that existed after all, by a caller without CAP_FSETID.
+          if (!(openFlags & FUSE_OPEN_KILL_SUIDGID)) return learned(res);
+          return then(this.dropSetId(ctx, path, res.fh), (a) => learned(a ? { ...res, attr: a } : res));
+        });
       },
       READ: (h, { fh, offset, size: asked }) => {
         const f = this.file(fh);
@@ -338,9 +371,13 @@ export class FuseBridge {
           n >= size ? buf : buf.subarray(0, OUT_HEADER_SIZE + n),
         );
       },
-      WRITE: (h, { fh, offset, data }) => {
+      WRITE: (h, { fh, offset, data, writeFlags }) => {
         const f = this.file(fh);
-        return then(vfs.write(this.ctx(h), f.node.path, f.fh, data, offset), writeOut);
+        const ctx = this.ctx(h);
+        const write = (): MaybePromise<Reply> => then(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
+        // Cleared before the data goes in, as the kernel's file_remove_privs() does.
+        if (writeFlags & FUSE_WRITE_KILL_SUIDGID) return then(this.dropSetId(ctx, f.node.path, f.fh), write);
+        return write();
       },
       FLUSH: (h, { fh }) => {
         const f = this.file(fh);

@@ -94,6 +94,8 @@ export interface OpenResult {
   keepCache?: boolean;
   /** Backing file descriptor for kernel passthrough, when the backend has one. */
   backingFd?: number;
+  /** The file's st_mode when it was opened, if the backend knows it (kernel passthrough needs it). */
+  mode?: number;
   /** Closing this file can report nothing, so the kernel need not send FLUSH (FOPEN_NOFLUSH). */
   noFlush?: boolean;
   /**

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import {
   appendFileSync,
   chmodSync,
+  chownSync,
   closeSync,
   constants,
   copyFileSync,
@@ -641,6 +642,66 @@ print(os.read(fd, 100).decode(), st.st_nlink, st.st_size, oct(os.fstat(fd).st_mo
         assert.equal(statSync(f).mode & 0o7777, 0o777, `${name}: the bit is gone after the write`);
         assert.equal(readFileSync(f, 'utf8'), 'root wrote this\nnobody was here\n');
         if (w.back) assert.equal(statSync(join(w.back, name)).mode & 0o7777, 0o777, `${name}: and in the backing file`);
+      }
+    },
+  ],
+  [
+    'truncations, chowns and writes clear or keep set-id bits exactly as on a native filesystem',
+    (w) => {
+      // Since HANDLE_KILLPRIV_V2 the kernel leaves this to the daemon. Each step on its own file:
+      // [name, mode, group, who, command]; the modes after them must match a native directory's.
+      // 'nobody+1234' is uid/gid 65534 with supplementary group 1234.
+      const steps = [
+        ['sgid-no-gx', 0o2767, 0, 'nobody', 'echo more >> sgid-no-gx'],
+        ['sgid-no-gx-own-group', 0o2767, NOBODY, 'nobody', 'echo more >> sgid-no-gx-own-group'],
+        ['sgid-no-gx-supplementary', 0o2767, 1234, 'nobody+1234', 'echo more >> sgid-no-gx-supplementary'],
+        ['truncate', 0o6777, 0, 'nobody', 'truncate -s 1 truncate'],
+        ['open-trunc', 0o4777, 0, 'nobody', ': > open-trunc'],
+        ['root-write', 0o6777, 0, 'root', 'echo more >> root-write'],
+        ['root-chown', 0o6755, 0, 'root', `chown ${NOBODY} root-chown`],
+        ['root-chown-no-gx', 0o2745, 0, 'root', `chown ${NOBODY} root-chown-no-gx`],
+        ['root-chmod', 0o755, 0, 'root', 'chmod 6755 root-chmod && echo more >> root-chmod'],
+      ] as const;
+      const modesAfter = (dir: string): Record<string, string> => {
+        const out: Record<string, string> = {};
+        for (const [name, mode, group, who, cmd] of steps) {
+          const f = join(dir, name);
+          writeFileSync(f, 'data\n');
+          chownSync(f, 0, group);
+          chmodSync(f, mode);
+          const r =
+            who === 'root'
+              ? run('sh', ['-c', cmd], { cwd: dir })
+              : who === 'nobody'
+                ? asNobody(cmd, dir)
+                : run('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--groups=1234', 'sh', '-c', cmd], { cwd: dir });
+          assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+          out[name] = (statSync(f).mode & 0o7777).toString(8);
+        }
+        return out;
+      };
+      const native = tempDir('posix-setid');
+      try {
+        chmodSync(native, 0o755);
+        const want = modesAfter(native);
+        assert.deepEqual(want, {
+          'sgid-no-gx': '767',
+          'sgid-no-gx-own-group': '2767',
+          'sgid-no-gx-supplementary': '2767',
+          truncate: '777',
+          'open-trunc': '777',
+          'root-write': '6777',
+          'root-chown': '755',
+          'root-chown-no-gx': '2745',
+          'root-chmod': '6755',
+        });
+        assert.deepEqual(modesAfter(w.dir), want);
+        if (w.back) {
+          for (const [name] of steps)
+            assert.equal((statSync(join(w.back, name)).mode & 0o7777).toString(8), want[name], `${name} in the backing file`);
+        }
+      } finally {
+        rmSync(native, { recursive: true, force: true });
       }
     },
   ],

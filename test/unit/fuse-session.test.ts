@@ -131,6 +131,7 @@ test('INIT: major 7, minor min(kernel, 45), only offered flags, INIT_EXT echoed,
     assert.ok(out.flags & bit(InitFlag.INIT_EXT), 'INIT_EXT echoed, or the kernel ignores flags2');
     assert.equal(out.flags & bit(InitFlag.PASSTHROUGH), 0n, 'passthrough not asked for');
     assert.equal(out.flags & bit(InitFlag.WRITEBACK_CACHE), 0n, 'writeback cache not asked for');
+    assert.ok(out.flags & bit(InitFlag.HANDLE_KILLPRIV_V2), 'set-id bits cleared by the daemon (vfs/set-id.ts)');
     assert.equal(out.flags & bit(55), 0n, 'unknown bits are never echoed');
     assert.ok(out.maxReadahead <= 128 * 1024, 'max_readahead may only be lowered');
     assert.ok(out.maxWrite >= 4096);
