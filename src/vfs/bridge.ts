@@ -48,9 +48,9 @@ import { SlotTable } from '../util/slot-table.ts';
 import { DirHandles } from './dir-handles.ts';
 import { EBADF, EINVAL, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from './errors.ts';
 import { negotiateInit, type InitSettings } from './init.ts';
-import { S_ISGID, S_ISUID, setIdBits } from './set-id.ts';
+import { hasSetId, setIdBits } from './set-id.ts';
 import { childPath, NodeTable, type Node } from './node-table.ts';
-import type { Attr, AttrChanges, CreateResult, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
+import type { Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 
 export interface BridgeOptions extends InitSettings {
   /** How long the kernel may cache names and attributes, in ms. */
@@ -152,11 +152,23 @@ export class FuseBridge {
     return f;
   }
 
-  /** Clears the set-id bits a flagged write or truncating open takes away; the new attributes, or undefined if there were none. */
-  private dropSetId(ctx: OpContext, path: string, fh: number): MaybePromise<Attr | undefined> {
-    return then(this.vfs.getattr(ctx, path, fh), (a) => {
+  /**
+   * Clears the set-id bits a flagged write or truncating open takes away, through the vfs (a getattr,
+   * and a setattr if there is something to clear, as the kernel sent them before HANDLE_KILLPRIV_V2);
+   * only for a node last seen with such bits. The new attributes, or undefined if nothing changed.
+   */
+  private dropSetId(ctx: OpContext, node: Node, fh: number): MaybePromise<Attr | undefined> {
+    if (!node.setId) return undefined;
+    return then(this.vfs.getattr(ctx, node.path, fh), (a) => {
       const bits = setIdBits(a.mode, a.gid, ctx, false);
-      return bits === 0 ? undefined : this.vfs.setattr(ctx, path, { mode: a.mode & 0o7777 & ~bits }, fh);
+      if (bits === 0) {
+        node.setId = hasSetId(a.mode);
+        return undefined;
+      }
+      return then(this.vfs.setattr(ctx, node.path, { mode: a.mode & 0o7777 & ~bits }, fh), (changed) => {
+        node.setId = hasSetId(changed.mode);
+        return changed;
+      });
     });
   }
 
@@ -174,6 +186,8 @@ export class FuseBridge {
 
   /** Registers the handle; `created` makes it a CREATE reply for a node just learned. */
   private opened(node: Node, res: OpenResult, created?: Attr): Reply {
+    const mode = created?.mode ?? res.mode;
+    if (mode !== undefined) node.setId = hasSetId(mode);
     let backingId = 0;
     let flags = 0;
     if (res.directIo || this.options.directIo) flags |= FOPEN_DIRECT_IO;
@@ -181,9 +195,8 @@ export class FuseBridge {
     // The kernel refuses passthrough for an inode already open through the daemon (and the reverse).
     // A set-id file goes through the daemon: a passed-through write would never show us the write
     // whose flag says to clear the bits (vfs/set-id.ts), and the daemon's own writes keep them.
-    else if (this.passthrough && res.backingFd !== undefined && node.openHandles === 0) {
-      const mode = created?.mode ?? res.mode;
-      if (mode !== undefined && (mode & (S_ISUID | S_ISGID)) === 0) backingId = this.acquireBacking(node, res.backingFd);
+    else if (this.passthrough && res.backingFd !== undefined && node.openHandles === 0 && mode !== undefined && !node.setId) {
+      backingId = this.acquireBacking(node, res.backingFd);
     }
     if (res.noFlush) flags |= FOPEN_NOFLUSH;
     if (backingId > 0) flags |= FOPEN_PASSTHROUGH;
@@ -289,16 +302,23 @@ export class FuseBridge {
       GETATTR: (h, req) => {
         const node = nodes.get(h.nodeid);
         const fh = req.getattrFlags & FUSE_GETATTR_FH ? this.files.get(req.fh)?.fh : this.handleOf(node);
-        return then(vfs.getattr(this.ctx(h), node.path, fh), (a) => attrOut(a, o.attrTimeoutMs));
+        return then(vfs.getattr(this.ctx(h), node.path, fh), (a) => {
+          node.setId = hasSetId(a.mode);
+          return attrOut(a, o.attrTimeoutMs);
+        });
       },
       SETATTR: (h, req) => {
         const node = nodes.get(h.nodeid);
         const fh = req.valid & FATTR_FH ? this.files.get(req.fh)?.fh : this.handleOf(node);
         const ctx = this.ctx(h);
         const changes = this.changes(req);
-        const apply = (): MaybePromise<Reply> => then(vfs.setattr(ctx, node.path, changes, fh), (a) => attrOut(a, o.attrTimeoutMs));
+        const apply = (): MaybePromise<Reply> =>
+          then(vfs.setattr(ctx, node.path, changes, fh), (a) => {
+            node.setId = hasSetId(a.mode);
+            return attrOut(a, o.attrTimeoutMs);
+          });
         // A chown, or a truncation by a caller without CAP_FSETID: the set-id bits go in the same change.
-        if (!(req.valid & FATTR_KILL_SUIDGID) || changes.mode !== undefined) return apply();
+        if (!(req.valid & FATTR_KILL_SUIDGID) || changes.mode !== undefined || !node.setId) return apply();
         return then(vfs.getattr(ctx, node.path, fh), (a) => {
           const bits = setIdBits(a.mode, a.gid, ctx, (req.valid & (FATTR_UID | FATTR_GID)) !== 0);
           if (bits !== 0) changes.mode = a.mode & 0o7777 & ~bits;
@@ -347,19 +367,19 @@ export class FuseBridge {
         const ctx = this.ctx(h);
         return then(vfs.open(ctx, node.path, flags), (res) => {
           if (!(openFlags & FUSE_OPEN_KILL_SUIDGID)) return this.opened(node, res);
-          return then(this.dropSetId(ctx, node.path, res.fh), (a) => this.opened(node, a ? { ...res, mode: a.mode } : res));
+          if (res.mode !== undefined) node.setId = hasSetId(res.mode);
+          return then(this.dropSetId(ctx, node, res.fh), (a) => this.opened(node, a ? { ...res, mode: a.mode } : res));
         });
       },
       CREATE: (h, { name, flags, mode, openFlags }) => {
         const parent = nodes.get(h.nodeid);
         const path = pathIn(parent, name);
         const ctx = this.ctx(h);
-        const learned = (res: CreateResult): Reply =>
-          this.opened(nodes.learn(parent, name, res.attr.ino, res.attr.mode, res.attr.nlink), res, res.attr);
         return then(vfs.create(ctx, path, flags, mode), (res) => {
+          const node = nodes.learn(parent, name, res.attr.ino, res.attr.mode, res.attr.nlink);
           // O_TRUNC of a file that existed after all, by a caller without CAP_FSETID.
-          if (!(openFlags & FUSE_OPEN_KILL_SUIDGID)) return learned(res);
-          return then(this.dropSetId(ctx, path, res.fh), (a) => learned(a ? { ...res, attr: a } : res));
+          if (!(openFlags & FUSE_OPEN_KILL_SUIDGID)) return this.opened(node, res, res.attr);
+          return then(this.dropSetId(ctx, node, res.fh), (a) => this.opened(node, res, a ?? res.attr));
         });
       },
       READ: (h, { fh, offset, size: asked }) => {
@@ -376,7 +396,7 @@ export class FuseBridge {
         const ctx = this.ctx(h);
         const write = (): MaybePromise<Reply> => then(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
         // Cleared before the data goes in, as the kernel's file_remove_privs() does.
-        if (writeFlags & FUSE_WRITE_KILL_SUIDGID) return then(this.dropSetId(ctx, f.node.path, f.fh), write);
+        if (writeFlags & FUSE_WRITE_KILL_SUIDGID && f.node.setId) return then(this.dropSetId(ctx, f.node, f.fh), write);
         return write();
       },
       FLUSH: (h, { fh }) => {

@@ -13,6 +13,7 @@
 import { FUSE_ROOT_ID } from '../fuse/abi.ts';
 import { SlotTable } from '../util/slot-table.ts';
 import { ENOENT, FsError } from './errors.ts';
+import { hasSetId } from './set-id.ts';
 
 interface Link {
   parent: Node;
@@ -47,6 +48,11 @@ export class Node {
    */
   listed = false;
   lookedUpAfterListing = false;
+  /**
+   * The last attributes we answered with had setuid or setgid, so a write or chown the kernel
+   * flags may have bits to clear (vfs/set-id.ts); without them it has none to look for.
+   */
+  setId = false;
   /** Open file handles of this node, to reach an unlinked file through its fd. */
   openHandles = 0;
   /** Kernel passthrough backing id shared by every open of this node, and its users. */
@@ -207,6 +213,7 @@ export class NodeTable {
       this.byIno.set(ino, node);
     }
     node.lookups++;
+    node.setId = hasSetId(mode);
     return node;
   }
 

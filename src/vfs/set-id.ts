@@ -8,6 +8,11 @@ export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
 const S_IXGRP = 0o010;
 
+/** Whether `mode` has setuid or setgid: only then can a flagged request have anything to clear. */
+export function hasSetId(mode: number): boolean {
+  return (mode & (S_ISUID | S_ISGID)) !== 0;
+}
+
 /**
  * The bits to clear, as the kernel's setattr_should_drop_suidgid() decides natively: setuid always;
  * setgid when group execute makes it a privilege, or else (it marks mandatory locking then) when the
