@@ -134,7 +134,7 @@ export const FATTR_CTIME = 1 << 10;
 export const FATTR_KILL_SUIDGID = 1 << 11;
 
 // fuse_write_in.write_flags, fuse_open_in/fuse_create_in.open_flags: with HANDLE_KILLPRIV_V2, the
-// caller lacks CAP_FSETID, so the server must clear setuid/setgid (see vfs/bridge.ts).
+// caller lacks CAP_FSETID, so the server must clear setuid/setgid (see vfs/set-id.ts).
 export const FUSE_WRITE_KILL_SUIDGID = 1 << 2;
 export const FUSE_OPEN_KILL_SUIDGID = 1 << 0;
 

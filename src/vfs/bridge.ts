@@ -48,8 +48,8 @@ import { SlotTable } from '../util/slot-table.ts';
 import { DirHandles } from './dir-handles.ts';
 import { EBADF, EINVAL, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from './errors.ts';
 import { negotiateInit, type InitSettings } from './init.ts';
-import { hasSetId, setIdBits } from './set-id.ts';
 import { childPath, NodeTable, type Node } from './node-table.ts';
+import { hasSetId, setIdBits } from './set-id.ts';
 import type { Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 
 export interface BridgeOptions extends InitSettings {

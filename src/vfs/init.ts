@@ -44,7 +44,7 @@ function maxPagesLimit(): number {
  * passes O_TRUNC inside OPEN and checks ETXTBSY only afterwards, so open(O_RDONLY|O_TRUNC) of a
  * running program would empty the file and then fail. Without it the kernel checks first and
  * sends the truncation as a SETATTR (one more round trip for truncating opens of existing files).
- * HANDLE_KILLPRIV_V2: we clear setuid/setgid on write, truncate and chown (vfs/bridge.ts), so the
+ * HANDLE_KILLPRIV_V2: we clear setuid/setgid on write, truncate and chown (vfs/set-id.ts), so the
  * superblock becomes SB_NOSEC: the kernel stops asking for security.capability before every write
  * (a GETXATTR round trip each: 39 % of the requests of a sqlite run) and for the attributes before
  * every chown.
