@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import type { OpContext } from './types.ts';
 
-export const S_ISUID = 0o4000;
-export const S_ISGID = 0o2000;
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
 const S_IXGRP = 0o010;
 
 /** Whether `mode` has setuid or setgid: only then can a flagged request have anything to clear. */
