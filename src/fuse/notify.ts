@@ -7,15 +7,18 @@ import { writeU64 } from './replies.ts';
 const FUSE_NOTIFY_INVAL_INODE = 2;
 
 /**
- * Drops the kernel's cached pages and attributes of node `nodeid` (the whole
- * file), so the next read and stat come to the daemon. Returns 0 or -errno
- * (ENOENT when the kernel no longer has the inode, which is fine).
+ * Drops the kernel's cached attributes of node `nodeid` and, unless
+ * `attributesOnly`, its cached pages (the whole file), so the next stat (and
+ * read) come to the daemon. Returns 0 or -errno (ENOENT when the kernel no
+ * longer has the inode, which is fine). Attributes only takes no page locks,
+ * so it may be sent while the kernel waits on a request for that inode.
  */
-export function notifyInvalInode(devFd: number, nodeid: number): number {
+export function notifyInvalInode(devFd: number, nodeid: number, attributesOnly = false): number {
   const buf = Buffer.alloc(OUT_HEADER_SIZE + 24);
   buf.writeUInt32LE(buf.length, 0);
   buf.writeInt32LE(FUSE_NOTIFY_INVAL_INODE, 4);
   writeU64(buf, nodeid, OUT_HEADER_SIZE);
-  // off 0, len 0: from the start to the end of the file.
+  // off -1: no pages; off 0, len 0: from the start to the end of the file.
+  if (attributesOnly) buf.writeBigInt64LE(-1n, OUT_HEADER_SIZE + 8);
   return sys.write(devFd, buf, buf.length);
 }

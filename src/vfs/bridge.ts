@@ -167,6 +167,8 @@ export class FuseBridge {
       }
       return then(this.vfs.setattr(ctx, node.path, { mode: a.mode & 0o7777 & ~bits }, fh), (changed) => {
         node.setId = hasSetId(changed.mode);
+        // No WRITE or OPEN reply carries attributes: the kernel would show the old mode until its attr timeout.
+        if (this.session) notifyInvalInode(this.session.fd, node.id, true);
         return changed;
       });
     });
