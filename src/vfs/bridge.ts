@@ -153,7 +153,7 @@ export class FuseBridge {
   }
 
   /**
-   * Clears the set-id bits a flagged write or truncating open takes away, through the vfs (a getattr,
+   * Clears the set-id bits a flagged write or truncating create takes away, through the vfs (a getattr,
    * and a setattr if there is something to clear, as the kernel sent them before HANDLE_KILLPRIV_V2);
    * only for a node last seen with such bits. The new attributes, or undefined if nothing changed.
    */
@@ -167,7 +167,7 @@ export class FuseBridge {
       }
       return then(this.vfs.setattr(ctx, node.path, { mode: a.mode & 0o7777 & ~bits }, fh), (changed) => {
         node.setId = hasSetId(changed.mode);
-        // No WRITE or OPEN reply carries attributes: the kernel would show the old mode until its attr timeout.
+        // A WRITE reply carries no attributes: the kernel would show the old mode until its attr timeout.
         if (this.session) notifyInvalInode(this.session.fd, node.id, true);
         return changed;
       });
@@ -364,14 +364,11 @@ export class FuseBridge {
           return this.entry(parent, name, a);
         });
       },
-      OPEN: (h, { flags, openFlags }) => {
+      // OPEN never carries FUSE_OPEN_KILL_SUIDGID: without ATOMIC_O_TRUNC (vfs/init.ts) the kernel sends a
+      // truncating open's truncation as a SETATTR, flagged there.
+      OPEN: (h, { flags }) => {
         const node = nodes.get(h.nodeid);
-        const ctx = this.ctx(h);
-        return then(vfs.open(ctx, node.path, flags), (res) => {
-          if (!(openFlags & FUSE_OPEN_KILL_SUIDGID)) return this.opened(node, res);
-          if (res.mode !== undefined) node.setId = hasSetId(res.mode);
-          return then(this.dropSetId(ctx, node, res.fh), (a) => this.opened(node, a ? { ...res, mode: a.mode } : res));
-        });
+        return then(vfs.open(this.ctx(h), node.path, flags), (res) => this.opened(node, res));
       },
       CREATE: (h, { name, flags, mode, openFlags }) => {
         const parent = nodes.get(h.nodeid);

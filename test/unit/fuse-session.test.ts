@@ -208,6 +208,60 @@ test('INIT: kernel passthrough is negotiated only when asked for, offered and al
   );
 });
 
+test("a flagged WRITE looks at the mode only of a file last seen set-id, clears it, and drops the kernel's cached attributes", async () => {
+  const FUSE_WRITE_KILL_SUIDGID = 1 << 2;
+  const vfs = new ToyVfs();
+  seedFile(vfs, '/plain', 'p');
+  seedFile(vfs, '/suid', 's');
+  vfs.setattr(ctx, '/suid', { mode: 0o4755 });
+  let getattrs = 0;
+  const getattr = vfs.getattr.bind(vfs);
+  vfs.getattr = (...args) => (getattrs++, getattr(...args));
+  const writeBody = (fh: number, data: string): Bytes =>
+    new Bytes()
+      .u64(fh) // fh
+      .u64(0) // offset
+      .u32(data.length) // size
+      .u32(FUSE_WRITE_KILL_SUIDGID) // write_flags: the caller lacks CAP_FSETID
+      .u64(0) // lock_owner
+      .u32(0) // flags
+      .u32(0) // padding
+      .raw(Buffer.from(data));
+  await withSession(vfs, async (h) => {
+    await init(h);
+    const nobody = { uid: 65534, gid: 65534, pid: 1 };
+    const open = async (name: string): Promise<[number, number]> => {
+      const { nodeid } = readEntryOut((await h.call(Op.LOOKUP, ROOT, lookupBody(name))).payload, 0);
+      const o = await h.call(Op.OPEN, nodeid, openBody(2 /* O_RDWR */));
+      return [nodeid, Number(o.payload.readBigUInt64LE(0))];
+    };
+    const [, plainFh] = await open('plain');
+    const [suidId, suidFh] = await open('suid');
+
+    getattrs = 0;
+    const w = await h.call(Op.WRITE, 2, writeBody(plainFh, 'P'), nobody);
+    assert.equal(w.error, 0);
+    assert.equal(getattrs, 0, 'an ordinary file: nothing looked up, layers see the write alone');
+
+    const unique = h.unique();
+    h.send(request(Op.WRITE, unique, suidId, writeBody(suidFh, 'S'), nobody));
+    const notice = await h.recv();
+    assert.equal(notice.unique, 0n, 'a notification first');
+    assert.equal(notice.error, 2, 'FUSE_NOTIFY_INVAL_INODE');
+    assert.equal(Number(notice.payload.readBigUInt64LE(0)), suidId, 'of the file written');
+    assert.equal(notice.payload.readBigInt64LE(8), -1n, 'attributes only: no pages dropped under a pending WRITE');
+    const reply = await h.recv();
+    assert.equal(reply.unique, BigInt(unique));
+    assert.equal(reply.error, 0);
+    assert.equal(getattrs, 1);
+    assert.equal((vfs.getattr(ctx, '/suid') as { mode: number }).mode & 0o7777, 0o755, 'setuid cleared');
+
+    getattrs = 0;
+    assert.equal((await h.call(Op.WRITE, suidId, writeBody(suidFh, 'T'), nobody)).error, 0);
+    assert.equal(getattrs, 0, 'no longer set-id: the next flagged write looks nothing up');
+  });
+});
+
 test('LOOKUP then GETATTR of a file: the same node and attributes', async () => {
   const vfs = new ToyVfs();
   seedFile(vfs, '/hello', 'hi there');
