@@ -4,14 +4,9 @@ import { fdatasync, fsync } from 'node:fs';
 import * as at from '../sys/at.ts';
 import { EINVAL, FsError, toErrno } from '../vfs/errors.ts';
 import { DirListing } from '../vfs/dir-listing.ts';
+import { S_IFMT } from '../vfs/mode.ts';
 import type { Attr, StatFs } from '../vfs/types.ts';
 
-export const S_IFMT = 0o170000;
-export const S_IFDIR = 0o040000;
-export const S_IFREG = 0o100000;
-export const S_IFLNK = 0o120000;
-export const S_ISUID = 0o4000;
-export const S_ISGID = 0o2000;
 export const STATX_TYPE = 1;
 export const STATX_MODE = 2;
 

@@ -10,14 +10,9 @@ import * as at from '../sys/at.ts';
 import { close, getegid, geteuid } from '../sys/libc.ts';
 import { EAGAIN, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENXIO, EOPNOTSUPP, FsError, toErrno } from '../vfs/errors.ts';
 import type { DirListing } from '../vfs/dir-listing.ts';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID } from '../vfs/mode.ts';
 import type { Attr, AttrChanges, CreateResult, MaybePromise, OpContext, OpenResult, StatFs, Vfs } from '../vfs/types.ts';
 import {
-  S_IFDIR,
-  S_IFLNK,
-  S_IFMT,
-  S_IFREG,
-  S_ISGID,
-  S_ISUID,
   STATX_MODE,
   STATX_TYPE,
   check,

@@ -4,7 +4,8 @@
 import { constants as fsc } from 'node:fs';
 import { FsError, E, EBADF, EEXIST, EFBIG, EINVAL, EISDIR, ENXIO, ENOTDIR, EOPNOTSUPP } from '../vfs/errors.ts';
 import type { Attr, AttrChanges, MaybePromise, Vfs } from '../vfs/types.ts';
-import { Tree, S_IFREG, clock } from './tree.ts';
+import { S_IFREG } from '../vfs/mode.ts';
+import { Tree, clock } from './tree.ts';
 import { SlotTable } from '../util/slot-table.ts';
 import type { Inode, NodeStore, TreeOptions } from './tree.ts';
 

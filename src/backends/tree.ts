@@ -22,16 +22,7 @@ import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../vfs/types.ts';
 import type { Attr, AttrChanges, OpContext } from '../vfs/types.ts';
 import { DirEntries } from '../vfs/dir-entries.ts';
 import { DirListing } from '../vfs/dir-listing.ts';
-
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
-export const S_ISGID = 0o2000;
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID } from '../vfs/mode.ts';
 
 const MKNOD_TYPES = new Set([0, S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK]);
 const EBUSY = E.EBUSY;

@@ -1,6 +1,7 @@
 // One vfs call seen as data, so a layer can be a single around(op, next) hook
 // instead of thirty methods. Layers read the fields and may replace args
 // (a shorter read buffer, corrupted write data) before calling next().
+import { S_IFMT, S_IFREG } from '../vfs/mode.ts';
 import type { Attr, MaybePromise, OpContext, Vfs } from '../vfs/types.ts';
 
 export const OP_NAMES = [
@@ -78,9 +79,6 @@ export interface Op {
  * but open file still has a size), else by path. The stat itself is no op: no layer sees it.
  */
 export type StatBelow = (ctx: OpContext, path: string, fh: number | undefined) => MaybePromise<Attr>;
-
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
 
 /** The open file handle an op carries, if any (directory handles are left out: their size is no file size). */
 function fileHandleOf(name: OpName, args: unknown[]): number | undefined {

@@ -4,8 +4,8 @@
 // in the Map too), so Map order is cookie order and a reader resuming after a
 // removed entry neither skips nor repeats the others, as on a disk filesystem.
 import { DirListing } from './dir-listing.ts';
+import { S_IFDIR } from './mode.ts';
 
-const S_IFDIR = 0o040000;
 /** '.' and '..' are cookies 1 and 2; entries count on from here. */
 const FIRST_ENTRY_COOKIE = 3;
 

@@ -4,9 +4,9 @@
 // it (READDIRPLUS looks its entries up by name). A listing of 10,000 entries
 // is a few allocations instead of 10,000 strings and objects.
 import { DIRENT_SIZE } from '../fuse/abi.ts';
+import { S_IFMT } from './mode.ts';
 import type { DirEntry } from './types.ts';
 
-const S_IFMT = 0o170000;
 const TWO_32 = 2 ** 32;
 
 /**

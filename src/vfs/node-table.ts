@@ -13,15 +13,13 @@
 import { FUSE_ROOT_ID } from '../fuse/abi.ts';
 import { SlotTable } from '../util/slot-table.ts';
 import { ENOENT, FsError } from './errors.ts';
+import { S_IFDIR, S_IFMT } from './mode.ts';
 import { hasSetId } from './set-id.ts';
 
 interface Link {
   parent: Node;
   name: string;
 }
-
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
 
 export class Node {
   readonly id: number;

@@ -2,11 +2,8 @@
 // the kernel no longer clears them: it flags the requests that must (writes and truncations by a
 // caller without CAP_FSETID, and every chown of a file) and leaves the rest to us.
 import { readFileSync } from 'node:fs';
+import { S_ISGID, S_ISUID, S_IXGRP } from './mode.ts';
 import type { OpContext } from './types.ts';
-
-const S_ISUID = 0o4000;
-const S_ISGID = 0o2000;
-const S_IXGRP = 0o010;
 
 /** Whether `mode` has setuid or setgid: only then can a flagged request have anything to clear. */
 export function hasSetId(mode: number): boolean {
