@@ -174,6 +174,14 @@ export class FuseBridge {
     });
   }
 
+  /** SETATTR's change, and the node's set-id mark from the attributes it leaves. */
+  private setattr(ctx: OpContext, node: Node, changes: AttrChanges, fh: number | undefined): MaybePromise<Reply> {
+    return then(this.vfs.setattr(ctx, node.path, changes, fh), (a) => {
+      node.setId = hasSetId(a.mode);
+      return attrOut(a, this.options.attrTimeoutMs);
+    });
+  }
+
   /** An open handle of a node that left the namespace, to keep fstat/fchmod working. */
   private handleOf(node: Node): number | undefined {
     if (!node.detached || node.openHandles === 0) return undefined;
@@ -314,18 +322,15 @@ export class FuseBridge {
         const fh = req.valid & FATTR_FH ? this.files.get(req.fh)?.fh : this.handleOf(node);
         const ctx = this.ctx(h);
         const changes = this.changes(req);
-        const apply = (): MaybePromise<Reply> =>
-          then(vfs.setattr(ctx, node.path, changes, fh), (a) => {
-            node.setId = hasSetId(a.mode);
-            return attrOut(a, o.attrTimeoutMs);
-          });
         // A chown, or a truncation by a caller without CAP_FSETID: the set-id bits go in the same change.
-        if (!(req.valid & FATTR_KILL_SUIDGID) || changes.mode !== undefined || !node.setId) return apply();
-        return then(vfs.getattr(ctx, node.path, fh), (a) => {
-          const bits = setIdBits(a.mode, a.gid, ctx, (req.valid & (FATTR_UID | FATTR_GID)) !== 0);
-          if (bits !== 0) changes.mode = a.mode & 0o7777 & ~bits;
-          return apply();
-        });
+        if (req.valid & FATTR_KILL_SUIDGID && changes.mode === undefined && node.setId) {
+          return then(vfs.getattr(ctx, node.path, fh), (a) => {
+            const bits = setIdBits(a.mode, a.gid, ctx, (req.valid & (FATTR_UID | FATTR_GID)) !== 0);
+            if (bits !== 0) changes.mode = a.mode & 0o7777 & ~bits;
+            return this.setattr(ctx, node, changes, fh);
+          });
+        }
+        return this.setattr(ctx, node, changes, fh);
       },
       READLINK: (h) => then(vfs.readlink(this.ctx(h), nodes.get(h.nodeid).path), (t) => bytesOut(Buffer.from(t))),
       SYMLINK: (h, { name, target }) => {
@@ -393,10 +398,11 @@ export class FuseBridge {
       WRITE: (h, { fh, offset, data, writeFlags }) => {
         const f = this.file(fh);
         const ctx = this.ctx(h);
-        const write = (): MaybePromise<Reply> => then(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
         // Cleared before the data goes in, as the kernel's file_remove_privs() does.
-        if (writeFlags & FUSE_WRITE_KILL_SUIDGID && f.node.setId) return then(this.dropSetId(ctx, f.node, f.fh), write);
-        return write();
+        if (writeFlags & FUSE_WRITE_KILL_SUIDGID && f.node.setId) {
+          return then(this.dropSetId(ctx, f.node, f.fh), () => then(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut));
+        }
+        return then(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
       },
       FLUSH: (h, { fh }) => {
         const f = this.file(fh);
