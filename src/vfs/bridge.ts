@@ -167,8 +167,6 @@ export class FuseBridge {
       }
       return then(this.vfs.setattr(ctx, node.path, { mode: a.mode & 0o7777 & ~bits }, fh), (changed) => {
         node.setId = hasSetId(changed.mode);
-        // A WRITE reply carries no attributes: the kernel would show the old mode until its attr timeout.
-        if (this.session) notifyInvalInode(this.session.fd, node.id, true);
         return changed;
       });
     });
@@ -400,7 +398,11 @@ export class FuseBridge {
         const ctx = this.ctx(h);
         // Cleared before the data goes in, as the kernel's file_remove_privs() does.
         if (writeFlags & FUSE_WRITE_KILL_SUIDGID && f.node.setId) {
-          return then(this.dropSetId(ctx, f.node, f.fh), () => then(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut));
+          return then(this.dropSetId(ctx, f.node, f.fh), (changed) => {
+            // A WRITE reply carries no attributes: the kernel would show the old mode until its attr timeout.
+            if (changed && this.session) notifyInvalInode(this.session.fd, f.node.id, true);
+            return then(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
+          });
         }
         return then(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
       },

@@ -259,6 +259,22 @@ test("a flagged WRITE looks at the mode only of a file last seen set-id, clears 
     getattrs = 0;
     assert.equal((await h.call(Op.WRITE, suidId, writeBody(suidFh, 'T'), nobody)).error, 0);
     assert.equal(getattrs, 0, 'no longer set-id: the next flagged write looks nothing up');
+
+    // A CREATE with O_TRUNC that finds the file after all (a lookup raced it), flagged: the reply
+    // carries the attributes without the bits.
+    vfs.setattr(ctx, '/suid', { mode: 0o6775 });
+    await h.call(Op.GETATTR, suidId, getattrBody()); // the node is seen set-id again
+    const create = new Bytes()
+      .u32(2 | 0o1000) // flags: O_RDWR | O_TRUNC
+      .u32(0o100644) // mode
+      .u32(0o022) // umask
+      .u32(1) // open_flags: FUSE_OPEN_KILL_SUIDGID
+      .cstr('suid');
+    const c = await h.call(Op.CREATE, ROOT, create, nobody);
+    assert.equal(c.error, 0);
+    const created = readEntryOut(c.payload, 0);
+    assert.equal(created.nodeid, suidId);
+    assert.equal(created.attr.mode & 0o7777, 0o775, 'setuid and setgid (group execute) cleared, in the reply too');
   });
 });
 
