@@ -208,7 +208,7 @@ test('INIT: kernel passthrough is negotiated only when asked for, offered and al
   );
 });
 
-test("a flagged WRITE looks at the mode only of a file last seen set-id, clears it, and drops the kernel's cached attributes", async () => {
+test("a flagged WRITE looks at the mode only of a file last seen set-id, clears it and drops the kernel's cached attributes; a flagged CREATE replies without the bits", async () => {
   const FUSE_WRITE_KILL_SUIDGID = 1 << 2;
   const vfs = new ToyVfs();
   seedFile(vfs, '/plain', 'p');
