@@ -6,8 +6,8 @@ export interface TargetInfo {
   name: string;
   kind: 'native' | 'tmpfs' | 'bindfs' | 'interposer';
   baseline?: 'native' | 'tmpfs';
-  /** The target this one adds a layer to, if that is all it adds. */
-  without?: string;
+  /** The target this one changes one thing of (a layer added, an option set), if that is all it changes. */
+  variantOf?: string;
   describe: string;
   mountOptions?: string;
 }
@@ -115,14 +115,14 @@ export function renderMarkdown(r: Results): string {
     out.push(table(head, rows, ['---', ...head.slice(1).map(() => '---:')]));
   }
 
-  // What a layer costs: its configuration against the same one without it, in the same run (both selected).
-  const pairs = ours.filter((t) => t.without !== undefined && names.includes(t.without));
+  // What a layer or an option changes: a configuration against its base, in the same run (both selected).
+  const pairs = ours.filter((t) => t.variantOf !== undefined && names.includes(t.variantOf));
   if (pairs.length > 0) {
-    out.push('', '### With a layer / the same configuration without it (1.00× = free; 0.90× = 10% slower)', '');
+    out.push('', '### One change (a layer, an option) / the configuration without it (1.00× = no effect; 0.90× = 10% slower)', '');
     out.push(
       table(
-        ['workload', ...pairs.map((t) => `${t.name} / ${t.without}`)],
-        metrics.map((m) => [m.key, ...pairs.map((t) => ratio(med(t.name, m.key), med(t.without!, m.key)))]),
+        ['workload', ...pairs.map((t) => `${t.name} / ${t.variantOf}`)],
+        metrics.map((m) => [m.key, ...pairs.map((t) => ratio(med(t.name, m.key), med(t.variantOf!, m.key)))]),
         ['---', ...pairs.map(() => '---:')],
       ),
     );

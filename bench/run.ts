@@ -283,7 +283,7 @@ async function main(): Promise<void> {
     name: t.name,
     kind: t.kind,
     baseline: t.baseline,
-    without: t.without,
+    variantOf: t.variantOf,
     describe: t.describe(env),
   }));
   say(`bench: ${rounds} round(s) of ${workloads.map((w) => w.name).join(', ')} on ${targets.map((t) => t.name).join(', ')} in ${root}`);

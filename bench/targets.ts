@@ -18,7 +18,7 @@ import { check, isMounted, killChildren, mountedPaths, NODE, ROOT, run } from '.
  * marked `extra` run only when named with --targets.
  */
 export const INTERPOSER_CONFIGS: InterposerConfig[] = [
-  { name: 'passthrough', note: 'defaults: cache auto, kernel passthrough auto, attr/entry timeout 1s' },
+  { name: 'passthrough', note: 'defaults: cache auto, kernel passthrough auto, attr/entry timeout 1s, busy-poll auto' },
   { name: 'passthrough-direct', flags: ['--cache', 'direct'], note: '--cache direct: every read and write through the daemon' },
   {
     name: 'passthrough-nokp',
@@ -41,23 +41,52 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     note: '--cache direct --io-uring on: every read and write through the daemon, over io_uring',
   },
   {
+    name: 'no-busy-poll',
+    extra: true,
+    variantOf: 'passthrough',
+    flags: ['--busy-poll', '0'],
+    note: '--busy-poll 0: the loop sleeps as soon as the queue is empty (the default, auto, polls up to 200 µs first with two CPUs or more)',
+  },
+  {
+    name: 'timeouts-0',
+    extra: true,
+    variantOf: 'passthrough',
+    flags: ['--attr-timeout', '0', '--entry-timeout', '0'],
+    note: '--attr-timeout 0 --entry-timeout 0: the kernel caches no names or attributes',
+  },
+  {
+    name: 'nokp-writeback',
+    extra: true,
+    variantOf: 'passthrough-nokp',
+    flags: ['--kernel-passthrough', 'off'],
+    config: { mount: { writebackCache: true } },
+    note: '--kernel-passthrough off with mount.writebackCache: the kernel buffers writes and sends them later',
+  },
+  {
+    name: 'nokp-128k',
+    extra: true,
+    variantOf: 'passthrough-nokp',
+    flags: ['--kernel-passthrough', 'off', '--max-write', '128KiB'],
+    note: '--kernel-passthrough off --max-write 128KiB (the default is 1MiB)',
+  },
+  {
     name: 'metrics',
     extra: true,
-    without: 'passthrough',
+    variantOf: 'passthrough',
     config: { layers: [{ metrics: {} }], telemetry: { metrics: '127.0.0.1:19464' } },
     note: 'a metrics layer (data: observe, so no kernel passthrough), Prometheus endpoint on',
   },
   {
     name: 'metrics-kernel',
     extra: true,
-    without: 'passthrough',
+    variantOf: 'passthrough',
     config: { layers: [{ metrics: { data: 'kernel' } }], telemetry: { metrics: '127.0.0.1:19465' } },
     note: 'a metrics layer with data: kernel: kernel passthrough kept, reads and writes of passed-through files not counted',
   },
   {
     name: 'nokp-metrics',
     extra: true,
-    without: 'passthrough-nokp',
+    variantOf: 'passthrough-nokp',
     flags: ['--kernel-passthrough', 'off'],
     config: { layers: [{ metrics: {} }], telemetry: { metrics: '127.0.0.1:19466' } },
     note: '--kernel-passthrough off and a metrics layer (data: observe): what counting costs when the data goes through the daemon anyway',
@@ -65,14 +94,14 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
   {
     name: 'trace-none',
     extra: true,
-    without: 'passthrough',
+    variantOf: 'passthrough',
     config: { layers: [{ trace: { paths: ['/no/such/path/**'] } }], telemetry: { traces: { file: '/dev/null' } } },
     note: 'a trace layer whose filter matches nothing',
   },
   {
     name: 'fault-empty',
     extra: true,
-    without: 'passthrough',
+    variantOf: 'passthrough',
     config: { layers: [{ fault: { rules: [] } }] },
     note: 'a fault layer with no rules',
   },
@@ -88,8 +117,8 @@ export interface InterposerConfig {
   nodeFlags?: string[];
   /** The target ratios "vs native" are taken against (default native). */
   baseline?: 'native' | 'tmpfs';
-  /** The configuration this one is without the layer it adds: the report gives this one's medians over that one's. */
-  without?: string;
+  /** The configuration this one changes one thing of (adds a layer, sets an option): the report gives this one's medians over that one's. */
+  variantOf?: string;
   extra?: boolean;
   /** Mount with FUSE over io_uring: the fuse module's enable_uring is switched on for the mount (and off for the others). */
   ioUring?: boolean;
@@ -123,8 +152,8 @@ export interface Target {
   name: string;
   kind: 'native' | 'tmpfs' | 'bindfs' | 'interposer';
   baseline?: 'native' | 'tmpfs';
-  /** The target this one adds a layer to (InterposerConfig.without). */
-  without?: string;
+  /** The target this one changes one thing of (InterposerConfig.variantOf). */
+  variantOf?: string;
   extra?: boolean;
   /** How it is started, for the report. */
   describe(env: BenchEnv): string;
@@ -287,7 +316,7 @@ export function interposer(c: InterposerConfig, cli?: string): Target {
     name: c.name,
     kind: 'interposer',
     baseline: c.baseline,
-    without: c.without,
+    variantOf: c.variantOf,
     extra: c.extra,
     describe: (env) =>
       `${c.nodeFlags ? `node ${c.nodeFlags.join(' ')} ` : ''}interposer ${args(env, 'MNT', c.config ? `${c.name}.json` : undefined)
@@ -356,7 +385,7 @@ async function withUringParam<T>(on: boolean, mount: () => Promise<T>): Promise<
 export function allTargets(compareCli?: string): Target[] {
   const ours = INTERPOSER_CONFIGS.flatMap((c) =>
     compareCli
-      ? [interposer(c), interposer({ ...c, name: `${c.name}@B`, without: c.without && `${c.without}@B` }, compareCli)]
+      ? [interposer(c), interposer({ ...c, name: `${c.name}@B`, variantOf: c.variantOf && `${c.variantOf}@B` }, compareCli)]
       : [interposer(c)],
   );
   return [native, tmpfs, bindfs, ...ours];

@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { ConfigError, parseBackendSpec, readConfigDoc, validateConfig } from '../config/load.ts';
 import { RING_HOWTO, ringSupport } from '../fuse/ring.ts';
+import { busyPollWindow } from '../fuse/busy-poll.ts';
 import type { BackendConfig, Config } from '../config/schema.ts';
 import { METRICS_DATA } from '../config/layers.ts';
 import { createMemoryFs } from '../backends/memory.ts';
@@ -51,7 +52,7 @@ export function addMountFlags(cmd: Command): Command {
     .option('--max-write <size>', 'largest read/write request, e.g. 128KiB or 1MiB')
     .option(
       '--busy-poll <duration>',
-      'busy-poll up to this long for the next request before sleeping (adaptive), e.g. 200us: faster round trips where wake-ups are slow, for some CPU; default 0 (off)',
+      'busy-poll up to this long for the next request before sleeping (adaptive), e.g. 200us: faster round trips where wake-ups are slow, for some CPU; 0 turns it off; default auto (200us with two CPUs or more, else off)',
     )
     .option(
       '--io-uring <mode>',
@@ -167,7 +168,7 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
     fsname: `interposer:${config.backend.type}`,
     vfs,
     bridge: bridgeOptions(config),
-    busyPollMs: config.mount.busyPoll,
+    busyPollMs: busyPollWindow(config.mount.busyPoll),
     allowOther: config.mount.allowOther,
     readOnly: config.mount.readOnly,
     control: { controller: new Controller(config, rawLayers, vfs, origin, deps), socket: controlSocketFor(mountpoint) },

@@ -23,6 +23,19 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return n;
 });
 
+const busyPoll = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  if (v === 'auto') return 'auto' as const;
+  const n = parseDuration(v);
+  if (n === null || n > 10) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(v)} is not a busy-poll window; expected auto, 0 (off) or a duration up to 10ms, e.g. 200us`,
+    });
+    return z.NEVER;
+  }
+  return n;
+});
+
 export const backendSchema = z.discriminatedUnion(
   'type',
   [
@@ -47,8 +60,11 @@ export const mountSchema = z
     writebackCache: z.boolean().default(false),
     maxWrite: size.default(1024 * 1024).refine((n) => n >= 4096 && n <= 256 * 1024 * 1024, 'expected between 4KiB and 256MiB'),
     maxBackground: z.number().int().min(1).max(65535).default(64),
-    /** Longest busy-poll for the next request before the daemon sleeps (adaptive; src/fuse/session.ts); 0 never. */
-    busyPoll: duration.default(0).refine((ms) => ms <= 10, 'expected at most 10ms (0 turns busy-polling off)'),
+    /**
+     * Longest busy-poll for the next request before the daemon sleeps (adaptive; src/fuse/busy-poll.ts); 0 never;
+     * auto: 200µs when the daemon may use two CPUs or more, else 0 (cli/options.ts).
+     */
+    busyPoll: busyPoll.default('auto'),
     /**
      * off: requests through /dev/fuse (the faster here, bench/RESULTS.md); on: through FUSE over io_uring,
      * refusing to start without it; auto: io_uring when the kernel offers it.

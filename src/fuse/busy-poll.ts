@@ -1,14 +1,29 @@
 // Busy-polling /dev/fuse before the request loop sleeps (mount.busyPoll).
 import * as sys from '../sys/libc.ts';
+import { cpuBudget } from '../util/cpu-budget.ts';
+
+/** The window `auto` gives a daemon that may use two CPUs or more. */
+export const AUTO_WINDOW_MS = 0.2;
 
 /**
- * How long to poll without sleeping when the queue runs dry (off unless
- * mount.busyPoll is set). A client that sends one request at a time (stat,
- * open, read loops) sends the next one soon after our reply; sleeping in
- * between costs a context switch and, on a virtual machine, the wake-up of an
- * idle vCPU. Where those wake-ups were slow, a fixed 200 µs window made such
- * round trips 2-3x faster for the same daemon CPU; where they were fast it
- * changed nothing measurable (bench/RESULTS.md). The window adapts as
+ * The window a mount.busyPoll setting means here. `auto` spins only where the
+ * client can run while the daemon spins: on one CPU (or a container limited
+ * to less than two) every spin would only delay the request it waits for.
+ */
+export function busyPollWindow(setting: 'auto' | number, cpus: () => number = cpuBudget): number {
+  if (setting !== 'auto') return setting;
+  return cpus() >= 2 ? AUTO_WINDOW_MS : 0;
+}
+
+/**
+ * How long to poll without sleeping when the queue runs dry (mount.busyPoll).
+ * A client that sends one request at a time (stat, open, read loops) sends the
+ * next one soon after our reply; sleeping in between costs a context switch
+ * and, on a virtual machine, the wake-up of an idle vCPU. Where those wake-ups
+ * were slow, a 200 µs window made such round trips 2-3x faster for the same
+ * daemon CPU, and the bench's create, unlink, untar and rm -rf 1.2-1.6x
+ * faster for ~13 % more daemon CPU; where they were fast it changed nothing
+ * measurable (bench/RESULTS.md, items 12 and 32). The window adapts as
  * cpuidle's haltpoll does: it grows when the next request came within the
  * longest window and halves when it did not, down to nothing, so a daemon
  * whose requests are sporadic stops spinning and only samples the gaps by the

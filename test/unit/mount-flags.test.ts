@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/config/load.ts';
 import { loadMountConfig, mountPlan } from '../../src/cli/options.ts';
+import { busyPollWindow } from '../../src/fuse/busy-poll.ts';
+import { cpuBudget } from '../../src/util/cpu-budget.ts';
 
 test('--metrics-data: the mode of the metrics layer, from --metrics or the config file', () => {
   const metricsOf = (flags: Parameters<typeof loadMountConfig>[0]) => loadMountConfig(flags, 'memory').config.layers.map((l) => l.metrics);
@@ -35,14 +37,38 @@ test('--metrics-data: the mode of the metrics layer, from --metrics or the confi
   );
 });
 
-test('--busy-poll reaches the request loop the mount would start, and is bounded', async () => {
-  const { config, rawLayers } = loadMountConfig({ busyPoll: '200us' }, 'memory');
-  const plan = await mountPlan(config, rawLayers, '/mnt/example');
-  assert.equal(plan.busyPollMs, 0.2);
-  const off = loadMountConfig({}, 'memory');
-  assert.equal((await mountPlan(off.config, off.rawLayers, '/mnt/example')).busyPollMs, 0, 'off unless asked for');
+test('--busy-poll reaches the request loop the mount would start, and is bounded; auto spins only with two CPUs', async () => {
+  const windowOf = async (flags: Parameters<typeof loadMountConfig>[0]): Promise<number | undefined> => {
+    const { config, rawLayers } = loadMountConfig(flags, 'memory');
+    return (await mountPlan(config, rawLayers, '/mnt/example')).busyPollMs;
+  };
+  assert.equal(await windowOf({ busyPoll: '500us' }), 0.5);
+  assert.equal(await windowOf({ busyPoll: '0' }), 0, '0 turns it off');
+  assert.equal(await windowOf({}), cpuBudget() >= 2 ? 0.2 : 0, 'auto by default');
+  assert.equal(await windowOf({ busyPoll: 'auto' }), cpuBudget() >= 2 ? 0.2 : 0);
+  assert.equal(
+    busyPollWindow('auto', () => 1),
+    0,
+    'one CPU: a spin would only delay the client it waits for',
+  );
+  assert.equal(
+    busyPollWindow('auto', () => 1.5),
+    0,
+    'a container allowed 1.5 CPUs',
+  );
+  assert.equal(
+    busyPollWindow('auto', () => 2),
+    0.2,
+  );
+  assert.equal(
+    busyPollWindow(0.05, () => 1),
+    0.05,
+    'an explicit window is kept on any machine',
+  );
   assert.throws(
     () => loadMountConfig({ busyPoll: '1s' }, 'memory'),
-    (e: unknown) => e instanceof ConfigError && /mount\.busyPoll: expected at most 10ms/.test(e.message),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.message.includes('mount.busyPoll: "1s" is not a busy-poll window; expected auto, 0 (off) or a duration up to 10ms, e.g. 200us'),
   );
 });
