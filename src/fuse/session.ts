@@ -36,7 +36,7 @@ const ETIME = 62;
 const ENOTCONN = 107;
 const ECANCELED = 125;
 const ECONNABORTED = 103;
-/** Longest blocking wait before the event loop gets a turn while idle. */
+/** Longest the event loop waits for a turn: the blocking wait while idle, and the loop while requests keep coming. */
 const IDLE_POLL_MS = 10;
 /** Empty IDLE_POLL_MS waits after which the session waits off the main thread. */
 const IDLE_WAITS_BEFORE_PARKING = 20;
@@ -173,8 +173,15 @@ export class FuseSession {
   private pump(): void {
     if (this.ring) return this.pumpRing(this.ring);
     const fd = this.fd;
+    const turnDue = performance.now() + IDLE_POLL_MS;
     for (;;) {
       if (this.stopped) return;
+      // A client that always has the next request ready when we look would keep the event loop
+      // (control socket, metrics scrapes, timers, signals) waiting for as long as it runs.
+      if (performance.now() >= turnDue) {
+        setImmediate(() => this.pump());
+        return;
+      }
       let n = 0;
       for (; n < BATCH; n++) {
         const len = sys.read(fd, this.buf, this.bufferSize);
@@ -238,8 +245,14 @@ export class FuseSession {
 
   private serveRing(ring: FuseRing): void {
     const uring = ring.uring;
+    const turnDue = performance.now() + IDLE_POLL_MS;
     for (;;) {
       if (this.stopped) return;
+      if (performance.now() >= turnDue) {
+        uring.enter(0);
+        setImmediate(() => this.pump());
+        return;
+      }
       let n = 0;
       while (n < BATCH && uring.ready) n += uring.reap(this.onCompletion);
       if (this.stopped) return;

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { InitFlag, Op } from '../../src/fuse/abi.ts';
 import * as sys from '../../src/sys/libc.ts';
 import { EINTR, EINVAL, ENOENT, ENOSYS, EPROTO } from '../../src/vfs/errors.ts';
@@ -511,6 +512,64 @@ test('busy-polling, and parking when idle, answer every request however requests
         assert.ok(ticks > 0);
         assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, 'after parking');
         assert.equal(h.session.parked, false, 'a request brings the wait back to the main thread');
+      },
+      {},
+      { busyPollMs },
+    );
+  }
+});
+
+/** A client on another thread that sends each request as soon as the last reply came, as a tight stat loop does. */
+const EAGER_CLIENT = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { readSync, writeSync } = require('node:fs');
+const { fd, req, total, progress } = workerData;
+const reply = Buffer.alloc(4096);
+let failed = 0;
+for (let i = 0; i < total; i++) {
+  writeSync(fd, req);
+  for (;;) {
+    try {
+      readSync(fd, reply);
+      break;
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+    }
+  }
+  if (reply.readInt32LE(4) !== 0) failed++;
+  Atomics.store(progress, 0, i + 1);
+}
+parentPort.postMessage(failed);
+`;
+
+test('a client that always has its next request ready still leaves the event loop its turns', async () => {
+  for (const busyPollMs of [0, 0.2]) {
+    await withSession(
+      new ToyVfs(),
+      async (h) => {
+        await init(h);
+        const total = 20000;
+        const progress = new Int32Array(new SharedArrayBuffer(4));
+        const req = request(Op.GETATTR, h.unique(), ROOT, getattrBody());
+        const client = new Worker(EAGER_CLIENT, { eval: true, workerData: { fd: h.kernel, req, total, progress } });
+        // What the client had done each time a timer of the session's thread ran.
+        const seen: number[] = [];
+        const timer = setInterval(() => seen.push(Atomics.load(progress, 0)), 1);
+        try {
+          const failed = await new Promise<number>((resolve, reject) => {
+            client.once('message', resolve);
+            client.once('error', reject);
+          });
+          assert.equal(failed, 0, 'every request answered');
+        } finally {
+          clearInterval(timer);
+          await client.terminate();
+        }
+        const during = seen.filter((n) => n > 0 && n < total);
+        assert.ok(
+          during.length > 0,
+          `busyPoll ${busyPollMs}: timers ran only before or after the client's ${total} requests: ${seen.join(',')}`,
+        );
       },
       {},
       { busyPollMs },
