@@ -48,6 +48,21 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     note: '--busy-poll 0: the loop sleeps as soon as the queue is empty (the default, auto, polls up to 200 µs first with two CPUs or more)',
   },
   {
+    name: 'nokp-no-busy-poll',
+    extra: true,
+    variantOf: 'passthrough-nokp',
+    flags: ['--kernel-passthrough', 'off', '--busy-poll', '0'],
+    note: '--kernel-passthrough off --busy-poll 0: data through the daemon, no busy-polling',
+  },
+  {
+    name: 'metrics-no-busy-poll',
+    extra: true,
+    variantOf: 'metrics',
+    flags: ['--busy-poll', '0'],
+    config: { layers: [{ metrics: {} }], telemetry: { metrics: '127.0.0.1:19468' } },
+    note: 'metrics with --busy-poll 0',
+  },
+  {
     name: 'timeouts-0',
     extra: true,
     variantOf: 'passthrough',
