@@ -17,12 +17,19 @@ import { check, isMounted, killChildren, mountedPaths, NODE, ROOT, run } from '.
  * line; `config` is written to a JSON file and passed with --config. Entries
  * marked `extra` run only when named with --targets.
  */
+const NOKP = ['--kernel-passthrough', 'off'];
+
+/** A metrics layer (`data: observe` unless given) and its Prometheus endpoint, on a port of the configuration's own. */
+function withMetrics(port: number, layer: object = {}): object {
+  return { layers: [{ metrics: layer }], telemetry: { metrics: `127.0.0.1:${port}` } };
+}
+
 export const INTERPOSER_CONFIGS: InterposerConfig[] = [
   { name: 'passthrough', note: 'defaults: cache auto, kernel passthrough auto, attr/entry timeout 1s, busy-poll auto' },
   { name: 'passthrough-direct', flags: ['--cache', 'direct'], note: '--cache direct: every read and write through the daemon' },
   {
     name: 'passthrough-nokp',
-    flags: ['--kernel-passthrough', 'off'],
+    flags: NOKP,
     note: '--kernel-passthrough off: page cache on, data through the daemon',
   },
   { name: 'memory', backend: 'memory', baseline: 'tmpfs', note: 'memory backend (compare with tmpfs)' },
@@ -51,7 +58,7 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     name: 'nokp-no-busy-poll',
     extra: true,
     variantOf: 'passthrough-nokp',
-    flags: ['--kernel-passthrough', 'off', '--busy-poll', '0'],
+    flags: [...NOKP, '--busy-poll', '0'],
     note: '--kernel-passthrough off --busy-poll 0: data through the daemon, no busy-polling',
   },
   {
@@ -59,7 +66,7 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     extra: true,
     variantOf: 'metrics',
     flags: ['--busy-poll', '0'],
-    config: { layers: [{ metrics: {} }], telemetry: { metrics: '127.0.0.1:19468' } },
+    config: withMetrics(19468),
     note: 'metrics with --busy-poll 0',
   },
   {
@@ -73,7 +80,7 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     name: 'nokp-writeback',
     extra: true,
     variantOf: 'passthrough-nokp',
-    flags: ['--kernel-passthrough', 'off'],
+    flags: NOKP,
     config: { mount: { writebackCache: true } },
     note: '--kernel-passthrough off with mount.writebackCache: the kernel buffers writes and sends them later',
   },
@@ -81,29 +88,29 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     name: 'nokp-128k',
     extra: true,
     variantOf: 'passthrough-nokp',
-    flags: ['--kernel-passthrough', 'off', '--max-write', '128KiB'],
+    flags: [...NOKP, '--max-write', '128KiB'],
     note: '--kernel-passthrough off --max-write 128KiB (the default is 1MiB)',
   },
   {
     name: 'metrics',
     extra: true,
     variantOf: 'passthrough',
-    config: { layers: [{ metrics: {} }], telemetry: { metrics: '127.0.0.1:19464' } },
+    config: withMetrics(19464),
     note: 'a metrics layer (data: observe, so no kernel passthrough), Prometheus endpoint on',
   },
   {
     name: 'metrics-kernel',
     extra: true,
     variantOf: 'passthrough',
-    config: { layers: [{ metrics: { data: 'kernel' } }], telemetry: { metrics: '127.0.0.1:19465' } },
+    config: withMetrics(19465, { data: 'kernel' }),
     note: 'a metrics layer with data: kernel: kernel passthrough kept, reads and writes of passed-through files not counted',
   },
   {
     name: 'nokp-metrics',
     extra: true,
     variantOf: 'passthrough-nokp',
-    flags: ['--kernel-passthrough', 'off'],
-    config: { layers: [{ metrics: {} }], telemetry: { metrics: '127.0.0.1:19466' } },
+    flags: NOKP,
+    config: withMetrics(19466),
     note: '--kernel-passthrough off and a metrics layer (data: observe): what counting costs when the data goes through the daemon anyway',
   },
   {

@@ -3,7 +3,7 @@ import * as sys from '../sys/libc.ts';
 import { cpuBudget } from '../util/cpu-budget.ts';
 
 /** The window `auto` gives a daemon that may use two CPUs or more. */
-export const AUTO_WINDOW_MS = 0.2;
+const AUTO_WINDOW_MS = 0.2;
 
 /**
  * The window a mount.busyPoll setting means here. `auto` spins only where the

@@ -117,6 +117,21 @@ async function withSession(
   }
 }
 
+/** Runs `body` against an initialised session that sleeps at once when idle, then against one that busy-polls. */
+async function withEachBusyPoll(body: (h: Harness, busyPollMs: number) => Promise<void>): Promise<void> {
+  for (const busyPollMs of [0, 0.2]) {
+    await withSession(
+      new ToyVfs(),
+      async (h) => {
+        await init(h);
+        await body(h, busyPollMs);
+      },
+      {},
+      { busyPollMs },
+    );
+  }
+}
+
 function seedFile(vfs: ToyVfs, path: string, content: string): void {
   const c = vfs.create(ctx, path, 0o1, 0o644) as { fh: number };
   vfs.write(ctx, path, c.fh, Buffer.from(content), 0);
@@ -490,33 +505,25 @@ test('lookup counting: CREATE, MKDIR and SYMLINK each count one lookup', async (
 });
 
 test('busy-polling, and parking when idle, answer every request however requests are spaced', async () => {
-  for (const busyPollMs of [0, 0.2]) {
-    await withSession(
-      new ToyVfs(),
-      async (h) => {
-        await init(h);
-        for (let i = 0; i < 50; i++) assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, 'back to back');
-        for (const pauseMs of [1, 5, 50]) {
-          await new Promise((r) => setTimeout(r, pauseMs));
-          assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, `after ${pauseMs} ms`);
-        }
-        assert.equal(h.session.parked, false, 'busy: waits on the main thread');
-        // Idle long enough to wait off the main thread (20 empty 10 ms waits); the event loop keeps running.
-        let ticks = 0;
-        const timer = setInterval(() => ticks++, 20);
-        try {
-          await waitFor(() => h.session.parked, 5000, 'the session to park');
-        } finally {
-          clearInterval(timer);
-        }
-        assert.ok(ticks > 0);
-        assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, 'after parking');
-        assert.equal(h.session.parked, false, 'a request brings the wait back to the main thread');
-      },
-      {},
-      { busyPollMs },
-    );
-  }
+  await withEachBusyPoll(async (h) => {
+    for (let i = 0; i < 50; i++) assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, 'back to back');
+    for (const pauseMs of [1, 5, 50]) {
+      await new Promise((r) => setTimeout(r, pauseMs));
+      assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, `after ${pauseMs} ms`);
+    }
+    assert.equal(h.session.parked, false, 'busy: waits on the main thread');
+    // Idle long enough to wait off the main thread (20 empty 10 ms waits); the event loop keeps running.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 20);
+    try {
+      await waitFor(() => h.session.parked, 5000, 'the session to park');
+    } finally {
+      clearInterval(timer);
+    }
+    assert.ok(ticks > 0);
+    assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0, 'after parking');
+    assert.equal(h.session.parked, false, 'a request brings the wait back to the main thread');
+  });
 });
 
 /** A client on another thread that sends each request as soon as the last reply came, as a tight stat loop does. */
@@ -543,38 +550,30 @@ parentPort.postMessage(failed);
 `;
 
 test('a client that always has its next request ready still leaves the event loop its turns', async () => {
-  for (const busyPollMs of [0, 0.2]) {
-    await withSession(
-      new ToyVfs(),
-      async (h) => {
-        await init(h);
-        const total = 20000;
-        const progress = new Int32Array(new SharedArrayBuffer(4));
-        const req = request(Op.GETATTR, h.unique(), ROOT, getattrBody());
-        const client = new Worker(EAGER_CLIENT, { eval: true, workerData: { fd: h.kernel, req, total, progress } });
-        // What the client had done each time a timer of the session's thread ran.
-        const seen: number[] = [];
-        const timer = setInterval(() => seen.push(Atomics.load(progress, 0)), 1);
-        try {
-          const failed = await new Promise<number>((resolve, reject) => {
-            client.once('message', resolve);
-            client.once('error', reject);
-          });
-          assert.equal(failed, 0, 'every request answered');
-        } finally {
-          clearInterval(timer);
-          await client.terminate();
-        }
-        const during = seen.filter((n) => n > 0 && n < total);
-        assert.ok(
-          during.length > 0,
-          `busyPoll ${busyPollMs}: timers ran only before or after the client's ${total} requests: ${seen.join(',')}`,
-        );
-      },
-      {},
-      { busyPollMs },
+  await withEachBusyPoll(async (h, busyPollMs) => {
+    const total = 20000;
+    const progress = new Int32Array(new SharedArrayBuffer(4));
+    const req = request(Op.GETATTR, h.unique(), ROOT, getattrBody());
+    const client = new Worker(EAGER_CLIENT, { eval: true, workerData: { fd: h.kernel, req, total, progress } });
+    // What the client had done each time a timer of the session's thread ran.
+    const seen: number[] = [];
+    const timer = setInterval(() => seen.push(Atomics.load(progress, 0)), 1);
+    try {
+      const failed = await new Promise<number>((resolve, reject) => {
+        client.once('message', resolve);
+        client.once('error', reject);
+      });
+      assert.equal(failed, 0, 'every request answered');
+    } finally {
+      clearInterval(timer);
+      await client.terminate();
+    }
+    const during = seen.filter((n) => n > 0 && n < total);
+    assert.ok(
+      during.length > 0,
+      `busyPoll ${busyPollMs}: timers ran only before or after the client's ${total} requests: ${seen.join(',')}`,
     );
-  }
+  });
 });
 
 test('READDIRPLUS counts one lookup per entry sent, except . and ..', async () => {
