@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIRECT, pyAsync, pyJson, ruleNamed } from './layers-support.ts';
+import { ctlAsync, DIRECT, pyAsync, pyJson, ruleNamed, type CtlResult } from './layers-support.ts';
 import { CLI, NODE, waitFor, withMount, withTempDir, writeConfig, type Daemon } from '../helpers/mount.ts';
 import { run } from '../helpers/run.ts';
 import { ENABLE_URING, mostDelivered, ringCompletions, withUringParam } from '../helpers/uring.ts';
@@ -18,6 +18,40 @@ function withRingMount<T>(yaml: string, fn: (mnt: string, d: Daemon) => Promise<
   return withUringParam('Y', () =>
     withTempDir('uring-cfg', (dir) => withMount(['--config', writeConfig(dir, yaml)], (mnt, d) => fn(mnt, d))),
   );
+}
+
+/**
+ * Runs `interposer ctl rules` while a client keeps the mount busy with stats
+ * from four threads (timeouts 0 make each a request), so that the next
+ * request is nearly always queued, and answers whether the client was still at
+ * it when ctl came back: the daemon's request loop must leave its event loop
+ * (the control socket, timers, scrapes) a turn however eagerly requests come.
+ * The client stops after `limit` stats per thread at most.
+ */
+async function ctlAnsweredWhileBusy(mnt: string, limit = 200_000): Promise<{ answered: CtlResult; clientRunning: boolean }> {
+  const client = pyAsync(
+    mnt,
+    `
+import threading
+put('busy', b'')
+def loop():
+    for i in range(${limit}): os.stat('busy')
+ts = [threading.Thread(target=loop) for _ in range(4)]
+[t.start() for t in ts]
+for i in range(1000): os.stat('busy')
+print('started')
+[t.join() for t in ts]
+print('finished')
+`,
+  );
+  try {
+    await client.started;
+    const answered = await ctlAsync('rules', mnt).done;
+    return { answered, clientRunning: client.child.exitCode === null && client.child.signalCode === null };
+  } finally {
+    client.child.kill('SIGKILL');
+    await client.done;
+  }
 }
 
 test('the kernel has FUSE over io_uring (Linux 6.14+, CONFIG_FUSE_IO_URING)', () => {
@@ -86,6 +120,15 @@ print(json.dumps([n, os.statvfs('.').f_bsize > 0]))
 `,
     );
     assert.deepEqual(names, [300, true]);
+  });
+});
+
+test('io_uring: ctl is answered while a client keeps the mount busy with requests back to back', async () => {
+  await withRingMount(DIRECT.replace('cache: direct,', 'cache: direct, ioUring: on,'), async (mnt, d) => {
+    await waitFor(() => SERVING.test(d.log()), 10000, 'the daemon to switch to io_uring');
+    const { answered, clientRunning } = await ctlAnsweredWhileBusy(mnt);
+    assert.equal(answered.status, 0, answered.stderr);
+    assert.ok(clientRunning, 'ctl came back only once the client had stopped sending requests');
   });
 });
 
