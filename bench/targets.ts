@@ -70,6 +70,21 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     note: 'metrics with --busy-poll 0',
   },
   {
+    name: 'no-optimize-for-size',
+    extra: true,
+    variantOf: 'passthrough',
+    nodeFlags: ['--no-optimize-for-size'],
+    note: "node --no-optimize-for-size: V8's default heap growth (daemons run with --optimize-for-size)",
+  },
+  {
+    name: 'metrics-no-optimize-for-size',
+    extra: true,
+    variantOf: 'metrics',
+    config: withMetrics(19469),
+    nodeFlags: ['--no-optimize-for-size'],
+    note: 'metrics with node --no-optimize-for-size',
+  },
+  {
     name: 'timeouts-0',
     extra: true,
     variantOf: 'passthrough',

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { log } from '../util/log.ts';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from './daemon-process.ts';
 import { describeBackend, loadMountConfig, mountPlan, type MountFlags } from './options.ts';
 import { flushTelemetry } from '../telemetry/running.ts';
 import { serve } from './serve.ts';
@@ -24,12 +25,17 @@ export async function mountCommand(mountpoint: string, flags: Flags): Promise<vo
   process.exit(0);
 }
 
-/** Starts this same command without --daemon in a new session and waits until it has mounted. */
+/**
+ * Starts this same command without --daemon in a new session and waits until it has mounted; with
+ * the daemon's Node flags and environment also when this CLI was started without bin/interposer
+ * (what the user gave comes after, and wins).
+ */
 function detach(mountpoint: string, flags: Flags): Promise<void> {
   const args = process.argv.slice(1).filter((a) => a !== '--daemon' && a !== '-d');
   const out = flags.log ? openSync(flags.log, 'a') : 'ignore';
-  const child = spawn(process.execPath, [...process.execArgv, ...args], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...process.execArgv, ...args], {
     detached: true,
+    env: { ...DAEMON_ENV, ...process.env },
     stdio: ['ignore', out, out, 'ipc'],
   });
   return new Promise((_resolve, reject) => {

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI, NODE, ROOT, isMounted, startDaemon, stopDaemon, waitFor, withMount, withTempDir, writeConfig } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../../src/cli/daemon-process.ts';
 
 const cli = (args: string[], uid?: number) => run(NODE, [CLI, ...args], { uid, gid: uid });
 
@@ -155,6 +156,12 @@ test('mount --daemon detaches once mounted and umount stops it', async () => {
     assert.ok(pid > 0, `prints the daemon pid, got ${JSON.stringify(r.stdout)}`);
     try {
       assert.equal(isMounted(mnt), true);
+      // Started as `node main.ts`, not through bin/interposer: the daemon still gets its memory settings.
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      for (const flag of DAEMON_NODE_FLAGS) assert.ok(argv.includes(flag), `the daemon runs with ${flag}: ${argv.join(' ')}`);
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      for (const [name, value] of Object.entries(DAEMON_ENV))
+        assert.ok(env.includes(`${name}=${value}`), `the daemon has ${name}=${value}`);
       assert.equal(sh('echo d > f && cat f', { cwd: mnt }), 'd\n');
       const u = cli(['umount', mnt]);
       assert.equal(u.status, 0, u.stderr);
