@@ -26,16 +26,16 @@ function withRingMount<T>(yaml: string, fn: (mnt: string, d: Daemon) => Promise<
  * request is nearly always queued, and answers whether the client was still at
  * it when ctl came back: the daemon's request loop must leave its event loop
  * (the control socket, timers, scrapes) a turn however eagerly requests come.
- * The client stops after `limit` stats per thread at most.
+ * The client stops after 200,000 stats per thread at most.
  */
-async function ctlAnsweredWhileBusy(mnt: string, limit = 200_000): Promise<{ answered: CtlResult; clientRunning: boolean }> {
+async function ctlAnsweredWhileBusy(mnt: string): Promise<{ answered: CtlResult; clientRunning: boolean }> {
   const client = pyAsync(
     mnt,
     `
 import threading
 put('busy', b'')
 def loop():
-    for i in range(${limit}): os.stat('busy')
+    for i in range(200000): os.stat('busy')
 ts = [threading.Thread(target=loop) for _ in range(4)]
 [t.start() for t in ts]
 for i in range(1000): os.stat('busy')
