@@ -113,46 +113,71 @@ export function listDir(fd: number, from: bigint): DirListing {
   }
 }
 
-/** Appends the linux_dirent64 records in the first `n` bytes of `dents`. */
+/**
+ * Appends the linux_dirent64 records in the first `n` bytes of `dents`. The loop only calls: the
+ * per-record work is a small function V8 compiles as a whole once it has run often enough, whereas a
+ * loop is compiled only while it runs (on-stack replacement), and V8 drops that code again at a later
+ * collection, so each large listing would start as bytecode (bench/RESULTS.md item 37).
+ */
 function appendDents(listing: DirListing, n: number): void {
-  for (let off = 0; off < n;) {
-    const reclen = dents16[(off + 16) >> 1];
-    const nameStart = off + 19;
-    // The name is NUL-terminated, and the record is padded to 8 bytes after that NUL with whatever
-    // the buffer held before: so the NUL is the first zero in the record's last 8 bytes that
-    // follows the name's start (a name has no zero bytes). Scanning only those keeps the loop short
-    // for long names.
-    const recEnd = off + reclen;
-    let nameEnd = recEnd - 8 > nameStart ? recEnd - 8 : nameStart;
-    while (nameEnd < recEnd && dents[nameEnd] !== 0) nameEnd++;
-    const w = off >> 2;
-    listing.pushRecord(dents, nameStart, nameEnd, dents32[w], dents32[w + 1], dents32[w + 2], dents32[w + 3], dents[off + 18]);
-    off = recEnd;
-  }
+  for (let off = 0; off < n;) off = appendDent(listing, off);
+}
+
+/** Appends the record at `off`; returns where the next one starts. */
+function appendDent(listing: DirListing, off: number): number {
+  const reclen = dents16[(off + 16) >> 1];
+  const nameStart = off + 19;
+  // The name is NUL-terminated, and the record is padded to 8 bytes after that NUL with whatever
+  // the buffer held before: so the NUL is the first zero in the record's last 8 bytes that
+  // follows the name's start (a name has no zero bytes). Scanning only those keeps the loop short
+  // for long names.
+  const recEnd = off + reclen;
+  let nameEnd = recEnd - 8 > nameStart ? recEnd - 8 : nameStart;
+  while (nameEnd < recEnd && dents[nameEnd] !== 0) nameEnd++;
+  const w = off >> 2;
+  listing.pushRecord(dents, nameStart, nameEnd, dents32[w], dents32[w + 1], dents32[w + 2], dents32[w + 3], dents[off + 18]);
+  return recEnd;
 }
 
 /**
- * Runs the record loop over made-up records until V8 has compiled it. Otherwise a daemon's first
+ * Runs the record code over made-up records until V8 has compiled it. Otherwise a daemon's first
  * listing of a large directory runs it as bytecode, and waits for the compiler threads on a small
- * machine (bench/RESULTS.md item 29).
+ * machine (bench/RESULTS.md items 29 and 37). The records vary as real ones do ('.' and '..', names
+ * of every padding, cookies and inode numbers past 2^31, a listing that outgrows its room): compiled
+ * code that never saw a case is thrown away at the first record that has it.
  */
 export function warmUpListing(): void {
-  const RECORD = 32; // 19 bytes of header, an 8-byte name, its NUL, padding
   let n = 0;
-  for (let i = 0; n + RECORD <= dents.length; i++, n += RECORD) {
-    dents.fill(0, n, n + RECORD);
-    dents32[(n >> 2) + 2] = i + 1; // d_off
-    dents16[(n + 16) >> 1] = RECORD;
-    dents[n + 18] = 8; // DT_REG
-    dents.write(`w${String(i).padStart(7, '0')}`, n + 19, 'latin1');
+  for (let i = 0; ; i++) {
+    const name = i === 0 ? '.' : i === 1 ? '..' : `w${i}`.padEnd(2 + (i % 16), 'x');
+    const reclen = (19 + name.length + 1 + 7) & ~7;
+    if (n + reclen > dents.length) break;
+    dents.fill(0, n, n + reclen);
+    const w = n >> 2;
+    dents32[w] = (i * 2654435761) >>> 0; // d_ino
+    dents32[w + 1] = i & 1;
+    dents32[w + 2] = (i * 40503 * 65537) >>> 0; // d_off: a hash on ext4
+    dents32[w + 3] = (i * 2246822519) >>> 1;
+    dents16[(n + 16) >> 1] = reclen;
+    dents[n + 18] = i < 2 || i % 7 === 0 ? 4 : 8; // DT_DIR, DT_REG
+    dents.write(name, n + 19, 'latin1');
+    n += reclen;
   }
-  const listing = new DirListing(n / RECORD);
+  const listing = new DirListing(16); // grows in the first pass, is emptied for the others
   for (let pass = 0; pass < WARM_UP_PASSES; pass++) {
     listing.clear();
     appendDents(listing, n);
   }
+  appendDents(keptListing, 256);
 }
 const WARM_UP_PASSES = 8;
+
+/**
+ * A few records kept for the daemon's life, in a listing that has grown. The compiled record code
+ * refers weakly to the shapes (maps) of what it saw: once the warm-up's listing is collected and no
+ * other listing is alive, a full GC clears those and V8 throws the code away with them.
+ */
+const keptListing = new DirListing(1);
 
 // fsync can take seconds on a busy disk: run it on the libuv pool.
 export function syncFd(fd: number, datasync: boolean): Promise<void> {
