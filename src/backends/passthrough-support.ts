@@ -168,16 +168,8 @@ export function warmUpListing(): void {
     listing.clear();
     appendDents(listing, n);
   }
-  appendDents(keptListing, 256);
 }
 const WARM_UP_PASSES = 8;
-
-/**
- * A few records kept for the daemon's life, in a listing that has grown. The compiled record code
- * refers weakly to the shapes (maps) of what it saw: once the warm-up's listing is collected and no
- * other listing is alive, a full GC clears those and V8 throws the code away with them.
- */
-const keptListing = new DirListing(1);
 
 // fsync can take seconds on a busy disk: run it on the libuv pool.
 export function syncFd(fd: number, datasync: boolean): Promise<void> {

@@ -8,14 +8,22 @@ export class ProtocolError extends Error {
 const TWO_32 = 2 ** 32;
 
 export class Reader {
-  readonly buf: Buffer;
+  buf: Buffer;
   pos: number;
-  readonly end: number;
+  end: number;
 
   constructor(buf: Buffer, pos: number, end: number) {
     this.buf = buf;
     this.pos = pos;
     this.end = end;
+  }
+
+  /** Points the cursor at another request: one Reader serves a whole session. */
+  reset(buf: Buffer, pos: number, end: number): this {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+    return this;
   }
 
   private need(n: number): number {

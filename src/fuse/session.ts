@@ -73,6 +73,12 @@ export class FuseSession {
   private buf: Buffer;
   private readonly spare: Buffer[] = [];
   private readonly header = Buffer.alloc(OUT_HEADER_SIZE);
+  /**
+   * The cursor every request is decoded with. One made per request would be garbage each time, and
+   * when none were alive at a full GC, V8 would collect their shape and throw away the compiled
+   * request path that checks it (bench/RESULTS.md item 38).
+   */
+  private readonly reader = new Reader(Buffer.alloc(0), 0, 0);
   /** Buffers for large replies, returned here once written. */
   readonly replies: ReplyPool;
   private inflight = 0;
@@ -352,7 +358,7 @@ export class FuseSession {
    */
   private dispatch(buf: Buffer, start: number, len: number, entry: number): void {
     let h: InHeader;
-    const r = new Reader(buf, start, start + len);
+    const r = this.reader.reset(buf, start, start + len);
     try {
       h = decodeHeader(r);
     } catch {

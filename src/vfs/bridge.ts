@@ -51,6 +51,7 @@ import { negotiateInit, type InitSettings } from './init.ts';
 import { childPath, NodeTable, type Node } from './node-table.ts';
 import { hasSetId, setIdBits } from './set-id.ts';
 import type { Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
+import { keepShape } from '../util/keep-shape.ts';
 
 export interface BridgeOptions extends InitSettings {
   /** How long the kernel may cache names and attributes, in ms. */
@@ -78,8 +79,8 @@ class RequestContext implements OpContext {
   readonly gid: number;
   readonly pid: number;
   readonly unique: number;
-  private readonly bridge: FuseBridge;
-  constructor(h: InHeader, bridge: FuseBridge) {
+  private readonly bridge: { readonly session: FuseSession | undefined };
+  constructor(h: InHeader, bridge: { readonly session: FuseSession | undefined }) {
     this.uid = h.uid;
     this.gid = h.gid;
     this.pid = h.pid;
@@ -93,6 +94,7 @@ class RequestContext implements OpContext {
     return this.bridge.session?.othersWaiting() ?? false;
   }
 }
+keepShape(new RequestContext({ len: 0, opcode: 0, unique: 0, nodeid: 0, uid: 0, gid: 0, pid: 0 }, { session: undefined }));
 
 function then<T, R = Reply>(value: MaybePromise<T>, f: (v: T) => MaybePromise<R>): MaybePromise<R> {
   return value instanceof Promise ? value.then(f) : f(value);
@@ -243,25 +245,22 @@ export class FuseBridge {
     node.backingId = 0;
   }
 
+  /** Every field present (undefined when not asked for): one object shape for every SETATTR (see Reader). */
   private changes(req: import('../fuse/requests.ts').SetattrIn): AttrChanges {
     const v = req.valid;
-    const c: AttrChanges = {};
-    if (v & FATTR_MODE) c.mode = req.mode & 0o7777;
-    if (v & FATTR_UID) c.uid = req.uid;
-    if (v & FATTR_GID) c.gid = req.gid;
-    if (v & FATTR_SIZE) c.size = req.size;
-    if (v & FATTR_ATIME_NOW) c.atime = 'now';
-    else if (v & FATTR_ATIME) {
-      c.atime = msOf(req.atime, req.atimensec);
-      c.atimeNsec = req.atimensec;
-    }
-    if (v & FATTR_MTIME_NOW) c.mtime = 'now';
-    else if (v & FATTR_MTIME) {
-      c.mtime = msOf(req.mtime, req.mtimensec);
-      c.mtimeNsec = req.mtimensec;
-    }
-    if (v & FATTR_CTIME) c.ctime = msOf(req.ctime, req.ctimensec);
-    return c;
+    const atime = v & FATTR_ATIME_NOW ? 'now' : v & FATTR_ATIME ? msOf(req.atime, req.atimensec) : undefined;
+    const mtime = v & FATTR_MTIME_NOW ? 'now' : v & FATTR_MTIME ? msOf(req.mtime, req.mtimensec) : undefined;
+    return {
+      mode: v & FATTR_MODE ? req.mode & 0o7777 : undefined,
+      uid: v & FATTR_UID ? req.uid : undefined,
+      gid: v & FATTR_GID ? req.gid : undefined,
+      size: v & FATTR_SIZE ? req.size : undefined,
+      atime,
+      mtime,
+      ctime: v & FATTR_CTIME ? msOf(req.ctime, req.ctimensec) : undefined,
+      atimeNsec: typeof atime === 'number' ? req.atimensec : undefined,
+      mtimeNsec: typeof mtime === 'number' ? req.mtimensec : undefined,
+    };
   }
 
   handlers(): Handlers {
