@@ -1,7 +1,6 @@
 // Reply encoders. A reply is either an errno (0 = success with no payload) or a
 // Buffer that starts with OUT_HEADER_SIZE bytes of room for fuse_out_header, so
 // the session writes header and payload in one write(2) without copying.
-import { keepShape } from '../util/keep-shape.ts';
 import { splitTime } from '../vfs/time.ts';
 import type { Attr, StatFs } from '../vfs/types.ts';
 import {
@@ -307,4 +306,3 @@ export class DirentWriter {
     return this.buf.subarray(0, this.pos);
   }
 }
-keepShape(new DirentWriter(0));

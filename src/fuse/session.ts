@@ -73,11 +73,7 @@ export class FuseSession {
   private buf: Buffer;
   private readonly spare: Buffer[] = [];
   private readonly header = Buffer.alloc(OUT_HEADER_SIZE);
-  /**
-   * The cursor every request is decoded with. One made per request would be garbage each time, and
-   * when none were alive at a full GC, V8 would collect their shape and throw away the compiled
-   * request path that checks it (bench/RESULTS.md item 38).
-   */
+  /** The cursor every request is decoded with: one for the session, not an allocation per request. */
   private readonly reader = new Reader(Buffer.alloc(0), 0, 0);
   /** Buffers for large replies, returned here once written. */
   readonly replies: ReplyPool;

@@ -1,7 +1,6 @@
 // One vfs call seen as data, so a layer can be a single around(op, next) hook
 // instead of thirty methods. Layers read the fields and may replace args
 // (a shorter read buffer, corrupted write data) before calling next().
-import { keepShape } from '../util/keep-shape.ts';
 import { S_IFMT, S_IFREG } from '../vfs/mode.ts';
 import type { Attr, MaybePromise, OpContext, Vfs } from '../vfs/types.ts';
 
@@ -160,7 +159,6 @@ class OpRecord implements Op {
     return (attr.mode & S_IFMT) === S_IFREG ? attr.size : undefined;
   }
 }
-keepShape(new OpRecord('getattr', { uid: 0, gid: 0, pid: 0, unique: 0 }, '/', undefined, 0, 0, [], undefined));
 
 /**
  * Builds the Op for `name` called with `args` (ctx excluded). `statBelow` lets the Op learn its file's size

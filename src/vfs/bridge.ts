@@ -51,7 +51,6 @@ import { negotiateInit, type InitSettings } from './init.ts';
 import { childPath, NodeTable, type Node } from './node-table.ts';
 import { hasSetId, setIdBits } from './set-id.ts';
 import type { Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
-import { keepShape } from '../util/keep-shape.ts';
 
 export interface BridgeOptions extends InitSettings {
   /** How long the kernel may cache names and attributes, in ms. */
@@ -79,8 +78,8 @@ class RequestContext implements OpContext {
   readonly gid: number;
   readonly pid: number;
   readonly unique: number;
-  private readonly bridge: { readonly session: FuseSession | undefined };
-  constructor(h: InHeader, bridge: { readonly session: FuseSession | undefined }) {
+  private readonly bridge: FuseBridge;
+  constructor(h: InHeader, bridge: FuseBridge) {
     this.uid = h.uid;
     this.gid = h.gid;
     this.pid = h.pid;
@@ -94,7 +93,6 @@ class RequestContext implements OpContext {
     return this.bridge.session?.othersWaiting() ?? false;
   }
 }
-keepShape(new RequestContext({ len: 0, opcode: 0, unique: 0, nodeid: 0, uid: 0, gid: 0, pid: 0 }, { session: undefined }));
 
 function then<T, R = Reply>(value: MaybePromise<T>, f: (v: T) => MaybePromise<R>): MaybePromise<R> {
   return value instanceof Promise ? value.then(f) : f(value);
@@ -245,7 +243,7 @@ export class FuseBridge {
     node.backingId = 0;
   }
 
-  /** Every field present (undefined when not asked for): one object shape for every SETATTR (see Reader). */
+  /** Every field present, undefined when not asked for: one object shape for every SETATTR. */
   private changes(req: import('../fuse/requests.ts').SetattrIn): AttrChanges {
     const v = req.valid;
     const atime = v & FATTR_ATIME_NOW ? 'now' : v & FATTR_ATIME ? msOf(req.atime, req.atimensec) : undefined;

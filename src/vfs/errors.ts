@@ -1,5 +1,4 @@
 import { constants } from 'node:os';
-import { keepShape } from '../util/keep-shape.ts';
 
 // Filesystem results that are not success. Deliberately not an Error subclass:
 // negative lookups are frequent, and capturing a stack for each costs more than
@@ -18,7 +17,6 @@ export class FsError {
     return `FsError(${this.code}${this.message ? `: ${this.message}` : ''})`;
   }
 }
-keepShape(new FsError(0));
 
 export const E = constants.errno as Readonly<Record<string, number>>;
 export const ENOENT = E.ENOENT;
