@@ -168,8 +168,19 @@ export function warmUpListing(): void {
     listing.clear();
     appendDents(listing, n);
   }
+  appendDents(keptListing, 256);
 }
 const WARM_UP_PASSES = 8;
+
+/**
+ * A few records kept for the daemon's life. V8 reaches the object shape (map) of a class's instances
+ * from its constructor through links a full GC may cut when no instance is alive, and then throws away
+ * the compiled code that checks for that shape: listings are rare and short-lived, so without this the
+ * record code compiled by the warm-up was gone by the first listing that needed it (bench/RESULTS.md
+ * item 37). Filled through appendDents like a real listing: a kept listing filled by push() did not
+ * keep the code alive (measured; which object V8 had lost then is not known).
+ */
+const keptListing = new DirListing(1);
 
 // fsync can take seconds on a busy disk: run it on the libuv pool.
 export function syncFd(fd: number, datasync: boolean): Promise<void> {

@@ -4,7 +4,7 @@
 // it (READDIRPLUS looks its entries up by name). A listing of 10,000 entries
 // is a few allocations instead of 10,000 strings and objects.
 import { DIRENT_SIZE } from '../fuse/abi.ts';
-import { S_IFDIR, S_IFMT } from './mode.ts';
+import { S_IFMT } from './mode.ts';
 import type { DirEntry } from './types.ts';
 
 const TWO_32 = 2 ** 32;
@@ -196,13 +196,3 @@ export class DirListing {
     return out;
   }
 }
-/**
- * A listing alive for the process's life. V8 reaches the object shape (map) of a class's instances
- * from its constructor through links a full GC may cut when no instance is alive, and then throws
- * away the compiled code that checks for that shape. Listings are rare and short-lived, so without
- * this the record code compiled at start (passthrough's warm-up) was gone by the first listing that
- * needed it (bench/RESULTS.md item 37).
- */
-const keptListing = new DirListing(1);
-keptListing.push('.', 1, S_IFDIR, 1);
-keptListing.push('..', 1, S_IFDIR, 2);
