@@ -13,8 +13,8 @@ const FILES = 6000; // several pages, and three getdents64 reads on the backing 
 
 /** Drives opendir/readdir/telldir/seekdir/rewinddir/closedir through libc and checks every pass. */
 const readers = (d: string): string => `
-import ctypes, ctypes.util, os
-libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
+import ctypes, os
+libc = ctypes.CDLL('libc.so.6', use_errno=True)
 class Dirent(ctypes.Structure):
     _fields_ = [('ino', ctypes.c_uint64), ('off', ctypes.c_int64), ('reclen', ctypes.c_ushort),
                 ('type', ctypes.c_ubyte), ('name', ctypes.c_char * 256)]
