@@ -21,6 +21,16 @@ interface Link {
   name: string;
 }
 
+interface OpenState {
+  handles: number;
+  backingId: number;
+  backingUsers: number;
+}
+
+const LISTED = 1;
+const LOOKED_UP_AFTER_LISTING = 2;
+const SET_ID = 4;
+
 export class Node {
   readonly id: number;
   /** Tells this node from earlier ones that had its id. */
@@ -40,22 +50,10 @@ export class Node {
   lookups = 0;
   /** Children the kernel knows, by name (directories only). */
   children: Map<string, Node> | null = null;
-  /**
-   * Directories: a listing was served; a child was looked up after one. READDIRPLUS carries
-   * attributes only once the second is true (vfs/dir-handles.ts).
-   */
-  listed = false;
-  lookedUpAfterListing = false;
-  /**
-   * The last attributes we answered with had setuid or setgid, so a write or chown the kernel
-   * flags may have bits to clear (vfs/set-id.ts); without them it has none to look for.
-   */
-  setId = false;
-  /** Open file handles of this node, to reach an unlinked file through its fd. */
-  openHandles = 0;
-  /** Kernel passthrough backing id shared by every open of this node, and its users. */
-  backingId = 0;
-  backingUsers = 0;
+  /** listed, lookedUpAfterListing and setId, as bits: three fields fewer in each of tens of thousands of nodes. */
+  private flags = 0;
+  /** What only an open file needs, so that the others do without its fields. */
+  private open: OpenState | null = null;
   private cachedPath = '/';
   private cachedAt = -1;
   private readonly table: NodeTable | null;
@@ -68,6 +66,68 @@ export class Node {
     this.parent = link?.parent ?? null;
     this.name = link?.name ?? '';
     this.table = table;
+  }
+
+  /**
+   * Directories: a listing was served; a child was looked up after one. READDIRPLUS carries
+   * attributes only once the second is true (vfs/dir-handles.ts).
+   */
+  get listed(): boolean {
+    return (this.flags & LISTED) !== 0;
+  }
+  set listed(on: boolean) {
+    this.flags = on ? this.flags | LISTED : this.flags & ~LISTED;
+  }
+  get lookedUpAfterListing(): boolean {
+    return (this.flags & LOOKED_UP_AFTER_LISTING) !== 0;
+  }
+  set lookedUpAfterListing(on: boolean) {
+    this.flags = on ? this.flags | LOOKED_UP_AFTER_LISTING : this.flags & ~LOOKED_UP_AFTER_LISTING;
+  }
+
+  /**
+   * The last attributes we answered with had setuid or setgid, so a write or chown the kernel
+   * flags may have bits to clear (vfs/set-id.ts); without them it has none to look for.
+   */
+  get setId(): boolean {
+    return (this.flags & SET_ID) !== 0;
+  }
+  set setId(on: boolean) {
+    this.flags = on ? this.flags | SET_ID : this.flags & ~SET_ID;
+  }
+
+  /** Open file handles of this node, to reach an unlinked file through its fd. */
+  get openHandles(): number {
+    return this.open?.handles ?? 0;
+  }
+  set openHandles(n: number) {
+    this.opened().handles = n;
+    this.closeIfUnused();
+  }
+
+  /** Kernel passthrough backing id shared by every open of this node, and its users. */
+  get backingId(): number {
+    return this.open?.backingId ?? 0;
+  }
+  set backingId(id: number) {
+    this.opened().backingId = id;
+    this.closeIfUnused();
+  }
+  get backingUsers(): number {
+    return this.open?.backingUsers ?? 0;
+  }
+  set backingUsers(n: number) {
+    this.opened().backingUsers = n;
+    this.closeIfUnused();
+  }
+
+  private opened(): OpenState {
+    return (this.open ??= { handles: 0, backingId: 0, backingUsers: 0 });
+  }
+
+  private closeIfUnused(): void {
+    const o = this.open!;
+    if (o.handles === 0 && o.backingId === 0 && o.backingUsers === 0) this.open = null;
   }
 
   /** Removed from the namespace while the kernel still holds it (unlinked, replaced). */
