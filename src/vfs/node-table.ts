@@ -50,7 +50,7 @@ export class Node {
   lookups = 0;
   /** Children the kernel knows, by name (directories only). */
   children: Map<string, Node> | null = null;
-  /** listed, lookedUpAfterListing and setId, as bits: three fields fewer in each of tens of thousands of nodes. */
+  /** listed, lookedUpAfterListing and setId as bits of one field, in each of tens of thousands of nodes. */
   private flags = 0;
   /** What only an open file needs, so that the others do without its fields. */
   private open: OpenState | null = null;
