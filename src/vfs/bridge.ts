@@ -48,7 +48,7 @@ import { SlotTable } from '../util/slot-table.ts';
 import { DirHandles } from './dir-handles.ts';
 import { EBADF, EINVAL, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from './errors.ts';
 import { negotiateInit, type InitSettings } from './init.ts';
-import { childPath, NodeTable, type Node } from './node-table.ts';
+import { childPath, NodeTable, type Node, type OpenState } from './node-table.ts';
 import { hasSetId, setIdBits } from './set-id.ts';
 import type { Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 
@@ -182,7 +182,7 @@ export class FuseBridge {
 
   /** An open handle of a node that left the namespace, to keep fstat/fchmod working. */
   private handleOf(node: Node): number | undefined {
-    if (!node.detached || node.openHandles === 0) return undefined;
+    if (!node.detached || node.open === null) return undefined;
     for (const f of this.files) if (f.node === node) return f.fh;
     return undefined;
   }
@@ -196,15 +196,16 @@ export class FuseBridge {
   private opened(node: Node, res: OpenResult, created?: Attr): Reply {
     const mode = created?.mode ?? res.mode;
     if (mode !== undefined) node.setId = hasSetId(mode);
+    const open = (node.open ??= { handles: 0, backingId: 0, backingUsers: 0 });
     let backingId = 0;
     let flags = 0;
     if (res.directIo || this.options.directIo) flags |= FOPEN_DIRECT_IO;
-    else if (node.backingId > 0) backingId = this.acquireBacking(node, -1);
+    else if (open.backingId > 0) backingId = this.acquireBacking(node, open, -1);
     // The kernel refuses passthrough for an inode already open through the daemon (and the reverse).
     // A set-id file goes through the daemon: a passed-through write would never show us the write
     // whose flag says to clear the bits (vfs/set-id.ts), and the daemon's own writes keep them.
-    else if (this.passthrough && res.backingFd !== undefined && node.openHandles === 0 && mode !== undefined && !node.setId) {
-      backingId = this.acquireBacking(node, res.backingFd);
+    else if (this.passthrough && res.backingFd !== undefined && open.handles === 0 && mode !== undefined && !node.setId) {
+      backingId = this.acquireBacking(node, open, res.backingFd);
     }
     if (res.noFlush) flags |= FOPEN_NOFLUSH;
     if (backingId > 0) flags |= FOPEN_PASSTHROUGH;
@@ -212,7 +213,7 @@ export class FuseBridge {
     if (backingId > 0) this.openCounts.passthrough++;
     else this.openCounts.daemon++;
     const kfh = this.files.add({ node, fh: res.fh, backingId });
-    node.openHandles++;
+    open.handles++;
     if (created) {
       const o = this.options;
       return createOut(node.id, node.generation, created, o.entryTimeoutMs, o.attrTimeoutMs, kfh, flags, backingId);
@@ -221,10 +222,10 @@ export class FuseBridge {
   }
 
   /** One backing id per node, shared by all its opens (the kernel requires it). */
-  private acquireBacking(node: Node, backingFd: number): number {
-    if (node.backingId > 0) {
-      node.backingUsers++;
-      return node.backingId;
+  private acquireBacking(node: Node, open: OpenState, backingFd: number): number {
+    if (open.backingId > 0) {
+      open.backingUsers++;
+      return open.backingId;
     }
     const id = backingOpen(this.session!.fd, backingFd);
     if (id <= 0) {
@@ -232,15 +233,20 @@ export class FuseBridge {
       log.warn({ path: node.path, errno: errnoName(-id) }, 'kernel passthrough refused; serving this file through the daemon');
       return 0;
     }
-    node.backingId = id;
-    node.backingUsers = 1;
+    open.backingId = id;
+    open.backingUsers = 1;
     return id;
   }
 
-  private releaseBacking(node: Node): void {
-    if (node.backingId === 0 || --node.backingUsers > 0) return;
-    backingClose(this.session!.fd, node.backingId);
-    node.backingId = 0;
+  /** One handle of `node` closed: its backing id goes with its last user, the open state with its last handle. */
+  private closed(node: Node, passedThrough: boolean): void {
+    const open = node.open!;
+    open.handles--;
+    if (passedThrough && open.backingId !== 0 && --open.backingUsers === 0) {
+      backingClose(this.session!.fd, open.backingId);
+      open.backingId = 0;
+    }
+    if (open.handles === 0) node.open = null;
   }
 
   /** Every field present, undefined when not asked for: one object shape for every SETATTR. */
@@ -410,8 +416,7 @@ export class FuseBridge {
       RELEASE: (h, { fh }) => {
         const f = this.file(fh);
         this.files.delete(fh);
-        f.node.openHandles--;
-        if (f.backingId) this.releaseBacking(f.node);
+        this.closed(f.node, f.backingId !== 0);
         return then(vfs.release(this.ctx(h), f.node.path, f.fh), ok);
       },
       FSYNC: (h, { fh, fsyncFlags }) => {

@@ -21,8 +21,11 @@ interface Link {
   name: string;
 }
 
-interface OpenState {
+/** What only an open file needs (vfs/bridge.ts keeps it), so that the other nodes do without it. */
+export interface OpenState {
+  /** Open file handles, to reach an unlinked file through its fd. */
   handles: number;
+  /** Kernel passthrough backing id shared by every open of this node, and its users. */
   backingId: number;
   backingUsers: number;
 }
@@ -52,8 +55,8 @@ export class Node {
   children: Map<string, Node> | null = null;
   /** listed, lookedUpAfterListing and setId as bits of one field, in each of tens of thousands of nodes. */
   private flags = 0;
-  /** What only an open file needs, so that the others do without its fields. */
-  private open: OpenState | null = null;
+  /** Null while no handle is open. */
+  open: OpenState | null = null;
   private cachedPath = '/';
   private cachedAt = -1;
   private readonly table: NodeTable | null;
@@ -94,40 +97,6 @@ export class Node {
   }
   set setId(on: boolean) {
     this.flags = on ? this.flags | SET_ID : this.flags & ~SET_ID;
-  }
-
-  /** Open file handles of this node, to reach an unlinked file through its fd. */
-  get openHandles(): number {
-    return this.open?.handles ?? 0;
-  }
-  set openHandles(n: number) {
-    this.opened().handles = n;
-    this.closeIfUnused();
-  }
-
-  /** Kernel passthrough backing id shared by every open of this node, and its users. */
-  get backingId(): number {
-    return this.open?.backingId ?? 0;
-  }
-  set backingId(id: number) {
-    this.opened().backingId = id;
-    this.closeIfUnused();
-  }
-  get backingUsers(): number {
-    return this.open?.backingUsers ?? 0;
-  }
-  set backingUsers(n: number) {
-    this.opened().backingUsers = n;
-    this.closeIfUnused();
-  }
-
-  private opened(): OpenState {
-    return (this.open ??= { handles: 0, backingId: 0, backingUsers: 0 });
-  }
-
-  private closeIfUnused(): void {
-    const o = this.open!;
-    if (o.handles === 0 && o.backingId === 0 && o.backingUsers === 0) this.open = null;
   }
 
   /** Removed from the namespace while the kernel still holds it (unlinked, replaced). */
