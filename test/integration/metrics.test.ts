@@ -193,6 +193,39 @@ test('data: kernel leaves reads and writes to kernel passthrough (not counted, o
   }
 });
 
+test('kernel passthrough: opens of one file share its backing id, the last close gives it back, and a later open passes through again', async () => {
+  const backing = tempDir('metrics-backing');
+  try {
+    writeFileSync(join(backing, 'f'), 'abc');
+    const port = await freePort();
+    await withMount(['--backend', `passthrough:${backing}`, '--metrics', `127.0.0.1:${port}`, '--metrics-data', 'kernel'], async (mnt) => {
+      const f = join(mnt, 'f');
+      // Two opens at once (the second joins the first's backing id), a write through one seen through the
+      // other, both closed; then a third open on its own.
+      const out = py(`
+import os
+a = os.open(${JSON.stringify(f)}, os.O_RDWR)
+b = os.open(${JSON.stringify(f)}, os.O_RDONLY)
+os.pwrite(a, b'xyz', 3)
+seen = os.pread(b, 6, 0)
+os.close(a); os.close(b)
+c = os.open(${JSON.stringify(f)}, os.O_RDONLY)
+again = os.pread(c, 6, 0)
+os.close(c)
+print(seen.decode(), again.decode())
+`);
+      assert.equal(out, 'abcxyz abcxyz', 'each open reads what the others wrote');
+      assert.equal(readFileSync(join(backing, 'f'), 'utf8'), 'abcxyz', 'the write reached the backing file');
+      const served = (await scrape(`http://127.0.0.1:${port}/metrics`, 'interposer_files_opened_total')).filter((s) => s.labels.served_by);
+      const count = (by: string): number => served.find((s) => s.labels.served_by === by)?.value ?? 0;
+      assert.equal(count('passthrough'), 3, 'all three opens passed through, the third after the backing id was given back');
+      assert.equal(count('daemon'), 0, 'none fell back to the daemon');
+    });
+  } finally {
+    rmSync(backing, { recursive: true, force: true });
+  }
+});
+
 test('a real Prometheus scrapes a live mount; every dashboard query returns data', async (t) => {
   assert.ok(existsSync(PROMETHEUS), `${PROMETHEUS} is missing: apt-get install prometheus (scripts/setup installs it)`);
   const dir = tempDir('prom');
