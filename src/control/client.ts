@@ -1,6 +1,7 @@
 // The client side of the control API: one HTTP request over a mount's unix
 // socket. `interposer ctl` and `report --live` both talk to a mount this way.
-import { request } from 'node:http';
+// Node's HTTP client is imported on the first call: every command of the CLI,
+// the mount daemon too, loads this module, and most never call it.
 
 export interface ControlReply {
   status: number;
@@ -10,7 +11,8 @@ export interface ControlReply {
 /** The control socket could not be reached (no mount there, or the request failed on the way). */
 export class ControlSocketError extends Error {}
 
-export function callControl(socket: string, method: string, path: string, body?: string): Promise<ControlReply> {
+export async function callControl(socket: string, method: string, path: string, body?: string): Promise<ControlReply> {
+  const { request } = await import('node:http');
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: socket, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
       let text = '';

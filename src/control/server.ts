@@ -1,6 +1,7 @@
 // The control API: HTTP + JSON on a unix socket, one route per controller
 // action. Errors answer with a status and {"error": "..."}.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { createServer as createSocketServer } from 'node:net';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, parseConfigDoc } from '../config/load.ts';
@@ -65,27 +66,50 @@ const routes: Record<string, Route> = {
   },
 };
 
-export async function startControlServer(controller: Controller, socketPath: string): Promise<Server> {
+function answer(controller: Controller, req: IncomingMessage, res: ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://interposer');
+  if (req.method === 'GET' && url.pathname === '/metrics') {
+    const handler = scrapeHandler();
+    return handler ? handler(req, res) : send(res, 404, { error: 'metrics are off for this mount (telemetry.metrics)' });
+  }
+  const route = routes[`${req.method} ${url.pathname}`];
+  if (!route) return send(res, 404, { error: `no route ${req.method} ${url.pathname}; see interposer ctl --help` });
+  Promise.resolve()
+    .then(() => route(controller, url, req))
+    .then(
+      (value) => send(res, 200, value),
+      (err: unknown) => {
+        if (err instanceof ControlError) send(res, err.status, { error: err.message });
+        else if (err instanceof ConfigError) send(res, 400, { error: err.message });
+        else send(res, 500, { error: String(err) });
+      },
+    );
+}
+
+/**
+ * Listens on `socketPath`. Node's HTTP server is loaded at the first
+ * connection, not before: with what it brings (TLS, HTTP/2, zlib, web
+ * streams) it costs a daemon ~7 MiB, and most mounts are never controlled.
+ * Connections wait paused until it is there, then go to it as its own would.
+ */
+export interface ControlServer {
+  /** Stops listening and closes idle connections; requests being answered finish. */
+  close(): void;
+}
+
+export async function startControlServer(controller: Controller, socketPath: string): Promise<ControlServer> {
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
   rmSync(socketPath, { force: true });
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://interposer');
-    if (req.method === 'GET' && url.pathname === '/metrics') {
-      const handler = scrapeHandler();
-      return handler ? handler(req, res) : send(res, 404, { error: 'metrics are off for this mount (telemetry.metrics)' });
-    }
-    const route = routes[`${req.method} ${url.pathname}`];
-    if (!route) return send(res, 404, { error: `no route ${req.method} ${url.pathname}; see interposer ctl --help` });
-    Promise.resolve()
-      .then(() => route(controller, url, req))
-      .then(
-        (value) => send(res, 200, value),
-        (err: unknown) => {
-          if (err instanceof ControlError) send(res, err.status, { error: err.message });
-          else if (err instanceof ConfigError) send(res, 400, { error: err.message });
-          else send(res, 500, { error: String(err) });
-        },
-      );
+  let http: Promise<HttpServer> | undefined;
+  const server = createSocketServer({ pauseOnConnect: true }, (socket) => {
+    http ??= import('node:http').then(({ createServer }) => createServer((req, res) => answer(controller, req, res)));
+    http.then(
+      (h) => {
+        h.emit('connection', socket);
+        socket.resume();
+      },
+      () => socket.destroy(),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -93,5 +117,10 @@ export async function startControlServer(controller: Controller, socketPath: str
   });
   chmodSync(socketPath, 0o600);
   server.unref();
-  return server;
+  return {
+    close() {
+      server.close();
+      void http?.then((h) => h.closeIdleConnections());
+    },
+  };
 }

@@ -2,7 +2,6 @@
 // (JsonLinesExporter): one span per line. Operation spans carry `fs.op`;
 // the per-file parent spans ("file PATH") do not and are skipped.
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 
 /** One traced operation, as the report needs it. Times in microseconds. */
 export interface OpRecord {
@@ -100,6 +99,8 @@ function addLine(line: string, out: OpRecord[], stats: ParseStats): void {
 export async function readTraceFile(path: string): Promise<{ ops: OpRecord[]; stats: ParseStats }> {
   const stats: ParseStats = { lines: 0, malformed: 0, other: 0 };
   const ops: OpRecord[] = [];
+  // node:readline is imported here: the CLI's every command, the mount daemon too, loads this module.
+  const { createInterface } = await import('node:readline');
   const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   for await (const line of lines) addLine(line, ops, stats);
   return { ops, stats };
