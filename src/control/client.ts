@@ -1,7 +1,10 @@
 // The client side of the control API: one HTTP request over a mount's unix
 // socket. `interposer ctl` and `report --live` both talk to a mount this way.
-// Node's HTTP client is imported on the first call: every command of the CLI,
-// the mount daemon too, loads this module, and most never call it.
+import type * as Http from 'node:http';
+import { createRequire } from 'node:module';
+
+// require(), not import: see control/server.ts.
+const { request } = createRequire(import.meta.url)('node:http') as typeof Http;
 
 export interface ControlReply {
   status: number;
@@ -11,8 +14,7 @@ export interface ControlReply {
 /** The control socket could not be reached (no mount there, or the request failed on the way). */
 export class ControlSocketError extends Error {}
 
-export async function callControl(socket: string, method: string, path: string, body?: string): Promise<ControlReply> {
-  const { request } = await import('node:http');
+export function callControl(socket: string, method: string, path: string, body?: string): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: socket, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
       let text = '';

@@ -1,13 +1,18 @@
 // The control API: HTTP + JSON on a unix socket, one route per controller
 // action. Errors answer with a status and {"error": "..."}.
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import { createServer as createSocketServer } from 'node:net';
+import type * as Http from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, parseConfigDoc } from '../config/load.ts';
 import { parseDuration } from '../config/units.ts';
 import { ControlError, type Controller } from './controller.ts';
 import { scrapeHandler } from '../telemetry/running.ts';
+
+// require(), not import: an import of node:http builds its module namespace, which reads
+// every lazy export of it and so loads TLS, HTTP/2, zlib and web streams (~8 MiB a daemon).
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof Http;
 
 const MAX_BODY = 1 << 20;
 
@@ -66,50 +71,27 @@ const routes: Record<string, Route> = {
   },
 };
 
-function answer(controller: Controller, req: IncomingMessage, res: ServerResponse): void {
-  const url = new URL(req.url ?? '/', 'http://interposer');
-  if (req.method === 'GET' && url.pathname === '/metrics') {
-    const handler = scrapeHandler();
-    return handler ? handler(req, res) : send(res, 404, { error: 'metrics are off for this mount (telemetry.metrics)' });
-  }
-  const route = routes[`${req.method} ${url.pathname}`];
-  if (!route) return send(res, 404, { error: `no route ${req.method} ${url.pathname}; see interposer ctl --help` });
-  Promise.resolve()
-    .then(() => route(controller, url, req))
-    .then(
-      (value) => send(res, 200, value),
-      (err: unknown) => {
-        if (err instanceof ControlError) send(res, err.status, { error: err.message });
-        else if (err instanceof ConfigError) send(res, 400, { error: err.message });
-        else send(res, 500, { error: String(err) });
-      },
-    );
-}
-
-/**
- * Listens on `socketPath`. Node's HTTP server is loaded at the first
- * connection, not before: with what it brings (TLS, HTTP/2, zlib, web
- * streams) it costs a daemon ~7 MiB, and most mounts are never controlled.
- * Connections wait paused until it is there, then go to it as its own would.
- */
-export interface ControlServer {
-  /** Stops listening and closes idle connections; requests being answered finish. */
-  close(): void;
-}
-
-export async function startControlServer(controller: Controller, socketPath: string): Promise<ControlServer> {
+export async function startControlServer(controller: Controller, socketPath: string): Promise<Server> {
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
   rmSync(socketPath, { force: true });
-  let http: Promise<HttpServer> | undefined;
-  const server = createSocketServer({ pauseOnConnect: true }, (socket) => {
-    http ??= import('node:http').then(({ createServer }) => createServer((req, res) => answer(controller, req, res)));
-    http.then(
-      (h) => {
-        h.emit('connection', socket);
-        socket.resume();
-      },
-      () => socket.destroy(),
-    );
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://interposer');
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      const handler = scrapeHandler();
+      return handler ? handler(req, res) : send(res, 404, { error: 'metrics are off for this mount (telemetry.metrics)' });
+    }
+    const route = routes[`${req.method} ${url.pathname}`];
+    if (!route) return send(res, 404, { error: `no route ${req.method} ${url.pathname}; see interposer ctl --help` });
+    Promise.resolve()
+      .then(() => route(controller, url, req))
+      .then(
+        (value) => send(res, 200, value),
+        (err: unknown) => {
+          if (err instanceof ControlError) send(res, err.status, { error: err.message });
+          else if (err instanceof ConfigError) send(res, 400, { error: err.message });
+          else send(res, 500, { error: String(err) });
+        },
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -117,10 +99,5 @@ export async function startControlServer(controller: Controller, socketPath: str
   });
   chmodSync(socketPath, 0o600);
   server.unref();
-  return {
-    close() {
-      server.close();
-      void http?.then((h) => h.closeIdleConnections());
-    },
-  };
+  return server;
 }
