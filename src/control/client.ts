@@ -1,10 +1,9 @@
 // The client side of the control API: one HTTP request over a mount's unix
 // socket. `interposer ctl` and `report --live` both talk to a mount this way.
-import type * as Http from 'node:http';
 import { createRequire } from 'node:module';
 
 // require(), not import: see control/server.ts.
-const { request } = createRequire(import.meta.url)('node:http') as typeof Http;
+const { request } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 export interface ControlReply {
   status: number;

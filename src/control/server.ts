@@ -1,6 +1,5 @@
 // The control API: HTTP + JSON on a unix socket, one route per controller
 // action. Errors answer with a status and {"error": "..."}.
-import type * as Http from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
@@ -12,7 +11,7 @@ import { scrapeHandler } from '../telemetry/running.ts';
 
 // require(), not import: an import of node:http builds its module namespace, which reads
 // every lazy export of it and so loads TLS, HTTP/2, zlib and web streams (~8 MiB a daemon).
-const { createServer } = createRequire(import.meta.url)('node:http') as typeof Http;
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 const MAX_BODY = 1 << 20;
 
