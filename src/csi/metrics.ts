@@ -4,13 +4,17 @@
 // mounter whether it answers. A daemon the mounter runs creates its control
 // socket where the plugin looks for it (controlSocketFor): the chart shares
 // that directory between the two containers.
-import { createServer, request, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import { controlSocketFor } from '../control/socket-path.ts';
 import { mergeExpositions } from '../telemetry/merge.ts';
 import { log } from '../util/log.ts';
 import type { VolumeManager } from './volumes.ts';
 import type { VolumeCondition } from './proto.ts';
 import type { VolumeRecord } from './state.ts';
+
+// require(), not import: see control/server.ts.
+const { createServer, request } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 const SCRAPE_TIMEOUT_MS = 2000;
 
