@@ -1,9 +1,6 @@
 // The client side of the control API: one HTTP request over a mount's unix
 // socket. `interposer ctl` and `report --live` both talk to a mount this way.
-import { createRequire } from 'node:module';
-
-// require(), not import: see control/server.ts.
-const { request } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+import { http } from '../util/http.ts';
 
 export interface ControlReply {
   status: number;
@@ -15,7 +12,7 @@ export class ControlSocketError extends Error {}
 
 export function callControl(socket: string, method: string, path: string, body?: string): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+    const req = http.request({ socketPath: socket, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));

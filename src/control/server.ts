@@ -1,17 +1,13 @@
 // The control API: HTTP + JSON on a unix socket, one route per controller
 // action. Errors answer with a status and {"error": "..."}.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, parseConfigDoc } from '../config/load.ts';
 import { parseDuration } from '../config/units.ts';
 import { ControlError, type Controller } from './controller.ts';
 import { scrapeHandler } from '../telemetry/running.ts';
-
-// require(), not import: an import of node:http builds its module namespace, which reads
-// every lazy export of it and so loads TLS, HTTP/2, zlib and web streams (~8 MiB a daemon).
-const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+import { http } from '../util/http.ts';
 
 const MAX_BODY = 1 << 20;
 
@@ -73,7 +69,7 @@ const routes: Record<string, Route> = {
 export async function startControlServer(controller: Controller, socketPath: string): Promise<Server> {
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
   rmSync(socketPath, { force: true });
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://interposer');
     if (req.method === 'GET' && url.pathname === '/metrics') {
       const handler = scrapeHandler();

@@ -5,22 +5,19 @@
 // socket where the plugin looks for it (controlSocketFor): the chart shares
 // that directory between the two containers.
 import type { Server } from 'node:http';
-import { createRequire } from 'node:module';
 import { controlSocketFor } from '../control/socket-path.ts';
 import { mergeExpositions } from '../telemetry/merge.ts';
+import { http } from '../util/http.ts';
 import { log } from '../util/log.ts';
 import type { VolumeManager } from './volumes.ts';
 import type { VolumeCondition } from './proto.ts';
 import type { VolumeRecord } from './state.ts';
 
-// require(), not import: see control/server.ts.
-const { createServer, request } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
-
 const SCRAPE_TIMEOUT_MS = 2000;
 
 function scrapeDaemon(target: string): Promise<string> {
   return new Promise((resolve) => {
-    const req = request({ socketPath: controlSocketFor(target), path: '/metrics', timeout: SCRAPE_TIMEOUT_MS }, (res) => {
+    const req = http.request({ socketPath: controlSocketFor(target), path: '/metrics', timeout: SCRAPE_TIMEOUT_MS }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
@@ -58,7 +55,7 @@ function pluginMetrics(records: { rec: VolumeRecord; condition: VolumeCondition 
 }
 
 export async function startNodeMetrics(listen: { host: string; port: number }, volumes: VolumeManager): Promise<Server> {
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end('try /metrics\n');
       return;
