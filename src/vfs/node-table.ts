@@ -76,16 +76,16 @@ export class Node {
    * attributes only once the second is true (vfs/dir-handles.ts).
    */
   get listed(): boolean {
-    return (this.flags & LISTED) !== 0;
+    return this.has(LISTED);
   }
   set listed(on: boolean) {
-    this.flags = on ? this.flags | LISTED : this.flags & ~LISTED;
+    this.mark(LISTED, on);
   }
   get lookedUpAfterListing(): boolean {
-    return (this.flags & LOOKED_UP_AFTER_LISTING) !== 0;
+    return this.has(LOOKED_UP_AFTER_LISTING);
   }
   set lookedUpAfterListing(on: boolean) {
-    this.flags = on ? this.flags | LOOKED_UP_AFTER_LISTING : this.flags & ~LOOKED_UP_AFTER_LISTING;
+    this.mark(LOOKED_UP_AFTER_LISTING, on);
   }
 
   /**
@@ -93,10 +93,17 @@ export class Node {
    * flags may have bits to clear (vfs/set-id.ts); without them it has none to look for.
    */
   get setId(): boolean {
-    return (this.flags & SET_ID) !== 0;
+    return this.has(SET_ID);
   }
   set setId(on: boolean) {
-    this.flags = on ? this.flags | SET_ID : this.flags & ~SET_ID;
+    this.mark(SET_ID, on);
+  }
+
+  private has(bit: number): boolean {
+    return (this.flags & bit) !== 0;
+  }
+  private mark(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
   }
 
   /** Removed from the namespace while the kernel still holds it (unlinked, replaced). */
