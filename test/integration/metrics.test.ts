@@ -220,6 +220,24 @@ print(seen.decode(), again.decode())
       const count = (by: string): number => served.find((s) => s.labels.served_by === by)?.value ?? 0;
       assert.equal(count('passthrough'), 3, 'all three opens passed through, the third after the backing id was given back');
       assert.equal(count('daemon'), 0, 'none fell back to the daemon');
+      // A backing id never given back keeps the file the first open registered (read-write) open in the
+      // kernel; a write lease needs its taker to be the file's only writer, so it is refused until that
+      // file is let go (the closes reach the daemon asynchronously: asked again for up to 5 s).
+      const lease = py(`
+import fcntl, os, time
+fd = os.open(${JSON.stringify(join(backing, 'f'))}, os.O_RDWR)
+for _ in range(100):
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        print('granted')
+        break
+    except OSError:
+        time.sleep(0.05)
+else:
+    print('refused')
+`);
+      assert.equal(lease, 'granted', 'after the last close nothing else holds the backing file open for writing');
     });
   } finally {
     rmSync(backing, { recursive: true, force: true });
