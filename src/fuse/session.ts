@@ -78,6 +78,9 @@ export class FuseSession {
   /** Buffers for large replies, returned here once written. */
   readonly replies: ReplyPool;
   private inflight = 0;
+  /** Whether the loop waits for the next request on a helper thread (waitOffThread()), and on which fd a poll is pending there (-1: none). */
+  private waitingOffThread = false;
+  private offThreadPoll = -1;
   /** Blocking waits in a row that timed out with nothing to read. */
   private idleWaits = 0;
   /** Null unless mount.busyPoll is set: then the loop spins before it sleeps. */
@@ -214,7 +217,7 @@ export class FuseSession {
       // waits there too, so that it costs no CPU rather than IDLE_POLL_MS wake-ups (the first request
       // after the pause pays one thread hop).
       if (this.inflight > 0 || this.parked) {
-        sys.pollOneAsync(fd, sys.POLLIN, 1000).then(() => this.pump());
+        this.waitOffThread(fd);
         return;
       }
       const spinner = this.busyPoll;
@@ -277,7 +280,7 @@ export class FuseSession {
       }
       if (this.inflight > 0 || this.parked) {
         uring.enter(0);
-        sys.pollOneAsync(uring.fd, sys.POLLIN, 1000).then(() => this.pump());
+        this.waitOffThread(uring.fd);
         return;
       }
       const spinner = this.busyPoll;
@@ -442,6 +445,30 @@ export class FuseSession {
     this.inflight--;
     this.aborts.delete(unique);
     this.reply(unique, reply, entry);
+    // The loop waited on a helper thread only for this reply's sake: wait on this one again, or the
+    // client's next request (a write after an fsync) would be read only after a hop between threads.
+    if (this.inflight === 0 && this.waitingOffThread && !this.parked) {
+      this.waitingOffThread = false;
+      setImmediate(() => this.pump());
+    }
+  }
+
+  /**
+   * Waits for `fd` to become readable on a helper thread, so that promises and timers run meanwhile,
+   * then serves. At most one such poll(2) is pending: one the loop stopped waiting for (it went back
+   * to the main thread) counts again, since a new one each time would pile up in the libuv pool
+   * until the fsyncs and reads queued there behind them waited for their timeouts.
+   */
+  private waitOffThread(fd: number): void {
+    this.waitingOffThread = true;
+    if (this.offThreadPoll === fd) return;
+    this.offThreadPoll = fd;
+    sys.pollOneAsync(fd, sys.POLLIN, 1000).then(() => {
+      if (this.offThreadPoll === fd) this.offThreadPoll = -1;
+      if (!this.waitingOffThread) return;
+      this.waitingOffThread = false;
+      this.pump();
+    });
   }
 
   /** The request still reads from `held`; read the next ones into another buffer. */
