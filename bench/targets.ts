@@ -136,6 +136,16 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     note: 'a trace layer whose filter matches nothing',
   },
   {
+    name: 'metrics-trace-none',
+    extra: true,
+    variantOf: 'metrics',
+    config: {
+      layers: [{ metrics: {} }, { trace: { paths: ['/no/such/path/**'] } }],
+      telemetry: { metrics: '127.0.0.1:19467', traces: { file: '/dev/null' } },
+    },
+    note: 'metrics and a trace layer whose filter matches nothing',
+  },
+  {
     name: 'fault-empty',
     extra: true,
     variantOf: 'passthrough',
