@@ -8,7 +8,8 @@
 // busy-poll (fuse/busy-poll.ts); when asynchronous work is in flight (a delay, a
 // throttle wait, an fsync), or the mount has been idle for a while, we wait
 // with poll(2) on a helper thread so that promises and timers keep running and
-// an idle mount costs nothing. With FUSE over io_uring negotiated (fuse/ring.ts)
+// an idle mount costs nothing, and come back once the last asynchronous reply is
+// written. With FUSE over io_uring negotiated (fuse/ring.ts)
 // requests arrive in ring entries instead, and /dev/fuse carries only FORGET
 // and INTERRUPT.
 import * as sys from '../sys/libc.ts';
@@ -445,7 +446,7 @@ export class FuseSession {
     this.inflight--;
     this.aborts.delete(unique);
     this.reply(unique, reply, entry);
-    // The loop waited on a helper thread only for this reply's sake: wait on this one again, or the
+    // The loop waited on a helper thread only for this reply's sake: back to the main thread, or the
     // client's next request (a write after an fsync) would be read only after a hop between threads.
     if (this.inflight === 0 && this.waitingOffThread && !this.parked) {
       this.waitingOffThread = false;
