@@ -262,12 +262,18 @@ export function initOut(o: InitOut): Buffer {
  */
 export class DirentWriter {
   readonly buf: Buffer;
+  /** `buf` as 32-bit words: records start 8-aligned, so direntplus records are zeroed and copied a word at a time. */
+  private readonly words: Uint32Array;
   private pos = H;
   private readonly limit: number;
 
-  /** `buf`: where to pack, at least OUT_HEADER_SIZE + `size` bytes, any content (records are zeroed as written). */
+  /**
+   * `buf`: where to pack, at least OUT_HEADER_SIZE + `size` bytes, any content (records are zeroed as
+   * written), starting 4-aligned in its ArrayBuffer (as every reply buffer does).
+   */
   constructor(size: number, buf: Buffer = replyBufferUnsafe(size)) {
     this.buf = buf.fill(0, 0, H);
+    this.words = new Uint32Array(buf.buffer, buf.byteOffset, Math.floor(buf.length / 4));
     this.limit = H + size;
   }
 
@@ -292,13 +298,18 @@ export class DirentWriter {
 
   /**
    * Appends a fuse_direntplus: the fuse_entry_out `entry` writes (zeroed first), then the ready-made
-   * fuse_dirent record `src[start, end)`. Call fits() first.
+   * fuse_dirent record at bytes `[start, end)` of `src`, a listing's records as 32-bit words
+   * (DirListing.recordWords). Word loops, not Buffer fill() and copy(): a page holds hundreds of
+   * such records, and those calls made a page cost about twice as much (bench/RESULTS.md item 45). Call fits() first.
    */
-  addPlusRecord(entry: (buf: Buffer, at: number) => void, src: Buffer, start: number, end: number): void {
-    const at = this.pos;
-    this.buf.fill(0, at, at + ENTRY_OUT_SIZE);
-    entry(this.buf, at);
-    this.pos = at + ENTRY_OUT_SIZE + src.copy(this.buf, at + ENTRY_OUT_SIZE, start, end);
+  addPlusRecord(entry: (buf: Buffer, at: number) => void, src: Uint32Array, start: number, end: number): void {
+    const w = this.words;
+    let i = this.pos >> 2;
+    const entryEnd = i + (ENTRY_OUT_SIZE >> 2);
+    while (i < entryEnd) w[i++] = 0;
+    entry(this.buf, this.pos);
+    for (let j = start >> 2, last = end >> 2; j < last; j++) w[i++] = src[j];
+    this.pos = i << 2;
   }
 
   /** The reply, trimmed to what was written. */

@@ -131,11 +131,12 @@ export class DirHandles {
       return sent(end);
     }
     const { entryTimeoutMs, attrTimeoutMs } = this.options;
+    const words = listing.recordWords;
     const step = (): MaybePromise<Reply> => {
       for (; k < listing.length; k++) {
         if (!out.fits(listing.nameBytes(k), true)) break;
         if (!attrs || listing.isDot(k)) {
-          out.addPlusRecord(noEntry, bytes, listing.start(k), listing.start(k + 1));
+          out.addPlusRecord(noEntry, words, listing.start(k), listing.start(k + 1));
           continue;
         }
         const name = listing.name(k);
@@ -149,7 +150,7 @@ export class DirHandles {
           const node = a ? this.nodes.learn(d.node, name, a.ino, a.mode, a.nlink) : null;
           out.addPlusRecord(
             (buf, at) => writeEntryOut(buf, at, node?.id ?? 0, node?.generation ?? 0, a, entryTimeoutMs, attrTimeoutMs),
-            bytes,
+            words,
             listing.start(k),
             listing.start(k + 1),
           );

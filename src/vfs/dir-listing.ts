@@ -118,6 +118,11 @@ export class DirListing {
     return this.records;
   }
 
+  /** The same records as 32-bit words (each record starts 8-aligned): for copying them a word at a time. */
+  get recordWords(): Uint32Array {
+    return this.words;
+  }
+
   /** The end (exclusive) of the longest run of whole records from k that fits in `room` bytes. */
   fitting(k: number, room: number): number {
     const limit = this.start(k) + room;
