@@ -112,7 +112,7 @@ export class FuseBridge {
   passthrough = false;
   private readonly files = new SlotTable<FileHandle>();
   private readonly dirs: DirHandles;
-  /** Largest READ answered; the kernel never asks for more than max_pages. */
+  /** Largest READ or READDIR page answered; the kernel never asks for more than max_pages, a malformed request may. */
   private maxRead = 1 << 20;
   get openFiles(): number {
     return this.files.size;
@@ -432,8 +432,8 @@ export class FuseBridge {
         ),
       REMOVEXATTR: (h, { name }) => then(vfs.removexattr(this.ctx(h), nodes.get(h.nodeid).path, name), ok),
       OPENDIR: (h) => this.dirs.open(this.ctx(h), nodes.get(h.nodeid)),
-      READDIR: (h, req) => this.dirs.read(this.ctx(h), req, false),
-      READDIRPLUS: (h, req) => this.dirs.read(this.ctx(h), req, true),
+      READDIR: (h, req) => this.dirs.read(this.ctx(h), req, Math.min(req.size, this.maxRead), false),
+      READDIRPLUS: (h, req) => this.dirs.read(this.ctx(h), req, Math.min(req.size, this.maxRead), true),
       RELEASEDIR: (h, { fh }) => this.dirs.release(this.ctx(h), fh),
       FSYNCDIR: (h, { fh, fsyncFlags }) => this.dirs.fsync(this.ctx(h), fh, (fsyncFlags & FUSE_FSYNC_FDATASYNC) !== 0),
       ACCESS: (h, { mask }) => then(vfs.access(this.ctx(h), nodes.get(h.nodeid).path, mask), ok),

@@ -80,14 +80,15 @@ export class DirHandles {
     return r instanceof Promise ? r.then(() => 0) : 0;
   }
 
-  read(ctx: OpContext, req: ReaddirIn, plus: boolean): MaybePromise<Reply> {
+  /** `size`: the page's payload bytes, what the request asks for capped at what INIT negotiated. */
+  read(ctx: OpContext, req: ReaddirIn, size: number, plus: boolean): MaybePromise<Reply> {
     const d = this.get(req.fh);
     const from = req.offset;
     if (d.entries !== null && from !== 0n) {
       // Mostly the page after the last one sent; a cookie this listing lacks (another handle's, passed
       // on by the kernel when it dropped its copy midway) is looked up again below.
       const k = from === d.resumeCookie ? d.resumeAt : d.entries.indexAfter(from, d.resumeAt);
-      if (k >= 0) return this.fill(ctx, d, k, req.size, plus, plus);
+      if (k >= 0) return this.fill(ctx, d, k, size, plus, plus);
     }
     // Attributes cost a stat of every entry on the page; on a cold disk that is a read of an inode
     // block each, which a names-only listing (ls, find -name) never pays natively. So the first
@@ -103,7 +104,7 @@ export class DirHandles {
       d.entries = list;
       d.resumeAt = 0; // the new listing starts after `from`
       d.resumeCookie = from;
-      return this.fill(ctx, d, 0, req.size, plus, attrs);
+      return this.fill(ctx, d, 0, size, plus, attrs);
     };
     return listed instanceof Promise ? listed.then(keep) : keep(listed);
   }

@@ -717,6 +717,38 @@ test('READDIR goes on after a cookie another handle sent, past entries removed s
   });
 });
 
+test('a READDIR asking for more than INIT negotiated gets a page no larger than that, and the rest after it', async () => {
+  const vfs = new ToyVfs({ maxInodes: 6000 });
+  vfs.mkdir(ctx, '/big', 0o755);
+  const files = 5000; // 32-byte records: 160 KiB of them, more than the 128 KiB a page may hold here
+  for (let i = 0; i < files; i++) seedFile(vfs, `/big/f${String(i).padStart(4, '0')}`, '');
+  await withSession(
+    vfs,
+    async (h) => {
+      await init(h);
+      const d = readEntryOut((await h.call(Op.LOOKUP, ROOT, lookupBody('big'))).payload, 0).nodeid;
+      const fh = Number((await h.call(Op.OPENDIR, d, openBody(0))).payload.readBigUInt64LE(0));
+      const names: string[] = [];
+      let offset = 0;
+      for (let pages = 1; ; pages++) {
+        const r = await h.call(Op.READDIR, d, readBody(fh, offset, 0xffffffff)); // a malformed size: 4 GiB
+        assert.equal(r.error, 0);
+        assert.ok(r.payload.length <= 128 * 1024, `a page of ${r.payload.length} bytes`);
+        const page = readDirents(r.payload, false);
+        if (page.length === 0) {
+          assert.equal(pages, 3, 'two pages, then the end');
+          break;
+        }
+        names.push(...page.map((e) => e.name));
+        offset = page.at(-1)!.off;
+      }
+      assert.equal(names.length, files + 2, 'every entry once, . and .. included');
+      assert.equal(new Set(names).size, files + 2);
+    },
+    { maxWrite: 4096 },
+  );
+});
+
 test('READDIRPLUS carries attributes only for a directory whose children were looked up after a listing', async () => {
   const vfs = new ToyVfs();
   vfs.mkdir(ctx, '/d', 0o755);
