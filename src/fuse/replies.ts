@@ -262,8 +262,11 @@ export function initOut(o: InitOut): Buffer {
  */
 export class DirentWriter {
   readonly buf: Buffer;
-  /** `buf` as 32-bit words: records start 8-aligned, so direntplus records are zeroed and copied a word at a time. */
-  private readonly words: Uint32Array;
+  /**
+   * `buf` as 32-bit words, made at the first direntplus record: records start 8-aligned, so those are
+   * zeroed and copied a word at a time. Plain READDIR pages are one copy and need none.
+   */
+  private words: Uint32Array | null = null;
   private pos = H;
   private readonly limit: number;
 
@@ -273,7 +276,6 @@ export class DirentWriter {
    */
   constructor(size: number, buf: Buffer = replyBufferUnsafe(size)) {
     this.buf = buf.fill(0, 0, H);
-    this.words = new Uint32Array(buf.buffer, buf.byteOffset, Math.floor(buf.length / 4));
     this.limit = H + size;
   }
 
@@ -300,14 +302,16 @@ export class DirentWriter {
    * Appends a fuse_direntplus: the fuse_entry_out `entry` writes (zeroed first), then the ready-made
    * fuse_dirent record at bytes `[start, end)` of `src`, a listing's records as 32-bit words
    * (DirListing.recordWords). Word loops, not Buffer fill() and copy(): a page holds hundreds of
-   * such records, and those calls made a page cost about twice as much (bench/RESULTS.md item 45). Call fits() first.
+   * such records, and those calls made a page cost about twice as much (bench/RESULTS.md item 45).
+   * Call fits() first.
    */
   addPlusRecord(entry: (buf: Buffer, at: number) => void, src: Uint32Array, start: number, end: number): void {
-    const w = this.words;
+    const b = this.buf;
+    const w = (this.words ??= new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2));
     let i = this.pos >> 2;
     const entryEnd = i + (ENTRY_OUT_SIZE >> 2);
     while (i < entryEnd) w[i++] = 0;
-    entry(this.buf, this.pos);
+    entry(b, this.pos);
     for (let j = start >> 2, last = end >> 2; j < last; j++) w[i++] = src[j];
     this.pos = i << 2;
   }
