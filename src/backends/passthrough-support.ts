@@ -2,6 +2,7 @@
 // the path arithmetic the passthrough backend resolves with.
 import { fdatasync, fsync } from 'node:fs';
 import * as at from '../sys/at.ts';
+import * as le from '../util/le.ts';
 import { EINVAL, FsError, toErrno } from '../vfs/errors.ts';
 import { DirListing } from '../vfs/dir-listing.ts';
 import { S_IFMT } from '../vfs/mode.ts';
@@ -15,41 +16,38 @@ export function check(r: number): number {
   return r;
 }
 
-const TWO32 = 4294967296;
-export function u64(b: Buffer, o: number): number {
-  return b.readUInt32LE(o) + b.readUInt32LE(o + 4) * TWO32;
-}
+/** A statx_timestamp (i64 seconds, u32 nanoseconds) in milliseconds. */
 export function timeMs(b: Buffer, o: number): number {
-  return (b.readUInt32LE(o) + b.readInt32LE(o + 4) * TWO32) * 1000 + b.readUInt32LE(o + 8) / 1e6;
+  return le.i64(b, o) * 1000 + le.u32(b, o + 8) / 1e6;
 }
 
 /** Decodes the shared statx buffer; call right after a successful statx. */
 export function statxAttr(): Attr {
   const b = at.statxBuf;
-  const major = b.readUInt32LE(128);
-  const minor = b.readUInt32LE(132);
+  const major = le.u32(b, 128);
+  const minor = le.u32(b, 132);
   return {
-    ino: u64(b, 32),
-    size: u64(b, 40),
-    blocks: u64(b, 48),
+    ino: le.u64(b, 32),
+    size: le.u64(b, 40),
+    blocks: le.u64(b, 48),
     atimeMs: timeMs(b, 64),
     mtimeMs: timeMs(b, 112),
     ctimeMs: timeMs(b, 96),
-    atimeNsec: b.readUInt32LE(72),
-    mtimeNsec: b.readUInt32LE(120),
-    ctimeNsec: b.readUInt32LE(104),
-    mode: b.readUInt16LE(28),
-    nlink: b.readUInt32LE(16),
-    uid: b.readUInt32LE(20),
-    gid: b.readUInt32LE(24),
+    atimeNsec: le.u32(b, 72),
+    mtimeNsec: le.u32(b, 120),
+    ctimeNsec: le.u32(b, 104),
+    mode: le.u16(b, 28),
+    nlink: le.u32(b, 16),
+    uid: le.u32(b, 20),
+    gid: le.u32(b, 24),
     // The kernel's new_encode_dev, which is what FUSE carries.
     rdev: ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0,
-    blksize: b.readUInt32LE(4),
+    blksize: le.u32(b, 4),
   };
 }
 
 export function statxMode(): number {
-  return at.statxBuf.readUInt16LE(28);
+  return le.u16(at.statxBuf, 28);
 }
 
 export function statxType(): number {
@@ -80,14 +78,14 @@ export function leafOf(path: string): string {
 export function statfsResult(): StatFs {
   const b = at.statfsBuf;
   return {
-    blocks: u64(b, at.STATFS_BLOCKS),
-    bfree: u64(b, at.STATFS_BFREE),
-    bavail: u64(b, at.STATFS_BAVAIL),
-    files: u64(b, at.STATFS_FILES),
-    ffree: u64(b, at.STATFS_FFREE),
-    bsize: u64(b, at.STATFS_BSIZE),
-    namelen: u64(b, at.STATFS_NAMELEN),
-    frsize: u64(b, at.STATFS_FRSIZE),
+    blocks: le.u64(b, at.STATFS_BLOCKS),
+    bfree: le.u64(b, at.STATFS_BFREE),
+    bavail: le.u64(b, at.STATFS_BAVAIL),
+    files: le.u64(b, at.STATFS_FILES),
+    ffree: le.u64(b, at.STATFS_FFREE),
+    bsize: le.u64(b, at.STATFS_BSIZE),
+    namelen: le.u64(b, at.STATFS_NAMELEN),
+    frsize: le.u64(b, at.STATFS_FRSIZE),
   };
 }
 

@@ -1,11 +1,10 @@
 // A cursor over one request's bytes. Fields are decoded in place; payloads are
 // views, not copies. Running past the end is a protocol fault, not an errno.
+import * as le from '../util/le.ts';
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
 }
-
-const TWO_32 = 2 ** 32;
 
 export class Reader {
   buf: Buffer;
@@ -34,15 +33,15 @@ export class Reader {
   }
 
   u16(): number {
-    return this.buf.readUInt16LE(this.need(2));
+    return le.u16(this.buf, this.need(2));
   }
 
   u32(): number {
-    return this.buf.readUInt32LE(this.need(4));
+    return le.u32(this.buf, this.need(4));
   }
 
   i32(): number {
-    return this.buf.readInt32LE(this.need(4));
+    return le.i32(this.buf, this.need(4));
   }
 
   /** u64 exactly: for values chosen by someone else (a directory cookie). */
@@ -52,8 +51,7 @@ export class Reader {
 
   /** u64 as a number: exact below 2^53, which covers offsets, sizes and our ids. */
   u64(): number {
-    const at = this.need(8);
-    return this.buf.readUInt32LE(at) + this.buf.readUInt32LE(at + 4) * TWO_32;
+    return le.u64(this.buf, this.need(8));
   }
 
   skip(n: number): void {

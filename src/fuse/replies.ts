@@ -15,10 +15,10 @@ import {
   STATFS_OUT_SIZE,
   WRITE_OUT_SIZE,
 } from './abi.ts';
+import { putU16, putU32, putU64 } from '../util/le.ts';
 
 export type Reply = number | Buffer;
 
-const TWO_32 = 2 ** 32;
 const H = OUT_HEADER_SIZE;
 
 /**
@@ -78,27 +78,23 @@ export class ReplyPool {
   }
 }
 
+/** A u64 field (an i64 for negative values, as times before 1970 are). */
 export function writeU64(buf: Buffer, value: number, at: number): void {
-  if (value < 0) {
-    buf.writeBigInt64LE(BigInt(Math.trunc(value)), at);
-    return;
-  }
-  buf.writeUInt32LE((value % TWO_32) >>> 0, at);
-  buf.writeUInt32LE(Math.floor(value / TWO_32) >>> 0, at + 4);
+  putU64(buf, Math.trunc(value), at);
 }
 
 /** Seconds and nanoseconds of a time in milliseconds (exact with its nanosecond hint), written as u64 + u32. */
 function writeTime(buf: Buffer, ms: number, nsecHint: number | undefined, secAt: number, nsecAt: number): void {
   const t = splitTime(ms, nsecHint);
   writeU64(buf, t.sec, secAt);
-  buf.writeUInt32LE(t.nsec, nsecAt);
+  putU32(buf, t.nsec, nsecAt);
 }
 
 /** Writes a timeout given in ms as u64 seconds at `secAt` and u32 ns at `nsecAt`. */
 function writeTimeout(buf: Buffer, ms: number, secAt: number, nsecAt: number): void {
   const sec = Math.floor(ms / 1000);
   writeU64(buf, sec, secAt);
-  buf.writeUInt32LE(Math.round((ms - sec * 1000) * 1e6), nsecAt);
+  putU32(buf, Math.round((ms - sec * 1000) * 1e6), nsecAt);
 }
 
 /** struct fuse_attr (88 bytes) at `at`. */
@@ -109,13 +105,13 @@ export function writeAttr(buf: Buffer, attr: Attr, at: number): void {
   writeTime(buf, attr.atimeMs, attr.atimeNsec, at + 24, at + 48);
   writeTime(buf, attr.mtimeMs, attr.mtimeNsec, at + 32, at + 52);
   writeTime(buf, attr.ctimeMs, attr.ctimeNsec, at + 40, at + 56);
-  buf.writeUInt32LE(attr.mode >>> 0, at + 60);
-  buf.writeUInt32LE(attr.nlink >>> 0, at + 64);
-  buf.writeUInt32LE(attr.uid >>> 0, at + 68);
-  buf.writeUInt32LE(attr.gid >>> 0, at + 72);
-  buf.writeUInt32LE(attr.rdev >>> 0, at + 76);
-  buf.writeUInt32LE(attr.blksize >>> 0, at + 80);
-  buf.writeUInt32LE(0, at + 84);
+  putU32(buf, attr.mode, at + 60);
+  putU32(buf, attr.nlink, at + 64);
+  putU32(buf, attr.uid, at + 68);
+  putU32(buf, attr.gid, at + 72);
+  putU32(buf, attr.rdev, at + 76);
+  putU32(buf, attr.blksize, at + 80);
+  putU32(buf, 0, at + 84);
 }
 
 /**
@@ -154,8 +150,8 @@ export function attrOut(attr: Attr, attrTimeoutMs: number): Buffer {
 /** struct fuse_open_out (16 bytes) at `at`. */
 export function writeOpenOut(buf: Buffer, at: number, fh: number, openFlags: number, backingId: number): void {
   writeU64(buf, fh, at);
-  buf.writeUInt32LE(openFlags >>> 0, at + 8);
-  buf.writeInt32LE(backingId, at + 12);
+  putU32(buf, openFlags, at + 8);
+  putU32(buf, backingId, at + 12);
 }
 
 export function openOut(fh: number, openFlags: number, backingId = 0): Buffer {
@@ -183,7 +179,7 @@ export function createOut(
 
 export function writeOut(size: number): Buffer {
   const buf = replyBuffer(WRITE_OUT_SIZE);
-  buf.writeUInt32LE(size >>> 0, H);
+  putU32(buf, size, H);
   return buf;
 }
 
@@ -200,15 +196,15 @@ export function statfsOut(st: StatFs): Buffer {
   writeU64(buf, st.bavail, H + 16);
   writeU64(buf, st.files, H + 24);
   writeU64(buf, st.ffree, H + 32);
-  buf.writeUInt32LE(st.bsize >>> 0, H + 40);
-  buf.writeUInt32LE(st.namelen >>> 0, H + 44);
-  buf.writeUInt32LE(st.frsize >>> 0, H + 48);
+  putU32(buf, st.bsize, H + 40);
+  putU32(buf, st.namelen, H + 44);
+  putU32(buf, st.frsize, H + 48);
   return buf;
 }
 
 export function getxattrSizeOut(size: number): Buffer {
   const buf = replyBuffer(GETXATTR_OUT_SIZE);
-  buf.writeUInt32LE(size >>> 0, H);
+  putU32(buf, size, H);
   return buf;
 }
 
@@ -240,17 +236,17 @@ export interface InitOut {
 
 export function initOut(o: InitOut): Buffer {
   const buf = replyBuffer(INIT_OUT_SIZE);
-  buf.writeUInt32LE(o.major, H);
-  buf.writeUInt32LE(o.minor, H + 4);
-  buf.writeUInt32LE(o.maxReadahead, H + 8);
-  buf.writeUInt32LE(Number(o.flags & 0xffffffffn), H + 12);
-  buf.writeUInt16LE(o.maxBackground, H + 16);
-  buf.writeUInt16LE(o.congestionThreshold, H + 18);
-  buf.writeUInt32LE(o.maxWrite, H + 20);
-  buf.writeUInt32LE(o.timeGran, H + 24);
-  buf.writeUInt16LE(o.maxPages, H + 28);
-  buf.writeUInt32LE(Number(o.flags >> 32n), H + 32);
-  buf.writeUInt32LE(o.maxStackDepth, H + 36);
+  putU32(buf, o.major, H);
+  putU32(buf, o.minor, H + 4);
+  putU32(buf, o.maxReadahead, H + 8);
+  putU32(buf, Number(o.flags & 0xffffffffn), H + 12);
+  putU16(buf, o.maxBackground, H + 16);
+  putU16(buf, o.congestionThreshold, H + 18);
+  putU32(buf, o.maxWrite, H + 20);
+  putU32(buf, o.timeGran, H + 24);
+  putU16(buf, o.maxPages, H + 28);
+  putU32(buf, Number(o.flags >> 32n), H + 32);
+  putU32(buf, o.maxStackDepth, H + 36);
   return buf;
 }
 

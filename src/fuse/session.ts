@@ -20,6 +20,7 @@ import { ProtocolError, Reader } from './reader.ts';
 import { decoders, decodeHeader, type InHeader, type RequestName, type Requests } from './requests.ts';
 import { ReplyPool, type Reply } from './replies.ts';
 import { BusyPoll } from './busy-poll.ts';
+import { putU32, putU64 } from '../util/le.ts';
 import { DEV_POLL_TAG, FuseRing, type RingOptions } from './ring.ts';
 import type { MaybePromise } from '../vfs/types.ts';
 
@@ -514,15 +515,14 @@ export class FuseSession {
     let out: Buffer;
     if (typeof reply === 'number') {
       out = this.header;
-      out.writeUInt32LE(OUT_HEADER_SIZE, 0);
-      out.writeInt32LE(-reply, 4);
+      putU32(out, OUT_HEADER_SIZE, 0);
+      putU32(out, -reply, 4);
     } else {
       out = reply;
-      out.writeUInt32LE(out.length, 0);
-      out.writeInt32LE(0, 4);
+      putU32(out, out.length, 0);
+      putU32(out, 0, 4);
     }
-    out.writeUInt32LE((unique % 2 ** 32) >>> 0, 8);
-    out.writeUInt32LE(Math.floor(unique / 2 ** 32) >>> 0, 12);
+    putU64(out, unique, 8);
     const n = sys.write(this.fd, out, out.length);
     if (out !== this.header) this.replies.giveBack(out);
     // ENOENT: the request was interrupted or the connection aborted meanwhile.

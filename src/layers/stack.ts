@@ -90,6 +90,17 @@ function withdrawNeeded(
   return result instanceof Promise ? result.then(withdraw) : withdraw(result);
 }
 
+/** The most arguments after ctx that a Vfs op takes (read, write, setxattr, fallocate, lseek). */
+const MOST_ARGS = 5;
+
+/** An op's arguments as the layers see them: without the trailing ones the caller left out. */
+function argsOf(...args: unknown[]): unknown[] {
+  let n = args.length;
+  while (n > 0 && args[n - 1] === undefined) n--;
+  args.length = n;
+  return args;
+}
+
 export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
   let all: readonly Layer[] = initial;
   let paused = false;
@@ -122,12 +133,16 @@ export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
     // syncfs always exists so that layers see it even over a backend that has nothing to sync.
     const method = call[name] ?? (name === 'syncfs' ? () => undefined : undefined);
     if (typeof method !== 'function') continue;
+    if (method.length > 1 + MOST_ARGS)
+      throw new Error(`vfs op ${name} takes ${method.length - 1} arguments after ctx; the stack passes on ${MOST_ARGS}`);
     const bound = method.bind(backend);
     const offers = OFFERS[name];
-    stack[name] = (ctx: OpContext, ...args: unknown[]): MaybePromise<unknown> => {
+    // Named parameters, not a rest array: with no active layer (the common case) a call allocates
+    // nothing on its way to the backend, which gets the trailing ones as undefined.
+    stack[name] = (ctx: OpContext, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown): MaybePromise<unknown> => {
       const layers = active;
-      if (layers.length === 0) return bound(ctx, ...args);
-      const op = makeOp(name, ctx, args, statBelow);
+      if (layers.length === 0) return bound(ctx, a, b, c, d, e);
+      const op = makeOp(name, ctx, argsOf(a, b, c, d, e), statBelow);
       const result = run(layers, op, () => bound(ctx, ...op.args));
       return offers ? withdrawNeeded(layers, offers, op.path, result) : result;
     };

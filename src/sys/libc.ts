@@ -48,13 +48,17 @@ export const POLLHUP = 0x10;
 export const POLLNVAL = 0x20;
 
 const pollBuf = Buffer.alloc(8);
+// struct pollfd { int fd; short events; short revents; }, through typed views: busy-polling calls this
+// in a loop, where Buffer's read and write methods left garbage behind on every call.
+const pollFd = new Int32Array(pollBuf.buffer, pollBuf.byteOffset, 1);
+const pollEvents = new Int16Array(pollBuf.buffer, pollBuf.byteOffset + 4, 2);
 /** poll(2) on one fd; returns revents (0 on timeout) or -errno. */
 export function pollOne(fd: number, events: number, timeoutMs: number): number {
-  pollBuf.writeInt32LE(fd, 0);
-  pollBuf.writeInt16LE(events, 4);
-  pollBuf.writeInt16LE(0, 6);
+  pollFd[0] = fd;
+  pollEvents[0] = events;
+  pollEvents[1] = 0;
   const r = ret(cPoll(pollBuf, 1, timeoutMs));
-  return r <= 0 ? r : pollBuf.readInt16LE(6);
+  return r <= 0 ? r : pollEvents[1];
 }
 
 /** poll(2) on one fd on koffi's worker thread, so the event loop keeps running. */
