@@ -2,7 +2,7 @@
 // notify code in the error field).
 import * as sys from '../sys/libc.ts';
 import { OUT_HEADER_SIZE } from './abi.ts';
-import { writeU64 } from './replies.ts';
+import { putU64 } from '../util/le.ts';
 
 const FUSE_NOTIFY_INVAL_INODE = 2;
 
@@ -17,7 +17,7 @@ export function notifyInvalInode(devFd: number, nodeid: number, attributesOnly =
   const buf = Buffer.alloc(OUT_HEADER_SIZE + 24);
   buf.writeUInt32LE(buf.length, 0);
   buf.writeInt32LE(FUSE_NOTIFY_INVAL_INODE, 4);
-  writeU64(buf, nodeid, OUT_HEADER_SIZE);
+  putU64(buf, nodeid, OUT_HEADER_SIZE);
   // off -1: no pages; off 0, len 0: from the start to the end of the file.
   if (attributesOnly) buf.writeBigInt64LE(-1n, OUT_HEADER_SIZE + 8);
   return sys.write(devFd, buf, buf.length);

@@ -78,30 +78,25 @@ export class ReplyPool {
   }
 }
 
-/** A u64 field (an i64 for negative values, as times before 1970 are). */
-export function writeU64(buf: Buffer, value: number, at: number): void {
-  putU64(buf, Math.trunc(value), at);
-}
-
 /** Seconds and nanoseconds of a time in milliseconds (exact with its nanosecond hint), written as u64 + u32. */
 function writeTime(buf: Buffer, ms: number, nsecHint: number | undefined, secAt: number, nsecAt: number): void {
   const t = splitTime(ms, nsecHint);
-  writeU64(buf, t.sec, secAt);
+  putU64(buf, t.sec, secAt);
   putU32(buf, t.nsec, nsecAt);
 }
 
 /** Writes a timeout given in ms as u64 seconds at `secAt` and u32 ns at `nsecAt`. */
 function writeTimeout(buf: Buffer, ms: number, secAt: number, nsecAt: number): void {
   const sec = Math.floor(ms / 1000);
-  writeU64(buf, sec, secAt);
+  putU64(buf, sec, secAt);
   putU32(buf, Math.round((ms - sec * 1000) * 1e6), nsecAt);
 }
 
 /** struct fuse_attr (88 bytes) at `at`. */
 export function writeAttr(buf: Buffer, attr: Attr, at: number): void {
-  writeU64(buf, attr.ino, at);
-  writeU64(buf, attr.size, at + 8);
-  writeU64(buf, attr.blocks, at + 16);
+  putU64(buf, attr.ino, at);
+  putU64(buf, attr.size, at + 8);
+  putU64(buf, attr.blocks, at + 16);
   writeTime(buf, attr.atimeMs, attr.atimeNsec, at + 24, at + 48);
   writeTime(buf, attr.mtimeMs, attr.mtimeNsec, at + 32, at + 52);
   writeTime(buf, attr.ctimeMs, attr.ctimeNsec, at + 40, at + 56);
@@ -127,8 +122,8 @@ export function writeEntryOut(
   entryTimeoutMs: number,
   attrTimeoutMs: number,
 ): void {
-  writeU64(buf, nodeid, at);
-  writeU64(buf, generation, at + 8);
+  putU64(buf, nodeid, at);
+  putU64(buf, generation, at + 8);
   writeTimeout(buf, entryTimeoutMs, at + 16, at + 32);
   writeTimeout(buf, attrTimeoutMs, at + 24, at + 36);
   if (attr) writeAttr(buf, attr, at + 40);
@@ -149,7 +144,7 @@ export function attrOut(attr: Attr, attrTimeoutMs: number): Buffer {
 
 /** struct fuse_open_out (16 bytes) at `at`. */
 export function writeOpenOut(buf: Buffer, at: number, fh: number, openFlags: number, backingId: number): void {
-  writeU64(buf, fh, at);
+  putU64(buf, fh, at);
   putU32(buf, openFlags, at + 8);
   putU32(buf, backingId, at + 12);
 }
@@ -185,17 +180,17 @@ export function writeOut(size: number): Buffer {
 
 export function copyFileRange64Out(size: number): Buffer {
   const buf = replyBuffer(8);
-  writeU64(buf, size, H);
+  putU64(buf, size, H);
   return buf;
 }
 
 export function statfsOut(st: StatFs): Buffer {
   const buf = replyBuffer(STATFS_OUT_SIZE);
-  writeU64(buf, st.blocks, H);
-  writeU64(buf, st.bfree, H + 8);
-  writeU64(buf, st.bavail, H + 16);
-  writeU64(buf, st.files, H + 24);
-  writeU64(buf, st.ffree, H + 32);
+  putU64(buf, st.blocks, H);
+  putU64(buf, st.bfree, H + 8);
+  putU64(buf, st.bavail, H + 16);
+  putU64(buf, st.files, H + 24);
+  putU64(buf, st.ffree, H + 32);
   putU32(buf, st.bsize, H + 40);
   putU32(buf, st.namelen, H + 44);
   putU32(buf, st.frsize, H + 48);
@@ -210,7 +205,7 @@ export function getxattrSizeOut(size: number): Buffer {
 
 export function lseekOut(offset: number): Buffer {
   const buf = replyBuffer(LSEEK_OUT_SIZE);
-  writeU64(buf, offset, H);
+  putU64(buf, offset, H);
   return buf;
 }
 

@@ -6,7 +6,7 @@
 // nothing, but a function that makes twenty such calls (a fuse_attr, a statx
 // result) runs out of inlining budget, and every call left then allocates an
 // argument array: ~5 MiB of garbage per 10,000 files created (bench/RESULTS.md
-// item 46). Plain byte loads and stores need no call. Callers keep within
+// item 47). Plain byte loads and stores need no call. Callers keep within
 // bounds themselves (the request Reader checks each field; reply buffers are
 // sized for their struct), since a typed array ignores a store past its end.
 
@@ -47,8 +47,12 @@ export function putU32(b: Uint8Array, value: number, at: number): void {
   b[at + 3] = value >>> 24;
 }
 
-/** Writes an integer within ±2^53 as a u64 (negative ones in two's complement). */
-export function putU64(b: Uint8Array, value: number, at: number): void {
+/**
+ * Writes a number within ±2^53 as a u64, its fraction dropped (negative ones in two's complement, as
+ * an i64 field such as a time before 1970 wants them).
+ */
+export function putU64(b: Uint8Array, n: number, at: number): void {
+  const value = Math.trunc(n);
   const high = Math.floor(value / TWO_32);
   putU32(b, value - high * TWO_32, at);
   putU32(b, high, at + 4);

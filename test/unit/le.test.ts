@@ -63,3 +63,17 @@ test('putU16, putU32 (u32 and i32) and putU64 (u64 and i64) write what Buffer re
     assert.equal(b[11], 0xaa);
   }
 });
+
+test('putU64 drops a fraction toward zero, as the fields it writes (sizes, seconds) want', () => {
+  const b = Buffer.alloc(8);
+  for (const [v, want] of [
+    [1.9, 1n],
+    [2 ** 32 + 0.5, 2n ** 32n],
+    [-0.5, 0n],
+    [-1.5, -1n],
+    [-(2 ** 32) - 0.25, -(2n ** 32n)],
+  ] as const) {
+    le.putU64(b, v, 0);
+    assert.equal(b.readBigInt64LE(0), want, `${v}`);
+  }
+});

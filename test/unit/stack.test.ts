@@ -75,6 +75,37 @@ describe('stack', () => {
     assert.deepEqual(log, ['backend open /f']);
   });
 
+  test('every argument reaches the backend, with layers or without; a layer sees those the caller gave', () => {
+    const got: unknown[][] = [];
+    const backend = {
+      ...recorder([]),
+      fallocate: (_c: OpContext, ...args: unknown[]) => void got.push(args),
+      getattr: (_c: OpContext, ...args: unknown[]) => (got.push(args), { ...FILE_ATTR }),
+    } as Vfs;
+    const seen: unknown[][] = [];
+    const watcher: Layer = { kind: 'watch', disturbs: false, around: (op, next) => (seen.push([...op.args]), next()) };
+    for (const layers of [[], [watcher]]) {
+      got.length = 0;
+      const s = createStack(backend, layers);
+      s.fallocate!(ctx, '/f', 3, 1, 4096, 8192); // the most arguments an op takes
+      s.getattr(ctx, '/f');
+      s.getattr(ctx, '/f', 3);
+      assert.deepEqual(
+        got.map((a) => a.slice(0, a.findLastIndex((x) => x !== undefined) + 1)),
+        [['/f', 3, 1, 4096, 8192], ['/f'], ['/f', 3]],
+      );
+    }
+    assert.deepEqual(seen, [['/f', 3, 1, 4096, 8192], ['/f'], ['/f', 3]], 'the layer: no trailing arguments the caller left out');
+  });
+
+  test('a backend op taking more arguments than the stack passes on is refused when the stack is made', () => {
+    const backend = {
+      ...recorder([]),
+      lseek: (_c: OpContext, _p: string, _f: number, _o: number, _w: number, _x: number, _y: number) => 0,
+    } as unknown as Vfs;
+    assert.throws(() => createStack(backend, []), /vfs op lseek takes 6 arguments after ctx; the stack passes on 5/);
+  });
+
   test('a layer may replace the arguments the next one gets', () => {
     const log: string[] = [];
     const upper: Layer = {
