@@ -1,12 +1,12 @@
 // Decoding what the host kernel hands back (statx, statfs, getdents64) and
 // the path arithmetic the passthrough backend resolves with.
-import { fdatasync, fsync } from 'node:fs';
+import { fdatasync, fdatasyncSync, fsync, fsyncSync } from 'node:fs';
 import * as at from '../sys/at.ts';
 import * as le from '../util/le.ts';
 import { EINVAL, FsError, toErrno } from '../vfs/errors.ts';
 import { DirListing } from '../vfs/dir-listing.ts';
 import { S_IFMT } from '../vfs/mode.ts';
-import type { Attr, StatFs } from '../vfs/types.ts';
+import type { Attr, MaybePromise, StatFs } from '../vfs/types.ts';
 
 export const STATX_TYPE = 1;
 export const STATX_MODE = 2;
@@ -180,8 +180,20 @@ const WARM_UP_PASSES = 8;
  */
 const keptListing = new DirListing(1);
 
-// fsync can take seconds on a busy disk: run it on the libuv pool.
-export function syncFd(fd: number, datasync: boolean): Promise<void> {
+/**
+ * fsync(2) or fdatasync(2) of `fd`: here, or on the libuv pool, since fsync can take seconds on a busy
+ * disk and everything behind it would wait that long. `here` when a caller that knows the sync is short
+ * and nobody waits for the daemon meanwhile would rather skip two thread hops (bench/RESULTS.md item 49).
+ */
+export function syncFd(fd: number, datasync: boolean, here = false): MaybePromise<void> {
+  if (here) {
+    try {
+      (datasync ? fdatasyncSync : fsyncSync)(fd);
+      return;
+    } catch (err) {
+      throw new FsError(toErrno(err));
+    }
+  }
   return new Promise((resolve, reject) => {
     (datasync ? fdatasync : fsync)(fd, (err) => (err ? reject(new FsError(toErrno(err))) : resolve()));
   });

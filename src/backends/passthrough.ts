@@ -47,6 +47,13 @@ const DIR_FD_TTL_MS = 1000;
 // xfs, btrfs, tmpfs, f2fs, zfs, bcachefs. NFS, CIFS, FUSE and the rest keep FLUSH.
 const LOCAL_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0xf2f52010, 0x2fc12fc1, 0xca451a4e]);
 
+/**
+ * Most pages a file may still have to write for its fsync to run on the request thread: 1 MiB, a
+ * few milliseconds even on a slow disk. Beyond that, or where the kernel cannot say (before Linux
+ * 6.5), it runs on the libuv pool.
+ */
+const SYNC_HERE_MAX_PAGES = 256;
+
 /** Throws the errno open(2) would give for a node of this type, unless it is a regular file. */
 function notRegular(type: number): void {
   if (type === S_IFREG) return;
@@ -452,8 +459,8 @@ export class PassthroughFs implements Vfs {
     close(fh);
   }
 
-  fsync(_ctx: OpContext, _path: string, fh: number, datasync: boolean): Promise<void> {
-    return syncFd(fh, datasync);
+  fsync(ctx: OpContext, _path: string, fh: number, datasync: boolean): MaybePromise<void> {
+    return syncFd(fh, datasync, syncsQuickly(ctx, fh));
   }
 
   async syncfs(): Promise<void> {
@@ -520,8 +527,8 @@ export class PassthroughFs implements Vfs {
     close(fh);
   }
 
-  fsyncdir(_ctx: OpContext, _path: string, fh: number, datasync: boolean): Promise<void> {
-    return syncFd(fh, datasync);
+  fsyncdir(ctx: OpContext, _path: string, fh: number, datasync: boolean): MaybePromise<void> {
+    return syncFd(fh, datasync, syncsQuickly(ctx, fh));
   }
 
   // With default_permissions the kernel checks the mode bits; what is left
@@ -557,6 +564,19 @@ export class PassthroughFs implements Vfs {
     this.rootFd = -1;
     this.procFd = -1;
   }
+}
+
+/**
+ * Whether an fsync of `fd` should block the request thread: nobody else waits for the daemon, and
+ * little is left to write. It then costs the client no hop to the pool and back (two thread
+ * wake-ups, ~50-100 µs on a VM; bench/RESULTS.md item 49); a directory's own pages are none, so
+ * fsyncdir waits only for the journal. What the journal commit drags along from other files
+ * cannot be told, which is the same bet a lone read that misses the cache makes.
+ */
+function syncsQuickly(ctx: OpContext, fd: number): boolean {
+  if (ctx.othersWaiting) return false;
+  const pages = at.unsyncedPages(fd);
+  return pages >= 0 && pages <= SYNC_HERE_MAX_PAGES;
 }
 
 function readFrom(fd: number, into: Buffer, offset: number): number {

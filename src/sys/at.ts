@@ -5,6 +5,7 @@
 import { splitTime } from '../vfs/time.ts';
 import { constants as fsc } from 'node:fs';
 import { libc, koffi, ret } from './libc.ts';
+import * as le from '../util/le.ts';
 
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -51,6 +52,7 @@ const E2BIG = 7;
 
 // Syscall numbers from 424 on are shared by every architecture.
 const NR_OPENAT2 = 437;
+const NR_CACHESTAT = 451;
 const NR_FCHMODAT2 = 452;
 const NR_SETXATTRAT = 463;
 const NR_GETXATTRAT = 464;
@@ -66,6 +68,7 @@ const sysXattrArgs = libc.func(
   'long syscall(long nr, int dirfd, const char *path, uint32_t atflags, const char *name, void *args, size_t size)',
 );
 const sysListxattrat = libc.func('long syscall(long nr, int dirfd, const char *path, uint32_t atflags, void *list, size_t size)');
+const sysCachestat = libc.func('long syscall(long nr, int fd, void *range, void *cstat, uint32_t flags)');
 const sysRemovexattrat = libc.func('long syscall(long nr, int dirfd, const char *path, uint32_t atflags, const char *name)');
 
 const cStatx = libc.func('int statx(int dirfd, const char *path, int flags, uint32_t mask, void *buf)');
@@ -262,6 +265,21 @@ export function syncfsAsync(fd: number): Promise<number> {
   });
 }
 
+// struct cachestat_range {u64 off; u64 len}: all zero is the whole file.
+const wholeFile = Buffer.alloc(16);
+// struct cachestat: nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted (u64 each).
+const cachestatOut = Buffer.alloc(40);
+
+/**
+ * Pages of the file that fsync would still have to write: dirty or under
+ * writeback (cachestat(2), Linux 6.5+), or -errno (-ENOSYS before 6.5).
+ */
+export function unsyncedPages(fd: number): number {
+  const r = ret(sysCachestat(NR_CACHESTAT, fd, wholeFile, cachestatOut, 0));
+  if (r < 0) return r;
+  return le.u64(cachestatOut, 8) + le.u64(cachestatOut, 16);
+}
+
 export function fstatfs(fd: number): number {
   return ret(cFstatfs(fd, statfsBuf));
 }
@@ -312,22 +330,36 @@ function pinned(dirfd: number, path: string, atflags: number): number {
   return fd;
 }
 
+/**
+ * The kernel zeroes a buffer of the size asked for on every getxattr, 64 KiB for XATTR_SIZE_MAX
+ * (~2 µs a call here); values are nearly always far smaller, so a page is asked for first and the
+ * whole size only when that is too small. The kernel's own security.capability questions before
+ * each write and chown come this way, and get ENODATA at either size.
+ */
+const XATTR_FIRST_TRY = 4096;
+const ERANGE = 34;
+
 /** The value into a fresh Buffer, or -errno. */
 export function getxattrat(dirfd: number, path: string, atflags: number, name: string): Buffer | number {
-  let n = -ENOSYS;
-  if (haveXattrat) {
-    xattrArgs.writeUInt32LE(XATTR_SIZE_MAX, 8);
-    xattrArgs.writeUInt32LE(0, 12);
-    n = ret(sysXattrArgs(NR_GETXATTRAT, dirfd, path, atflags, name, xattrArgs, 16));
-    if (n === -ENOSYS) haveXattrat = false;
-  }
-  if (!haveXattrat) {
-    const fd = pinned(dirfd, path, atflags);
-    if (fd < 0) return fd;
-    n = ret(cGetxattr(`/proc/self/fd/${fd}`, name, valueBuf, XATTR_SIZE_MAX));
-    cClose(fd);
-  }
+  let n = getxattrInto(dirfd, path, atflags, name, XATTR_FIRST_TRY);
+  if (n === -ERANGE) n = getxattrInto(dirfd, path, atflags, name, XATTR_SIZE_MAX);
   return n < 0 ? n : Buffer.from(valueBuf.subarray(0, n));
+}
+
+/** getxattr of at most `size` bytes into valueBuf: the length, or -errno. */
+function getxattrInto(dirfd: number, path: string, atflags: number, name: string, size: number): number {
+  if (haveXattrat) {
+    xattrArgs.writeUInt32LE(size, 8);
+    xattrArgs.writeUInt32LE(0, 12);
+    const n = ret(sysXattrArgs(NR_GETXATTRAT, dirfd, path, atflags, name, xattrArgs, 16));
+    if (n !== -ENOSYS) return n;
+    haveXattrat = false;
+  }
+  const fd = pinned(dirfd, path, atflags);
+  if (fd < 0) return fd;
+  const n = ret(cGetxattr(`/proc/self/fd/${fd}`, name, valueBuf, size));
+  cClose(fd);
+  return n;
 }
 
 export function setxattrat(dirfd: number, path: string, atflags: number, name: string, value: Buffer, flags: number): number {

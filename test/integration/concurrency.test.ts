@@ -207,3 +207,44 @@ function poolReads(pid: number): number {
   }
   return calls;
 }
+
+// An fsync runs on the request thread when nothing else waits and little is left to write, else on
+// the libuv pool (PassthroughFs.fsync): small and large syncs, alone and side by side, files and
+// directories, must all leave every byte where it was written.
+test('fsyncs of small and large writes, alone and from several threads at once, keep every byte', async () => {
+  await withTempDir('conc-fsync', async (src) => {
+    await withMount(['--backend', `passthrough:${src}`, '--kernel-passthrough', 'off'], async (mnt, d) => {
+      const r = run('python3', [
+        '-c',
+        `import os, sys, threading
+mnt = sys.argv[1]
+def writer(name, size, rounds):
+    fd = os.open(os.path.join(mnt, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    for i in range(rounds):
+        os.pwrite(fd, bytes([65 + i % 26]) * size, i * size)
+        (os.fdatasync if i % 2 else os.fsync)(fd)
+    os.close(fd)
+    dfd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+    os.fsync(dfd)
+    os.close(dfd)
+writer('alone', 4096, 50)
+writer('alone-large', 3 << 20, 4)
+threads = [threading.Thread(target=writer, args=(f't{n}', 4096 if n % 2 else 2 << 20, 30 if n % 2 else 4)) for n in range(6)]
+for t in threads: t.start()
+for t in threads: t.join()
+print('ok')`,
+        mnt,
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      const expect = (size: number, rounds: number): string =>
+        sha256(Buffer.concat(Array.from({ length: rounds }, (_, i) => Buffer.alloc(size, 65 + (i % 26)))));
+      assert.equal(sha256(readFileSync(join(src, 'alone'))), expect(4096, 50));
+      assert.equal(sha256(readFileSync(join(src, 'alone-large'))), expect(3 << 20, 4));
+      for (let n = 0; n < 6; n++) {
+        const want = n % 2 ? expect(4096, 30) : expect(2 << 20, 4);
+        assert.equal(sha256(readFileSync(join(src, `t${n}`))), want, `t${n}`);
+      }
+      assert.ok(d.child.exitCode === null, 'the daemon is still serving');
+    });
+  });
+});

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPassthrough } from '../../src/backends/passthrough.ts';
+import * as at from '../../src/sys/at.ts';
 import { FsError } from '../../src/vfs/errors.ts';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, type OpContext, type Vfs } from '../../src/vfs/types.ts';
 import { code, sync } from '../helpers/vfs.ts';
@@ -18,6 +19,8 @@ const S_IFLNK = 0o120000;
 const S_IFIFO = 0o010000;
 const S_IFCHR = 0o020000;
 const GiB = 1024 ** 3;
+
+const canTellUnsynced = at.unsyncedPages(0) !== -38; // ENOSYS before Linux 6.5
 
 const rootCtx: OpContext = { uid: 0, gid: 0, pid: process.pid, unique: 1 };
 const nobody: OpContext = { uid: 65534, gid: 65534, pid: process.pid, unique: 2 };
@@ -173,16 +176,29 @@ describe('passthrough: files', () => {
     for (const h of [src.fh, dst.fh, f.fh]) vfs.release(rootCtx, '', h);
   });
 
-  it('syncs files and directories without blocking', async () => {
+  it('syncs on the request thread when nobody waits and little is unwritten, else on the pool', async () => {
+    const waiting: OpContext = { ...rootCtx, othersWaiting: true };
+    // Before Linux 6.5 (no cachestat) the backend cannot tell how much is unwritten: always the pool.
+    const here = (r: unknown): boolean => (canTellUnsynced ? r === undefined : r instanceof Promise);
     const { fh } = sync(vfs.create(rootCtx, '/synced', O_RDWR | O_EXCL, 0o644));
     vfs.write(rootCtx, '/synced', fh, Buffer.from('x'), 0);
-    const p = vfs.fsync(rootCtx, '/synced', fh, false);
-    assert.ok(p instanceof Promise);
-    await p;
-    await vfs.fsync(rootCtx, '/synced', fh, true);
+    assert.ok(here(vfs.fsync(rootCtx, '/synced', fh, false)));
+    vfs.write(rootCtx, '/synced', fh, Buffer.from('y'), 1);
+    const behindOthers = vfs.fsync(waiting, '/synced', fh, true);
+    assert.ok(behindOthers instanceof Promise);
+    await behindOthers;
+    vfs.write(rootCtx, '/synced', fh, Buffer.alloc(2 << 20, 1), 0);
+    const large = vfs.fsync(rootCtx, '/synced', fh, true);
+    assert.ok(large instanceof Promise, '2 MiB unwritten goes to the pool');
+    await large;
+    assert.ok(here(vfs.fsync(rootCtx, '/synced', fh, false)), 'nothing left after the sync');
     vfs.release(rootCtx, '/synced', fh);
+    assert.equal(fs.readFileSync(join(root, 'synced')).length, 2 << 20);
     const d = sync(vfs.opendir(rootCtx, '/'));
-    await vfs.fsyncdir(rootCtx, '/', d.fh, false);
+    assert.ok(here(vfs.fsyncdir(rootCtx, '/', d.fh, false)));
+    const dirBehindOthers = vfs.fsyncdir(waiting, '/', d.fh, false);
+    assert.ok(dirBehindOthers instanceof Promise);
+    await dirBehindOthers;
     vfs.releasedir(rootCtx, '/', d.fh);
     await assert.rejects(vfs.fsync(rootCtx, '/synced', 1 << 20, false) as Promise<void>, (e) => e instanceof FsError);
   });
@@ -318,6 +334,27 @@ describe('passthrough: directories and names', () => {
 });
 
 describe('passthrough: attributes', () => {
+  it('gets xattr values of every size up to the 64 KiB limit', () => {
+    // ext4 keeps at most a block of values per file; tmpfs (Linux 6.6+) takes user.* up to the limit.
+    const shm = fs.mkdtempSync('/dev/shm/interposer-xattr-');
+    const big = createPassthrough(shm);
+    try {
+      fs.writeFileSync(join(shm, 'f'), '');
+      for (const size of [4095, 4096, 4097, 20000, 65536]) {
+        const value = Buffer.alloc(size, size % 251);
+        big.setxattr(rootCtx, '/f', `user.s${size}`, value, 0);
+        assert.deepEqual(sync(big.getxattr(rootCtx, '/f', `user.s${size}`)), value, `${size} bytes`);
+      }
+      assert.equal(
+        code(() => big.getxattr(rootCtx, '/f', 'user.none')),
+        'ENODATA',
+      );
+    } finally {
+      big.destroy?.();
+      fs.rmSync(shm, { recursive: true, force: true });
+    }
+  });
+
   it('sets, gets, lists and removes xattrs', () => {
     const value = Buffer.from([0, 1, 2, 255]);
     vfs.setxattr(rootCtx, '/hello', 'user.test', value, 0);
