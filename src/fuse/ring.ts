@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { IORING_OP_URING_CMD, IORING_OP_POLL_ADD, Mapping, possibleCpus, SQE_CMD, Uring } from '../sys/uring.ts';
 import { OUT_HEADER_SIZE } from './abi.ts';
 import type { Reply } from './replies.ts';
+import { putU32, putU64, u32, u64 } from '../util/le.ts';
 
 const PAGE = 4096;
 const IN_HEADER_SIZE = 40;
@@ -144,8 +145,8 @@ export class FuseRing {
     const buf = this.arena.buf;
     const base = i * this.entrySize;
     const h = base + HEADER_AT;
-    const len = buf.readUInt32LE(h);
-    const payload = buf.readUInt32LE(base + PAYLOAD_SZ_AT);
+    const len = u32(buf, h);
+    const payload = u32(buf, base + PAYLOAD_SZ_AT);
     const opSize = len - IN_HEADER_SIZE - payload;
     if (opSize < 0 || opSize > OP_IN_SIZE || payload > this.payloadSize) {
       return `ring entry ${i}: length ${len} does not fit a ${payload}-byte payload`;
@@ -160,7 +161,7 @@ export class FuseRing {
   /** The unique id of the request entry `i` holds. */
   uniqueOf(i: number): number {
     const h = i * this.entrySize + HEADER_AT;
-    return this.arena.buf.readUInt32LE(h + 8) + this.arena.buf.readUInt32LE(h + 12) * 2 ** 32;
+    return u64(this.arena.buf, h + 8);
   }
 
   /** Writes the reply to request `unique` into entry `i` and queues COMMIT_AND_FETCH. */
@@ -170,27 +171,24 @@ export class FuseRing {
     const h = base + HEADER_AT;
     let payload = 0;
     if (typeof reply === 'number') {
-      buf.writeUInt32LE(OUT_HEADER_SIZE, h);
-      buf.writeInt32LE(-reply, h + 4);
+      putU32(buf, OUT_HEADER_SIZE, h);
+      putU32(buf, -reply, h + 4);
     } else {
       payload = reply.length - OUT_HEADER_SIZE;
       if (payload > this.payloadSize) {
-        buf.writeUInt32LE(OUT_HEADER_SIZE, h);
-        buf.writeInt32LE(-5, h + 4); // EIO: longer than any request the kernel can make
+        putU32(buf, OUT_HEADER_SIZE, h);
+        putU32(buf, -5, h + 4); // EIO: longer than any request the kernel can make
         payload = 0;
       } else {
-        buf.writeUInt32LE(reply.length, h);
-        buf.writeInt32LE(0, h + 4);
+        putU32(buf, reply.length, h);
+        putU32(buf, 0, h + 4);
         reply.copy(buf, base + PAGE, OUT_HEADER_SIZE);
       }
     }
-    buf.writeUInt32LE((unique % 2 ** 32) >>> 0, h + 8);
-    buf.writeUInt32LE(Math.floor(unique / 2 ** 32) >>> 0, h + 12);
-    buf.writeUInt32LE(payload, base + PAYLOAD_SZ_AT);
+    putU64(buf, unique, h + 8);
+    putU32(buf, payload, base + PAYLOAD_SZ_AT);
     const at = this.command(i, FUSE_IO_URING_CMD_COMMIT_AND_FETCH);
-    const sqe = this.uring.sqeBuf;
-    sqe.writeUInt32LE((unique % 2 ** 32) >>> 0, at + SQE_CMD + 8);
-    sqe.writeUInt32LE(Math.floor(unique / 2 ** 32) >>> 0, at + SQE_CMD + 12);
+    putU64(this.uring.sqeBuf, unique, at + SQE_CMD + 8);
   }
 
   /** A URING_CMD SQE for entry `i`, with the entry's queue in fuse_uring_cmd_req. */

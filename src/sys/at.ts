@@ -97,13 +97,6 @@ const cListxattr = libc.func('long listxattr(const char *path, void *list, size_
 const cRemovexattr = libc.func('int removexattr(const char *path, const char *name)');
 const cClose = libc.func('int close(int fd)');
 
-/** Writes a 64-bit integer without a BigInt (exact up to 2^53). */
-function putI64(buf: Buffer, value: number, at: number): void {
-  const hi = Math.floor(value / 4294967296);
-  buf.writeUInt32LE(value - hi * 4294967296, at);
-  buf.writeInt32LE(hi, at + 4);
-}
-
 // The upper halves of open_how stay zero: flags, mode and resolve fit in 32 bits.
 const how = Buffer.alloc(24);
 /** openat2(2): struct open_how {u64 flags; u64 mode; u64 resolve}. */
@@ -196,13 +189,13 @@ export type TimeSpec = number | 'now' | undefined;
 const times = Buffer.alloc(32);
 function putTime(t: TimeSpec, nsecHint: number | undefined, at: number): void {
   if (t === undefined || t === 'now') {
-    putI64(times, 0, at);
-    putI64(times, t === 'now' ? UTIME_NOW : UTIME_OMIT, at + 8);
+    le.putU64(times, 0, at);
+    le.putU64(times, t === 'now' ? UTIME_NOW : UTIME_OMIT, at + 8);
     return;
   }
   const { sec, nsec } = splitTime(t, nsecHint);
-  putI64(times, sec, at);
-  putI64(times, nsec, at + 8);
+  le.putU64(times, sec, at);
+  le.putU64(times, nsec, at + 8);
 }
 
 /** utimensat(2), or futimens(3) on dirfd itself when path is null. Nanosecond hints as in vfs/time.ts. */
@@ -292,8 +285,8 @@ const offIn = Buffer.alloc(8);
 const offOut = Buffer.alloc(8);
 /** copy_file_range(2) with explicit offsets, so neither fd's position moves. */
 export function copyFileRange(fdIn: number, inOffset: number, fdOut: number, outOffset: number, length: number, flags: number): number {
-  putI64(offIn, inOffset, 0);
-  putI64(offOut, outOffset, 0);
+  le.putU64(offIn, inOffset, 0);
+  le.putU64(offOut, outOffset, 0);
   return ret(cCopyFileRange(fdIn, offIn, fdOut, offOut, length, flags));
 }
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPassthrough } from '../../src/backends/passthrough.ts';
 import * as at from '../../src/sys/at.ts';
-import { FsError } from '../../src/vfs/errors.ts';
+import { ENOSYS, FsError } from '../../src/vfs/errors.ts';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, type OpContext, type Vfs } from '../../src/vfs/types.ts';
 import { code, sync } from '../helpers/vfs.ts';
 
@@ -20,7 +20,7 @@ const S_IFIFO = 0o010000;
 const S_IFCHR = 0o020000;
 const GiB = 1024 ** 3;
 
-const canTellUnsynced = at.unsyncedPages(0) !== -38; // ENOSYS before Linux 6.5
+const canTellUnsynced = at.unsyncedPages(0) !== -ENOSYS; // no cachestat before Linux 6.5
 
 const rootCtx: OpContext = { uid: 0, gid: 0, pid: process.pid, unique: 1 };
 const nobody: OpContext = { uid: 65534, gid: 65534, pid: process.pid, unique: 2 };
