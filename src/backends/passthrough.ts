@@ -202,19 +202,16 @@ export class PassthroughFs implements Vfs {
     }
   }
 
-  getattr(_ctx: OpContext, path: string, fh?: number): Attr {
-    if (fh !== undefined) {
-      check(at.statx(fh, '', at.AT_EMPTY_PATH));
-      return statxAttr();
+  // A failure is returned, not thrown: negative lookups are a large share of the requests of a build or an untar.
+  getattr(_ctx: OpContext, path: string, fh?: number): Attr | FsError {
+    let r: number;
+    if (fh !== undefined) r = at.statx(fh, '', at.AT_EMPTY_PATH);
+    else if (isRoot(path)) r = at.statx(this.rootFd, '', at.AT_EMPTY_PATH);
+    else {
+      const name = leafOf(path);
+      r = at.statx(this.dirOf(path), name, at.AT_SYMLINK_NOFOLLOW);
     }
-    if (isRoot(path)) {
-      check(at.statx(this.rootFd, '', at.AT_EMPTY_PATH));
-      return statxAttr();
-    }
-    const name = leafOf(path);
-    const d = this.dirOf(path);
-    check(at.statx(d, name, at.AT_SYMLINK_NOFOLLOW));
-    return statxAttr();
+    return r < 0 ? new FsError(-r) : statxAttr();
   }
 
   setattr(_ctx: OpContext, path: string, changes: AttrChanges, fh?: number): Attr {
@@ -492,12 +489,12 @@ export class PassthroughFs implements Vfs {
     check(at.setxattrat(d, leaf, at.AT_SYMLINK_NOFOLLOW, name, value, flags));
   }
 
-  getxattr(_ctx: OpContext, path: string, name: string): Buffer {
+  // Returned like getattr's: the kernel asks for security.capability before writes and chowns, mostly absent.
+  getxattr(_ctx: OpContext, path: string, name: string): Buffer | FsError {
     const leaf = leafOf(path);
     const d = this.dirOf(path);
     const value = at.getxattrat(d, leaf, at.AT_SYMLINK_NOFOLLOW, name);
-    if (typeof value === 'number') throw new FsError(-value);
-    return value;
+    return typeof value === 'number' ? new FsError(-value) : value;
   }
 
   listxattr(_ctx: OpContext, path: string): string[] {

@@ -41,9 +41,9 @@ export interface DataStore<D> extends NodeStore<D> {
   space(): { blocks: number; bfree: number };
 }
 
-/** A Vfs that answers every call synchronously, as the RAM backends do. */
+/** A Vfs that answers every call synchronously and throws its failures, as the RAM backends do. */
 export type SyncVfs = {
-  [K in keyof Vfs]-?: NonNullable<Vfs[K]> extends (...args: infer A) => MaybePromise<infer R> ? (...args: A) => R : never;
+  [K in keyof Vfs]-?: NonNullable<Vfs[K]> extends (...args: infer A) => MaybePromise<infer R> ? (...args: A) => Exclude<R, FsError> : never;
 };
 
 interface Handle<D> {

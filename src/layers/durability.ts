@@ -10,6 +10,7 @@
 import { constants } from 'node:fs';
 import picomatch from 'picomatch';
 import type { MaybePromise, OpContext, Vfs } from '../vfs/types.ts';
+import { onSuccess, settled } from '../vfs/answer.ts';
 import { ENOENT } from '../vfs/errors.ts';
 import type { Op } from './op.ts';
 import type { Layer, Next } from './stack.ts';
@@ -45,24 +46,24 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
   /** Saves what [offset, offset + length) of `path` holds now, before an op changes it. */
   async function capture(path: string, offset: number, length: number): Promise<void> {
     const b = backend!;
-    const size = (await b.getattr(DAEMON, path)).size;
+    const size = (await settled(b.getattr(DAEMON, path))).size;
     let log = logs.get(path);
     if (!log) logs.set(path, (log = { syncedSize: size, undo: [] }));
     const end = Math.min(offset + length, size);
     if (end <= offset) return;
     const data = Buffer.alloc(end - offset);
-    const { fh } = await b.open(DAEMON, path, constants.O_RDONLY);
+    const { fh } = await settled(b.open(DAEMON, path, constants.O_RDONLY));
     try {
       let got = 0;
       while (got < data.length) {
-        const n = await b.read(DAEMON, path, fh, data.subarray(got), offset + got);
+        const n = await settled(b.read(DAEMON, path, fh, data.subarray(got), offset + got));
         if (n <= 0) break;
         got += n;
       }
       log.undo.push({ offset, data: data.subarray(0, got) });
       heldBytes += got;
     } finally {
-      await b.release(DAEMON, path, fh);
+      await settled(b.release(DAEMON, path, fh));
     }
   }
 
@@ -75,12 +76,12 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
 
   const before = (path: string, offset: number, length: number, next: Next): MaybePromise<unknown> =>
     tracked(path) ? capture(path, offset, length).then(next) : next();
-  const afterwards = (next: Next, f: () => void): MaybePromise<unknown> => {
-    const r = next();
-    if (r instanceof Promise) return r.then((v) => (f(), v));
-    f();
-    return r;
-  };
+  /** Runs `f` once the op has succeeded: a failed sync made nothing durable, a failed unlink removed nothing. */
+  const afterwards = (next: Next, f: () => void): MaybePromise<unknown> =>
+    onSuccess(next(), (v) => {
+      f();
+      return v;
+    });
 
   return {
     kind: 'durability',
@@ -141,20 +142,20 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
       for (const [path, log] of logs) {
         let fh: number;
         try {
-          ({ fh } = await b.open(DAEMON, path, constants.O_WRONLY));
+          ({ fh } = await settled(b.open(DAEMON, path, constants.O_WRONLY)));
         } catch {
           continue; // removed meanwhile
         }
         try {
           for (let i = log.undo.length - 1; i >= 0; i--) {
             const u = log.undo[i];
-            await b.write(DAEMON, path, fh, u.data, u.offset);
+            await settled(b.write(DAEMON, path, fh, u.data, u.offset));
             report.bytes += u.data.length;
           }
-          await b.setattr(DAEMON, path, { size: log.syncedSize }, fh);
+          await settled(b.setattr(DAEMON, path, { size: log.syncedSize }, fh));
           report.files++;
         } finally {
-          await b.release(DAEMON, path, fh);
+          await settled(b.release(DAEMON, path, fh));
         }
       }
       logs.clear();

@@ -3,8 +3,9 @@
 // that fires acts.
 import type { FaultAction, FaultRuleConfig } from '../config/layers.ts';
 import { HIDDEN_OPS, Rule } from '../rules/rule.ts';
+import { onSuccess } from '../vfs/answer.ts';
 import { E, FsError } from '../vfs/errors.ts';
-import type { Attr, CreateResult, MaybePromise, StatFs } from '../vfs/types.ts';
+import type { Answer, Attr, CreateResult, MaybePromise, StatFs } from '../vfs/types.ts';
 import type { Op, OpName } from './op.ts';
 
 /** Ops whose answer carries attributes the kernel will cache. */
@@ -17,8 +18,8 @@ interface FaultRule {
   action: FaultAction;
 }
 
-const after = <T>(v: MaybePromise<unknown>, f: (r: T) => unknown): MaybePromise<unknown> =>
-  v instanceof Promise ? v.then((r) => f(r as T)) : f(v as T);
+/** `f` of what the layers below answered, unless that was a failure (which passes on unchanged). */
+const after = <T>(v: MaybePromise<unknown>, f: (r: T) => T | FsError): MaybePromise<unknown> => onSuccess(v as Answer<T>, f);
 
 function portion(p: { fraction?: number; bytes?: number }, size: number): number {
   return p.fraction !== undefined ? Math.floor(size * p.fraction) : Math.min(size, p.bytes ?? 0);
@@ -50,7 +51,7 @@ function corrupt(rule: Rule, buf: Buffer, length: number, how: { mode: string; b
 function apply(fr: FaultRule, op: Op, next: Next): MaybePromise<unknown> {
   const a = fr.action;
   const rule = fr.rule;
-  if (a.errno) throw new FsError(pickErrno(rule, a.errno), `injected by ${rule.spec.name}`);
+  if (a.errno) return new FsError(pickErrno(rule, a.errno), `injected by ${rule.spec.name}`);
   if (a.shortRead && op.name === 'read') {
     const into = op.args[2] as Buffer;
     op.args[2] = into.subarray(0, portion(a.shortRead, into.length));
@@ -65,9 +66,7 @@ function apply(fr: FaultRule, op: Op, next: Next): MaybePromise<unknown> {
     const data = op.args[2] as Buffer;
     op.args[2] = data.subarray(0, portion(a.tornWrite.keep, data.length));
     const errno = E[a.tornWrite.errno];
-    return after(next(), () => {
-      throw new FsError(errno, `torn write injected by ${rule.spec.name}`);
-    });
+    return after(next(), () => new FsError(errno, `torn write injected by ${rule.spec.name}`));
   }
   if (a.corrupt) {
     const how = a.corrupt;

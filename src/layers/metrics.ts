@@ -4,6 +4,7 @@
 // their reads and writes never reach it.
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { MetricsData } from '../config/layers.ts';
+import { outcomeOf } from '../vfs/answer.ts';
 import { errnoName, toErrno } from '../vfs/errors.ts';
 import type { Op } from './op.ts';
 import type { Layer, Next } from './stack.ts';
@@ -118,11 +119,11 @@ export function createMetricsLayer(sink: MetricsSink, labels: Attributes, data: 
         throw err;
       }
       if (!(r instanceof Promise)) {
-        record(op, started, 'ok', r);
+        record(op, started, outcomeOf(r), r);
         return r;
       }
       return r.then(
-        (v) => (record(op, started, 'ok', v), v),
+        (v) => (record(op, started, outcomeOf(v), v), v),
         (err) => {
           record(op, started, errnoName(toErrno(err)), undefined);
           throw err;

@@ -2,7 +2,8 @@
 // instead of thirty methods. Layers read the fields and may replace args
 // (a shorter read buffer, corrupted write data) before calling next().
 import { S_IFMT, S_IFREG } from '../vfs/mode.ts';
-import type { Attr, MaybePromise, OpContext, Vfs } from '../vfs/types.ts';
+import { FsError } from '../vfs/errors.ts';
+import type { Answer, Attr, OpContext, Vfs } from '../vfs/types.ts';
 
 export const OP_NAMES = [
   'getattr',
@@ -78,7 +79,7 @@ export interface Op {
  * Stats a file in the vfs below every layer: through its open handle when the op has one (so an unlinked
  * but open file still has a size), else by path. The stat itself is no op: no layer sees it.
  */
-export type StatBelow = (ctx: OpContext, path: string, fh: number | undefined) => MaybePromise<Attr>;
+export type StatBelow = (ctx: OpContext, path: string, fh: number | undefined) => Answer<Attr>;
 
 /** The open file handle an op carries, if any (directory handles are left out: their size is no file size). */
 function fileHandleOf(name: OpName, args: unknown[]): number | undefined {
@@ -145,7 +146,7 @@ class OpRecord implements Op {
     if (!this.statBelow) return undefined;
     // link's path is the new name; the file whose size it has is the existing one.
     const path = this.name === 'link' ? this.path2! : this.path;
-    let attr: MaybePromise<Attr>;
+    let attr: Answer<Attr>;
     try {
       attr = this.statBelow(this.ctx, path, fileHandleOf(this.name, this.args));
     } catch {
@@ -156,6 +157,7 @@ class OpRecord implements Op {
       attr.catch(() => undefined);
       return undefined;
     }
+    if (attr instanceof FsError) return undefined;
     return (attr.mode & S_IFMT) === S_IFREG ? attr.size : undefined;
   }
 }

@@ -2,10 +2,12 @@
 // hooks, outermost first, and then the backend. The layer list can be replaced
 // at runtime (a new config, a paused injection) without remounting; calls in
 // flight finish with the list they started with.
-import type { MaybePromise, OpContext, OpenResult, Vfs } from '../vfs/types.ts';
+import { onSuccess } from '../vfs/answer.ts';
+import type { Answer, MaybePromise, OpContext, OpenResult, Vfs } from '../vfs/types.ts';
 import { makeOp, OP_NAMES, type Op, type OpName, type StatBelow } from './op.ts';
 import type { Rule } from '../rules/rule.ts';
 
+/** Runs the rest of the stack: its answer may be an FsError, returned rather than thrown (vfs/types.ts). */
 export type Next = () => MaybePromise<unknown>;
 
 /**
@@ -82,12 +84,11 @@ function withdrawNeeded(
   let needed: Offer[] | undefined;
   for (const offer of offers) if (layers.some((l) => l.needs?.(offer[0], path))) (needed ??= []).push(offer);
   if (!needed) return result;
-  const withdraw = (r: unknown): OpenResult => {
-    const res = { ...(r as OpenResult) };
+  return onSuccess(result as Answer<OpenResult>, (r) => {
+    const res = { ...r };
     for (const [, take] of needed) take(res);
     return res;
-  };
-  return result instanceof Promise ? result.then(withdraw) : withdraw(result);
+  });
 }
 
 /** The most arguments after ctx that a Vfs op takes (read, write, setxattr, fallocate, lseek). */

@@ -7,6 +7,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from
 import picomatch from 'picomatch';
 import { commOf, expandOps, HIDDEN_OPS } from '../rules/rule.ts';
 import { Rng } from '../rules/rng.ts';
+import { outcomeOf } from '../vfs/answer.ts';
 import { errnoName, toErrno } from '../vfs/errors.ts';
 import type { OpenResult } from '../vfs/types.ts';
 import type { Op, OpName } from './op.ts';
@@ -140,8 +141,9 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
       const started = performance.now();
       const fh = FILE_OPS.has(op.name) ? (op.args[1] as number) : undefined;
       const done = (v: unknown): unknown => {
-        if ((op.name === 'open' || op.name === 'create') && v) opened(op, v as OpenResult);
-        finish(op, started, fh, 'ok', v);
+        const outcome = outcomeOf(v);
+        if ((op.name === 'open' || op.name === 'create') && outcome === 'ok' && v) opened(op, v as OpenResult);
+        finish(op, started, fh, outcome, v);
         return v;
       };
       const failed = (err: unknown): never => {

@@ -46,11 +46,12 @@ import type { BackgroundWork, FuseSession, Handlers } from '../fuse/session.ts';
 import { log } from '../util/log.ts';
 import { SlotTable } from '../util/slot-table.ts';
 import { DirHandles } from './dir-handles.ts';
+import { onSuccess, replyTo as then } from './answer.ts';
 import { EBADF, EINVAL, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from './errors.ts';
 import { negotiateInit, type InitSettings } from './init.ts';
 import { childPath, NodeTable, type Node, type OpenState } from './node-table.ts';
 import { hasSetId, setIdBits } from './set-id.ts';
-import type { Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
+import type { Answer, Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 
 export interface BridgeOptions extends InitSettings {
   /** How long the kernel may cache names and attributes, in ms. */
@@ -92,10 +93,6 @@ class RequestContext implements OpContext {
   get othersWaiting(): boolean {
     return this.bridge.session?.othersWaiting() ?? false;
   }
-}
-
-function then<T, R = Reply>(value: MaybePromise<T>, f: (v: T) => MaybePromise<R>): MaybePromise<R> {
-  return value instanceof Promise ? value.then(f) : f(value);
 }
 
 const ok = (): Reply => 0;
@@ -157,15 +154,15 @@ export class FuseBridge {
    * and a setattr if there is something to clear, as the kernel sent them before HANDLE_KILLPRIV_V2);
    * only for a node last seen with such bits. The new attributes, or undefined if nothing changed.
    */
-  private dropSetId(ctx: OpContext, node: Node, fh: number): MaybePromise<Attr | undefined> {
+  private dropSetId(ctx: OpContext, node: Node, fh: number): Answer<Attr | undefined> {
     if (!node.setId) return undefined;
-    return then(this.vfs.getattr(ctx, node.path, fh), (a) => {
+    return onSuccess(this.vfs.getattr(ctx, node.path, fh), (a) => {
       const bits = setIdBits(a.mode, a.gid, ctx, false);
       if (bits === 0) {
         node.setId = hasSetId(a.mode);
         return undefined;
       }
-      return then(this.vfs.setattr(ctx, node.path, { mode: a.mode & 0o7777 & ~bits }, fh), (changed) => {
+      return onSuccess(this.vfs.setattr(ctx, node.path, { mode: a.mode & 0o7777 & ~bits }, fh), (changed) => {
         node.setId = hasSetId(changed.mode);
         return changed;
       });
@@ -287,18 +284,17 @@ export class FuseBridge {
         const found = (a: Attr): Reply => this.entry(parent, name, a);
         if (o.negativeTimeoutMs <= 0) return then(vfs.getattr(this.ctx(h), path), found);
         const negative = (err: unknown): Reply => {
-          if (err instanceof FsError && err.errno === ENOENT) return entryOut(0, 0, null, o.negativeTimeoutMs, 0);
-          throw err;
+          if (!(err instanceof FsError)) throw err;
+          return err.errno === ENOENT ? entryOut(0, 0, null, o.negativeTimeoutMs, 0) : err.errno;
         };
-        let attr: MaybePromise<Attr>;
+        const answer = (a: Attr | FsError): Reply => (a instanceof FsError ? negative(a) : found(a));
+        let attr: Answer<Attr>;
         try {
           attr = vfs.getattr(this.ctx(h), path);
         } catch (err) {
-          // Synchronous backends throw their ENOENT right here.
           return negative(err);
         }
-        if (attr instanceof Promise) return attr.then(found, negative);
-        return found(attr);
+        return attr instanceof Promise ? attr.then(answer, negative) : answer(attr);
       },
       FORGET: (h, { nlookup }) => {
         // Behind queued batches, so that forgets apply in the kernel's order (children before their directory).
@@ -465,7 +461,7 @@ export class FuseBridge {
     return n;
   }
 
-  private copyFileRange(h: InHeader, req: import('../fuse/requests.ts').CopyFileRangeIn): MaybePromise<number> {
+  private copyFileRange(h: InHeader, req: import('../fuse/requests.ts').CopyFileRangeIn): Answer<number> {
     if (!this.vfs.copyFileRange) throw new FsError(ENOSYS);
     const a = this.file(req.fhIn);
     const b = this.file(req.fhOut);

@@ -7,10 +7,11 @@ import { DIRENT_SIZE, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE } from '../fuse/abi.ts';
 import { DirentWriter, openOut, writeEntryOut, type Reply } from '../fuse/replies.ts';
 import type { ReaddirIn } from '../fuse/requests.ts';
 import { SlotTable } from '../util/slot-table.ts';
+import { replyTo } from './answer.ts';
 import { EBADF, FsError } from './errors.ts';
 import { childPath, type Node, type NodeTable } from './node-table.ts';
 import type { DirListing } from './dir-listing.ts';
-import type { Attr, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
+import type { Answer, Attr, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 
 interface DirHandle {
   node: Node;
@@ -63,21 +64,18 @@ export class DirHandles {
       const cached = !this.options.directIo && r.cacheListing !== false;
       return openOut(this.handles.add({ node, fh: r.fh, entries: null, resumeAt: 0, resumeCookie: 0n }), cached ? CACHED_LISTING : 0);
     };
-    const res = this.vfs.opendir(ctx, node.path);
-    return res instanceof Promise ? res.then(register) : register(res);
+    return replyTo(this.vfs.opendir(ctx, node.path), register);
   }
 
   release(ctx: OpContext, fh: number): MaybePromise<Reply> {
     const d = this.get(fh);
     this.handles.delete(fh);
-    const r = this.vfs.releasedir(ctx, d.node.path, d.fh);
-    return r instanceof Promise ? r.then(() => 0) : 0;
+    return replyTo(this.vfs.releasedir(ctx, d.node.path, d.fh), done);
   }
 
   fsync(ctx: OpContext, fh: number, datasync: boolean): MaybePromise<Reply> {
     const d = this.get(fh);
-    const r = this.vfs.fsyncdir(ctx, d.node.path, d.fh, datasync);
-    return r instanceof Promise ? r.then(() => 0) : 0;
+    return replyTo(this.vfs.fsyncdir(ctx, d.node.path, d.fh, datasync), done);
   }
 
   /** `size`: the page's payload bytes, what the request asks for capped at what INIT negotiated. */
@@ -99,14 +97,12 @@ export class DirHandles {
     const node = d.node;
     const attrs = plus && node.lookedUpAfterListing;
     node.listed = true;
-    const listed = this.vfs.readdir(ctx, node.path, d.fh, from);
-    const keep = (list: DirListing): MaybePromise<Reply> => {
+    return replyTo(this.vfs.readdir(ctx, node.path, d.fh, from), (list: DirListing) => {
       d.entries = list;
       d.resumeAt = 0; // the new listing starts after `from`
       d.resumeCookie = from;
       return this.fill(ctx, d, 0, size, plus, attrs);
-    };
-    return listed instanceof Promise ? listed.then(keep) : keep(listed);
+    });
   }
 
   /**
@@ -141,13 +137,14 @@ export class DirHandles {
           continue;
         }
         const name = listing.name(k);
-        let attr: MaybePromise<Attr> | null;
+        let attr: Answer<Attr> | null;
         try {
           attr = this.vfs.getattr(ctx, childPath(d.node.path, name));
         } catch {
           attr = null; // vanished since the listing: send it without attributes
         }
-        const emit = (a: Attr | null): void => {
+        const emit = (answer: Attr | FsError | null): void => {
+          const a = answer instanceof FsError ? null : answer;
           const node = a ? this.nodes.learn(d.node, name, a.ino, a.mode, a.nlink) : null;
           out.addPlusRecord(
             (buf, at) => writeEntryOut(buf, at, node?.id ?? 0, node?.generation ?? 0, a, entryTimeoutMs, attrTimeoutMs),
@@ -173,3 +170,4 @@ export class DirHandles {
 }
 
 const noEntry = (): void => {};
+const done = (): Reply => 0;

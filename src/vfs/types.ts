@@ -3,11 +3,18 @@
 //
 // Methods may answer synchronously or with a Promise: a synchronous answer is
 // replied to on the spot, which is what keeps metadata-heavy work fast (see
-// shared/notes/fuse-calibration.md). Failures are thrown as FsError, never as
-// a plain Error: anything else that escapes becomes EIO plus a log line.
+// shared/notes/fuse-calibration.md). A failure is an FsError, never a plain
+// Error (anything else that escapes becomes EIO plus a log line), either thrown
+// or returned as the answer. Returning is for paths that fail often (negative
+// lookups, absent xattrs): a throw costs the daemon a few microseconds more per
+// request, and V8 never optimises a function that only ever ends by throwing.
 import type { DirListing } from './dir-listing.ts';
+import type { FsError } from './errors.ts';
 
 export type MaybePromise<T> = T | Promise<T>;
+
+/** What an op answers: its result, or the FsError it failed with (a failure may also be thrown). */
+export type Answer<T> = MaybePromise<T | FsError>;
 
 /** Who is asking, taken from the request header. */
 export interface OpContext {
@@ -118,53 +125,53 @@ export const RENAME_EXCHANGE = 2;
  * filesystem returned from open/create/opendir. Optional methods answer ENOSYS.
  */
 export interface Vfs {
-  getattr(ctx: OpContext, path: string, fh?: number): MaybePromise<Attr>;
-  setattr(ctx: OpContext, path: string, changes: AttrChanges, fh?: number): MaybePromise<Attr>;
-  readlink(ctx: OpContext, path: string): MaybePromise<string>;
-  mknod(ctx: OpContext, path: string, mode: number, rdev: number): MaybePromise<Attr>;
-  mkdir(ctx: OpContext, path: string, mode: number): MaybePromise<Attr>;
-  symlink(ctx: OpContext, target: string, path: string): MaybePromise<Attr>;
-  unlink(ctx: OpContext, path: string): MaybePromise<void>;
-  rmdir(ctx: OpContext, path: string): MaybePromise<void>;
-  rename(ctx: OpContext, from: string, to: string, flags: number): MaybePromise<void>;
-  link(ctx: OpContext, existing: string, path: string): MaybePromise<Attr>;
+  getattr(ctx: OpContext, path: string, fh?: number): Answer<Attr>;
+  setattr(ctx: OpContext, path: string, changes: AttrChanges, fh?: number): Answer<Attr>;
+  readlink(ctx: OpContext, path: string): Answer<string>;
+  mknod(ctx: OpContext, path: string, mode: number, rdev: number): Answer<Attr>;
+  mkdir(ctx: OpContext, path: string, mode: number): Answer<Attr>;
+  symlink(ctx: OpContext, target: string, path: string): Answer<Attr>;
+  unlink(ctx: OpContext, path: string): Answer<void>;
+  rmdir(ctx: OpContext, path: string): Answer<void>;
+  rename(ctx: OpContext, from: string, to: string, flags: number): Answer<void>;
+  link(ctx: OpContext, existing: string, path: string): Answer<Attr>;
   /** flags are the open(2) flags the caller used. */
-  open(ctx: OpContext, path: string, flags: number): MaybePromise<OpenResult>;
-  create(ctx: OpContext, path: string, flags: number, mode: number): MaybePromise<CreateResult>;
+  open(ctx: OpContext, path: string, flags: number): Answer<OpenResult>;
+  create(ctx: OpContext, path: string, flags: number, mode: number): Answer<CreateResult>;
   /** Fills `into` from `offset`; returns how many bytes it filled (0 at EOF). */
-  read(ctx: OpContext, path: string, fh: number, into: Buffer, offset: number): MaybePromise<number>;
+  read(ctx: OpContext, path: string, fh: number, into: Buffer, offset: number): Answer<number>;
   /** Returns how many bytes of `data` were written at `offset`. */
-  write(ctx: OpContext, path: string, fh: number, data: Buffer, offset: number): MaybePromise<number>;
-  flush(ctx: OpContext, path: string, fh: number): MaybePromise<void>;
-  release(ctx: OpContext, path: string, fh: number): MaybePromise<void>;
-  fsync(ctx: OpContext, path: string, fh: number, datasync: boolean): MaybePromise<void>;
-  statfs(ctx: OpContext, path: string): MaybePromise<StatFs>;
+  write(ctx: OpContext, path: string, fh: number, data: Buffer, offset: number): Answer<number>;
+  flush(ctx: OpContext, path: string, fh: number): Answer<void>;
+  release(ctx: OpContext, path: string, fh: number): Answer<void>;
+  fsync(ctx: OpContext, path: string, fh: number, datasync: boolean): Answer<void>;
+  statfs(ctx: OpContext, path: string): Answer<StatFs>;
   /** flags: XATTR_CREATE (1) / XATTR_REPLACE (2). */
-  setxattr(ctx: OpContext, path: string, name: string, value: Buffer, flags: number): MaybePromise<void>;
-  getxattr(ctx: OpContext, path: string, name: string): MaybePromise<Buffer>;
-  listxattr(ctx: OpContext, path: string): MaybePromise<string[]>;
-  removexattr(ctx: OpContext, path: string, name: string): MaybePromise<void>;
-  opendir(ctx: OpContext, path: string): MaybePromise<OpenResult>;
+  setxattr(ctx: OpContext, path: string, name: string, value: Buffer, flags: number): Answer<void>;
+  getxattr(ctx: OpContext, path: string, name: string): Answer<Buffer>;
+  listxattr(ctx: OpContext, path: string): Answer<string[]>;
+  removexattr(ctx: OpContext, path: string, name: string): Answer<void>;
+  opendir(ctx: OpContext, path: string): Answer<OpenResult>;
   /**
    * The directory from after cookie `from` (0: the whole of it, '.' and '..' included) to its end;
    * the handle pages it. Cookies must stay valid while the directory changes (see DirListing).
    */
-  readdir(ctx: OpContext, path: string, fh: number, from: bigint): MaybePromise<DirListing>;
-  releasedir(ctx: OpContext, path: string, fh: number): MaybePromise<void>;
-  fsyncdir(ctx: OpContext, path: string, fh: number, datasync: boolean): MaybePromise<void>;
-  access(ctx: OpContext, path: string, mask: number): MaybePromise<void>;
-  fallocate?(ctx: OpContext, path: string, fh: number, mode: number, offset: number, length: number): MaybePromise<void>;
+  readdir(ctx: OpContext, path: string, fh: number, from: bigint): Answer<DirListing>;
+  releasedir(ctx: OpContext, path: string, fh: number): Answer<void>;
+  fsyncdir(ctx: OpContext, path: string, fh: number, datasync: boolean): Answer<void>;
+  access(ctx: OpContext, path: string, mask: number): Answer<void>;
+  fallocate?(ctx: OpContext, path: string, fh: number, mode: number, offset: number, length: number): Answer<void>;
   /** whence is SEEK_DATA (3) or SEEK_HOLE (4); returns the new offset. */
-  lseek?(ctx: OpContext, path: string, fh: number, offset: number, whence: number): MaybePromise<number>;
+  lseek?(ctx: OpContext, path: string, fh: number, offset: number, whence: number): Answer<number>;
   copyFileRange?(
     ctx: OpContext,
     from: { path: string; fh: number; offset: number },
     to: { path: string; fh: number; offset: number },
     length: number,
     flags: number,
-  ): MaybePromise<number>;
+  ): Answer<number>;
   /** sync(2)/syncfs(2) on the mount: make everything durable. */
-  syncfs?(ctx: OpContext, path: string): MaybePromise<void>;
+  syncfs?(ctx: OpContext, path: string): Answer<void>;
   /** Called once when the filesystem is unmounted. */
-  destroy?(): MaybePromise<void>;
+  destroy?(): Answer<void>;
 }

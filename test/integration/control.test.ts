@@ -365,3 +365,24 @@ print(json.dumps([open(n).read() for n in 'abc']))
     assert.match(r.stderr, /no durability layer in this mount: add `- durability: \{\}` to layers/);
   });
 });
+
+test('crash: an fsync that failed made nothing durable', async () => {
+  // The fault layer sits below durability: the second fsync of d fails on its way down, as a disk's would.
+  const yaml = 'layers:\n  - durability: {}\n  - fault: { rules: [ { ops: [fsync], paths: [d], after: 1, errno: EIO } ] }\n';
+  await withConfig(yaml, async (mnt) => {
+    const failed = pyJson(
+      mnt,
+      `
+fd = os.open('d', os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b'synced')
+os.fsync(fd)
+os.pwrite(fd, b'LOST', 0)
+print(json.dumps(outcome(lambda: os.fsync(fd) or 'ok')))
+os.close(fd)
+`,
+    );
+    assert.equal(failed, 'EIO');
+    assert.equal(ctlJson<{ files: number }>('crash', mnt).files, 1);
+    assert.equal(pyJson(mnt, `print(json.dumps(open('d').read()))`), 'synced');
+  });
+});

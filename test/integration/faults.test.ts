@@ -69,6 +69,123 @@ print(json.dumps(dict(f=close_after_write('f'), g=close_after_write('g'))))
   });
 });
 
+test('errno on every op: each system call fails with the injected errno, and nothing it would have changed is changed', async () => {
+  // One rule per op, each on a name of its own; the setup before each call uses other ops only.
+  const OPS = [
+    'getattr',
+    'setattr',
+    'readlink',
+    'mknod',
+    'mkdir',
+    'symlink',
+    'unlink',
+    'rmdir',
+    'rename',
+    'link',
+    'open',
+    'create',
+    'read',
+    'write',
+    'fsync',
+    'statfs',
+    'setxattr',
+    'getxattr',
+    'listxattr',
+    'removexattr',
+    'opendir',
+    'readdir',
+    'fsyncdir',
+    'fallocate',
+    'lseek',
+    'copyFileRange',
+  ];
+  const yaml = `
+layers:
+  - fault:
+      rules:
+${OPS.map((op) => `        - { name: ${op}, ops: [${op}], paths: [${op}], errno: EIO }`).join('\n')}
+`;
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<{ results: Record<string, string>; left: Record<string, boolean> }>(
+      mnt,
+      `
+r = {}
+def on_fd(name, flags, f):
+    fd = os.open(name, flags, 0o644)
+    try:
+        return outcome(lambda: f(fd))
+    finally:
+        os.close(fd)
+r['getattr'] = outcome(lambda: os.stat('getattr') and 'ok')
+put('setattr', b'x')
+r['setattr'] = outcome(lambda: os.chmod('setattr', 0o600) or 'ok')
+os.symlink('target', 'readlink')
+r['readlink'] = outcome(lambda: os.readlink('readlink'))
+r['mknod'] = outcome(lambda: os.mkfifo('mknod') or 'ok')
+r['mkdir'] = outcome(lambda: os.mkdir('mkdir') or 'ok')
+r['symlink'] = outcome(lambda: os.symlink('target', 'symlink') or 'ok')
+put('unlink', b'x')
+r['unlink'] = outcome(lambda: os.unlink('unlink') or 'ok')
+os.mkdir('rmdir')
+r['rmdir'] = outcome(lambda: os.rmdir('rmdir') or 'ok')
+put('rename', b'x')
+r['rename'] = outcome(lambda: os.rename('rename', 'renamed') or 'ok')
+put('existing', b'x')
+r['link'] = outcome(lambda: os.link('existing', 'link') or 'ok')
+put('open', b'x')
+r['open'] = outcome(lambda: os.close(os.open('open', os.O_RDONLY)) or 'ok')
+r['create'] = outcome(lambda: os.close(os.open('create', os.O_WRONLY | os.O_CREAT, 0o644)) or 'ok')
+put('read', b'x')
+r['read'] = on_fd('read', os.O_RDONLY, lambda fd: os.read(fd, 1) and 'ok')
+r['write'] = on_fd('write', os.O_WRONLY | os.O_CREAT, lambda fd: os.write(fd, b'x') and 'ok')
+r['fsync'] = on_fd('fsync', os.O_WRONLY | os.O_CREAT, lambda fd: os.fsync(fd) or 'ok')
+os.mkdir('statfs')
+r['statfs'] = outcome(lambda: os.statvfs('statfs') and 'ok')
+put('setxattr', b'x')
+r['setxattr'] = outcome(lambda: os.setxattr('setxattr', 'user.a', b'1') or 'ok')
+for name in ('getxattr', 'listxattr', 'removexattr'):
+    put(name, b'x')
+    os.setxattr(name, 'user.a', b'1')
+r['getxattr'] = outcome(lambda: os.getxattr('getxattr', 'user.a') and 'ok')
+r['listxattr'] = outcome(lambda: os.listxattr('listxattr') and 'ok')
+r['removexattr'] = outcome(lambda: os.removexattr('removexattr', 'user.a') or 'ok')
+for name in ('opendir', 'readdir', 'fsyncdir'):
+    os.mkdir(name)
+r['opendir'] = outcome(lambda: os.listdir('opendir') is not None and 'ok')
+r['readdir'] = outcome(lambda: os.listdir('readdir') is not None and 'ok')
+r['fsyncdir'] = on_fd('fsyncdir', os.O_RDONLY, lambda fd: os.fsync(fd) or 'ok')
+r['fallocate'] = on_fd('fallocate', os.O_WRONLY | os.O_CREAT, lambda fd: os.posix_fallocate(fd, 0, 4096) or 'ok')
+put('lseek', b'x')
+r['lseek'] = on_fd('lseek', os.O_RDONLY, lambda fd: os.lseek(fd, 0, os.SEEK_DATA) is not None and 'ok')
+put('copyFileRange', b'x')
+to = os.open('copied', os.O_WRONLY | os.O_CREAT, 0o644)
+r['copyFileRange'] = on_fd('copyFileRange', os.O_RDONLY, lambda fd: os.copy_file_range(fd, to, 1) is not None and 'ok')
+os.close(to)
+left = dict(
+    setattr=os.stat('setattr').st_mode & 0o777 == 0o644, unlink=os.path.exists('unlink'), rmdir=os.path.isdir('rmdir'),
+    rename=os.path.exists('rename') and not os.path.exists('renamed'), link=os.stat('existing').st_nlink == 1,
+    write=os.path.getsize('write') == 0, removexattr=os.getxattr('removexattr', 'user.a') == b'1',
+    setxattr='user.a' not in os.listxattr('setxattr'), fallocate=os.path.getsize('fallocate') == 0,
+    copied=os.path.getsize('copied') == 0,
+    absent=[n for n in ('mknod', 'mkdir', 'symlink', 'create', 'link') if os.path.lexists(n)] == [])
+print(json.dumps(dict(results=r, left=left)))
+`,
+    );
+    assert.deepEqual(out.results, Object.fromEntries(OPS.map((op) => [op, 'EIO'])));
+    assert.deepEqual(
+      Object.entries(out.left).filter(([, kept]) => !kept),
+      [],
+      'a failed call changed nothing',
+    );
+    const fired = new Map(rules(mnt).map((r) => [r.name, r.fired]));
+    assert.deepEqual(
+      OPS.filter((op) => !(fired.get(op)! >= 1)),
+      [],
+      'every rule fired',
+    );
+  });
+});
+
 test('shortRead: a single read returns the configured part (fraction or bytes) of the right data', async () => {
   const yaml = `
 layers:

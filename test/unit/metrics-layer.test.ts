@@ -10,6 +10,7 @@ import { buildLayers } from '../../src/layers/build.ts';
 import { createMetricsLayer, isMetricsLayer } from '../../src/layers/metrics.ts';
 import { createStack } from '../../src/layers/stack.ts';
 import { DurationHistograms } from '../../src/telemetry/histograms.ts';
+import { EACCES, ENOENT, FsError } from '../../src/vfs/errors.ts';
 import type { OpContext, OpenResult, Vfs } from '../../src/vfs/types.ts';
 
 const ctx: OpContext = { uid: 0, gid: 0, pid: process.pid, unique: 1 };
@@ -83,6 +84,30 @@ function sinkOf(provider: MeterProvider): { meter: Meter; durations: DurationHis
   });
   return { meter: provider.getMeter('test'), durations };
 }
+
+test('failures are counted by errno whether the backend throws them or returns them, at once or later', async () => {
+  const reader = new CollectingReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  try {
+    const memory = createMemoryFs({ sizeBytes: 1 << 20 });
+    const backend: Vfs = {
+      ...memory,
+      getattr: (c, path, fh) => {
+        if (path === '/returned') return new FsError(ENOENT);
+        if (path === '/later') return Promise.resolve(new FsError(EACCES));
+        return memory.getattr(c, path, fh);
+      },
+    };
+    const stack = createStack(backend, [createMetricsLayer(sinkOf(provider), { volume: 'v' })]);
+    assert.ok(stack.getattr(ctx, '/returned') instanceof FsError, 'a returned failure is passed on as it is');
+    assert.ok((await stack.getattr(ctx, '/later')) instanceof FsError);
+    assert.throws(() => stack.getattr(ctx, '/missing'), FsError);
+    stack.getattr(ctx, '/');
+    assert.deepEqual(await counterBy(reader, 'interposer_operations', 'result'), { ok: 1, ENOENT: 2, EACCES: 1 });
+  } finally {
+    await provider.shutdown();
+  }
+});
 
 test('data: observe takes kernel passthrough away so reads are counted; data: kernel leaves it, and still counts opens', async () => {
   const reader = new CollectingReader();

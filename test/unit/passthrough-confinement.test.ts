@@ -195,10 +195,10 @@ function ready(c: ChildProcess): Promise<void> {
 
 /** One round of every op on dir/...; asserts none of them reached outside. */
 function hammer(dir: string, secretIno: number, buf: Buffer, tally: { ok: number; failed: number }): void {
-  const attempt = (fn: () => void): void => {
+  const attempt = (fn: () => unknown): void => {
     try {
-      fn();
-      tally.ok++;
+      if (fn() instanceof FsError) tally.failed++;
+      else tally.ok++;
     } catch (err) {
       if (!(err instanceof FsError)) throw err;
       tally.failed++;
