@@ -4,6 +4,7 @@
 // rate over 20,000 ops and the determinism of a seeded schedule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { OP_NAMES } from '../../src/layers/op.ts';
 import { withTempDir } from '../helpers/mount.ts';
 import { run } from '../helpers/run.ts';
 import { binomial999, pyJson, ruleNamed, rules, withConfig } from './layers-support.ts';
@@ -71,34 +72,10 @@ print(json.dumps(dict(f=close_after_write('f'), g=close_after_write('g'))))
 
 test('errno on every op: each system call fails with the injected errno, and nothing it would have changed is changed', async () => {
   // One rule per op, each on a name of its own; the setup before each call uses other ops only.
-  const OPS = [
-    'getattr',
-    'setattr',
-    'readlink',
-    'mknod',
-    'mkdir',
-    'symlink',
-    'unlink',
-    'rmdir',
-    'rename',
-    'link',
-    'open',
-    'create',
-    'read',
-    'write',
-    'fsync',
-    'statfs',
-    'setxattr',
-    'getxattr',
-    'listxattr',
-    'removexattr',
-    'opendir',
-    'readdir',
-    'fsyncdir',
-    'fallocate',
-    'lseek',
-    'copyFileRange',
-  ];
+  // Not here: flush has the test above; no system call reports what release and releasedir answer; with
+  // default_permissions the kernel answers access(2) itself; Python has no syncfs(2).
+  const untested = new Set<string>(['flush', 'release', 'releasedir', 'access', 'syncfs']);
+  const OPS = OP_NAMES.filter((op) => !untested.has(op));
   const yaml = `
 layers:
   - fault:
