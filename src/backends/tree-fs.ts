@@ -41,9 +41,14 @@ export interface DataStore<D> extends NodeStore<D> {
   space(): { blocks: number; bfree: number };
 }
 
-/** A Vfs that answers every call synchronously and throws its failures, as the RAM backends do. */
+/** The ops whose failures the RAM backends return (the frequent ones: negative lookups, absent xattrs); the rest throw theirs. */
+type Returning = 'getattr' | 'getxattr';
+
+/** A Vfs that answers every call synchronously, as the RAM backends do. */
 export type SyncVfs = {
-  [K in keyof Vfs]-?: NonNullable<Vfs[K]> extends (...args: infer A) => MaybePromise<infer R> ? (...args: A) => Exclude<R, FsError> : never;
+  [K in keyof Vfs]-?: NonNullable<Vfs[K]> extends (...args: infer A) => MaybePromise<infer R>
+    ? (...args: A) => K extends Returning ? R : Exclude<R, FsError>
+    : never;
 };
 
 interface Handle<D> {
@@ -102,8 +107,9 @@ export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}):
   }
 
   return {
-    getattr(_ctx, path, fh): Attr {
-      return tree.attr(node(path, fh));
+    getattr(_ctx, path, fh): Attr | FsError {
+      const n = fh === undefined ? tree.find(path) : node(path, fh);
+      return n instanceof FsError ? n : tree.attr(n);
     },
     setattr(_ctx, path, changes: AttrChanges, fh): Attr {
       const n = node(path, fh);
@@ -192,7 +198,8 @@ export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}):
       tree.setxattr(tree.lookup(path), name, value, flags);
     },
     getxattr(_ctx, path, name) {
-      return tree.getxattr(tree.lookup(path), name);
+      const n = tree.find(path);
+      return n instanceof FsError ? n : tree.getxattr(n, name);
     },
     listxattr(_ctx, path) {
       return tree.listxattr(tree.lookup(path));

@@ -144,8 +144,15 @@ export class Tree<D> {
     this.root.parent = this.root;
   }
 
-  /** The inode at `path`; ENOENT, ENOTDIR or ENAMETOOLONG on the way. */
+  /** The inode at `path`; ENOENT, ENOTDIR or ENAMETOOLONG on the way, thrown. */
   lookup(path: string): Inode<D> {
+    const node = this.find(path);
+    if (node instanceof FsError) throw node;
+    return node;
+  }
+
+  /** The inode at `path`, or the ENOENT or ENOTDIR met on the way, returned (ENAMETOOLONG is thrown). */
+  find(path: string): Inode<D> | FsError {
     let node = this.root;
     const n = path.length;
     let i = 0;
@@ -157,12 +164,12 @@ export class Tree<D> {
       let j = path.indexOf('/', i);
       if (j < 0) j = n;
       const kids = node.children;
-      if (kids === null) throw new FsError(ENOTDIR);
+      if (kids === null) return new FsError(ENOTDIR);
       const name = path.slice(i, j);
       const child = kids.get(name);
       if (child === undefined) {
         checkName(name);
-        throw new FsError(ENOENT);
+        return new FsError(ENOENT);
       }
       node = child;
       i = j + 1;
@@ -375,11 +382,10 @@ export class Tree<D> {
     node.ctimeMs = clock();
   }
 
-  getxattr(node: Inode<D>, name: string): Buffer {
+  getxattr(node: Inode<D>, name: string): Buffer | FsError {
     checkXattrName(name);
     const value = node.xattrs?.get(name);
-    if (value === undefined) throw new FsError(ENODATA);
-    return Buffer.from(value);
+    return value === undefined ? new FsError(ENODATA) : Buffer.from(value);
   }
 
   listxattr(node: Inode<D>): string[] {

@@ -93,6 +93,7 @@ test('failures are counted by errno whether the backend throws them or returns t
     const backend: Vfs = {
       ...memory,
       getattr: (c, path, fh) => {
+        if (path === '/thrown') throw new FsError(ENOENT);
         if (path === '/returned') return new FsError(ENOENT);
         if (path === '/later') return Promise.resolve(new FsError(EACCES));
         return memory.getattr(c, path, fh);
@@ -101,7 +102,7 @@ test('failures are counted by errno whether the backend throws them or returns t
     const stack = createStack(backend, [createMetricsLayer(sinkOf(provider), { volume: 'v' })]);
     assert.ok(stack.getattr(ctx, '/returned') instanceof FsError, 'a returned failure is passed on as it is');
     assert.ok((await stack.getattr(ctx, '/later')) instanceof FsError);
-    assert.throws(() => stack.getattr(ctx, '/missing'), FsError);
+    assert.throws(() => stack.getattr(ctx, '/thrown'), FsError);
     stack.getattr(ctx, '/');
     assert.deepEqual(await counterBy(reader, 'interposer_operations', 'result'), { ok: 1, ENOENT: 2, EACCES: 1 });
   } finally {

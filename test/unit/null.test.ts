@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { createNullFs } from '../../src/backends/null.ts';
 import { E } from '../../src/vfs/errors.ts';
 import type { OpContext } from '../../src/vfs/types.ts';
-import { fails } from '../helpers/vfs.ts';
+import { fails, sync } from '../helpers/vfs.ts';
 
 const ctx: OpContext = { uid: 1000, gid: 1000, pid: 1, unique: 0 };
 const RW = fsc.O_RDWR;
@@ -20,13 +20,13 @@ describe('null backend without readSize', () => {
     assert.equal(attr.mode, S_IFREG | 0o640);
     assert.equal(attr.uid, 1000);
     fs.link(ctx, '/d/f', '/g');
-    assert.equal(fs.getattr(ctx, '/g').nlink, 2);
+    assert.equal(sync(fs.getattr(ctx, '/g')).nlink, 2);
     fs.symlink(ctx, 'd/f', '/l');
     assert.equal(fs.readlink(ctx, '/l'), 'd/f');
     fs.rename(ctx, '/d', '/e', 0);
-    assert.equal(fs.getattr(ctx, '/e/f').ino, attr.ino);
+    assert.equal(sync(fs.getattr(ctx, '/e/f')).ino, attr.ino);
     fs.setxattr(ctx, '/g', 'user.k', Buffer.from('v'), 0);
-    assert.equal(fs.getxattr(ctx, '/e/f', 'user.k').toString(), 'v');
+    assert.equal(sync(fs.getxattr(ctx, '/e/f', 'user.k')).toString(), 'v');
     fails(() => fs.rmdir(ctx, '/e'), E.ENOTEMPTY);
     fs.unlink(ctx, '/e/f');
     fs.rmdir(ctx, '/e');
@@ -35,7 +35,7 @@ describe('null backend without readSize', () => {
       .toArray()
       .map((e) => e.name);
     assert.deepEqual(names.sort(), ['.', '..', 'g', 'l']);
-    assert.equal(fs.getattr(ctx, '/').mode, S_IFDIR | 0o777);
+    assert.equal(sync(fs.getattr(ctx, '/')).mode, S_IFDIR | 0o777);
   });
 
   test('writes succeed and vanish; reads are EOF; size changes only by truncate', () => {
@@ -43,7 +43,7 @@ describe('null backend without readSize', () => {
     const { fh } = fs.create(ctx, '/f', RW, 0o644);
     assert.equal(fs.write(ctx, '/f', fh, Buffer.alloc(MiB, 1), 0), MiB);
     assert.equal(fs.write(ctx, '/f', fh, Buffer.alloc(10), 1e12), 10);
-    let a = fs.getattr(ctx, '/f');
+    let a = sync(fs.getattr(ctx, '/f'));
     assert.equal(a.size, 0);
     assert.equal(a.blocks, 0);
     assert.equal(fs.read(ctx, '/f', fh, Buffer.alloc(100), 0), 0);
@@ -51,11 +51,11 @@ describe('null backend without readSize', () => {
     assert.equal(a.size, 4096);
     assert.equal(fs.read(ctx, '/f', fh, Buffer.alloc(100), 0), 0);
     fs.fallocate!(ctx, '/f', fh, 0, 0, 8192);
-    assert.equal(fs.getattr(ctx, '/f').size, 8192);
+    assert.equal(sync(fs.getattr(ctx, '/f')).size, 8192);
     fs.fallocate!(ctx, '/f', fh, 1, 0, 16384);
-    assert.equal(fs.getattr(ctx, '/f').size, 8192);
+    assert.equal(sync(fs.getattr(ctx, '/f')).size, 8192);
     fs.open(ctx, '/f', fsc.O_WRONLY | fsc.O_TRUNC);
-    assert.equal(fs.getattr(ctx, '/f').size, 0);
+    assert.equal(sync(fs.getattr(ctx, '/f')).size, 0);
   });
 
   test('lseek finds no data; copyFileRange copies nothing', () => {
@@ -88,7 +88,7 @@ describe('null backend without readSize', () => {
     const { fh } = fs.create(ctx, '/f', RW, 0o644);
     fs.unlink(ctx, '/f');
     assert.equal(fs.write(ctx, '/f', fh, Buffer.from('x'), 0), 1);
-    assert.equal(fs.getattr(ctx, '/f', fh).nlink, 0);
+    assert.equal(sync(fs.getattr(ctx, '/f', fh)).nlink, 0);
     fs.release(ctx, '/f', fh);
     fails(() => fs.getattr(ctx, '/f', fh), E.ENOENT);
   });
@@ -110,8 +110,8 @@ describe('null backend with readSize', () => {
     assert.equal(fs.read(ctx, '/f', fh, into, 10_000), 0);
     fs.write(ctx, '/f', fh, Buffer.alloc(100), 20_000);
     fs.setattr(ctx, '/f', { size: 5 });
-    assert.equal(fs.getattr(ctx, '/f').size, 10_000);
-    assert.equal(fs.getattr(ctx, '/f').blocks, 0);
+    assert.equal(sync(fs.getattr(ctx, '/f')).size, 10_000);
+    assert.equal(sync(fs.getattr(ctx, '/f')).blocks, 0);
   });
 
   test('lseek sees one data extent; copyFileRange reports what a read would give', () => {
@@ -131,7 +131,7 @@ describe('null backend with readSize', () => {
   test('directories and symlinks keep their own sizes', () => {
     const fs = createNullFs({ readSize: 1 << 20 });
     fs.mkdir(ctx, '/d', 0o755);
-    assert.notEqual(fs.getattr(ctx, '/d').size, 1 << 20);
+    assert.notEqual(sync(fs.getattr(ctx, '/d')).size, 1 << 20);
     assert.equal(fs.symlink(ctx, 'abc', '/l').size, 3);
   });
 
