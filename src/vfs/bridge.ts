@@ -46,7 +46,7 @@ import type { BackgroundWork, FuseSession, Handlers } from '../fuse/session.ts';
 import { log } from '../util/log.ts';
 import { SlotTable } from '../util/slot-table.ts';
 import { DirHandles } from './dir-handles.ts';
-import { onSuccess, replyTo as then } from './answer.ts';
+import { onSuccess, replyTo } from './answer.ts';
 import { EBADF, EINVAL, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from './errors.ts';
 import { negotiateInit, type InitSettings } from './init.ts';
 import { childPath, NodeTable, type Node, type OpenState } from './node-table.ts';
@@ -171,7 +171,7 @@ export class FuseBridge {
 
   /** SETATTR's change, and the node's set-id mark from the attributes it leaves. */
   private setattr(ctx: OpContext, node: Node, changes: AttrChanges, fh: number | undefined): MaybePromise<Reply> {
-    return then(this.vfs.setattr(ctx, node.path, changes, fh), (a) => {
+    return replyTo(this.vfs.setattr(ctx, node.path, changes, fh), (a) => {
       node.setId = hasSetId(a.mode);
       return attrOut(a, this.options.attrTimeoutMs);
     });
@@ -276,13 +276,13 @@ export class FuseBridge {
         if (out.ringPayload > 0) this.session?.useRingAfterInit({ queues: ringQueues(), depth: o.ringDepth, payloadSize: out.ringPayload });
         return out.reply;
       },
-      DESTROY: () => then(vfs.destroy?.(), ok),
+      DESTROY: () => replyTo(vfs.destroy?.(), ok),
       LOOKUP: (h, { name }) => {
         const parent = nodes.get(h.nodeid);
         if (parent.listed) parent.lookedUpAfterListing = true;
         const path = pathIn(parent, name);
         const found = (a: Attr): Reply => this.entry(parent, name, a);
-        if (o.negativeTimeoutMs <= 0) return then(vfs.getattr(this.ctx(h), path), found);
+        if (o.negativeTimeoutMs <= 0) return replyTo(vfs.getattr(this.ctx(h), path), found);
         const negative = (err: unknown): Reply => {
           if (!(err instanceof FsError)) throw err;
           return err.errno === ENOENT ? entryOut(0, 0, null, o.negativeTimeoutMs, 0) : err.errno;
@@ -309,7 +309,7 @@ export class FuseBridge {
       GETATTR: (h, req) => {
         const node = nodes.get(h.nodeid);
         const fh = req.getattrFlags & FUSE_GETATTR_FH ? this.files.get(req.fh)?.fh : this.handleOf(node);
-        return then(vfs.getattr(this.ctx(h), node.path, fh), (a) => {
+        return replyTo(vfs.getattr(this.ctx(h), node.path, fh), (a) => {
           node.setId = hasSetId(a.mode);
           return attrOut(a, o.attrTimeoutMs);
         });
@@ -321,7 +321,7 @@ export class FuseBridge {
         const changes = this.changes(req);
         // A chown, or a truncation by a caller without CAP_FSETID: the set-id bits go in the same change.
         if (req.valid & FATTR_KILL_SUIDGID && changes.mode === undefined && node.setId) {
-          return then(vfs.getattr(ctx, node.path, fh), (a) => {
+          return replyTo(vfs.getattr(ctx, node.path, fh), (a) => {
             const bits = setIdBits(a.mode, a.gid, ctx, (req.valid & (FATTR_UID | FATTR_GID)) !== 0);
             if (bits !== 0) changes.mode = a.mode & 0o7777 & ~bits;
             return this.setattr(ctx, node, changes, fh);
@@ -329,29 +329,29 @@ export class FuseBridge {
         }
         return this.setattr(ctx, node, changes, fh);
       },
-      READLINK: (h) => then(vfs.readlink(this.ctx(h), nodes.get(h.nodeid).path), (t) => bytesOut(Buffer.from(t))),
+      READLINK: (h) => replyTo(vfs.readlink(this.ctx(h), nodes.get(h.nodeid).path), (t) => bytesOut(Buffer.from(t))),
       SYMLINK: (h, { name, target }) => {
         const parent = nodes.get(h.nodeid);
-        return then(vfs.symlink(this.ctx(h), target, pathIn(parent, name)), (a) => this.entry(parent, name, a));
+        return replyTo(vfs.symlink(this.ctx(h), target, pathIn(parent, name)), (a) => this.entry(parent, name, a));
       },
       MKNOD: (h, { name, mode, rdev }) => {
         const parent = nodes.get(h.nodeid);
-        return then(vfs.mknod(this.ctx(h), pathIn(parent, name), mode, rdev), (a) => this.entry(parent, name, a));
+        return replyTo(vfs.mknod(this.ctx(h), pathIn(parent, name), mode, rdev), (a) => this.entry(parent, name, a));
       },
       MKDIR: (h, { name, mode }) => {
         const parent = nodes.get(h.nodeid);
-        return then(vfs.mkdir(this.ctx(h), pathIn(parent, name), mode), (a) => this.entry(parent, name, a));
+        return replyTo(vfs.mkdir(this.ctx(h), pathIn(parent, name), mode), (a) => this.entry(parent, name, a));
       },
       UNLINK: (h, { name }) => {
         const parent = nodes.get(h.nodeid);
-        return then(vfs.unlink(this.ctx(h), pathIn(parent, name)), () => {
+        return replyTo(vfs.unlink(this.ctx(h), pathIn(parent, name)), () => {
           nodes.removed(parent, name);
           return 0;
         });
       },
       RMDIR: (h, { name }) => {
         const parent = nodes.get(h.nodeid);
-        return then(vfs.rmdir(this.ctx(h), pathIn(parent, name)), () => {
+        return replyTo(vfs.rmdir(this.ctx(h), pathIn(parent, name)), () => {
           nodes.removed(parent, name);
           return 0;
         });
@@ -361,7 +361,7 @@ export class FuseBridge {
       LINK: (h, { oldnodeid, name }) => {
         const parent = nodes.get(h.nodeid);
         const existing = nodes.get(oldnodeid);
-        return then(vfs.link(this.ctx(h), existing.path, pathIn(parent, name)), (a) => {
+        return replyTo(vfs.link(this.ctx(h), existing.path, pathIn(parent, name)), (a) => {
           nodes.linking(existing);
           return this.entry(parent, name, a);
         });
@@ -370,17 +370,17 @@ export class FuseBridge {
       // truncating open's truncation as a SETATTR, flagged there.
       OPEN: (h, { flags }) => {
         const node = nodes.get(h.nodeid);
-        return then(vfs.open(this.ctx(h), node.path, flags), (res) => this.opened(node, res));
+        return replyTo(vfs.open(this.ctx(h), node.path, flags), (res) => this.opened(node, res));
       },
       CREATE: (h, { name, flags, mode, openFlags }) => {
         const parent = nodes.get(h.nodeid);
         const path = pathIn(parent, name);
         const ctx = this.ctx(h);
-        return then(vfs.create(ctx, path, flags, mode), (res) => {
+        return replyTo(vfs.create(ctx, path, flags, mode), (res) => {
           const node = nodes.learn(parent, name, res.attr.ino, res.attr.mode, res.attr.nlink);
           // O_TRUNC of a file that existed after all, by a caller without CAP_FSETID.
           if (!(openFlags & FUSE_OPEN_KILL_SUIDGID)) return this.opened(node, res, res.attr);
-          return then(this.dropSetId(ctx, node, res.fh), (a) => this.opened(node, res, a ?? res.attr));
+          return replyTo(this.dropSetId(ctx, node, res.fh), (a) => this.opened(node, res, a ?? res.attr));
         });
       },
       READ: (h, { fh, offset, size: asked }) => {
@@ -388,7 +388,7 @@ export class FuseBridge {
         const size = Math.min(asked, this.maxRead);
         const buf = this.replyBuffer(size);
         const into = buf.subarray(OUT_HEADER_SIZE);
-        return then(vfs.read(this.ctx(h), f.node.path, f.fh, into, offset), (n) =>
+        return replyTo(vfs.read(this.ctx(h), f.node.path, f.fh, into, offset), (n) =>
           n >= size ? buf : buf.subarray(0, OUT_HEADER_SIZE + n),
         );
       },
@@ -397,55 +397,55 @@ export class FuseBridge {
         const ctx = this.ctx(h);
         // Cleared before the data goes in, as the kernel's file_remove_privs() does.
         if (writeFlags & FUSE_WRITE_KILL_SUIDGID && f.node.setId) {
-          return then(this.dropSetId(ctx, f.node, f.fh), (changed) => {
+          return replyTo(this.dropSetId(ctx, f.node, f.fh), (changed) => {
             // A WRITE reply carries no attributes: the kernel would show the old mode until its attr timeout.
             if (changed && this.session) notifyInvalInode(this.session.fd, f.node.id, true);
-            return then(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
+            return replyTo(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
           });
         }
-        return then(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
+        return replyTo(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
       },
       FLUSH: (h, { fh }) => {
         const f = this.file(fh);
-        return then(vfs.flush(this.ctx(h), f.node.path, f.fh), ok);
+        return replyTo(vfs.flush(this.ctx(h), f.node.path, f.fh), ok);
       },
       RELEASE: (h, { fh }) => {
         const f = this.file(fh);
         this.files.delete(fh);
         this.closed(f.node, f.backingId !== 0);
-        return then(vfs.release(this.ctx(h), f.node.path, f.fh), ok);
+        return replyTo(vfs.release(this.ctx(h), f.node.path, f.fh), ok);
       },
       FSYNC: (h, { fh, fsyncFlags }) => {
         const f = this.file(fh);
-        return then(vfs.fsync(this.ctx(h), f.node.path, f.fh, (fsyncFlags & FUSE_FSYNC_FDATASYNC) !== 0), ok);
+        return replyTo(vfs.fsync(this.ctx(h), f.node.path, f.fh, (fsyncFlags & FUSE_FSYNC_FDATASYNC) !== 0), ok);
       },
-      STATFS: (h) => then(vfs.statfs(this.ctx(h), nodes.get(h.nodeid).path), statfsOut),
-      SETXATTR: (h, { name, value, flags }) => then(vfs.setxattr(this.ctx(h), nodes.get(h.nodeid).path, name, value, flags), ok),
-      GETXATTR: (h, { name, size }) => then(vfs.getxattr(this.ctx(h), nodes.get(h.nodeid).path, name), (v) => sized(v, size)),
+      STATFS: (h) => replyTo(vfs.statfs(this.ctx(h), nodes.get(h.nodeid).path), statfsOut),
+      SETXATTR: (h, { name, value, flags }) => replyTo(vfs.setxattr(this.ctx(h), nodes.get(h.nodeid).path, name, value, flags), ok),
+      GETXATTR: (h, { name, size }) => replyTo(vfs.getxattr(this.ctx(h), nodes.get(h.nodeid).path, name), (v) => sized(v, size)),
       LISTXATTR: (h, { size }) =>
-        then(vfs.listxattr(this.ctx(h), nodes.get(h.nodeid).path), (names) =>
+        replyTo(vfs.listxattr(this.ctx(h), nodes.get(h.nodeid).path), (names) =>
           sized(Buffer.from(names.map((n) => `${n}\0`).join('')), size),
         ),
-      REMOVEXATTR: (h, { name }) => then(vfs.removexattr(this.ctx(h), nodes.get(h.nodeid).path, name), ok),
+      REMOVEXATTR: (h, { name }) => replyTo(vfs.removexattr(this.ctx(h), nodes.get(h.nodeid).path, name), ok),
       OPENDIR: (h) => this.dirs.open(this.ctx(h), nodes.get(h.nodeid)),
       READDIR: (h, req) => this.dirs.read(this.ctx(h), req, Math.min(req.size, this.maxRead), false),
       READDIRPLUS: (h, req) => this.dirs.read(this.ctx(h), req, Math.min(req.size, this.maxRead), true),
       RELEASEDIR: (h, { fh }) => this.dirs.release(this.ctx(h), fh),
       FSYNCDIR: (h, { fh, fsyncFlags }) => this.dirs.fsync(this.ctx(h), fh, (fsyncFlags & FUSE_FSYNC_FDATASYNC) !== 0),
-      ACCESS: (h, { mask }) => then(vfs.access(this.ctx(h), nodes.get(h.nodeid).path, mask), ok),
+      ACCESS: (h, { mask }) => replyTo(vfs.access(this.ctx(h), nodes.get(h.nodeid).path, mask), ok),
       FALLOCATE: (h, { fh, offset, length, mode }) => {
         if (!vfs.fallocate) return ENOSYS;
         const f = this.file(fh);
-        return then(vfs.fallocate(this.ctx(h), f.node.path, f.fh, mode, offset, length), ok);
+        return replyTo(vfs.fallocate(this.ctx(h), f.node.path, f.fh, mode, offset, length), ok);
       },
       LSEEK: (h, { fh, offset, whence }) => {
         if (!vfs.lseek) return ENOSYS;
         const f = this.file(fh);
-        return then(vfs.lseek(this.ctx(h), f.node.path, f.fh, offset, whence), lseekOut);
+        return replyTo(vfs.lseek(this.ctx(h), f.node.path, f.fh, offset, whence), lseekOut);
       },
-      COPY_FILE_RANGE: (h, req) => then(this.copyFileRange(h, req), writeOut),
-      COPY_FILE_RANGE_64: (h, req) => then(this.copyFileRange(h, req), copyFileRange64Out),
-      SYNCFS: (h) => (vfs.syncfs ? then(vfs.syncfs(this.ctx(h), '/'), ok) : 0),
+      COPY_FILE_RANGE: (h, req) => replyTo(this.copyFileRange(h, req), writeOut),
+      COPY_FILE_RANGE_64: (h, req) => replyTo(this.copyFileRange(h, req), copyFileRange64Out),
+      SYNCFS: (h) => (vfs.syncfs ? replyTo(vfs.syncfs(this.ctx(h), '/'), ok) : 0),
     };
   }
 
@@ -479,7 +479,7 @@ export class FuseBridge {
     const newParent = this.nodes.get(newdir);
     const from = pathIn(parent, name);
     const to = pathIn(newParent, newname);
-    return then(this.vfs.rename(this.ctx(h), from, to, flags), () => {
+    return replyTo(this.vfs.rename(this.ctx(h), from, to, flags), () => {
       if (flags & 2) this.nodes.exchanged(parent, name, newParent, newname);
       else this.nodes.renamed(parent, name, newParent, newname);
       return 0;
