@@ -189,6 +189,18 @@ export class FuseBridge {
     return entryOut(node.id, node.generation, attr, this.options.entryTimeoutMs, this.options.attrTimeoutMs);
   }
 
+  /** LOOKUP's reply to what getattr answered (no closure per lookup: this is the hottest metadata request). */
+  private looked(parent: Node, name: string, a: Attr | FsError): Reply {
+    return a instanceof FsError ? this.missing(a) : this.entry(parent, name, a);
+  }
+
+  /** A failed LOOKUP: a negative entry the kernel may cache for ENOENT (with a negative timeout), else the errno. */
+  private missing(err: unknown): Reply {
+    if (!(err instanceof FsError)) throw err;
+    const ttl = this.options.negativeTimeoutMs;
+    return err.errno === ENOENT && ttl > 0 ? entryOut(0, 0, null, ttl, 0) : err.errno;
+  }
+
   /** Registers the handle; `created` makes it a CREATE reply for a node just learned. */
   private opened(node: Node, res: OpenResult, created?: Attr): Reply {
     const mode = created?.mode ?? res.mode;
@@ -281,20 +293,18 @@ export class FuseBridge {
         const parent = nodes.get(h.nodeid);
         if (parent.listed) parent.lookedUpAfterListing = true;
         const path = pathIn(parent, name);
-        const found = (a: Attr): Reply => this.entry(parent, name, a);
-        if (o.negativeTimeoutMs <= 0) return replyTo(vfs.getattr(this.ctx(h), path), found);
-        const negative = (err: unknown): Reply => {
-          if (!(err instanceof FsError)) throw err;
-          return err.errno === ENOENT ? entryOut(0, 0, null, o.negativeTimeoutMs, 0) : err.errno;
-        };
-        const answer = (a: Attr | FsError): Reply => (a instanceof FsError ? negative(a) : found(a));
         let attr: Answer<Attr>;
         try {
           attr = vfs.getattr(this.ctx(h), path);
         } catch (err) {
-          return negative(err);
+          return this.missing(err);
         }
-        return attr instanceof Promise ? attr.then(answer, negative) : answer(attr);
+        if (attr instanceof Promise)
+          return attr.then(
+            (a) => this.looked(parent, name, a),
+            (err: unknown) => this.missing(err),
+          );
+        return this.looked(parent, name, attr);
       },
       FORGET: (h, { nlookup }) => {
         // Behind queued batches, so that forgets apply in the kernel's order (children before their directory).

@@ -173,5 +173,5 @@ export interface Vfs {
   /** sync(2)/syncfs(2) on the mount: make everything durable. */
   syncfs?(ctx: OpContext, path: string): Answer<void>;
   /** Called once when the filesystem is unmounted. */
-  destroy?(): Answer<void>;
+  destroy?(): MaybePromise<void>;
 }

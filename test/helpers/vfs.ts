@@ -30,6 +30,14 @@ export function fails(fn: () => unknown, errno: number, message?: string): void 
   );
 }
 
+/** Asserts that `fn` answers with a returned FsError with `errno`, not a thrown one: the cheap path (vfs/types.ts). */
+export function returnsFailure(fn: () => unknown, errno: number): void {
+  let answer: unknown;
+  assert.doesNotThrow(() => (answer = fn()), 'a failure this frequent is returned, not thrown');
+  assert.ok(answer instanceof FsError, `expected a returned FsError, got ${String(answer)}`);
+  assert.equal(errnoName(answer.errno), errnoName(errno));
+}
+
 /** The value of a call that must have answered synchronously (not with a Promise); a returned failure is thrown. */
 export function sync<T>(answer: Answer<T>): T {
   assert.ok(!(answer instanceof Promise), 'expected a synchronous answer');

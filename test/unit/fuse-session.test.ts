@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { InitFlag, Op } from '../../src/fuse/abi.ts';
 import * as sys from '../../src/sys/libc.ts';
-import { EINTR, EINVAL, ENOENT, ENOSYS, EPROTO } from '../../src/vfs/errors.ts';
+import { EINTR, EINVAL, ENOENT, ENOSYS, ENOTDIR, EPROTO } from '../../src/vfs/errors.ts';
 import type { OpContext } from '../../src/vfs/types.ts';
 import { log } from '../../src/util/log.ts';
 import { Harness } from '../fixtures/fuse-harness.ts';
@@ -365,6 +365,33 @@ test('LOOKUP of a missing name with a negative timeout caches a negative entry',
     },
     { negativeTimeoutMs: 2000 },
   );
+});
+
+test('a failed LOOKUP, thrown or returned, at once or later: ENOENT becomes a negative entry only with a negative timeout, other errnos stay errnos', async () => {
+  for (const returnFailures of [false, true])
+    for (const later of [false, true])
+      for (const negativeTimeoutMs of [0, 2000]) {
+        const how = `${returnFailures ? 'returned' : 'thrown'}, ${later ? 'later' : 'at once'}, negative timeout ${negativeTimeoutMs}`;
+        const vfs = new ToyVfs({ returnFailures, async: (op) => later && op === 'getattr' });
+        seedFile(vfs, '/file', 'x');
+        await withSession(
+          vfs,
+          async (h) => {
+            await init(h);
+            const missing = await h.call(Op.LOOKUP, ROOT, lookupBody('missing'));
+            if (negativeTimeoutMs === 0) assert.equal(missing.error, -ENOENT, how);
+            else {
+              assert.equal(missing.error, 0, `${how}: a negative entry is a successful reply`);
+              assert.equal(readEntryOut(missing.payload, 0).nodeid, 0, how);
+            }
+            const file = await h.call(Op.LOOKUP, ROOT, lookupBody('file'));
+            assert.equal(file.error, 0, how);
+            const under = await h.call(Op.LOOKUP, readEntryOut(file.payload, 0).nodeid, lookupBody('x'));
+            assert.equal(under.error, -ENOTDIR, `${how}: a name under a file`);
+          },
+          { negativeTimeoutMs },
+        );
+      }
 });
 
 test('unknown and unimplemented opcodes get ENOSYS', async () => {

@@ -6,7 +6,7 @@ import type { SyncVfs } from '../../src/backends/tree-fs.ts';
 import { E } from '../../src/vfs/errors.ts';
 import type { DirListing } from '../../src/vfs/dir-listing.ts';
 import type { OpContext } from '../../src/vfs/types.ts';
-import { fails, sync } from '../helpers/vfs.ts';
+import { fails, returnsFailure, sync } from '../helpers/vfs.ts';
 
 const ctx: OpContext = { uid: 1000, gid: 1000, pid: 1, unique: 0 };
 const root: OpContext = { uid: 0, gid: 0, pid: 1, unique: 0 };
@@ -83,6 +83,14 @@ describe('namespace', () => {
     assert.equal(sync(fs.getattr(ctx, '/')).nlink, 3);
     fs.rmdir(ctx, '/a/b');
     assert.equal(sync(fs.getattr(ctx, '/a')).nlink, 3);
+  });
+
+  test('a missing name and an absent xattr are returned, not thrown', () => {
+    const fs = fresh();
+    put(fs, '/f', 'x');
+    returnsFailure(() => fs.getattr(ctx, '/missing'), E.ENOENT);
+    returnsFailure(() => fs.getattr(ctx, '/f/x'), E.ENOTDIR);
+    returnsFailure(() => fs.getxattr(ctx, '/f', 'security.capability'), E.ENODATA);
   });
 
   test('path walk errors', () => {

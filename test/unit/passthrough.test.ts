@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPassthrough } from '../../src/backends/passthrough.ts';
 import * as at from '../../src/sys/at.ts';
-import { ENOSYS, FsError } from '../../src/vfs/errors.ts';
+import { ENODATA, ENOENT, ENOSYS, FsError } from '../../src/vfs/errors.ts';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, type OpContext, type Vfs } from '../../src/vfs/types.ts';
-import { code, sync } from '../helpers/vfs.ts';
+import { code, returnsFailure, sync } from '../helpers/vfs.ts';
 
 const { O_RDONLY, O_RDWR, O_WRONLY, O_EXCL, O_APPEND, O_TRUNC } = fs.constants;
 const S_IFMT = 0o170000;
@@ -353,6 +353,12 @@ describe('passthrough: attributes', () => {
       big.destroy?.();
       fs.rmSync(shm, { recursive: true, force: true });
     }
+  });
+
+  it('returns, rather than throws, the failures the kernel meets most: a missing name, an absent xattr', () => {
+    fs.writeFileSync(join(root, 'plain'), '');
+    returnsFailure(() => vfs.getattr(rootCtx, '/no-such-name'), ENOENT);
+    returnsFailure(() => vfs.getxattr(rootCtx, '/plain', 'security.capability'), ENODATA);
   });
 
   it('sets, gets, lists and removes xattrs', () => {

@@ -192,6 +192,20 @@ describe('stack', () => {
     }
   });
 
+  test('an open the backend failed, by returning the failure at once or later, stays that failure where an offer is withdrawn', async () => {
+    const refused = new FsError(E.EACCES);
+    for (const async of [false, true]) {
+      const backend = { open: (): FsError | Promise<FsError> => (async ? Promise.resolve(refused) : refused) } as unknown as Vfs;
+      const needsData: Layer = {
+        kind: 'metrics',
+        disturbs: false,
+        around: (_op, next) => next(),
+        needs: (shortcut) => shortcut === 'data',
+      };
+      assert.equal(await createStack(backend, [needsData]).open(ctx, '/x.db', 0), refused);
+    }
+  });
+
   test('syncfs reaches the layers even when the backend has nothing to sync', () => {
     const log: string[] = [];
     const s: StackVfs = createStack(recorder(log), [tracer('t', log)]);
