@@ -10,6 +10,7 @@ import type { Attr, MaybePromise, StatFs } from '../vfs/types.ts';
 
 export const STATX_TYPE = 1;
 export const STATX_MODE = 2;
+export const STATX_CTIME = 0x80;
 
 export function check(r: number): number {
   if (r < 0) throw new FsError(-r);
@@ -48,6 +49,10 @@ export function statxAttr(): Attr {
 
 export function statxMode(): number {
   return le.u16(at.statxBuf, 28);
+}
+
+export function statxCtimeMs(): number {
+  return timeMs(at.statxBuf, 96);
 }
 
 export function statxType(): number {

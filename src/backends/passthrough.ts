@@ -13,6 +13,7 @@ import type { DirListing } from '../vfs/dir-listing.ts';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID } from '../vfs/mode.ts';
 import type { Attr, AttrChanges, CreateResult, MaybePromise, OpContext, OpenResult, StatFs, Vfs } from '../vfs/types.ts';
 import {
+  STATX_CTIME,
   STATX_MODE,
   STATX_TYPE,
   check,
@@ -23,6 +24,7 @@ import {
   relative,
   statfsResult,
   statxAttr,
+  statxCtimeMs,
   statxMode,
   statxType,
   syncFd,
@@ -341,7 +343,7 @@ export class PassthroughFs implements Vfs {
 
   open(_ctx: OpContext, path: string, flags: number): OpenResult {
     const fd = this.openRegular(this.dirOf(path), leafOf(path), flags & CALLER_FLAGS);
-    return { fh: fd, backingFd: fd, mode: statxMode(), noFlush: this.closesQuietly() };
+    return { fh: fd, backingFd: fd, mode: statxMode(), ctimeMs: statxCtimeMs(), noFlush: this.closesQuietly() };
   }
 
   /**
@@ -358,7 +360,7 @@ export class PassthroughFs implements Vfs {
     if (this.procFd >= 0) {
       const pin = this.resolve(dirfd, rel, at.O_PATH | at.O_NOFOLLOW | at.O_CLOEXEC);
       try {
-        check(at.statx(pin, '', at.AT_EMPTY_PATH, STATX_TYPE | STATX_MODE));
+        check(at.statx(pin, '', at.AT_EMPTY_PATH, STATX_TYPE | STATX_MODE | STATX_CTIME));
         notRegular(statxType());
         return check(at.openat2(this.procFd, String(pin), flags | at.O_CLOEXEC | at.O_NOCTTY, 0, 0));
       } finally {
@@ -367,7 +369,7 @@ export class PassthroughFs implements Vfs {
     }
     // No /proc: open by name without blocking on a FIFO, and check afterwards.
     const fd = this.resolve(dirfd, rel, flags | at.O_NONBLOCK | at.O_NOFOLLOW | at.O_CLOEXEC | at.O_NOCTTY);
-    const r = at.statx(fd, '', at.AT_EMPTY_PATH, STATX_TYPE | STATX_MODE);
+    const r = at.statx(fd, '', at.AT_EMPTY_PATH, STATX_TYPE | STATX_MODE | STATX_CTIME);
     const type = statxType();
     if (r >= 0 && type === S_IFREG) return fd;
     close(fd);
@@ -513,7 +515,8 @@ export class PassthroughFs implements Vfs {
 
   opendir(_ctx: OpContext, path: string): OpenResult {
     const fd = this.resolve(this.dirOf(path), leafOf(path), at.O_RDONLY | at.O_DIRECTORY | at.O_NOFOLLOW | at.O_CLOEXEC);
-    return { fh: fd };
+    // Its ctime tells the bridge whether a listing the kernel kept is still this directory's.
+    return at.statx(fd, '', at.AT_EMPTY_PATH, STATX_CTIME) < 0 ? { fh: fd } : { fh: fd, ctimeMs: statxCtimeMs() };
   }
 
   readdir(_ctx: OpContext, _path: string, fh: number, from: bigint): DirListing {

@@ -51,7 +51,7 @@ export const backendSchema = z.discriminatedUnion(
 
 export const mountSchema = z
   .strictObject({
-    /** auto: the page cache as the kernel likes; direct: every read/write and every directory listing reaches the daemon; keep: keep cached pages across opens. */
+    /** auto: cached pages kept until the file changes beside the mount; direct: every read/write and every directory listing reaches the daemon; keep: cached pages kept even then. */
     cache: choice(['auto', 'direct', 'keep']).default('auto'),
     attrTimeout: duration.default(1000),
     entryTimeout: duration.default(1000),

@@ -34,6 +34,16 @@ export function write(fd: number, buf: Buffer, length = buf.length): number {
   return ret(cWrite(fd, buf, length));
 }
 
+/**
+ * write(2) on koffi's worker thread, for a write that may wait on the caller's own work (a
+ * notification the kernel can only apply once requests we are yet to answer complete).
+ */
+export function writeAsync(fd: number, buf: Buffer): Promise<number> {
+  return new Promise((resolve) => {
+    cWrite.async(fd, buf, buf.length, (err: unknown, r: number) => resolve(err ? -5 : r < 0 ? -koffi.errno() : r));
+  });
+}
+
 export function close(fd: number): number {
   return ret(cClose(fd));
 }

@@ -25,7 +25,7 @@ import {
   OUT_HEADER_SIZE,
 } from '../fuse/abi.ts';
 import { backingClose, backingOpen } from '../fuse/backing.ts';
-import { notifyInvalInode } from '../fuse/notify.ts';
+import { notifyInvalInode, notifyInvalInodeLater } from '../fuse/notify.ts';
 import { ringQueues } from '../fuse/ring.ts';
 import {
   attrOut,
@@ -131,7 +131,13 @@ export class FuseBridge {
       },
       slice: () => nodes.settle(FORGETS_PER_SLICE),
     };
-    this.dirs = new DirHandles(vfs, this.nodes, options, (size) => this.replyBuffer(size));
+    this.dirs = new DirHandles(
+      vfs,
+      this.nodes,
+      options,
+      (size) => this.replyBuffer(size),
+      (node) => this.session && notifyInvalInode(this.session.fd, node.id, true),
+    );
   }
 
   /** A large reply the caller fills completely; pooled once a session is serving. */
@@ -171,9 +177,24 @@ export class FuseBridge {
 
   /** SETATTR's change, and the node's set-id mark from the attributes it leaves. */
   private setattr(ctx: OpContext, node: Node, changes: AttrChanges, fh: number | undefined): MaybePromise<Reply> {
+    node.wrote();
     return replyTo(this.vfs.setattr(ctx, node.path, changes, fh), (a) => {
       node.setId = hasSetId(a.mode);
-      return attrOut(a, this.options.attrTimeoutMs);
+      return this.fresh(node, a, attrOut(a, this.options.attrTimeoutMs));
+    });
+  }
+
+  /**
+   * `reply`, which gives the kernel attributes `a` of `node`, once the kernel has dropped the
+   * pages it cached of the file if the file changed beside the mount since (Node.changedElsewhere):
+   * dropped before it sees the new attributes, so no read after them can still be served stale.
+   */
+  private fresh(node: Node, a: Attr, reply: Reply): MaybePromise<Reply> {
+    if (!node.changedElsewhere(a.mode, a.ctimeMs) || this.session === undefined) return reply;
+    return notifyInvalInodeLater(this.session.fd, node.id).then((r) => {
+      if (r < 0 && r !== -ENOENT)
+        log.warn({ path: node.path, errno: errnoName(-r) }, 'the kernel refused to drop cached pages of a file changed beside the mount');
+      return reply;
     });
   }
 
@@ -184,13 +205,13 @@ export class FuseBridge {
     return undefined;
   }
 
-  private entry(parent: Node, name: string, attr: Attr): Reply {
+  private entry(parent: Node, name: string, attr: Attr): MaybePromise<Reply> {
     const node = this.nodes.learn(parent, name, attr.ino, attr.mode, attr.nlink);
-    return entryOut(node.id, node.generation, attr, this.options.entryTimeoutMs, this.options.attrTimeoutMs);
+    return this.fresh(node, attr, entryOut(node.id, node.generation, attr, this.options.entryTimeoutMs, this.options.attrTimeoutMs));
   }
 
   /** LOOKUP's reply to what getattr answered (no closure per lookup: this is the hottest metadata request). */
-  private looked(parent: Node, name: string, a: Attr | FsError): Reply {
+  private looked(parent: Node, name: string, a: Attr | FsError): MaybePromise<Reply> {
     return a instanceof FsError ? this.missing(a) : this.entry(parent, name, a);
   }
 
@@ -205,6 +226,9 @@ export class FuseBridge {
   private opened(node: Node, res: OpenResult, created?: Attr): Reply {
     const mode = created?.mode ?? res.mode;
     if (mode !== undefined) node.setId = hasSetId(mode);
+    const ctimeMs = created?.ctimeMs ?? res.ctimeMs;
+    // Pages cached by earlier opens are kept unless the file changed beside the mount since.
+    const unchanged = mode !== undefined && ctimeMs !== undefined && !node.changedElsewhere(mode, ctimeMs);
     const open = (node.open ??= { handles: 0, backingId: 0, backingUsers: 0 });
     let backingId = 0;
     let flags = 0;
@@ -218,7 +242,7 @@ export class FuseBridge {
     }
     if (res.noFlush) flags |= FOPEN_NOFLUSH;
     if (backingId > 0) flags |= FOPEN_PASSTHROUGH;
-    else if (res.keepCache || this.options.keepCache) flags |= FOPEN_KEEP_CACHE;
+    else if (res.keepCache || this.options.keepCache || unchanged) flags |= FOPEN_KEEP_CACHE;
     if (backingId > 0) this.openCounts.passthrough++;
     else this.openCounts.daemon++;
     const kfh = this.files.add({ node, fh: res.fh, backingId });
@@ -321,7 +345,7 @@ export class FuseBridge {
         const fh = req.getattrFlags & FUSE_GETATTR_FH ? this.files.get(req.fh)?.fh : this.handleOf(node);
         return replyTo(vfs.getattr(this.ctx(h), node.path, fh), (a) => {
           node.setId = hasSetId(a.mode);
-          return attrOut(a, o.attrTimeoutMs);
+          return this.fresh(node, a, attrOut(a, o.attrTimeoutMs));
         });
       },
       SETATTR: (h, req) => {
@@ -405,6 +429,7 @@ export class FuseBridge {
       WRITE: (h, { fh, offset, data, writeFlags }) => {
         const f = this.file(fh);
         const ctx = this.ctx(h);
+        f.node.wrote();
         // Cleared before the data goes in, as the kernel's file_remove_privs() does.
         if (writeFlags & FUSE_WRITE_KILL_SUIDGID && f.node.setId) {
           return replyTo(this.dropSetId(ctx, f.node, f.fh), (changed) => {
@@ -430,13 +455,21 @@ export class FuseBridge {
         return replyTo(vfs.fsync(this.ctx(h), f.node.path, f.fh, (fsyncFlags & FUSE_FSYNC_FDATASYNC) !== 0), ok);
       },
       STATFS: (h) => replyTo(vfs.statfs(this.ctx(h), nodes.get(h.nodeid).path), statfsOut),
-      SETXATTR: (h, { name, value, flags }) => replyTo(vfs.setxattr(this.ctx(h), nodes.get(h.nodeid).path, name, value, flags), ok),
+      SETXATTR: (h, { name, value, flags }) => {
+        const node = nodes.get(h.nodeid);
+        node.wrote();
+        return replyTo(vfs.setxattr(this.ctx(h), node.path, name, value, flags), ok);
+      },
       GETXATTR: (h, { name, size }) => replyTo(vfs.getxattr(this.ctx(h), nodes.get(h.nodeid).path, name), (v) => sized(v, size)),
       LISTXATTR: (h, { size }) =>
         replyTo(vfs.listxattr(this.ctx(h), nodes.get(h.nodeid).path), (names) =>
           sized(Buffer.from(names.map((n) => `${n}\0`).join('')), size),
         ),
-      REMOVEXATTR: (h, { name }) => replyTo(vfs.removexattr(this.ctx(h), nodes.get(h.nodeid).path, name), ok),
+      REMOVEXATTR: (h, { name }) => {
+        const node = nodes.get(h.nodeid);
+        node.wrote();
+        return replyTo(vfs.removexattr(this.ctx(h), node.path, name), ok);
+      },
       OPENDIR: (h) => this.dirs.open(this.ctx(h), nodes.get(h.nodeid)),
       READDIR: (h, req) => this.dirs.read(this.ctx(h), req, Math.min(req.size, this.maxRead), false),
       READDIRPLUS: (h, req) => this.dirs.read(this.ctx(h), req, Math.min(req.size, this.maxRead), true),
@@ -446,6 +479,7 @@ export class FuseBridge {
       FALLOCATE: (h, { fh, offset, length, mode }) => {
         if (!vfs.fallocate) return ENOSYS;
         const f = this.file(fh);
+        f.node.wrote();
         return replyTo(vfs.fallocate(this.ctx(h), f.node.path, f.fh, mode, offset, length), ok);
       },
       LSEEK: (h, { fh, offset, whence }) => {
@@ -475,6 +509,7 @@ export class FuseBridge {
     if (!this.vfs.copyFileRange) throw new FsError(ENOSYS);
     const a = this.file(req.fhIn);
     const b = this.file(req.fhOut);
+    b.node.wrote();
     return this.vfs.copyFileRange(
       this.ctx(h),
       { path: a.node.path, fh: a.fh, offset: req.offIn },

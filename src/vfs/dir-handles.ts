@@ -32,9 +32,9 @@ export interface DirOptions {
 
 /**
  * The kernel keeps the listing across opens and answers readdir from it until the directory changes:
- * through the mount at once; on the backing store once the kernel fetches the directory's attributes
- * again and sees a new mtime (AUTO_INVAL_DATA), which is after attrTimeout, or at the first stat after
- * a listing the daemon served (that listing changed the atime).
+ * through the mount at once (the kernel drops its copy itself); on the backing store at the next
+ * open, whose ctime differs from the one before (Node.listingOutdated): that open keeps the
+ * listing it reads, not the old one.
  */
 const CACHED_LISTING = FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE;
 
@@ -44,13 +44,24 @@ export class DirHandles {
   private readonly nodes: NodeTable;
   private readonly options: DirOptions;
   private readonly replyBuffer: (size: number) => Buffer;
+  private readonly dropAttributes: (node: Node) => void;
 
-  /** `replyBuffer(size)`: a reply with room for the header and `size` payload bytes (pooled by the session). */
-  constructor(vfs: Vfs, nodes: NodeTable, options: DirOptions, replyBuffer: (size: number) => Buffer) {
+  /**
+   * `replyBuffer(size)`: a reply with room for the header and `size` payload bytes (pooled by the session).
+   * `dropAttributes(node)`: makes the kernel fetch the node's attributes again.
+   */
+  constructor(
+    vfs: Vfs,
+    nodes: NodeTable,
+    options: DirOptions,
+    replyBuffer: (size: number) => Buffer,
+    dropAttributes: (node: Node) => void,
+  ) {
     this.vfs = vfs;
     this.nodes = nodes;
     this.options = options;
     this.replyBuffer = replyBuffer;
+    this.dropAttributes = dropAttributes;
   }
 
   private get(fh: number): DirHandle {
@@ -61,8 +72,12 @@ export class DirHandles {
 
   open(ctx: OpContext, node: Node): MaybePromise<Reply> {
     const register = (r: OpenResult): Reply => {
-      const cached = !this.options.directIo && r.cacheListing !== false;
-      return openOut(this.handles.add({ node, fh: r.fh, entries: null, resumeAt: 0, resumeCookie: 0n }), cached ? CACHED_LISTING : 0);
+      const outdated = node.listingOutdated(r.ctimeMs);
+      // The kernel stamps the listing it keeps with the directory's mtime as it knows it, and drops the
+      // listing when it learns another: learning the new one first saves reading the listing twice.
+      if (outdated) this.dropAttributes(node);
+      const flags = this.options.directIo || r.cacheListing === false ? 0 : outdated ? FOPEN_CACHE_DIR : CACHED_LISTING;
+      return openOut(this.handles.add({ node, fh: r.fh, entries: null, resumeAt: 0, resumeCookie: 0n }), flags);
     };
     return replyTo(this.vfs.opendir(ctx, node.path), register);
   }

@@ -48,11 +48,15 @@ function maxPagesLimit(): number {
  * superblock becomes SB_NOSEC: the kernel stops asking for security.capability before every write
  * (a GETXATTR round trip each: 39 % of the requests of a sqlite run) and for the attributes before
  * every chown.
+ * Not AUTO_INVAL_DATA: with it the kernel drops a file's cached pages whenever a new mtime
+ * reaches it, and without a writeback cache it learns every mtime from us, so each write through
+ * the mount followed by a read or stat of the file cost the whole file's cached pages (sqlite
+ * re-read its header every transaction; a 4-job random read/write mix lost the cache after every
+ * write). The bridge drops them itself when a file changed beside the mount (Node.changedElsewhere).
  */
 const WANTED =
   bit(InitFlag.ASYNC_READ) |
   bit(InitFlag.BIG_WRITES) |
-  bit(InitFlag.AUTO_INVAL_DATA) |
   bit(InitFlag.DO_READDIRPLUS) |
   bit(InitFlag.READDIRPLUS_AUTO) |
   bit(InitFlag.ASYNC_DIO) |

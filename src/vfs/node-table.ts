@@ -13,7 +13,7 @@
 import { FUSE_ROOT_ID } from '../fuse/abi.ts';
 import { SlotTable } from '../util/slot-table.ts';
 import { ENOENT, FsError } from './errors.ts';
-import { S_IFDIR, S_IFMT } from './mode.ts';
+import { S_IFDIR, S_IFMT, S_IFREG } from './mode.ts';
 import { hasSetId } from './set-id.ts';
 
 interface Link {
@@ -33,6 +33,7 @@ export interface OpenState {
 const LISTED = 1;
 const LOOKED_UP_AFTER_LISTING = 2;
 const SET_ID = 4;
+const WRITTEN = 8;
 
 export class Node {
   readonly id: number;
@@ -55,6 +56,12 @@ export class Node {
   children: Map<string, Node> | null = null;
   /** listed, lookedUpAfterListing and setId as bits of one field, in each of tens of thousands of nodes. */
   private flags = 0;
+  /**
+   * Regular files: the ctime in the attributes the kernel last had from us, which tells a change
+   * made beside the mount from one made through it (`changedElsewhere`). Directories: the ctime at
+   * the last open (`listingOutdated`). NaN before any.
+   */
+  private ctimeMs = Number.NaN;
   /** Null while no handle is open. */
   open: OpenState | null = null;
   private cachedPath = '/';
@@ -97,6 +104,41 @@ export class Node {
   }
   set setId(on: boolean) {
     this.mark(SET_ID, on);
+  }
+
+  /** Data went in through the mount (a write, an fallocate, a copy): the next new ctime is ours. */
+  wrote(): void {
+    this.flags |= WRITTEN;
+  }
+
+  /**
+   * Records the attributes the kernel is about to have from us, and says whether the file changed
+   * beside the mount since it last had them: its ctime moved (contents, size, times, mode, links)
+   * with no write of ours in between. Pages the kernel cached before may then be stale; after our
+   * own writes they are not, which is why the kernel is not left to judge by mtime
+   * (AUTO_INVAL_DATA, vfs/init.ts). False for anything but a regular file.
+   */
+  changedElsewhere(mode: number, ctimeMs: number): boolean {
+    if ((mode & S_IFMT) !== S_IFREG) return false;
+    const known = this.ctimeMs;
+    this.ctimeMs = ctimeMs;
+    if (this.flags & WRITTEN) {
+      this.flags &= ~WRITTEN;
+      return false;
+    }
+    return known !== ctimeMs && !Number.isNaN(known);
+  }
+
+  /**
+   * Directories: records the ctime at an open and says whether it moved since the last open, so
+   * that a listing the kernel kept from before is not reused. A change through the mount has
+   * already made the kernel drop it; this catches changes beside the mount. Unknown: false.
+   */
+  listingOutdated(ctimeMs: number | undefined): boolean {
+    if (ctimeMs === undefined) return false;
+    const known = this.ctimeMs;
+    this.ctimeMs = ctimeMs;
+    return known !== ctimeMs && !Number.isNaN(known);
   }
 
   private has(bit: number): boolean {

@@ -103,6 +103,8 @@ export interface OpenResult {
   backingFd?: number;
   /** The file's st_mode when it was opened, if the backend knows it (kernel passthrough needs it). */
   mode?: number;
+  /** Its ctime then, if the backend knows it: unchanged since the kernel last saw it, its cached pages stay. */
+  ctimeMs?: number;
   /** Closing this file can report nothing, so the kernel need not send FLUSH (FOPEN_NOFLUSH). */
   noFlush?: boolean;
   /**

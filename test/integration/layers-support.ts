@@ -104,3 +104,16 @@ export function binomial999(n: number, p: number): [number, number] {
   const half = 3.29 * Math.sqrt(n * p * (1 - p));
   return [n * p - half, n * p + half];
 }
+
+/** The samples of `metric` on a Prometheus text endpoint, with their labels. */
+export async function scrape(url: string, metric: string): Promise<Array<{ labels: Record<string, string>; value: number }>> {
+  const text = await (await fetch(url)).text();
+  const out: Array<{ labels: Record<string, string>; value: number }> = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\{(.*)\} (\S+)$/.exec(line);
+    if (!m || m[1] !== metric) continue;
+    const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+    out.push({ labels, value: Number(m[3]) });
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 // The kernel keeps a directory's listing (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE) and
 // answers later readdirs from it, until the directory changes through the mount
-// or its new mtime is seen; `cache: direct` and a rule that acts on readdir
+// or beside it (seen at the next opendir); `cache: direct` and a rule that acts on readdir
 // make every listing reach the daemon again. When the kernel drops its copy
 // in the middle of a reader's pass, that reader goes on from the daemon, after
 // the last name it was given, whatever was removed meanwhile.
@@ -9,8 +9,8 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withMount, withTempDir, writeConfig } from '../helpers/mount.ts';
-import { py } from '../helpers/run.ts';
-import { ctlJson } from './layers-support.ts';
+import { freePort, py } from '../helpers/run.ts';
+import { ctlJson, scrape } from './layers-support.ts';
 
 /** Caches that outlast the test: nothing but a change through the mount can refresh the kernel's copy. */
 const LONG = ['--attr-timeout', '1h', '--entry-timeout', '1h'];
@@ -26,17 +26,28 @@ function withBacking<T>(args: string[], fn: (mnt: string, back: string) => Promi
   });
 }
 
-test('a listing is kept until the directory changes through the mount', async () => {
-  await withBacking(LONG, async (mnt, back) => {
+test('a listing is kept until the directory changes, through the mount or beside it', async () => {
+  const port = await freePort();
+  await withBacking([...LONG, '--metrics', `127.0.0.1:${port}`], async (mnt, back) => {
     const d = join(mnt, 'd');
+    const listings = async (): Promise<number> =>
+      (await scrape(`http://127.0.0.1:${port}/metrics`, 'interposer_operations_total'))
+        .filter((s) => s.labels.op === 'readdir')
+        .reduce((sum, s) => sum + s.value, 0);
     assert.deepEqual(names(d), ['a', 'b', 'c']);
-    // The listing the daemon served changed the directory's atime, so the kernel asks for its attributes
-    // once more (at opendir's fstat); from then on it has nothing to ask until the timeouts run out.
+    const first = await listings();
+    assert.ok(first > 0, 'the first listing came from the daemon');
     assert.deepEqual(names(d), ['a', 'b', 'c']);
+    assert.equal(await listings(), first, 'listed again from the kernel copy: the daemon was not asked');
     writeFileSync(join(back, 'd', 'host'), '');
-    assert.deepEqual(names(d), ['a', 'b', 'c'], 'listed from the kernel copy: the daemon was not asked');
+    assert.deepEqual(names(d), ['a', 'b', 'c', 'host'], 'a change beside the mount shows at the next opendir');
+    const second = await listings();
+    assert.ok(second > first);
+    assert.deepEqual(names(d), ['a', 'b', 'c', 'host']);
+    assert.equal(await listings(), second, 'and the listing read then is kept');
     writeFileSync(join(d, 'mine'), '');
     assert.deepEqual(names(d), ['a', 'b', 'c', 'host', 'mine'], 'a change through the mount drops the copy');
+    assert.ok((await listings()) > second);
   });
 });
 

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { ROOT, tempDir, withMount, writeConfig } from '../helpers/mount.ts';
 import { freePort, py, sh, stopProcess } from '../helpers/run.ts';
+import { scrape } from './layers-support.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const DASHBOARD = join(ROOT, 'deploy/grafana/interposer-dashboard.json');
@@ -100,19 +101,6 @@ function substitute(expr: string, vars: Record<string, string>): string {
     .replaceAll('$__range', '5m')
     .replaceAll('$__interval', '15s')
     .replace(/\$\{?(\w+)\}?/g, (m, name: string) => vars[name] ?? m);
-}
-
-/** The samples of `metric` on a Prometheus text endpoint, with their labels. */
-async function scrape(url: string, metric: string): Promise<Array<{ labels: Record<string, string>; value: number }>> {
-  const text = await (await fetch(url)).text();
-  const out: Array<{ labels: Record<string, string>; value: number }> = [];
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)\{(.*)\} (\S+)$/.exec(line);
-    if (!m || m[1] !== metric) continue;
-    const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
-    out.push({ labels, value: Number(m[3]) });
-  }
-  return out;
 }
 
 test('bytes moved by copy_file_range are counted as direction="copy", apart from reads and writes', async () => {

@@ -142,3 +142,18 @@ test('names of one hard-linked node through renames, an exchange and removals', 
   assert.equal(x.detached, true);
   assert.equal(x.path, '/d/x', 'the last name it had');
 });
+
+test('a file changed elsewhere: its ctime moved with no write through the mount in between', () => {
+  const t = new NodeTable();
+  const f = t.learn(t.root, 'f', 10, FILE);
+  assert.equal(f.changedElsewhere(FILE, 1000), false, 'the first attributes the kernel gets: nothing cached before them');
+  assert.equal(f.changedElsewhere(FILE, 1000), false, 'the same ctime');
+  assert.equal(f.changedElsewhere(FILE, 1000.5), true, 'a new ctime, and no write of ours');
+  assert.equal(f.changedElsewhere(FILE, 1000.5), false, 'recorded: told once');
+  f.wrote();
+  assert.equal(f.changedElsewhere(FILE, 2000), false, 'the new ctime after a write through the mount is ours');
+  assert.equal(f.changedElsewhere(FILE, 3000), true, 'the write accounts for one change only');
+  const d = t.learn(t.root, 'd', 11, DIR);
+  d.changedElsewhere(DIR, 1);
+  assert.equal(d.changedElsewhere(DIR, 2), false, 'directories: their listings are kept by other means (dir-handles)');
+});

@@ -1,0 +1,80 @@
+// A file whose data goes through the daemon keeps its pages in the kernel's
+// cache while only the mount changes it: a write through the mount followed by
+// a stat keeps them, and so does opening the file again. A change made beside
+// the mount (on the backing file) drops them at the next stat or open of the
+// file through the mount, so the new bytes are read.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { withTempDir } from '../helpers/mount.ts';
+import { py } from '../helpers/run.ts';
+import { ruleNamed, withConfig } from './layers-support.ts';
+
+/**
+ * A fault rule that never fires but counts the reads of f that reach the daemon (and, acting on
+ * reads, serves f through the daemon rather than by kernel passthrough). Attribute timeout 0: every
+ * stat asks the daemon, which is where a change beside the mount is noticed.
+ */
+function withCountedReads(fn: (mnt: string, back: string, readsSoFar: () => number) => Promise<void>): Promise<void> {
+  return withTempDir('page-cache', (back) => {
+    writeFileSync(join(back, 'f'), 'a'.repeat(8192));
+    const config = `backend: { type: passthrough, path: ${JSON.stringify(back)} }
+mount: { attrTimeout: 0, entryTimeout: 1h }
+layers:
+  - fault:
+      rules:
+        - { name: reads, ops: [read], paths: [f], probability: 0, errno: EIO }
+`;
+    return withConfig(config, (mnt) => fn(mnt, back, () => ruleNamed(mnt, 'reads')!.matched));
+  });
+}
+
+/** The first four bytes of `path`, read through a fresh open. */
+const head = (path: string): string =>
+  py(`import os\nfd = os.open(${JSON.stringify(path)}, os.O_RDONLY)\nprint(os.pread(fd, 4, 0).decode())`);
+
+/** Overwrites the first four bytes of `path` in place. */
+const overwrite = (path: string, bytes: string): void => {
+  py(`import os\nfd = os.open(${JSON.stringify(path)}, os.O_WRONLY)\nos.pwrite(fd, b'${bytes}', 0)`);
+};
+
+test('cached pages outlast a write and a stat through the mount, and opening the file again', async () => {
+  await withCountedReads(async (mnt, _back, readsSoFar) => {
+    const f = join(mnt, 'f');
+    assert.equal(head(f), 'aaaa');
+    const afterFirst = readsSoFar();
+    assert.ok(afterFirst > 0, 'the first read reached the daemon');
+    assert.equal(head(f), 'aaaa');
+    assert.equal(readsSoFar(), afterFirst, 'opened again, unchanged: served from the kept pages');
+    py(`import os\nfd = os.open(${JSON.stringify(f)}, os.O_RDWR)\nos.pwrite(fd, b'bbbb', 4096)\nos.fstat(fd)`);
+    assert.equal(head(f), 'aaaa');
+    assert.equal(readsSoFar(), afterFirst, 'a write through the mount, a stat and an open after it kept the pages');
+    assert.equal(py(`print(open(${JSON.stringify(f)}, 'rb').read()[4096:4100].decode())`), 'bbbb');
+  });
+});
+
+test('a change beside the mount is read after the next open of the file', async () => {
+  await withCountedReads(async (mnt, back, readsSoFar) => {
+    const f = join(mnt, 'f');
+    assert.equal(head(f), 'aaaa');
+    const before = readsSoFar();
+    overwrite(join(back, 'f'), 'XXXX');
+    assert.equal(head(f), 'XXXX');
+    assert.ok(readsSoFar() > before, 'the new bytes came from the daemon');
+  });
+});
+
+test('a change beside the mount is read after the next stat of a file held open', async () => {
+  await withCountedReads(async (mnt, back) => {
+    const out = py(`import os
+fd = os.open(${JSON.stringify(join(mnt, 'f'))}, os.O_RDONLY)
+first = os.pread(fd, 4, 0)
+w = os.open(${JSON.stringify(join(back, 'f'))}, os.O_WRONLY)
+os.pwrite(w, b'YYYY', 0)
+os.close(w)
+os.fstat(fd)
+print(first.decode(), os.pread(fd, 4, 0).decode())`);
+    assert.equal(out, 'aaaa YYYY');
+  });
+});
