@@ -44,9 +44,9 @@ export interface DataStore<D> extends NodeStore<D> {
 /** The ops whose failures the RAM backends return (the frequent ones: negative lookups, absent xattrs); the rest throw theirs. */
 type Returning = 'getattr' | 'getxattr';
 
-/** A Vfs that answers every call synchronously, as the RAM backends do. */
+/** A Vfs that answers every call synchronously, as the RAM backends do (no layers: nothing beneath them). */
 export type SyncVfs = {
-  [K in keyof Vfs]-?: NonNullable<Vfs[K]> extends (...args: infer A) => MaybePromise<infer R>
+  [K in Exclude<keyof Vfs, 'getattrBelow'>]-?: NonNullable<Vfs[K]> extends (...args: infer A) => MaybePromise<infer R>
     ? (...args: A) => K extends Returning ? R : Exclude<R, FsError>
     : never;
 };

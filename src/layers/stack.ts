@@ -129,6 +129,7 @@ export function createStack(backend: Vfs, initial: Layer[]): StackVfs {
       return paused;
     },
     destroy: () => backend.destroy?.(),
+    getattrBelow: statBelow,
   };
   for (const name of OP_NAMES) {
     // syncfs always exists so that layers see it even over a backend that has nothing to sync.

@@ -72,6 +72,12 @@ interface FileHandle {
   fh: number;
   /** Backing id registered for kernel passthrough, 0 if none. */
   backingId: number;
+  /**
+   * The kernel caches pages of the file read or written through this handle (not passed through, not
+   * direct I/O) that a change beside the mount would make stale (not `cache: keep`, not a backend
+   * that keeps its pages whatever happens: nothing changes beside it).
+   */
+  watched: boolean;
 }
 
 class RequestContext implements OpContext {
@@ -96,6 +102,10 @@ class RequestContext implements OpContext {
 }
 
 const ok = (): Reply => 0;
+/** The context of the bridge's own looks at files, which no caller made. */
+const OWN_LOOK: OpContext = { uid: 0, gid: 0, pid: 0, unique: 0 };
+/** Least time between two looks at the open files for changes beside the mount. */
+const LOOK_MIN_MS = 100;
 /** Forgets applied per slice between requests: ~0.3 ms of work. */
 const FORGETS_PER_SLICE = 1024;
 const msOf = (sec: number, nsec: number): number => sec * 1000 + nsec / 1e6;
@@ -109,6 +119,8 @@ export class FuseBridge {
   passthrough = false;
   private readonly files = new SlotTable<FileHandle>();
   private readonly dirs: DirHandles;
+  /** Looks every attrTimeout at the open files whose pages the kernel caches; null while none is open. */
+  private looking: ReturnType<typeof setInterval> | null = null;
   /** Largest READ or READDIR page answered; the kernel never asks for more than max_pages, a malformed request may. */
   private maxRead = 1 << 20;
   get openFiles(): number {
@@ -226,13 +238,11 @@ export class FuseBridge {
   private opened(node: Node, res: OpenResult, created?: Attr): Reply {
     const mode = created?.mode ?? res.mode;
     if (mode !== undefined) node.setId = hasSetId(mode);
-    const ctimeMs = created?.ctimeMs ?? res.ctimeMs;
-    // Pages cached by earlier opens are kept unless the file changed beside the mount since.
-    const unchanged = mode !== undefined && ctimeMs !== undefined && !node.changedElsewhere(mode, ctimeMs);
     const open = (node.open ??= { handles: 0, backingId: 0, backingUsers: 0 });
     let backingId = 0;
     let flags = 0;
-    if (res.directIo || this.options.directIo) flags |= FOPEN_DIRECT_IO;
+    const direct = res.directIo || this.options.directIo;
+    if (direct) flags |= FOPEN_DIRECT_IO;
     else if (open.backingId > 0) backingId = this.acquireBacking(node, open, -1);
     // The kernel refuses passthrough for an inode already open through the daemon (and the reverse).
     // A set-id file goes through the daemon: a passed-through write would never show us the write
@@ -242,16 +252,70 @@ export class FuseBridge {
     }
     if (res.noFlush) flags |= FOPEN_NOFLUSH;
     if (backingId > 0) flags |= FOPEN_PASSTHROUGH;
-    else if (res.keepCache || this.options.keepCache || unchanged) flags |= FOPEN_KEEP_CACHE;
     if (backingId > 0) this.openCounts.passthrough++;
     else this.openCounts.daemon++;
-    const kfh = this.files.add({ node, fh: res.fh, backingId });
+    // Pages cached by earlier opens are kept unless the file changed beside the mount since; `cache:
+    // keep`, and a backend beside which nothing changes, keep them whatever happened.
+    const ctimeMs = created?.ctimeMs ?? res.ctimeMs;
+    let watched = false;
+    if (direct || backingId > 0) {
+      if (open.handles === 0) node.uncachedOpen();
+    } else if (res.keepCache || this.options.keepCache) flags |= FOPEN_KEEP_CACHE;
+    else if (mode !== undefined && ctimeMs !== undefined) {
+      if (node.cachedOpen(mode, ctimeMs)) flags |= FOPEN_KEEP_CACHE;
+      watched = true;
+    }
+    const kfh = this.files.add({ node, fh: res.fh, backingId, watched });
     open.handles++;
+    if (watched) this.lookForChangesEvery(Math.max(this.options.attrTimeoutMs, LOOK_MIN_MS));
     if (created) {
       const o = this.options;
       return createOut(node.id, node.generation, created, o.entryTimeoutMs, o.attrTimeoutMs, kfh, flags, backingId);
     }
     return openOut(kfh, flags, backingId);
+  }
+
+  private lookForChangesEvery(ms: number): void {
+    if (this.looking !== null || this.session === undefined) return;
+    this.looking = setInterval(() => this.lookForChanges(), ms);
+    this.looking.unref();
+  }
+
+  /**
+   * What AUTO_INVAL_DATA did on reads (vfs/init.ts): a file changed beside the mount while a process
+   * holds it open and only reads it loses its cached pages once attrTimeout has passed, when the
+   * kernel would have fetched its attributes again. Each node once a pass, straight from the
+   * backend (getattrBelow): the layers see no op the caller did not make. Stops when no such file
+   * is open.
+   */
+  private lookForChanges(): void {
+    let seen: Set<Node> | null = null;
+    try {
+      for (const f of this.files) {
+        if (!f.watched) continue;
+        seen ??= new Set();
+        if (seen.has(f.node)) continue;
+        seen.add(f.node);
+        const node = f.node;
+        const answer = this.vfs.getattrBelow
+          ? this.vfs.getattrBelow(OWN_LOOK, node.path, f.fh)
+          : this.vfs.getattr(OWN_LOOK, node.path, f.fh);
+        if (answer instanceof Promise) answer.then((a) => this.lookedAt(node, a), ignoreLookFailure);
+        else this.lookedAt(node, answer);
+      }
+    } catch (err) {
+      ignoreLookFailure(err);
+    }
+    if (seen === null && this.looking !== null) {
+      clearInterval(this.looking);
+      this.looking = null;
+    }
+  }
+
+  /** Drops the node's cached pages if the attributes looked at show a change beside the mount. */
+  private lookedAt(node: Node, a: Attr | FsError): void {
+    if (a instanceof FsError || !node.changedElsewhere(a.mode, a.ctimeMs) || this.session === undefined) return;
+    void notifyInvalInodeLater(this.session.fd, node.id);
   }
 
   /** One backing id per node, shared by all its opens (the kernel requires it). */
@@ -312,7 +376,11 @@ export class FuseBridge {
         if (out.ringPayload > 0) this.session?.useRingAfterInit({ queues: ringQueues(), depth: o.ringDepth, payloadSize: out.ringPayload });
         return out.reply;
       },
-      DESTROY: () => replyTo(vfs.destroy?.(), ok),
+      DESTROY: () => {
+        if (this.looking !== null) clearInterval(this.looking);
+        this.looking = null;
+        return replyTo(vfs.destroy?.(), ok);
+      },
       LOOKUP: (h, { name }) => {
         const parent = nodes.get(h.nodeid);
         if (parent.listed) parent.lookedUpAfterListing = true;
@@ -540,6 +608,11 @@ export class FuseBridge {
 function pathIn(parent: Node, name: string): string {
   if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new FsError(EINVAL, `bad name ${JSON.stringify(name)}`);
   return childPath(parent.path, name);
+}
+
+/** A look at a file that failed (it was removed, the backend refused): the next look, open or stat tells. */
+function ignoreLookFailure(err: unknown): void {
+  log.debug({ err }, 'looking at an open file for changes beside the mount failed');
 }
 
 /** GETXATTR/LISTXATTR: size 0 asks for the length; too small a buffer is ERANGE. */

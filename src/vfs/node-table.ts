@@ -57,9 +57,10 @@ export class Node {
   /** listed, lookedUpAfterListing and setId as bits of one field, in each of tens of thousands of nodes. */
   private flags = 0;
   /**
-   * Regular files: the ctime in the attributes the kernel last had from us, which tells a change
-   * made beside the mount from one made through it (`changedElsewhere`). Directories: the ctime at
-   * the last open (`listingOutdated`). NaN before any.
+   * Regular files: the ctime of the file as the pages the kernel caches of it show it; NaN while it
+   * caches none that we know of (never opened through the daemon, or last opened with kernel
+   * passthrough or direct I/O, which drop them). Directories: the ctime at the last open. Tells a
+   * change made beside the mount from one made through it.
    */
   private ctimeMs = Number.NaN;
   /** Null while no handle is open. */
@@ -112,21 +113,38 @@ export class Node {
   }
 
   /**
-   * Records the attributes the kernel is about to have from us, and says whether the file changed
-   * beside the mount since it last had them: its ctime moved (contents, size, times, mode, links)
-   * with no write of ours in between. Pages the kernel cached before may then be stale; after our
-   * own writes they are not, which is why the kernel is not left to judge by mtime
-   * (AUTO_INVAL_DATA, vfs/init.ts). False for anything but a regular file.
+   * Whether attributes about to reach the kernel show a change made beside the mount to a file it
+   * may cache pages of: the ctime moved (contents, size, times, mode, links) with no write of ours
+   * in between, so those pages may be stale; after our own writes they are not, which is why the
+   * kernel is not left to judge by mtime (AUTO_INVAL_DATA, vfs/init.ts). Records the new ctime.
+   * False for anything but a regular file, and for a file with no pages cached.
    */
   changedElsewhere(mode: number, ctimeMs: number): boolean {
-    if ((mode & S_IFMT) !== S_IFREG) return false;
     const known = this.ctimeMs;
+    if (Number.isNaN(known) || (mode & S_IFMT) !== S_IFREG) return false;
     this.ctimeMs = ctimeMs;
     if (this.flags & WRITTEN) {
       this.flags &= ~WRITTEN;
       return false;
     }
-    return known !== ctimeMs && !Number.isNaN(known);
+    return known !== ctimeMs;
+  }
+
+  /**
+   * An open whose reads and writes go through the kernel's page cache: whether the pages cached by
+   * earlier opens may stay (there are none, or the file did not change beside the mount since). The
+   * pages show the file as of `ctimeMs` from now on.
+   */
+  cachedOpen(mode: number, ctimeMs: number): boolean {
+    const keep = !this.changedElsewhere(mode, ctimeMs);
+    this.ctimeMs = ctimeMs;
+    return keep;
+  }
+
+  /** An open with kernel passthrough or direct I/O, not told to keep the pages: the kernel drops them and caches none through it. */
+  uncachedOpen(): void {
+    this.ctimeMs = Number.NaN;
+    this.flags &= ~WRITTEN;
   }
 
   /**

@@ -176,4 +176,10 @@ export interface Vfs {
   syncfs?(ctx: OpContext, path: string): Answer<void>;
   /** Called once when the filesystem is unmounted. */
   destroy?(): MaybePromise<void>;
+  /**
+   * Not an op: getattr answered by the filesystem beneath any layers, which neither see nor disturb
+   * it (a layer stack passes it to its backend). The bridge looks with it at open files whose pages
+   * the kernel caches, for changes made beside the mount.
+   */
+  getattrBelow?(ctx: OpContext, path: string, fh?: number): Answer<Attr>;
 }

@@ -2,7 +2,8 @@
 // cache while only the mount changes it: a write through the mount followed by
 // a stat keeps them, and so does opening the file again. A change made beside
 // the mount (on the backing file) drops them at the next stat or open of the
-// file through the mount, so the new bytes are read.
+// file through the mount, and for a file held open once attrTimeout has passed,
+// so the new bytes are read.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -76,5 +77,22 @@ os.close(w)
 os.fstat(fd)
 print(first.decode(), os.pread(fd, 4, 0).decode())`);
     assert.equal(out, 'aaaa YYYY');
+  });
+});
+
+test('a change beside the mount reaches a reader that holds the file open and never stats it', async () => {
+  await withCountedReads(async (mnt, back) => {
+    // The daemon looks at open files every attrTimeout (here its floor, 100 ms) from its side.
+    const out = py(`import os, time
+fd = os.open(${JSON.stringify(join(mnt, 'f'))}, os.O_RDONLY)
+first = os.pread(fd, 4, 0)
+w = os.open(${JSON.stringify(join(back, 'f'))}, os.O_WRONLY)
+os.pwrite(w, b'ZZZZ', 0)
+os.close(w)
+deadline = time.time() + 30
+while os.pread(fd, 4, 0) != b'ZZZZ' and time.time() < deadline:
+    time.sleep(0.05)
+print(first.decode(), os.pread(fd, 4, 0).decode())`);
+    assert.equal(out, 'aaaa ZZZZ');
   });
 });

@@ -77,6 +77,19 @@ describe('stack', () => {
     assert.deepEqual(log, ['backend open /f']);
   });
 
+  test('getattrBelow goes to the backend past every layer, which neither sees nor fails it', () => {
+    const log: string[] = [];
+    const failing: Layer = { kind: 'fault', disturbs: true, around: () => new FsError(E.EIO) };
+    const s = createStack(recorder(log), [tracer('a', log), failing]);
+    assert.deepEqual(s.getattrBelow!(ctx, '/f', 3), FILE_ATTR);
+    assert.deepEqual(log, ['backend getattr /f']);
+    assert.equal(
+      code(() => s.getattr(ctx, '/f', 3)),
+      'EIO',
+      'the same getattr as an op meets the layers',
+    );
+  });
+
   test('every argument reaches the backend, with layers or without; a layer sees those the caller gave', () => {
     const got: unknown[][] = [];
     const backend = {
