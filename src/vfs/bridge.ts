@@ -121,6 +121,8 @@ export class FuseBridge {
   private readonly dirs: DirHandles;
   /** Looks every attrTimeout at the open files whose pages the kernel caches; null while none is open. */
   private looking: ReturnType<typeof setInterval> | null = null;
+  /** The last page drop asked of the kernel (dropPages). */
+  private droppingPages: Promise<void> = Promise.resolve();
   /** Largest READ or READDIR page answered; the kernel never asks for more than max_pages, a malformed request may. */
   private maxRead = 1 << 20;
   get openFiles(): number {
@@ -202,12 +204,25 @@ export class FuseBridge {
    * dropped before it sees the new attributes, so no read after them can still be served stale.
    */
   private fresh(node: Node, a: Attr, reply: Reply): MaybePromise<Reply> {
-    if (!node.changedElsewhere(a.mode, a.ctimeMs) || this.session === undefined) return reply;
-    return notifyInvalInodeLater(this.session.fd, node.id).then((r) => {
+    if (!node.changedElsewhere(a.mode, a.ctimeMs)) return reply;
+    return this.dropPages(node).then(() => reply);
+  }
+
+  /**
+   * Has the kernel drop its cached pages of `node`, one file at a time: each wait for a page lock
+   * holds a libuv pool thread, which the request loop also waits for requests on while replies
+   * are pending, so several at once could leave none to read the READ that would free the lock.
+   */
+  private dropPages(node: Node): Promise<void> {
+    const session = this.session;
+    if (session === undefined) return Promise.resolve();
+    const dropped = this.droppingPages.then(async () => {
+      const r = await notifyInvalInodeLater(session.fd, node.id);
       if (r < 0 && r !== -ENOENT)
         log.warn({ path: node.path, errno: errnoName(-r) }, 'the kernel refused to drop cached pages of a file changed beside the mount');
-      return reply;
     });
+    this.droppingPages = dropped;
+    return dropped;
   }
 
   /** An open handle of a node that left the namespace, to keep fstat/fchmod working. */
@@ -314,8 +329,8 @@ export class FuseBridge {
 
   /** Drops the node's cached pages if the attributes looked at show a change beside the mount. */
   private lookedAt(node: Node, a: Attr | FsError): void {
-    if (a instanceof FsError || !node.changedElsewhere(a.mode, a.ctimeMs) || this.session === undefined) return;
-    void notifyInvalInodeLater(this.session.fd, node.id);
+    if (a instanceof FsError || !node.changedElsewhere(a.mode, a.ctimeMs)) return;
+    void this.dropPages(node);
   }
 
   /** One backing id per node, shared by all its opens (the kernel requires it). */

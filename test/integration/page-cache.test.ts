@@ -13,8 +13,8 @@ import { py } from '../helpers/run.ts';
 import { ruleNamed, withConfig } from './layers-support.ts';
 
 /**
- * A fault rule that never fires but counts the reads of f that reach the daemon (and, acting on
- * reads, serves f through the daemon rather than by kernel passthrough). Attribute timeout 0: every
+ * A fault rule that never fires but counts the reads that reach the daemon (and, acting on reads,
+ * serves every file through the daemon rather than by kernel passthrough). Attribute timeout 0: every
  * stat asks the daemon, which is where a change beside the mount is noticed.
  */
 function withCountedReads(fn: (mnt: string, back: string, readsSoFar: () => number) => Promise<void>): Promise<void> {
@@ -25,7 +25,7 @@ mount: { attrTimeout: 0, entryTimeout: 1h }
 layers:
   - fault:
       rules:
-        - { name: reads, ops: [read], paths: [f], probability: 0, errno: EIO }
+        - { name: reads, ops: [read], probability: 0, errno: EIO }
 `;
     return withConfig(config, (mnt) => fn(mnt, back, () => ruleNamed(mnt, 'reads')!.matched));
   });
@@ -94,5 +94,47 @@ while os.pread(fd, 4, 0) != b'ZZZZ' and time.time() < deadline:
     time.sleep(0.05)
 print(first.decode(), os.pread(fd, 4, 0).decode())`);
     assert.equal(out, 'aaaa ZZZZ');
+  });
+});
+
+test('pages dropped while reads of the same files are in flight: every reader finishes, and sees the last change', async () => {
+  await withCountedReads(async (mnt, back) => {
+    // Readahead holds page locks until the daemon answers its READs, and dropping a page waits for its
+    // lock: the drops (asked for by one reader's stats and by the daemon's own looks) must never keep
+    // the daemon from reading the READs of the other reader of the same file.
+    const out = py(`import os, threading, time
+mnt, back = ${JSON.stringify(mnt)}, ${JSON.stringify(back)}
+names = ['g%d' % i for i in range(4)]
+for n in names:
+    with open(os.path.join(back, n), 'wb') as f: f.write(b'x' * (4 << 20))
+done = threading.Event()
+def reader(n, stats):
+    fd = os.open(os.path.join(mnt, n), os.O_RDONLY)
+    while not done.is_set():
+        off = 0
+        while True:
+            got = os.pread(fd, 1 << 17, off)
+            if not got: break
+            off += len(got)
+            if stats: os.fstat(fd)
+    os.close(fd)
+def changer():
+    for k in range(20):
+        for n in names:
+            fd = os.open(os.path.join(back, n), os.O_WRONLY)
+            os.pwrite(fd, b'%02d' % k, (k * 65536) % (4 << 20))
+            os.close(fd)
+        time.sleep(0.02)
+    done.set()
+threads = [threading.Thread(target=reader, args=(n, s)) for n in names for s in (False, True)] + [threading.Thread(target=changer)]
+for t in threads: t.start()
+for t in threads: t.join()
+last = []
+for n in names:
+    fd = os.open(os.path.join(mnt, n), os.O_RDONLY)
+    last.append(os.pread(fd, 2, 19 * 65536).decode())
+    os.close(fd)
+print(' '.join(last))`);
+    assert.equal(out, '19 19 19 19');
   });
 });
