@@ -478,6 +478,7 @@ export class FuseBridge {
       LINK: (h, { oldnodeid, name }) => {
         const parent = nodes.get(h.nodeid);
         const existing = nodes.get(oldnodeid);
+        existing.wrote(); // a new link moves its ctime
         return replyTo(vfs.link(this.ctx(h), existing.path, pathIn(parent, name)), (a) => {
           nodes.linking(existing);
           return this.entry(parent, name, a);
@@ -607,6 +608,7 @@ export class FuseBridge {
     const newParent = this.nodes.get(newdir);
     const from = pathIn(parent, name);
     const to = pathIn(newParent, newname);
+    parent.children?.get(name)?.wrote(); // a rename moves the ctime of what it moves, on most filesystems
     return replyTo(this.vfs.rename(this.ctx(h), from, to, flags), () => {
       if (flags & 2) this.nodes.exchanged(parent, name, newParent, newname);
       else this.nodes.renamed(parent, name, newParent, newname);

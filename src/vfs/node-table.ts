@@ -107,9 +107,10 @@ export class Node {
     this.mark(SET_ID, on);
   }
 
-  /** Data went in through the mount (a write, an fallocate, a copy): the next new ctime is ours. */
+  /** Changed through the mount (a write, a truncation, a new link...): the next new ctime is ours. */
   wrote(): void {
-    this.flags |= WRITTEN;
+    // Only where it is judged: a mark left on a file with no pages would excuse a later change beside the mount.
+    if (!Number.isNaN(this.ctimeMs)) this.flags |= WRITTEN;
   }
 
   /**
