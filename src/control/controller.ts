@@ -135,7 +135,7 @@ export class Controller {
   }
 
   /** Set by whoever serves the mount: drops the kernel's cached data after a crash. */
-  invalidateKernelCache: () => number = () => 0;
+  invalidateKernelCache: () => Promise<number> = () => Promise.resolve(0);
 
   /** Simulated power loss: every durability layer discards its unsynced writes. */
   async crash(): Promise<CrashReport & { invalidated: number }> {
@@ -149,7 +149,7 @@ export class Controller {
       total.files += r.files;
       total.bytes += r.bytes;
     }
-    return { ...total, invalidated: this.invalidateKernelCache() };
+    return { ...total, invalidated: await this.invalidateKernelCache() };
   }
 
   /** Replaces the filter of every trace layer (ops, paths, process, minDuration, errorsOnly, injectedOnly, sample). */

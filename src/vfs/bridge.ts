@@ -122,7 +122,7 @@ export class FuseBridge {
   /** Looks every attrTimeout at the open files whose pages the kernel caches; null while none is open. */
   private looking: ReturnType<typeof setInterval> | null = null;
   /** The last page drop asked of the kernel (dropPages). */
-  private droppingPages: Promise<void> = Promise.resolve();
+  private droppingPages: Promise<number> = Promise.resolve(0);
   /** Largest READ or READDIR page answered; the kernel never asks for more than max_pages, a malformed request may. */
   private maxRead = 1 << 20;
   get openFiles(): number {
@@ -205,7 +205,10 @@ export class FuseBridge {
    */
   private fresh(node: Node, a: Attr, reply: Reply): MaybePromise<Reply> {
     if (!node.changedElsewhere(a.mode, a.ctimeMs)) return reply;
-    return this.dropPages(node).then(() => reply);
+    return this.dropPages(node.id).then((r) => {
+      warnIfRefused(node, r);
+      return reply;
+    });
   }
 
   /**
@@ -213,14 +216,10 @@ export class FuseBridge {
    * holds a libuv pool thread, which the request loop also waits for requests on while replies
    * are pending, so several at once could leave none to read the READ that would free the lock.
    */
-  private dropPages(node: Node): Promise<void> {
+  private dropPages(nodeid: number): Promise<number> {
     const session = this.session;
-    if (session === undefined) return Promise.resolve();
-    const dropped = this.droppingPages.then(async () => {
-      const r = await notifyInvalInodeLater(session.fd, node.id);
-      if (r < 0 && r !== -ENOENT)
-        log.warn({ path: node.path, errno: errnoName(-r) }, 'the kernel refused to drop cached pages of a file changed beside the mount');
-    });
+    if (session === undefined) return Promise.resolve(0);
+    const dropped = this.droppingPages.then(() => notifyInvalInodeLater(session.fd, nodeid));
     this.droppingPages = dropped;
     return dropped;
   }
@@ -330,7 +329,7 @@ export class FuseBridge {
   /** Drops the node's cached pages if the attributes looked at show a change beside the mount. */
   private lookedAt(node: Node, a: Attr | FsError): void {
     if (a instanceof FsError || !node.changedElsewhere(a.mode, a.ctimeMs)) return;
-    void this.dropPages(node);
+    void this.dropPages(node.id).then((r) => warnIfRefused(node, r));
   }
 
   /** One backing id per node, shared by all its opens (the kernel requires it). */
@@ -577,14 +576,18 @@ export class FuseBridge {
     };
   }
 
-  /** Makes the kernel forget cached data and attributes of every file it knows (after a simulated crash). */
-  invalidateAll(): number {
+  /**
+   * Makes the kernel forget cached data and attributes of every file it knows (after a simulated
+   * crash): through dropPages, since a file's pages may be locked by a READ not yet read.
+   */
+  async invalidateAll(): Promise<number> {
     let n = 0;
-    for (const node of this.nodes.all()) {
-      if (node.id === this.nodes.root.id) continue;
-      const r = notifyInvalInode(this.session!.fd, node.id);
+    const root = this.nodes.root.id;
+    for (const id of Array.from(this.nodes.all(), (node) => node.id)) {
+      if (id === root) continue;
+      const r = await this.dropPages(id);
       if (r >= 0) n++;
-      else log.debug({ node: node.id, errno: errnoName(-r) }, 'invalidation refused');
+      else log.debug({ node: id, errno: errnoName(-r) }, 'invalidation refused');
     }
     return n;
   }
@@ -625,6 +628,11 @@ export class FuseBridge {
 function pathIn(parent: Node, name: string): string {
   if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new FsError(EINVAL, `bad name ${JSON.stringify(name)}`);
   return childPath(parent.path, name);
+}
+
+function warnIfRefused(node: Node, r: number): void {
+  if (r < 0 && r !== -ENOENT)
+    log.warn({ path: node.path, errno: errnoName(-r) }, 'the kernel refused to drop cached pages of a file changed beside the mount');
 }
 
 /** A look at a file that failed (it was removed, the backend refused): the next look, open or stat tells. */
