@@ -25,7 +25,7 @@ import {
   OUT_HEADER_SIZE,
 } from '../fuse/abi.ts';
 import { backingClose, backingOpen } from '../fuse/backing.ts';
-import { notifyInvalInode, notifyInvalInodeLater } from '../fuse/notify.ts';
+import { notifyInvalAttributes, notifyInvalPages } from '../fuse/notify.ts';
 import { ringQueues } from '../fuse/ring.ts';
 import {
   attrOut,
@@ -150,7 +150,7 @@ export class FuseBridge {
       this.nodes,
       options,
       (size) => this.replyBuffer(size),
-      (node) => this.session && notifyInvalInode(this.session.fd, node.id, true),
+      (node) => this.dropAttributes(node),
     );
   }
 
@@ -219,9 +219,14 @@ export class FuseBridge {
   private dropPages(nodeid: number): Promise<number> {
     const session = this.session;
     if (session === undefined) return Promise.resolve(0);
-    const dropped = this.droppingPages.then(() => notifyInvalInodeLater(session.fd, nodeid));
+    const dropped = this.droppingPages.then(() => notifyInvalPages(session.fd, nodeid));
     this.droppingPages = dropped;
     return dropped;
+  }
+
+  /** Has the kernel fetch the node's attributes again (no page locks: safe on the request thread). */
+  private dropAttributes(node: Node): void {
+    if (this.session) notifyInvalAttributes(this.session.fd, node.id);
   }
 
   /** An open handle of a node that left the namespace, to keep fstat/fchmod working. */
@@ -517,7 +522,7 @@ export class FuseBridge {
         if (writeFlags & FUSE_WRITE_KILL_SUIDGID && f.node.setId) {
           return replyTo(this.dropSetId(ctx, f.node, f.fh), (changed) => {
             // A WRITE reply carries no attributes: the kernel would show the old mode until its attr timeout.
-            if (changed && this.session) notifyInvalInode(this.session.fd, f.node.id, true);
+            if (changed) this.dropAttributes(f.node);
             return replyTo(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
           });
         }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '../helpers/mount.ts';
 import { py } from '../helpers/run.ts';
-import { ruleNamed, withConfig } from './layers-support.ts';
+import { ctlJson, ruleNamed, withConfig } from './layers-support.ts';
 
 /**
  * A fault rule that never fires but counts the reads that reach the daemon (and, acting on reads,
@@ -94,6 +94,21 @@ while os.pread(fd, 4, 0) != b'ZZZZ' and time.time() < deadline:
     time.sleep(0.05)
 print(first.decode(), os.pread(fd, 4, 0).decode())`);
     assert.equal(out, 'aaaa ZZZZ');
+  });
+});
+
+test('after an open with kernel passthrough, a change beside the mount is read anew through the cache', async () => {
+  await withCountedReads(async (mnt, back, readsSoFar) => {
+    const f = join(mnt, 'f');
+    assert.equal(head(f), 'aaaa', 'read through the daemon: the kernel caches its pages');
+    ctlJson('rm-rule', mnt, 'reads');
+    assert.equal(head(f), 'aaaa', 'opened with kernel passthrough: no rule needs its reads');
+    overwrite(join(back, 'f'), 'PPPP');
+    ctlJson('add-rule', mnt, 'fault', '{name: reads, ops: [read], probability: 0, errno: EIO}');
+    // The bridge stops judging a file once it is passed through, counting on that open having made
+    // the kernel drop the pages cached before it.
+    assert.equal(head(f), 'PPPP');
+    assert.ok(readsSoFar() > 0, 'the new bytes came from the daemon');
   });
 });
 
