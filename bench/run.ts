@@ -177,12 +177,42 @@ async function version(cmd: string, args: string[]): Promise<string> {
   return (r.stdout || r.stderr).split('\n')[0].trim();
 }
 
+/** A sysfs value, or undefined where the file is missing. */
+function sysfs(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How an idle CPU waits, which sets what a wake-up across CPUs costs: in a VM whose idle vCPUs halt at
+ * once, each one is an exit to the host (~25-30 µs on the machine of bench/RESULTS.md item 53), and
+ * every round trip between a client and a daemon on different CPUs pays two of them.
+ */
+function idleCpus(): string {
+  const dir = '/sys/devices/system/cpu/cpuidle';
+  const driver = sysfs(`${dir}/current_driver`);
+  if (driver === undefined) return 'no cpuidle driver';
+  const governor = sysfs(`${dir}/current_governor_ro`) ?? sysfs(`${dir}/current_governor`) ?? '?';
+  const haltPoll = sysfs('/sys/module/haltpoll/parameters/guest_halt_poll_ns');
+  const polling =
+    haltPoll === undefined
+      ? ''
+      : haltPoll === '0'
+        ? '; guest halt polling off (guest_halt_poll_ns 0): an idle vCPU halts at once, so a wake-up across CPUs is an exit to the host'
+        : `; guest halt polling up to ${Number(haltPoll) / 1000} µs before an idle vCPU halts`;
+  return `cpuidle driver ${driver}, governor ${governor}${polling}`;
+}
+
 async function machine(): Promise<string[]> {
   const host = fsOf(root);
   const df = await run('df', ['-h', '--output=source,fstype,size,used,avail', root]);
   return [
     `- load average when the run started: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (this machine may be shared)`,
     `- CPU: ${availableParallelism()} × ${cpus()[0]?.model ?? '?'}; memory ${(totalmem() / GiB).toFixed(1)} GiB; kernel ${release()}`,
+    `- idle CPUs: ${idleCpus()}`,
     `- disk: ${host.source} (${host.fstype}) at ${host.mountpoint}; \`df -h\`: ${df.stdout.trim().split('\n').slice(1).join(' ').replace(/\s+/g, ' ')}`,
     `- filesystem under test (native, and beneath bindfs and interposer's passthrough): ${disk!.describe}`,
     `- Node ${process.version}; ${await version('bindfs', ['--version'])}; ${await version('fio', ['--version'])}; sqlite ${(await version('sqlite3', ['--version'])).split(' ')[0]}`,
