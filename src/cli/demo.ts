@@ -23,7 +23,7 @@ echo "workload finished: $(ls | wc -l) entries at the top, $(du -sh . | cut -f1)
 
 export async function demoCommand(): Promise<void> {
   const started = performance.now();
-  const { status, served } = await runInMount(['sh', '-c', WORKLOAD], { backend: 'memory:256MiB' });
+  const { status, served } = await runInMount(['sh', '-c', WORKLOAD], { backend: 'memory:256MiB' }, (s) => s.session.timeRequests());
   const seconds = (performance.now() - started) / 1000;
   const s = served.session;
   const rows: Array<[string, number, number]> = [];

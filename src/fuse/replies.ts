@@ -36,45 +36,64 @@ export function replyBufferUnsafe(size: number): Buffer {
   return Buffer.allocUnsafe(H + size);
 }
 
-/** Replies up to this size (header included) are not pooled: see take(). */
-const SMALL_REPLY = 64 * 1024;
+/** The smallest pooled reply, header included (a 4 KiB read); each class above doubles it, up to SMALL_LIMIT. */
+const SMALLEST = H + 4096;
+const SMALL_LIMIT = H + 64 * 1024;
+/** Idle buffers kept per small class: at most this many, and at most SMALL_KEEP_BYTES of them. */
+const SMALL_KEEP = 16;
+const SMALL_KEEP_BYTES = 256 * 1024;
 
 /**
- * Large reply buffers (READ data) reused once written. A fresh 1 MiB buffer per
- * READ costs page faults and garbage collection on every request: reusing them
- * made reads through the daemon ~3x faster and halved its peak RSS (bench/RESULTS.md).
- * A buffer is lent by take() and comes back when the session has written the
- * reply that views it; one that never comes back (the read failed) is simply collected.
+ * Reply buffers (READ data, READDIR pages) reused once written. A fresh 1 MiB buffer per READ costs
+ * page faults and garbage collection on every request: reusing them made reads through the daemon
+ * ~3x faster and halved its peak RSS; and a fresh 4 KiB one cost a cached read ~0.5 µs of its ~4
+ * (allocation, collection, and data copied into memory no cache held; bench/RESULTS.md items 3 and
+ * 54). So replies come in classes: 4 KiB, 8, 16, 32 and 64 KiB (header included), each a buffer of
+ * its own, so that many small reads waiting on the device at once do not each pin a large one; and
+ * `capacity` for anything larger. A buffer is lent by take() and comes back when the session has
+ * written the reply that views it; one that never comes back (the read failed) is simply collected.
  */
 export class ReplyPool {
-  private readonly free: ArrayBuffer[] = [];
+  /** Idle buffers per class: index k holds SMALLEST << k bytes; the last list holds `capacity`-byte ones. */
+  private readonly free: ArrayBuffer[][] = [];
+  private readonly keepOf: number[] = [];
   private readonly lent = new WeakSet<ArrayBuffer>();
   private readonly capacity: number;
-  private readonly keep: number;
 
-  /** `capacity`: bytes of each pooled buffer, header included; `keep`: idle buffers kept. */
+  /** `capacity`: bytes of the largest buffers, header included; `keep`: idle ones of those kept. */
   constructor(capacity: number, keep = 4) {
     this.capacity = capacity;
-    this.keep = keep;
+    for (let bytes = SMALLEST; bytes <= SMALL_LIMIT && bytes < capacity; bytes = (bytes - H) * 2 + H) {
+      this.free.push([]);
+      this.keepOf.push(Math.min(SMALL_KEEP, Math.floor(SMALL_KEEP_BYTES / bytes)));
+    }
+    this.free.push([]);
+    this.keepOf.push(keep);
+  }
+
+  /** Bytes of the buffers of class k. */
+  private bytesOf(k: number): number {
+    return k === this.free.length - 1 ? this.capacity : ((SMALLEST - H) << k) + H;
   }
 
   /** A reply with room for the header and `size` payload bytes, which the caller fills completely. */
   take(size: number): Buffer {
-    // A small reply gets a buffer of its own size: many can be lent at once (reads waiting on the
-    // device in parallel), and each pinning a whole pooled buffer would cost a fresh one apiece.
-    // Small enough that malloc serves it from its heap (above its mmap threshold, 128 KiB by
-    // default, every one would be a fresh mapping and page faults).
-    if (H + size > this.capacity || H + size <= SMALL_REPLY) return replyBufferUnsafe(size);
-    const ab = this.free.pop() ?? new ArrayBuffer(this.capacity);
+    const bytes = H + size;
+    if (bytes > this.capacity) return replyBufferUnsafe(size);
+    let k = 0;
+    while (this.bytesOf(k) < bytes) k++;
+    const ab = this.free[k].pop() ?? new ArrayBuffer(this.bytesOf(k));
     this.lent.add(ab);
-    return Buffer.from(ab, 0, H + size);
+    return Buffer.from(ab, 0, bytes);
   }
 
   /** Called with every reply written: takes back the buffer behind it if it is one of ours. */
   giveBack(reply: Buffer): void {
     const ab = reply.buffer as ArrayBuffer;
     if (!this.lent.delete(ab)) return;
-    if (this.free.length < this.keep) this.free.push(ab);
+    let k = 0;
+    while (this.bytesOf(k) !== ab.byteLength) k++;
+    if (this.free[k].length < this.keepOf[k]) this.free[k].push(ab);
   }
 }
 

@@ -234,9 +234,28 @@ const oneIovec = Buffer.alloc(16);
  * It may start reading what is missing (Linux 6.18 does), without waiting.
  */
 export function preadCached(fd: number, into: Buffer, offset: number): number {
-  oneIovec.writeBigUInt64LE(koffi.address(into), 0);
-  oneIovec.writeUInt32LE(into.length, 8); // the upper half stays 0: a reply is far below 4 GiB
+  const address = addressOf(into);
+  le.putU32(oneIovec, address % TWO_32, 0);
+  le.putU32(oneIovec, Math.floor(address / TWO_32), 4);
+  le.putU32(oneIovec, into.length, 8); // the upper half stays 0: a reply is far below 4 GiB
   return ret(cPreadv2(fd, oneIovec, 1, offset, RWF_NOWAIT));
+}
+
+const TWO_32 = 2 ** 32;
+/** Where each ArrayBuffer's bytes start: V8 never moves them, and the read path meets the same few pooled buffers. */
+const baseAddresses = new WeakMap<ArrayBufferLike, number>();
+
+/**
+ * The address of `buf`'s first byte, as a number (exact: user-space addresses are below 2^47). Asking
+ * koffi on every read made a BigInt and BigInt arithmetic per request (bench/RESULTS.md item 54).
+ */
+function addressOf(buf: Buffer): number {
+  let base = baseAddresses.get(buf.buffer);
+  if (base === undefined) {
+    base = Number(koffi.address(buf)) - buf.byteOffset;
+    baseAddresses.set(buf.buffer, base);
+  }
+  return base + buf.byteOffset;
 }
 
 /** Filled by fstatfs(): 64-bit struct statfs, every field 8 bytes wide. */
