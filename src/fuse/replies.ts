@@ -36,7 +36,7 @@ export function replyBufferUnsafe(size: number): Buffer {
   return Buffer.allocUnsafe(H + size);
 }
 
-/** The smallest pooled reply, header included (a 4 KiB read); each class above doubles it, up to SMALL_LIMIT. */
+/** The smallest pooled reply, header included (a 4 KiB read); each class above doubles its payload, up to SMALL_LIMIT. */
 const SMALLEST = H + 4096;
 const SMALL_LIMIT = H + 64 * 1024;
 /** Idle buffers kept per small class: at most this many, and at most SMALL_KEEP_BYTES of them. */
@@ -46,15 +46,15 @@ const SMALL_KEEP_BYTES = 256 * 1024;
 /**
  * Reply buffers (READ data, READDIR pages) reused once written. A fresh 1 MiB buffer per READ costs
  * page faults and garbage collection on every request: reusing them made reads through the daemon
- * ~3x faster and halved its peak RSS; and a fresh 4 KiB one cost a cached read ~0.5 µs of its ~4
- * (allocation, collection, and data copied into memory no cache held; bench/RESULTS.md items 3 and
- * 54). So replies come in classes: 4 KiB, 8, 16, 32 and 64 KiB (header included), each a buffer of
- * its own, so that many small reads waiting on the device at once do not each pin a large one; and
- * `capacity` for anything larger. A buffer is lent by take() and comes back when the session has
- * written the reply that views it; one that never comes back (the read failed) is simply collected.
+ * ~3x faster and halved its peak RSS; and a fresh 4 KiB one cost a cached read a tenth or more of
+ * its daemon CPU (bench/RESULTS.md items 3 and 54). So replies come in classes: 4, 8, 16, 32 and
+ * 64 KiB of payload, each a buffer of its own, so that many small reads waiting on the device at
+ * once do not each pin a large one; and `capacity` for anything larger. A buffer is lent by take()
+ * and comes back when the session has written the reply that views it; one that never comes back
+ * (the read failed) is simply collected.
  */
 export class ReplyPool {
-  /** Idle buffers per class: index k holds SMALLEST << k bytes; the last list holds `capacity`-byte ones. */
+  /** Idle buffers per class: k holds those of bytesOf(k), the last list the `capacity`-byte ones. */
   private readonly free: ArrayBuffer[][] = [];
   private readonly keepOf: number[] = [];
   private readonly lent = new WeakSet<ArrayBuffer>();
