@@ -54,7 +54,9 @@ const SMALL_KEEP_BYTES = 256 * 1024;
  * (the read failed) is simply collected.
  */
 export class ReplyPool {
-  /** Idle buffers per class: k holds those of bytesOf(k), the last list the `capacity`-byte ones. */
+  /** Class k: buffers of sizes[k] bytes, header included, ascending; the last class is `capacity`. */
+  private readonly sizes: number[] = [];
+  /** Idle buffers of each class, and how many of them are kept. */
   private readonly free: ArrayBuffer[][] = [];
   private readonly keepOf: number[] = [];
   private readonly lent = new WeakSet<ArrayBuffer>();
@@ -64,16 +66,15 @@ export class ReplyPool {
   constructor(capacity: number, keep = 4) {
     this.capacity = capacity;
     for (let bytes = SMALLEST; bytes <= SMALL_LIMIT && bytes < capacity; bytes = (bytes - H) * 2 + H) {
-      this.free.push([]);
-      this.keepOf.push(Math.min(SMALL_KEEP, Math.floor(SMALL_KEEP_BYTES / bytes)));
+      this.addClass(bytes, Math.min(SMALL_KEEP, Math.floor(SMALL_KEEP_BYTES / bytes)));
     }
-    this.free.push([]);
-    this.keepOf.push(keep);
+    this.addClass(capacity, keep);
   }
 
-  /** Bytes of the buffers of class k. */
-  private bytesOf(k: number): number {
-    return k === this.free.length - 1 ? this.capacity : ((SMALLEST - H) << k) + H;
+  private addClass(bytes: number, keep: number): void {
+    this.sizes.push(bytes);
+    this.free.push([]);
+    this.keepOf.push(keep);
   }
 
   /** A reply with room for the header and `size` payload bytes, which the caller fills completely. */
@@ -81,8 +82,8 @@ export class ReplyPool {
     const bytes = H + size;
     if (bytes > this.capacity) return replyBufferUnsafe(size);
     let k = 0;
-    while (this.bytesOf(k) < bytes) k++;
-    const ab = this.free[k].pop() ?? new ArrayBuffer(this.bytesOf(k));
+    while (this.sizes[k] < bytes) k++;
+    const ab = this.free[k].pop() ?? new ArrayBuffer(this.sizes[k]);
     this.lent.add(ab);
     return Buffer.from(ab, 0, bytes);
   }
@@ -91,8 +92,7 @@ export class ReplyPool {
   giveBack(reply: Buffer): void {
     const ab = reply.buffer as ArrayBuffer;
     if (!this.lent.delete(ab)) return;
-    let k = 0;
-    while (this.bytesOf(k) !== ab.byteLength) k++;
+    const k = this.sizes.indexOf(ab.byteLength);
     if (this.free[k].length < this.keepOf[k]) this.free[k].push(ab);
   }
 }

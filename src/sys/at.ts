@@ -234,14 +234,11 @@ const oneIovec = Buffer.alloc(16);
  * It may start reading what is missing (Linux 6.18 does), without waiting.
  */
 export function preadCached(fd: number, into: Buffer, offset: number): number {
-  const address = addressOf(into);
-  le.putU32(oneIovec, address % TWO_32, 0);
-  le.putU32(oneIovec, Math.floor(address / TWO_32), 4);
+  le.putU64(oneIovec, addressOf(into), 0);
   le.putU32(oneIovec, into.length, 8); // the upper half stays 0: a reply is far below 4 GiB
   return ret(cPreadv2(fd, oneIovec, 1, offset, RWF_NOWAIT));
 }
 
-const TWO_32 = 2 ** 32;
 /** Where each ArrayBuffer's bytes start: V8 never moves them, and the read path meets the same few pooled buffers. */
 const baseAddresses = new WeakMap<ArrayBufferLike, number>();
 

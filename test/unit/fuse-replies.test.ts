@@ -15,6 +15,8 @@ import {
   lseekOut,
   openOut,
   replyBuffer,
+  replyBufferUnsafe,
+  ReplyPool,
   statfsOut,
   writeAttr,
   writeEntryOut,
@@ -392,4 +394,49 @@ test('DirentWriter: in a reused buffer, padding and unwritten entry fields are z
     p.subarray(H + 128 + 26, H + 128 + 32).every((x) => x === 0),
     'padding after ".."',
   );
+});
+
+test('ReplyPool: a buffer written comes back for the next reply of its class, and only a buffer the pool lent', () => {
+  const capacity = H + (1 << 20);
+  const pool = new ReplyPool(capacity);
+  const a = pool.take(4096);
+  assert.equal(a.length, H + 4096);
+  pool.giveBack(a.subarray(0, H + 100)); // a short read sends a view of the buffer
+  assert.equal(pool.take(4096).buffer, a.buffer, 'the 4 KiB class reuses it');
+
+  const small = pool.take(100);
+  assert.equal(small.length, H + 100);
+  assert.equal(small.buffer.byteLength, H + 4096, 'under 4 KiB: the smallest class');
+  const b = pool.take(5000);
+  assert.equal(b.buffer.byteLength, H + 8192, 'just over 4 KiB: the next class up');
+  pool.giveBack(b);
+  assert.notEqual(pool.take(4096).buffer, b.buffer, 'classes do not mix');
+  assert.equal(pool.take(8000).buffer, b.buffer);
+  assert.equal(pool.take(64 * 1024).buffer.byteLength, H + 64 * 1024, 'the largest small class');
+  assert.equal(pool.take(64 * 1024 + 1).buffer.byteLength, capacity, 'past it: the large buffers');
+  assert.equal(pool.take(2 << 20).length, H + (2 << 20), 'beyond capacity: a buffer of its own');
+
+  const foreign = replyBufferUnsafe(4096);
+  pool.giveBack(foreign);
+  assert.notEqual(pool.take(4096).buffer, foreign.buffer, 'a buffer the pool did not lend is never lent out');
+
+  const c = pool.take(4096);
+  pool.giveBack(c);
+  pool.giveBack(c); // written twice (a retry): kept once
+  assert.equal(pool.take(4096).buffer, c.buffer);
+  assert.notEqual(pool.take(4096).buffer, c.buffer, 'not lent a second time while the first loan is out');
+});
+
+test('ReplyPool: idle buffers kept per class are bounded', () => {
+  const pool = new ReplyPool(H + (1 << 20));
+  const lent = Array.from({ length: 40 }, () => pool.take(4096));
+  for (const b of lent) pool.giveBack(b);
+  const kept = new Set(lent.map((b) => b.buffer));
+  const again = Array.from({ length: 40 }, () => pool.take(4096));
+  const reused = again.filter((b) => kept.has(b.buffer)).length;
+  assert.equal(reused, 16, 'at most 16 idle 4 KiB buffers kept');
+  const large = Array.from({ length: 8 }, () => pool.take(1 << 20));
+  for (const b of large) pool.giveBack(b);
+  const largeKept = new Set(large.map((b) => b.buffer));
+  assert.equal(Array.from({ length: 8 }, () => pool.take(1 << 20)).filter((b) => largeKept.has(b.buffer)).length, 4);
 });

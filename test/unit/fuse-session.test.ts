@@ -339,6 +339,22 @@ test('LOOKUP then GETATTR of a file: the same node and attributes', async () => 
   });
 });
 
+test('requests are counted per op; their time is kept only once timeRequests() was called', async () => {
+  const vfs = new ToyVfs();
+  seedFile(vfs, '/hello', 'hi there');
+  await withSession(vfs, async (h) => {
+    await init(h);
+    const s = h.session;
+    for (let i = 0; i < 20; i++) assert.equal((await h.call(Op.LOOKUP, ROOT, lookupBody('hello'))).error, 0);
+    assert.equal(s.opCounts[Op.LOOKUP], 20);
+    assert.equal(s.opSeconds[Op.LOOKUP], 0, 'not timed by default');
+    s.timeRequests();
+    for (let i = 0; i < 20; i++) assert.equal((await h.call(Op.LOOKUP, ROOT, lookupBody('hello'))).error, 0);
+    assert.equal(s.opCounts[Op.LOOKUP], 40);
+    assert.ok(s.opSeconds[Op.LOOKUP] > 0, 'timed once asked');
+  });
+});
+
 test('errors travel as a negative errno in the out header, with no payload', async () => {
   await withSession(new ToyVfs(), async (h) => {
     await init(h);

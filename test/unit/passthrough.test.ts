@@ -81,6 +81,41 @@ describe('passthrough: files', () => {
     assert.equal(sync(vfs.getattr(rootCtx, '/')).mode & S_IFMT, S_IFDIR);
   });
 
+  it('reads cached bytes into any view of a buffer, and only into that view', () => {
+    const data = Buffer.from(Array.from({ length: 3 * 4096 }, (_, i) => (i * 7 + 3) & 0xff));
+    const path = join(root, 'cached');
+    fs.writeFileSync(path, data); // just written: in the page cache
+    const fd = fs.openSync(path, 'r');
+    try {
+      // Views of one ArrayBuffer at several offsets, each read more than once: a reply is a view past
+      // its header, and the same pooled buffers come back request after request.
+      const backing = Buffer.alloc(5 * 4096, 0xee);
+      for (const [start, offset, n] of [
+        [16, 0, 4096],
+        [16, 4096, 4096],
+        [4096 + 16, 100, 5000],
+        [16, 2 * 4096, 4096],
+        [3 * 4096 + 5, 1, 4095],
+      ]) {
+        backing.fill(0xee);
+        const into = backing.subarray(start, start + n);
+        const got = at.preadCached(fd, into, offset);
+        assert.equal(got, Math.min(n, data.length - offset));
+        assert.ok(into.subarray(0, got).equals(data.subarray(offset, offset + got)), `bytes at ${offset} into the view at ${start}`);
+        assert.ok(
+          backing.subarray(0, start).every((b) => b === 0xee),
+          `nothing before the view at ${start}`,
+        );
+        assert.ok(
+          backing.subarray(start + got).every((b) => b === 0xee),
+          `nothing after the view at ${start}`,
+        );
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
   it('honours O_APPEND and O_TRUNC', () => {
     fs.writeFileSync(join(root, 'log'), 'abc');
     const { fh } = sync(vfs.open(rootCtx, '/log', O_WRONLY | O_APPEND));
