@@ -88,11 +88,15 @@ export class ReplyPool {
     return Buffer.from(ab, 0, bytes);
   }
 
-  /** Called with every reply written: takes back the buffer behind it if it is one of ours. */
+  /**
+   * Called with every reply written: takes back the buffer behind it if it is one of ours. Most replies
+   * (attributes, entries, opens) sit in Node's shared slab, whose size is no class's: they are turned
+   * away by that size before the look-up in `lent`, which costs more.
+   */
   giveBack(reply: Buffer): void {
     const ab = reply.buffer as ArrayBuffer;
-    if (!this.lent.delete(ab)) return;
     const k = this.sizes.indexOf(ab.byteLength);
+    if (k < 0 || !this.lent.delete(ab)) return;
     if (this.free[k].length < this.keepOf[k]) this.free[k].push(ab);
   }
 }
