@@ -420,6 +420,13 @@ test('ReplyPool: a buffer written comes back for the next reply of its class, an
   pool.giveBack(foreign);
   assert.notEqual(pool.take(4096).buffer, foreign.buffer, 'a buffer the pool did not lend is never lent out');
 
+  // Attribute and entry replies share Node's allocation slab with other buffers: never pooled.
+  const slab = replyBuffer(64);
+  assert.ok(![H + 4096, H + 8192, capacity].includes(slab.buffer.byteLength), 'from a slab of no class size');
+  pool.giveBack(slab);
+  for (const size of [100, 4096, 8000, 64 * 1024, 1 << 20])
+    assert.notEqual(pool.take(size).buffer, slab.buffer, `the slab is not lent out for ${size} bytes`);
+
   const c = pool.take(4096);
   pool.giveBack(c);
   pool.giveBack(c); // written twice (a retry): kept once
