@@ -3,7 +3,7 @@
 // mounts (if needed) and returns a Running whose stop() unmounts and waits for
 // the daemon to exit; emergencyCleanup() undoes everything synchronously from
 // a process 'exit' handler, so no mount or daemon outlives the benchmark.
-import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/cli/daemon-process.ts';
+import { DAEMON_ENV, daemonNodeFlags } from '../src/cli/daemon-process.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { ENABLE_URING } from '../src/fuse/ring.ts';
@@ -382,7 +382,7 @@ export function interposer(c: InterposerConfig, cli?: string): Target {
         : [];
       // As bin/interposer runs it: with the compile cache beside the CLI's sources, so the type stripper is never loaded.
       const cache = join(dirname(cli ?? env.cli), '../../.cache/node');
-      const child = spawn(NODE, [...DAEMON_NODE_FLAGS, ...(c.nodeFlags ?? []), ...prof, ...args(env, mnt, configFile)], {
+      const child = spawn(NODE, [...daemonNodeFlags(), ...(c.nodeFlags ?? []), ...prof, ...args(env, mnt, configFile)], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...DAEMON_ENV, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? cache },
       });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { log } from '../util/log.ts';
-import { DAEMON_ENV, DAEMON_NODE_FLAGS } from './daemon-process.ts';
+import { DAEMON_ENV, daemonNodeFlags } from './daemon-process.ts';
 import { describeBackend, loadMountConfig, mountPlan, type MountFlags } from './options.ts';
 import { flushTelemetry } from '../telemetry/running.ts';
 import { serve } from './serve.ts';
@@ -33,7 +33,7 @@ export async function mountCommand(mountpoint: string, flags: Flags): Promise<vo
 function detach(mountpoint: string, flags: Flags): Promise<void> {
   const args = process.argv.slice(1).filter((a) => a !== '--daemon' && a !== '-d');
   const out = flags.log ? openSync(flags.log, 'a') : 'ignore';
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...process.execArgv, ...args], {
+  const child = spawn(process.execPath, [...daemonNodeFlags(), ...process.execArgv, ...args], {
     detached: true,
     env: { ...DAEMON_ENV, ...process.env },
     stdio: ['ignore', out, out, 'ipc'],

@@ -4,7 +4,7 @@
 // itself when no mounter is configured (direct mode), else the mounter
 // (mounter.ts). A daemon is known by pid plus its start time in /proc (a
 // recycled pid has another start time).
-import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../cli/daemon-process.ts';
+import { DAEMON_ENV, daemonNodeFlags } from '../cli/daemon-process.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fstatSync, readFileSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -48,7 +48,7 @@ export async function spawnDaemon(o: LaunchOptions): Promise<Launched> {
     JSON.stringify(o.configDoc),
     ...(o.exitWithParent ? ['--exit-with-parent'] : []),
   ];
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...args, o.mountpoint], {
+  const child = spawn(process.execPath, [...daemonNodeFlags(), ...args, o.mountpoint], {
     detached: true, // own session and process group: signals to the launcher's group miss it
     stdio: ['ignore', o.logFd, o.logFd, o.fd, 'ipc'],
     env: { ...process.env, ...DAEMON_ENV, INTERPOSER_LOG: process.env.INTERPOSER_DAEMON_LOG ?? 'info' },

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI, NODE, ROOT, isMounted, startDaemon, stopDaemon, waitFor, withMount, withTempDir, writeConfig } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
-import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../../src/cli/daemon-process.ts';
+import { DAEMON_ENV, daemonNodeFlags } from '../../src/cli/daemon-process.ts';
 
 const cli = (args: string[], uid?: number) => run(NODE, [CLI, ...args], { uid, gid: uid });
 
@@ -156,9 +156,9 @@ test('mount --daemon detaches once mounted and umount stops it', async () => {
     assert.ok(pid > 0, `prints the daemon pid, got ${JSON.stringify(r.stdout)}`);
     try {
       assert.equal(isMounted(mnt), true);
-      // Started as `node main.ts`, not through bin/interposer: the daemon still gets its memory settings.
+      // Started as `node main.ts`, not through bin/interposer: the daemon still gets its memory and V8 pool settings.
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      for (const flag of DAEMON_NODE_FLAGS) assert.ok(argv.includes(flag), `the daemon runs with ${flag}: ${argv.join(' ')}`);
+      for (const flag of daemonNodeFlags()) assert.ok(argv.includes(flag), `the daemon runs with ${flag}: ${argv.join(' ')}`);
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
       for (const [name, value] of Object.entries(DAEMON_ENV))
         assert.ok(env.includes(`${name}=${value}`), `the daemon has ${name}=${value}`);
