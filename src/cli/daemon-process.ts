@@ -24,7 +24,7 @@ export const DAEMON_MEMORY_FLAGS: readonly string[] = ['--max-semi-space-size=1'
 // while the serving thread waited on them, and such listings took 16.3 ms
 // (median) against 13.6 with one helper (bench/RESULTS.md item 58). So one
 // helper fewer than the CPUs the daemon may use, at least one, at most Node's four.
-// bin/interposer passes the same, counted by nproc; the image's entrypoint (the CSI
+// bin/interposer passes the same, from nproc and a cgroup v2 limit; the image's entrypoint (the CSI
 // plugin, which starts its daemons through daemonNodeFlags) passes only the memory flags.
 export function v8PoolSize(cpus: number = cpuBudget()): number {
   return Math.min(4, Math.max(1, Math.floor(cpus) - 1));

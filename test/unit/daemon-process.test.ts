@@ -46,6 +46,16 @@ test("V8's pool: one helper fewer than the CPUs, at least one, at most Node's fo
   }
 });
 
+/** The CPUs a cgroup v2 limit at the mount's root allows, as bin/interposer reads it; Infinity for none. */
+function rootCpuLimit(): number {
+  try {
+    const [quota, period] = readFileSync('/sys/fs/cgroup/cpu.max', 'utf8').trim().split(/\s+/);
+    return quota === 'max' ? Infinity : Math.floor(Number(quota) / Number(period));
+  } catch {
+    return Infinity;
+  }
+}
+
 test('bin/interposer sizes the V8 pool as the daemons the CLI starts do', () => {
   // A copy of the script beside a stand-in for node that prints its arguments, and an nproc that says N.
   const dir = mkdtempSync(join(tmpdir(), 'interposer-bin-'));
@@ -63,7 +73,8 @@ test('bin/interposer sizes the V8 pool as the daemons the CLI starts do', () => 
         env: { ...process.env, PATH: `${join(dir, 'fake')}:${process.env.PATH}`, FAKE_NPROC: String(cpus) },
       });
       assert.equal(r.status, 0, r.stderr);
-      assert.ok(r.stdout.split(' ').includes(`--v8-pool-size=${v8PoolSize(cpus)}`), `${cpus} CPUs: ${r.stdout}`);
+      const pool = v8PoolSize(Math.min(cpus, rootCpuLimit()));
+      assert.ok(r.stdout.split(' ').includes(`--v8-pool-size=${pool}`), `${cpus} CPUs: ${r.stdout}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
