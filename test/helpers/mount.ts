@@ -1,13 +1,15 @@
 // Mounting interposer for a test the way a user does: the real CLI in a child
 // process. Everything started here is stopped and unmounted in finally.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify as toYaml } from 'yaml';
 import type { z } from 'zod';
 import type { configSchema } from '../../src/config/schema.ts';
+import { DAEMON_ENV, daemonNodeFlags, v8PoolSize } from '../../src/cli/daemon-process.ts';
 import { stopProcess } from './run.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -19,6 +21,21 @@ export function isMounted(path: string): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .some((line) => line.split(' ')[4] === want);
+}
+
+/**
+ * Checks, from /proc, that daemon `pid` was started as daemons must be however they are started:
+ * with the daemon's Node flags and environment, and running as many V8 helper threads as its flags ask.
+ */
+export function assertDaemonProcess(pid: number): void {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  for (const flag of daemonNodeFlags()) assert.ok(argv.includes(flag), `the daemon runs with ${flag}: ${argv.join(' ')}`);
+  const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  for (const [name, value] of Object.entries(DAEMON_ENV)) assert.ok(env.includes(`${name}=${value}`), `the daemon has ${name}=${value}`);
+  const helpers = readdirSync(`/proc/${pid}/task`).filter(
+    (tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === 'node-V8Worker',
+  );
+  assert.equal(helpers.length, v8PoolSize(), 'V8 helper threads');
 }
 
 export function tempDir(prefix: string): string {

@@ -5,9 +5,20 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { CLI, NODE, ROOT, isMounted, startDaemon, stopDaemon, waitFor, withMount, withTempDir, writeConfig } from '../helpers/mount.ts';
+import {
+  CLI,
+  NODE,
+  ROOT,
+  assertDaemonProcess,
+  isMounted,
+  startDaemon,
+  stopDaemon,
+  waitFor,
+  withMount,
+  withTempDir,
+  writeConfig,
+} from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
-import { DAEMON_ENV, daemonNodeFlags } from '../../src/cli/daemon-process.ts';
 
 const cli = (args: string[], uid?: number) => run(NODE, [CLI, ...args], { uid, gid: uid });
 
@@ -157,11 +168,7 @@ test('mount --daemon detaches once mounted and umount stops it', async () => {
     try {
       assert.equal(isMounted(mnt), true);
       // Started as `node main.ts`, not through bin/interposer: the daemon still gets its memory and V8 pool settings.
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      for (const flag of daemonNodeFlags()) assert.ok(argv.includes(flag), `the daemon runs with ${flag}: ${argv.join(' ')}`);
-      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      for (const [name, value] of Object.entries(DAEMON_ENV))
-        assert.ok(env.includes(`${name}=${value}`), `the daemon has ${name}=${value}`);
+      assertDaemonProcess(pid);
       assert.equal(sh('echo d > f && cat f', { cwd: mnt }), 'd\n');
       const u = cli(['umount', mnt]);
       assert.equal(u.status, 0, u.stderr);

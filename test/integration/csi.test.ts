@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { isAlive } from '../../src/csi/launcher.ts';
-import { tempDir, waitFor } from '../helpers/mount.ts';
+import { assertDaemonProcess, tempDir, waitFor } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
 import {
   csiClient,
@@ -152,6 +152,7 @@ test('inline volume: kubelet-style publish, workload in its own mount namespace 
     const rec = readState(e.stateDir).volumes[0];
     assert.deepEqual(rec.labels, { pod: 'db-0', namespace: 'team-a', podUid: POD.uid, serviceAccount: 'default', ephemeral: 'true' });
     const daemon = daemonOf(e, v.volumeId);
+    assertDaemonProcess(daemon.pid);
 
     const stop = join(e.base, 'stop-workload');
     const workload = spawn('unshare', ['--mount', '--propagation', 'unchanged', 'sh', '-c', WORKLOAD, 'workload', v.targetPath, stop], {

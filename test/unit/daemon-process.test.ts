@@ -4,7 +4,7 @@
 // say the same, or one way of starting a daemon quietly gets more memory.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -46,35 +46,42 @@ test("V8's pool: one helper fewer than the CPUs, at least one, at most Node's fo
   }
 });
 
-/** The CPUs a cgroup v2 limit at the mount's root allows, as bin/interposer reads it; Infinity for none. */
-function rootCpuLimit(): number {
-  try {
-    const [quota, period] = readFileSync('/sys/fs/cgroup/cpu.max', 'utf8').trim().split(/\s+/);
-    return quota === 'max' ? Infinity : Math.floor(Number(quota) / Number(period));
-  } catch {
-    return Infinity;
-  }
-}
-
-test('bin/interposer sizes the V8 pool as the daemons the CLI starts do', () => {
-  // A copy of the script beside a stand-in for node that prints its arguments, and an nproc that says N.
+test('bin/interposer sizes the V8 pool as the daemons the CLI starts do, counting a cgroup v2 CPU limit', () => {
+  // A copy of the script beside a stand-in for node that prints its arguments, an nproc that says N,
+  // and a stand-in for the cgroup's cpu.max.
   const dir = mkdtempSync(join(tmpdir(), 'interposer-bin-'));
   try {
     mkdirSync(join(dir, 'bin'));
     mkdirSync(join(dir, 'node_modules/node/bin'), { recursive: true });
     mkdirSync(join(dir, 'fake'));
-    copyFileSync(join(ROOT, 'bin/interposer'), join(dir, 'bin/interposer'));
+    const script = readFileSync(join(ROOT, 'bin/interposer'), 'utf8');
+    assert.ok(script.includes('/sys/fs/cgroup/cpu.max'), 'bin/interposer reads the cgroup v2 CPU limit');
+    const cpuMax = join(dir, 'cpu.max');
+    writeFileSync(join(dir, 'bin/interposer'), script.replaceAll('/sys/fs/cgroup/cpu.max', cpuMax));
     writeFileSync(join(dir, 'node_modules/node/bin/node'), '#!/bin/sh\necho "$@"\n');
     writeFileSync(join(dir, 'fake/nproc'), '#!/bin/sh\necho "$FAKE_NPROC"\n');
     for (const f of ['bin/interposer', 'node_modules/node/bin/node', 'fake/nproc']) chmodSync(join(dir, f), 0o755);
-    for (const cpus of [1, 2, 3, 8]) {
+    // [CPUs nproc reports, cpu.max (null: no such file), the CPUs the daemon may use]
+    const cases: [number, string | null, number][] = [
+      [1, null, 1],
+      [2, null, 2],
+      [3, null, 3],
+      [8, null, 8],
+      [8, 'max 100000', 8],
+      [8, '150000 100000', 1.5],
+      [8, '300000 100000', 3],
+      [2, '400000 100000', 2],
+    ];
+    for (const [cpus, limit, budget] of cases) {
+      if (limit === null) rmSync(cpuMax, { force: true });
+      else writeFileSync(cpuMax, `${limit}\n`);
       const r = spawnSync(join(dir, 'bin/interposer'), ['--version'], {
         encoding: 'utf8',
         env: { ...process.env, PATH: `${join(dir, 'fake')}:${process.env.PATH}`, FAKE_NPROC: String(cpus) },
       });
       assert.equal(r.status, 0, r.stderr);
-      const pool = v8PoolSize(Math.min(cpus, rootCpuLimit()));
-      assert.ok(r.stdout.split(' ').includes(`--v8-pool-size=${pool}`), `${cpus} CPUs: ${r.stdout}`);
+      assert.equal(r.stderr, '', 'no complaint about a missing cpu.max');
+      assert.ok(r.stdout.split(' ').includes(`--v8-pool-size=${v8PoolSize(budget)}`), `${cpus} CPUs, cpu.max ${limit}: ${r.stdout}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
