@@ -4,11 +4,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError, parseConfigDoc } from '../config/load.ts';
 import { parseDuration } from '../config/units.ts';
-import { analyse } from '../report/analyse.ts';
-import { LiveError, recordLive } from '../report/live.ts';
-import { readTraceFile, type OpRecord, type ParseStats } from '../report/read.ts';
-import { renderHtml } from '../report/render-html.ts';
-import { renderText } from '../report/render-text.ts';
+import type { OpRecord, ParseStats } from '../report/read.ts';
 
 interface ReportFlags {
   html?: string;
@@ -23,6 +19,14 @@ interface ReportFlags {
 }
 
 export async function reportCommand(traceFile: string | undefined, flags: ReportFlags): Promise<void> {
+  // Loaded here rather than with the CLI: every mount's daemon runs this program and never reports.
+  const [{ analyse }, { LiveError, recordLive }, { readTraceFile }, { renderHtml }, { renderText }] = await Promise.all([
+    import('../report/analyse.ts'),
+    import('../report/live.ts'),
+    import('../report/read.ts'),
+    import('../report/render-html.ts'),
+    import('../report/render-text.ts'),
+  ]);
   const top = Number(flags.top);
   if (!Number.isInteger(top) || top < 1) throw new ConfigError(`--top ${JSON.stringify(flags.top)} is not a positive whole number`);
   if ((traceFile === undefined) === (flags.live === undefined)) {

@@ -1,9 +1,9 @@
 // Reading configuration from YAML/JSON text and from CLI shorthands, with
 // errors that point at the field.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema.ts';
+import { requireModule } from '../util/require.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -31,10 +31,22 @@ export function validateConfig(doc: unknown, source = 'config'): Config {
   throw new ConfigError(`invalid ${source}:\n  ${res.error.issues.map(describe).join('\n  ')}`);
 }
 
+type Yaml = typeof import('yaml');
+let yaml: Yaml | undefined;
+
+/**
+ * The YAML parser, loaded when first needed: a daemon started from flags or from the CSI plugin's
+ * JSON never parses YAML until a control request brings some, and the parser is ~2.4 MiB of its memory.
+ */
+function yamlParser(): Yaml {
+  return (yaml ??= requireModule('yaml') as Yaml);
+}
+
 /** The document in YAML or JSON text, not yet validated. */
 export function parseConfigDoc(text: string, source: string): unknown {
+  const { parse, YAMLParseError } = yamlParser();
   try {
-    return parseYaml(text); // JSON is YAML too
+    return parse(text); // JSON is YAML too
   } catch (err) {
     const why = err instanceof YAMLParseError ? err.message : String(err);
     throw new ConfigError(`${source} is not valid YAML or JSON: ${why}`);

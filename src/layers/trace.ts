@@ -3,7 +3,7 @@
 // A file's ops are children of one span per open file, from open to release.
 // The filter can be changed at runtime; export never blocks or fails an op.
 import { readFileSync } from 'node:fs';
-import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
 import picomatch from 'picomatch';
 import { commOf, expandOps, HIDDEN_OPS } from '../rules/rule.ts';
 import { Rng } from '../rules/rng.ts';
@@ -12,6 +12,7 @@ import { errnoName, toErrno } from '../vfs/errors.ts';
 import type { OpenResult } from '../vfs/types.ts';
 import type { Op, OpName } from './op.ts';
 import type { Layer, Next } from './stack.ts';
+import { requireModule } from '../util/require.ts';
 
 export interface TraceFilter {
   ops?: string[];
@@ -66,6 +67,7 @@ export interface TraceLayer extends Layer {
 }
 
 export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1): TraceLayer {
+  const { context, SpanKind, SpanStatusCode, trace } = requireModule('@opentelemetry/api') as typeof import('@opentelemetry/api');
   let c = compile(initial);
   const rng = new Rng(seed);
   /** One span per open file handle: its ops are recorded as children. */
