@@ -24,6 +24,8 @@ export interface DaemonRound {
   workloadCpu: Record<string, number>;
   /** RSS once mounted, before the first workload, bytes. */
   startRss: number;
+  /** From starting the daemon to its mount being ready, ms. */
+  startMs: number;
   /** VmHWM over each workload alone (reset before it), bytes. */
   workloadPeakRss: Record<string, number>;
 }
@@ -167,19 +169,20 @@ export function renderMarkdown(r: Results): string {
     );
     out.push(
       '',
-      'Peak RSS in MiB by workload (VmHWM reset through `/proc/PID/clear_refs` before each; largest of the rounds), and RSS once mounted:',
+      'Time to mount (from starting the daemon to its mount being ready, median of rounds), RSS once mounted, and peak RSS in MiB by workload (VmHWM reset through `/proc/PID/clear_refs` before each; largest of the rounds):',
       '',
       table(
-        ['daemon', 'mounted', ...wl],
+        ['daemon', 'mount ms', 'mounted', ...wl],
         daemons.map((t) => {
           const rounds = r.daemon[t.name];
           return [
             t.name,
+            fmt(median(rounds.map((d) => d.startMs ?? NaN))),
             fmt(Math.max(...rounds.map((d) => d.startRss)) / MiB),
             ...wl.map((w) => fmt(Math.max(...rounds.map((d) => d.workloadPeakRss[w] ?? NaN)) / MiB)),
           ];
         }),
-        ['---', '---:', ...wl.map(() => '---:')],
+        ['---', '---:', '---:', ...wl.map(() => '---:')],
       ),
     );
   }

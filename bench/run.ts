@@ -240,7 +240,16 @@ async function oneRound(t: Target, round: number): Promise<void> {
   const started = performance.now();
   const running = await t.start(env, round);
   const samples = (results.samples[t.name] ??= {});
-  const daemon: DaemonRound = { peakRss: NaN, rssAnon: NaN, rssFile: NaN, cpu: NaN, workloadCpu: {}, startRss: NaN, workloadPeakRss: {} };
+  const daemon: DaemonRound = {
+    peakRss: NaN,
+    rssAnon: NaN,
+    rssFile: NaN,
+    cpu: NaN,
+    workloadCpu: {},
+    startRss: NaN,
+    startMs: running.startMs ?? NaN,
+    workloadPeakRss: {},
+  };
   try {
     if (round === 1) {
       const info = results.targets.find((x) => x.name === t.name)!;

@@ -192,6 +192,8 @@ export interface Running {
   pid?: number;
   /** Mount options as /proc/self/mountinfo shows them. */
   mountOptions?: string;
+  /** Milliseconds from starting the process serving the mount to the mount being usable. */
+  startMs?: number;
   stop(): Promise<void>;
 }
 
@@ -225,11 +227,11 @@ export function emergencyCleanup(): void {
   live.clear();
 }
 
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+async function waitFor(cond: () => boolean, ms: number, what: string, everyMs = 20): Promise<void> {
   const until = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
+    await sleep(everyMs);
   }
 }
 
@@ -300,7 +302,8 @@ export const tmpfs: Target = {
 
 /**
  * Tracks a daemon just spawned on `mnt` and waits until `ready` (or its exit); a daemon that exits or
- * times out without mounting is stopped and its stderr thrown.
+ * times out without mounting is stopped and its stderr thrown. `startMs` is the time from the call,
+ * made right after the spawn, to the mount being ready (looked for every 2 ms).
  */
 async function mounted(
   child: ChildProcess,
@@ -308,19 +311,20 @@ async function mounted(
   what: string,
   timeoutMs: number,
   ready: (err: ReturnType<typeof tail>) => boolean,
-): Promise<{ l: Live; err: ReturnType<typeof tail> }> {
+): Promise<{ l: Live; err: ReturnType<typeof tail>; startMs: number }> {
+  const t0 = performance.now();
   const l: Live = { mountpoint: mnt, child };
   live.add(l);
   const err = tail(child.stderr!);
   child.stdout!.resume();
   try {
-    await waitFor(() => ready(err) || child.exitCode !== null, timeoutMs, `${what} on ${mnt}`);
+    await waitFor(() => ready(err) || child.exitCode !== null, timeoutMs, `${what} on ${mnt}`, 2);
     if (!isMounted(mnt)) throw new Error(`${what} exited (${child.exitCode}) without mounting:\n${err.text()}`);
   } catch (e) {
     await stopDaemon(l, async () => void child.kill('SIGTERM'));
     throw e;
   }
-  return { l, err };
+  return { l, err, startMs: performance.now() - t0 };
 }
 
 export const bindfs: Target = {
@@ -332,11 +336,12 @@ export const bindfs: Target = {
     const mnt = join(env.root, 'mnt', 'bindfs');
     mkdirSync(mnt, { recursive: true });
     const child = spawn('bindfs', ['-f', env.data, mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const { l } = await mounted(child, mnt, 'bindfs', 10000, () => isMounted(mnt));
+    const { l, startMs } = await mounted(child, mnt, 'bindfs', 10000, () => isMounted(mnt));
     return {
       dir: mnt,
       pid: child.pid,
       mountOptions: mountedPaths().get(mnt)?.options,
+      startMs,
       stop: () =>
         stopDaemon(l, async () => {
           const r = await run('fusermount3', ['-u', mnt]);
@@ -386,13 +391,14 @@ export function interposer(c: InterposerConfig, cli?: string): Target {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...DAEMON_ENV, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? cache },
       });
-      const { l, err } = await withUringParam(c.ioUring === true, () =>
+      const { l, err, startMs } = await withUringParam(c.ioUring === true, () =>
         mounted(child, mnt, 'interposer', 30000, (out) => out.seen(/"msg":"mounted/)),
       );
       return {
         dir: mnt,
         pid: child.pid,
         mountOptions: mountedPaths().get(mnt)?.options,
+        startMs,
         stop: async () => {
           await stopDaemon(l, async () => void child.kill('SIGTERM'));
           if (child.exitCode !== 0)
