@@ -151,7 +151,9 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
     labels,
     metrics: t.metrics ? await (await import('../telemetry/metrics.ts')).startMetrics(t.metrics) : undefined,
     tracer: t.traces
-      ? (await import('../telemetry/traces.ts')).startTracing(
+      ? await (
+          await import('../telemetry/traces.ts')
+        ).startTracing(
           { file: t.traces.file, otlp: t.traces.otlp ? { endpoint: t.traces.otlp, protocol: t.traces.protocol } : undefined },
           labels,
         )
