@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants } from 'node:os';
 import { log } from '../util/log.ts';
+import { exitNow } from '../sys/libc.ts';
 import { loadMountConfig, mountPlan, type MountFlags } from './options.ts';
 import { flushTelemetry } from '../telemetry/running.ts';
 import { serve, type Served } from './serve.ts';
@@ -64,5 +65,5 @@ export async function runInMount(
 
 export async function runCommand(command: string[], flags: Flags): Promise<void> {
   const { status } = await runInMount(command, flags);
-  process.exit(status);
+  exitNow(status);
 }

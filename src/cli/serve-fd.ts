@@ -13,6 +13,7 @@
 import { resolve } from 'node:path';
 import { ConfigError, validateConfig } from '../config/load.ts';
 import { log } from '../util/log.ts';
+import { exitNow } from '../sys/libc.ts';
 import { describeBackend, mountPlan } from './options.ts';
 import { serve } from './serve.ts';
 
@@ -39,7 +40,7 @@ export async function serveFdCommand(mountpoint: string, flags: ServeFdFlags): P
   if (flags.exitWithParent) {
     const orphaned = (): never => {
       log.warn({ mountpoint: resolve(mountpoint) }, 'the process that started this daemon is gone; exiting without unmounting');
-      process.exit(0);
+      exitNow(0);
     };
     if (process.connected) process.once('disconnect', orphaned);
     else orphaned();
@@ -48,5 +49,5 @@ export async function serveFdCommand(mountpoint: string, flags: ServeFdFlags): P
   }
   await served.ended;
   log.info({ mountpoint: resolve(mountpoint) }, 'connection ended');
-  process.exit(0);
+  exitNow(0);
 }

@@ -113,7 +113,7 @@ function installExitHandlers(): void {
   const stop = (signal: string): void => {
     if (stopping) {
       log.warn({ signal }, 'second signal; exiting now');
-      process.exit(0);
+      sys.exitNow(0);
     }
     stopping = true;
     log.info({ signal, mounts: [...live].map((s) => s.mounted.mountpoint) }, 'unmounting');
@@ -126,7 +126,7 @@ function installExitHandlers(): void {
     setTimeout(() => {
       if (live.size === 0) return;
       log.warn({ graceMs: STOP_GRACE_MS }, 'files still open in the detached mount; closing the connection');
-      process.exit(0);
+      sys.exitNow(0);
     }, STOP_GRACE_MS).unref();
   };
   process.on('SIGINT', () => stop('SIGINT'));
@@ -135,7 +135,7 @@ function installExitHandlers(): void {
   const crash = (err: unknown): void => {
     log.fatal({ err }, 'unexpected error outside any request; unmounting and exiting');
     for (const s of live) s.unmount(true);
-    process.exit(70);
+    sys.exitNow(70);
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);

@@ -23,6 +23,7 @@ const cUmount2 = libc.func('int umount2(const char *target, int flags)');
 const cGeteuid = libc.func('unsigned int geteuid()');
 const cGetegid = libc.func('unsigned int getegid()');
 const cMallopt = libc.func('int mallopt(int param, int value)');
+const cExit = libc.func('void _exit(int status)');
 
 /** read(2) into buf; bytes read or -errno. */
 export function read(fd: number, buf: Buffer, length = buf.length): number {
@@ -126,4 +127,17 @@ const M_ARENA_MAX = -8;
 /** mallopt(M_ARENA_MAX): how many malloc arenas threads may spread over (glibc); 1 when it fails elsewhere. */
 export function limitMallocArenas(n: number): boolean {
   return (cMallopt(M_ARENA_MAX, n) as number) === 1;
+}
+
+/**
+ * Ends the process at once with `code`, through _exit(2). process.exit() can hang for good: Node
+ * shuts its platform down, joining V8's helper threads, without tearing the heap down first, and a
+ * helper compiling in the background that is waiting for a collection then waits forever
+ * (nodejs/node#54918; a daemon here hung so after unmounting, bench/RESULTS.md item 59). For a
+ * process that has finished its own shutdown: no 'exit' listeners run, and what was written to
+ * stdout and stderr is already out (pipes, files and terminals are written synchronously on Linux).
+ */
+export function exitNow(code: number): never {
+  cExit(code);
+  return process.exit(code); // not reached
 }
