@@ -2,13 +2,13 @@
 // crash) leaves every volume mounted and served by its own daemon; with
 // --mounter-socket the daemons are the mounter's (`interposer csi mounter`)
 // and also survive a restart of the plugin's container.
+import { endProcess } from './end-process.ts';
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { METRICS_DATA, type MetricsData } from '../config/layers.ts';
 import { ConfigError } from '../config/load.ts';
 import { parseSize } from '../config/units.ts';
 import { log } from '../util/log.ts';
-import { exitNow } from '../sys/libc.ts';
 
 export interface CsiFlags {
   endpoint: string;
@@ -64,7 +64,7 @@ export async function csiCommand(flags: CsiFlags): Promise<void> {
   });
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping the csi plugin; volumes keep serving');
-    void plugin.close().then(() => exitNow(0));
+    void plugin.close().then(() => endProcess(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -87,7 +87,7 @@ export async function csiMounterCommand(flags: MounterFlags): Promise<void> {
   }
   const stop = (signal: string): void => {
     log.warn({ signal, daemons: mounter.running().length }, 'stopping the mounter; its volume daemons end with it');
-    void mounter.close().finally(() => exitNow(0));
+    void mounter.close().finally(() => endProcess(0));
   };
   // As a container's PID 1 the process gets no default signal handling: handle them.
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -1,7 +1,7 @@
 // The embedded default job: a memory-backed mount, a small workload of
 // ordinary tools inside it, and a summary of what reached the daemon.
+import { endProcess } from './end-process.ts';
 import { opName } from '../fuse/abi.ts';
-import { exitNow } from '../sys/libc.ts';
 import { runInMount } from './run.ts';
 
 const WORKLOAD = `
@@ -42,5 +42,5 @@ export async function demoCommand(): Promise<void> {
     '',
   ];
   process.stdout.write(lines.join('\n'));
-  exitNow(status);
+  endProcess(status);
 }

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { log } from '../util/log.ts';
-import { exitNow } from '../sys/libc.ts';
 import { DAEMON_ENV, daemonNodeFlags } from './daemon-process.ts';
+import { endProcess } from './end-process.ts';
 import { describeBackend, loadMountConfig, mountPlan, type MountFlags } from './options.ts';
 import { flushTelemetry } from '../telemetry/running.ts';
 import { serve } from './serve.ts';
@@ -23,7 +23,7 @@ export async function mountCommand(mountpoint: string, flags: Flags): Promise<vo
   await served.ended;
   await flushTelemetry();
   log.info({ mountpoint: resolve(mountpoint) }, 'unmounted');
-  exitNow(0);
+  endProcess(0);
 }
 
 /**
@@ -45,7 +45,7 @@ function detach(mountpoint: string, flags: Flags): Promise<void> {
       process.stdout.write(`${child.pid}\n`);
       child.disconnect();
       child.unref();
-      exitNow(0);
+      endProcess(0);
     });
     child.once('exit', (code) => {
       reject(

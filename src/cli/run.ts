@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { userEnv } from './daemon-process.ts';
+import { endProcess } from './end-process.ts';
 import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants } from 'node:os';
 import { log } from '../util/log.ts';
-import { exitNow } from '../sys/libc.ts';
 import { loadMountConfig, mountPlan, type MountFlags } from './options.ts';
 import { flushTelemetry } from '../telemetry/running.ts';
 import { serve, type Served } from './serve.ts';
@@ -65,5 +65,5 @@ export async function runInMount(
 
 export async function runCommand(command: string[], flags: Flags): Promise<void> {
   const { status } = await runInMount(command, flags);
-  exitNow(status);
+  endProcess(status);
 }

@@ -10,10 +10,10 @@
 // answers for it. It exits without unmounting: the mount belongs to the
 // plugin, and a dead mount fails the workload's I/O loudly where an unmounted
 // target would let it write into the node's kubelet directory.
+import { endProcess } from './end-process.ts';
 import { resolve } from 'node:path';
 import { ConfigError, validateConfig } from '../config/load.ts';
 import { log } from '../util/log.ts';
-import { exitNow } from '../sys/libc.ts';
 import { describeBackend, mountPlan } from './options.ts';
 import { serve } from './serve.ts';
 
@@ -40,7 +40,7 @@ export async function serveFdCommand(mountpoint: string, flags: ServeFdFlags): P
   if (flags.exitWithParent) {
     const orphaned = (): never => {
       log.warn({ mountpoint: resolve(mountpoint) }, 'the process that started this daemon is gone; exiting without unmounting');
-      exitNow(0);
+      endProcess(0);
     };
     if (process.connected) process.once('disconnect', orphaned);
     else orphaned();
@@ -49,5 +49,5 @@ export async function serveFdCommand(mountpoint: string, flags: ServeFdFlags): P
   }
   await served.ended;
   log.info({ mountpoint: resolve(mountpoint) }, 'connection ended');
-  exitNow(0);
+  endProcess(0);
 }

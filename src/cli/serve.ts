@@ -1,5 +1,6 @@
 // Assembles one interposed mount: mountpoint checks, mount, bridge, session,
 // and the lifecycle around them (signals, crashes, unmount).
+import { endProcess } from './end-process.ts';
 import { FuseSession } from '../fuse/session.ts';
 import { resolve } from 'node:path';
 import { mountFuse, prepareMountpoint, unmountPath, type Mounted } from '../fuse/mount.ts';
@@ -113,7 +114,7 @@ function installExitHandlers(): void {
   const stop = (signal: string): void => {
     if (stopping) {
       log.warn({ signal }, 'second signal; exiting now');
-      sys.exitNow(0);
+      endProcess(0);
     }
     stopping = true;
     log.info({ signal, mounts: [...live].map((s) => s.mounted.mountpoint) }, 'unmounting');
@@ -126,7 +127,7 @@ function installExitHandlers(): void {
     setTimeout(() => {
       if (live.size === 0) return;
       log.warn({ graceMs: STOP_GRACE_MS }, 'files still open in the detached mount; closing the connection');
-      sys.exitNow(0);
+      endProcess(0);
     }, STOP_GRACE_MS).unref();
   };
   process.on('SIGINT', () => stop('SIGINT'));
@@ -135,7 +136,7 @@ function installExitHandlers(): void {
   const crash = (err: unknown): void => {
     log.fatal({ err }, 'unexpected error outside any request; unmounting and exiting');
     for (const s of live) s.unmount(true);
-    sys.exitNow(70);
+    endProcess(70);
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);

@@ -129,15 +129,8 @@ export function limitMallocArenas(n: number): boolean {
   return (cMallopt(M_ARENA_MAX, n) as number) === 1;
 }
 
-/**
- * Ends the process at once with `code`, through _exit(2). process.exit() can hang for good: Node
- * shuts its platform down, joining V8's helper threads, without tearing the heap down first, and a
- * helper compiling in the background that is waiting for a collection then waits forever
- * (nodejs/node#54918; a daemon here hung so after unmounting, bench/RESULTS.md item 59). For a
- * process that has finished its own shutdown: no 'exit' listeners run, and what was written to
- * stdout and stderr is already out (pipes, files and terminals are written synchronously on Linux).
- */
-export function exitNow(code: number): never {
+/** _exit(2): ends the process at once, without atexit handlers or anything of Node's own exit. */
+export function exitImmediately(code: number): never {
   cExit(code);
   return process.exit(code); // not reached
 }

@@ -2,7 +2,7 @@
 // crash cleanup and unprivileged mounts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
@@ -114,6 +114,25 @@ test('SIGTERM and SIGINT unmount and exit 0', async () => {
       assert.equal(isMounted(mnt), false);
     });
   }
+});
+
+test("a daemon that has ended leaves Node's compile cache for the next start", async () => {
+  // Daemons end through _exit(2) (cli/end-process.ts), which skips Node's own writing of the cache:
+  // without it every start would strip the TypeScript sources again.
+  await withTempDir('cache', async (dir) => {
+    const cache = join(dir, 'cache');
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    const d = await startDaemon(['--backend', 'memory'], mnt, { NODE_COMPILE_CACHE: cache });
+    try {
+      d.child.kill('SIGTERM');
+      assert.equal(await d.exited, 0, d.log());
+    } finally {
+      await stopDaemon(d);
+    }
+    const entries = readdirSync(cache, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    assert.ok(entries.length >= 20, `expected the daemon's modules in ${cache}, found ${entries.length} files`);
+  });
 });
 
 test('SIGTERM detaches the mount even while a file is held open', async () => {

@@ -1,0 +1,17 @@
+// How a daemon, the CSI plugin, `run` and `demo` end once their own shutdown is done.
+import { flushCompileCache } from 'node:module';
+import { exitImmediately } from '../sys/libc.ts';
+
+/**
+ * Ends a process that has finished its own shutdown (unmounted, flushed its telemetry) with `code`.
+ * Not process.exit(): Node then shuts its platform down, joining V8's helper threads, without
+ * tearing the heap down first, and a helper compiling in the background that waits for a collection
+ * waits forever (nodejs/node#54918; a daemon here hung so after unmounting, bench/RESULTS.md item
+ * 59). _exit(2) instead, after writing out what Node's exit would have: the compile cache (without
+ * it every start strips the TypeScript again). No 'exit' listeners run, and what was written to
+ * stdout and stderr is already out (pipes, files and terminals are written synchronously on Linux).
+ */
+export function endProcess(code: number): never {
+  flushCompileCache();
+  return exitImmediately(code);
+}
