@@ -12,6 +12,10 @@ import { exitImmediately } from '../sys/libc.ts';
  * stdout and stderr is already out (pipes, files and terminals are written synchronously on Linux).
  */
 export function endProcess(code: number): never {
-  flushCompileCache();
+  try {
+    flushCompileCache();
+  } catch {
+    // A cache that cannot be written (a full disk) only makes the next start slower; it must not stop this exit.
+  }
   return exitImmediately(code);
 }
