@@ -177,7 +177,7 @@ export function renderMarkdown(r: Results): string {
           const rounds = r.daemon[t.name];
           return [
             t.name,
-            fmt(median(rounds.map((d) => d.startMs ?? NaN))),
+            fmt(median(rounds.map((d) => d.startMs))),
             fmt(Math.max(...rounds.map((d) => d.startRss)) / MiB),
             ...wl.map((w) => fmt(Math.max(...rounds.map((d) => d.workloadPeakRss[w] ?? NaN)) / MiB)),
           ];

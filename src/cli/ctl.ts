@@ -1,4 +1,5 @@
 // interposer ctl: the control API of a running mount, from the shell.
+import { endProcess } from './end-process.ts';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { callControl, type ControlReply } from '../control/client.ts';
@@ -15,7 +16,7 @@ async function act(mountpoint: string, flags: CtlFlags, method: string, path: st
     answer = await callControl(socket, method, path, body);
   } catch (err) {
     process.stderr.write(`interposer ctl: ${(err as Error).message}\n`);
-    process.exit(1);
+    endProcess(1);
   }
   const { status, text } = answer;
   if (status >= 400) {
@@ -26,7 +27,7 @@ async function act(mountpoint: string, flags: CtlFlags, method: string, path: st
       // not JSON: print as is
     }
     process.stderr.write(`interposer ctl: ${message}\n`);
-    process.exit(1);
+    endProcess(1);
   }
   process.stdout.write(text);
 }

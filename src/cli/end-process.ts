@@ -1,4 +1,6 @@
-// How a daemon, the CSI plugin, `run` and `demo` end once their own shutdown is done.
+// How the CLI's processes end with a status once their own work is done: daemons, the CSI plugin
+// and mounter, `run`, `demo`, and commands that fail. (A command that simply finishes ends by its
+// event loop running dry, not through process.exit().)
 import { flushCompileCache } from 'node:module';
 import { exitImmediately } from '../sys/libc.ts';
 

@@ -1,4 +1,5 @@
 // interposer: the command line.
+import { endProcess } from './end-process.ts';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.ts';
 import { MountError } from '../fuse/mount.ts';
@@ -121,8 +122,8 @@ try {
 } catch (err) {
   if (err instanceof ConfigError || err instanceof MountError) {
     process.stderr.write(`interposer: ${err.message}\n`);
-    process.exit(2);
+    endProcess(2);
   }
-  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof CommanderError) endProcess(err.exitCode);
   throw err;
 }

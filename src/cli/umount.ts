@@ -1,3 +1,4 @@
+import { endProcess } from './end-process.ts';
 import { findMount, unmountPath } from '../fuse/mount.ts';
 import { resolve } from 'node:path';
 
@@ -6,21 +7,21 @@ export function umountCommand(mountpoint: string, opts: { lazy?: boolean }): voi
   const m = findMount(path);
   if (!m) {
     process.stderr.write(`interposer: nothing is mounted on ${path}\n`);
-    process.exit(1);
+    endProcess(1);
   }
   if (!m.fstype.startsWith('fuse')) {
     process.stderr.write(`interposer: ${path} is a ${m.fstype} mount, not a FUSE one; refusing to unmount it\n`);
-    process.exit(1);
+    endProcess(1);
   }
   let err = unmountPath(path, opts.lazy ?? false);
   if (err && /EBUSY|busy/.test(err) && !opts.lazy) {
     process.stderr.write(`interposer: ${path} is busy (files open or a process inside it); use --lazy to detach it anyway\n`);
-    process.exit(1);
+    endProcess(1);
   }
   // A mount whose daemon died refuses a plain unmount on some kernels; detach it.
   if (err) err = unmountPath(path, true);
   if (err) {
     process.stderr.write(`interposer: ${err}\n`);
-    process.exit(1);
+    endProcess(1);
   }
 }

@@ -31,20 +31,11 @@ export function validateConfig(doc: unknown, source = 'config'): Config {
   throw new ConfigError(`invalid ${source}:\n  ${res.error.issues.map(describe).join('\n  ')}`);
 }
 
-type Yaml = typeof import('yaml');
-let yaml: Yaml | undefined;
-
-/**
- * The YAML parser, loaded when first needed: a daemon started from flags or from the CSI plugin's
- * JSON never parses YAML until a control request brings some, and the parser is ~2.4 MiB of its memory.
- */
-function yamlParser(): Yaml {
-  return (yaml ??= requireModule('yaml') as Yaml);
-}
-
 /** The document in YAML or JSON text, not yet validated. */
 export function parseConfigDoc(text: string, source: string): unknown {
-  const { parse, YAMLParseError } = yamlParser();
+  // Required here, not imported: a daemon started from flags or from the CSI plugin's JSON never parses
+  // YAML until a control request brings some, and the parser is ~2.4 MiB of its memory.
+  const { parse, YAMLParseError } = requireModule('yaml') as typeof import('yaml');
   try {
     return parse(text); // JSON is YAML too
   } catch (err) {

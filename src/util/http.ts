@@ -3,6 +3,6 @@
 // lazy ones included; node:http's load TLS, HTTP/2, zlib, web streams and
 // undici, ~8 MiB of a daemon's memory that its control socket never uses
 // (bench/RESULTS.md item 41). Required, it costs ~1 MiB.
-import { createRequire } from 'node:module';
+import { requireModule } from './require.ts';
 
-export const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+export const http = requireModule('node:http') as typeof import('node:http');

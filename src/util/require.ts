@@ -1,6 +1,7 @@
-// require() for modules a daemon needs synchronously but only sometimes (a YAML
-// parser, the tracing API): an ES module import loads them, and keeps them in
-// memory, whether or not the mount ever uses them.
+// require() for what a daemon loads through require() rather than an ES module
+// import: modules it needs synchronously but only sometimes (a YAML parser, the
+// tracing API), which an import would load, and keep in memory, whether or not
+// the mount ever uses them; and node:http (util/http.ts).
 import { createRequire } from 'node:module';
 
 export const requireModule = createRequire(import.meta.url);
