@@ -4,6 +4,13 @@
 import { flushCompileCache } from 'node:module';
 import { exitImmediately } from '../sys/libc.ts';
 
+/** Profilers that Node writes out in its own exit: a process run under one takes that exit (`npm run bench -- --cpu-prof`). */
+const PROFILER_FLAGS = /(?:^|\s)--(?:cpu-prof|heap-prof)\b/;
+
+function profiled(): boolean {
+  return process.execArgv.some((arg) => PROFILER_FLAGS.test(arg)) || PROFILER_FLAGS.test(process.env.NODE_OPTIONS ?? '');
+}
+
 /**
  * Ends a process that has finished its own shutdown (unmounted, flushed its telemetry) with `code`.
  * Not process.exit(): Node then shuts its platform down, joining V8's helper threads, without
@@ -12,8 +19,10 @@ import { exitImmediately } from '../sys/libc.ts';
  * 59). _exit(2) instead, after writing out what Node's exit would have: the compile cache (without
  * it every start strips the TypeScript again). No 'exit' listeners run, and what was written to
  * stdout and stderr is already out (pipes, files and terminals are written synchronously on Linux).
+ * A process under `--cpu-prof` or `--heap-prof` exits through Node, which writes the profile there.
  */
 export function endProcess(code: number): never {
+  if (profiled()) process.exit(code);
   try {
     flushCompileCache();
   } catch {

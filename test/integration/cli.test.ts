@@ -135,6 +135,23 @@ test("a daemon that has ended leaves Node's compile cache for the next start", a
   });
 });
 
+test('a daemon run under --cpu-prof writes its profile when it ends', async () => {
+  // Node writes the profile in its own exit, which endProcess takes for a profiled process only.
+  await withTempDir('prof', async (dir) => {
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    const d = await startDaemon(['--backend', 'memory'], mnt, { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` });
+    try {
+      d.child.kill('SIGTERM');
+      assert.equal(await d.exited, 0, d.log());
+    } finally {
+      await stopDaemon(d);
+    }
+    const profiles = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+    assert.equal(profiles.length, 1, `expected one .cpuprofile in ${dir}, found: ${readdirSync(dir).join(', ')}`);
+  });
+});
+
 test('SIGTERM detaches the mount even while a file is held open', async () => {
   const holder = run('true', []); // warm the spawn path
   void holder;
