@@ -19,6 +19,7 @@ import {
   writeConfig,
 } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
+import { controlSocketFor } from '../../src/control/socket-path.ts';
 
 const cli = (args: string[], uid?: number) => run(NODE, [CLI, ...args], { uid, gid: uid });
 
@@ -185,10 +186,12 @@ test('a daemon killed with SIGKILL leaves no dead mount for the next run', async
     const third = await startDaemon(['--backend', 'memory'], mnt);
     third.child.kill('SIGKILL');
     await third.exited;
-    // interposer umount cleans up a dead mount too.
+    // interposer umount cleans up a dead mount too, and the control socket the daemon left.
+    assert.ok(existsSync(controlSocketFor(mnt)), 'the killed daemon left its control socket');
     const r = cli(['umount', mnt]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(isMounted(mnt), false);
+    assert.equal(existsSync(controlSocketFor(mnt)), false, 'umount removed the dead control socket');
   });
 });
 
