@@ -14,8 +14,8 @@ const U64 = (1n << 64n) - 1n;
 
 /**
  * 16 hex digits naming a mountpoint: FNV-1a over its UTF-8 bytes. A name, not a secret, so no
- * cryptographic hash: node:crypto, loaded for one digest at start, cost every daemon ~3 MiB and
- * ~8 ms (OpenSSL's tables and the module's namespace).
+ * cryptographic hash: node:crypto, loaded for one digest at start, cost every daemon ~8 ms of its
+ * start and ~1 MiB (bench/RESULTS.md item 60).
  */
 function pathId(path: string): string {
   let h = FNV_OFFSET;
