@@ -165,6 +165,7 @@ test('SIGTERM detaches the mount even while a file is held open', async () => {
       d.child.kill('SIGTERM');
       assert.equal(await d.exited, 0, d.log());
       assert.equal(isMounted(mnt), false);
+      assert.equal(existsSync(controlSocketFor(mnt)), false, 'the daemon removed its control socket');
     } finally {
       sleeper.kill('SIGKILL');
     }
