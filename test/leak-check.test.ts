@@ -1,10 +1,13 @@
 // Runs after every other test file: the suite fails if a test left an
-// interposer mount or a daemon process behind. The benchmark (bench/, its
-// directories named interposer-bench-*) is not part of the suite and may be
-// running beside it on a developer's machine.
+// interposer mount, a daemon process or a dead daemon's control socket behind.
+// The benchmark (bench/, its directories named interposer-bench-*) is not part
+// of the suite and may be running beside it on a developer's machine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { controlSocketFor } from '../src/control/socket-path.ts';
 
 const BENCH = /interposer-bench-|\/bench\//;
 
@@ -26,6 +29,33 @@ test('no interposer daemon process is left behind', () => {
       continue;
     }
     if ((cmd.includes('src/cli/main.ts') || cmd.includes('test/fixtures/')) && !BENCH.test(cmd)) left.push(`${pid}: ${cmd}`);
+  }
+  assert.deepEqual(left, []);
+});
+
+/** When the test runner (this file's parent) started, in ms since the epoch. */
+function suiteStartMs(): number {
+  const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+  const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))![1]);
+  return (bootSeconds + startTicks / 100) * 1000; // USER_HZ is 100 on Linux
+}
+
+const listens = (socket: string): Promise<boolean> =>
+  new Promise((done) => {
+    const probe = connect(socket);
+    probe.once('connect', () => (probe.destroy(), done(true)));
+    probe.once('error', (err: NodeJS.ErrnoException) => done(err.code !== 'ECONNREFUSED'));
+  });
+
+test('no control socket of a dead daemon is left behind', async () => {
+  // Sockets made during this run that nothing listens on; older ones are not the suite's.
+  const dir = dirname(controlSocketFor('/'));
+  const since = suiteStartMs() - 1000;
+  const left: string[] = [];
+  for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+    const path = join(dir, name);
+    if (name.endsWith('.sock') && statSync(path).mtimeMs >= since && !(await listens(path))) left.push(path);
   }
   assert.deepEqual(left, []);
 });
