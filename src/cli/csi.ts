@@ -5,7 +5,7 @@
 import { endProcess } from './end-process.ts';
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
-import { METRICS_DATA, type MetricsData } from '../config/layers.ts';
+import { METRICS_DATA, type MetricsData } from '../config/metrics-data.ts';
 import { ConfigError } from '../config/load.ts';
 import { parseSize } from '../config/units.ts';
 import { log } from '../util/log.ts';

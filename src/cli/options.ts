@@ -6,7 +6,7 @@ import { ConfigError, parseBackendSpec, readConfigDoc, validateConfig } from '..
 import { RING_HOWTO, ringSupport } from '../fuse/ring.ts';
 import { busyPollWindow } from '../fuse/busy-poll.ts';
 import type { BackendConfig, Config } from '../config/schema.ts';
-import { METRICS_DATA } from '../config/layers.ts';
+import { METRICS_DATA } from '../config/metrics-data.ts';
 import { createMemoryFs } from '../backends/memory.ts';
 import { createNullFs } from '../backends/null.ts';
 import { createPassthrough } from '../backends/passthrough.ts';

@@ -2,7 +2,10 @@
 // connection someone else already mounted (the CSI plugin mounts, then starts
 // this as a per-volume daemon outside its own process). Nothing is mounted
 // here; the stack, telemetry and control API are those of `interposer mount`
-// (mountPlan), and on SIGTERM the mountpoint is unmounted as there.
+// (mountPlan), and on SIGTERM the mountpoint is unmounted as there. The plugin
+// validates the document itself and passes the result (--validated-json), so
+// such a daemon never loads the schema unless a control request brings a new
+// config.
 //
 // With --exit-with-parent (the CSI mounter starts daemons so) the IPC channel
 // stays open and the daemon exits as soon as it closes, i.e. when the mounter
@@ -13,6 +16,7 @@
 import { endProcess } from './end-process.ts';
 import { resolve } from 'node:path';
 import { ConfigError, validateConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
 import { log } from '../util/log.ts';
 import { describeBackend, mountPlan } from './options.ts';
 import { serve } from './serve.ts';
@@ -20,19 +24,27 @@ import { serve } from './serve.ts';
 export interface ServeFdFlags {
   fd: string;
   configJson: string;
+  /** --config-json as the caller validated it (csi/launcher.ts): taken as is, so the schema is not loaded. */
+  validatedJson?: string;
   exitWithParent?: boolean;
+}
+
+function parseJson(text: string, flag: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${flag} is not valid JSON: ${(err as Error).message}`);
+  }
 }
 
 export async function serveFdCommand(mountpoint: string, flags: ServeFdFlags): Promise<void> {
   const fd = Number(flags.fd);
   if (!Number.isInteger(fd) || fd < 0) throw new ConfigError(`--fd ${flags.fd}: expected a file descriptor number`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(flags.configJson);
-  } catch (err) {
-    throw new ConfigError(`--config-json is not valid JSON: ${(err as Error).message}`);
-  }
-  const config = validateConfig(doc, '--config-json');
+  const doc = parseJson(flags.configJson, '--config-json');
+  const config =
+    flags.validatedJson !== undefined
+      ? (parseJson(flags.validatedJson, '--validated-json') as Config)
+      : validateConfig(doc, '--config-json');
   const raw = doc as { layers?: unknown };
   const served = await serve({ ...(await mountPlan(config, Array.isArray(raw.layers) ? raw.layers : [], mountpoint)), fd });
   log.info({ mountpoint: resolve(mountpoint), backend: describeBackend(config.backend), fd }, 'serving a mounted connection');

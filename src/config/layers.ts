@@ -6,6 +6,7 @@ import { OP_GROUPS, OP_NAMES } from '../layers/op.ts';
 import { didYouMean, opsThatCannotReturn } from '../rules/errnos.ts';
 import { expandOps } from '../rules/rule.ts';
 import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.ts';
+import { METRICS_DATA } from './metrics-data.ts';
 
 /** A string or number; anything else (or nothing) is reported with what was expected, not as "Invalid input". */
 const scalar = (expected: string) =>
@@ -232,14 +233,6 @@ export type ThrottleRuleConfig = z.output<typeof throttleRule>;
 /** A closed set of names; anything else is reported with the set. */
 export const choice = <T extends string>(values: readonly [T, ...T[]]) =>
   z.enum(values, { error: (i) => `${JSON.stringify(i.input)} is not allowed; expected one of ${values.join(', ')}` });
-
-/**
- * Whether a metrics layer sees file data. observe: every read and write goes through the daemon, so bytes and their
- * latency are counted (kernel passthrough off). kernel: files nothing else needs the data of keep kernel passthrough;
- * their reads and writes are then neither counted nor slowed (interposer_files_opened_total{served_by} shows how many).
- */
-export const METRICS_DATA = ['observe', 'kernel'] as const;
-export type MetricsData = (typeof METRICS_DATA)[number];
 
 export const layerSchema = oneOf(
   {

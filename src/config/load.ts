@@ -1,8 +1,9 @@
 // Reading configuration from YAML/JSON text and from CLI shorthands, with
 // errors that point at the field.
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
-import { configSchema, type Config } from './schema.ts';
+import { fileURLToPath } from 'node:url';
+import type { z } from 'zod';
+import type { Config } from './schema.ts';
 import { requireModule } from '../util/require.ts';
 
 export class ConfigError extends Error {
@@ -24,9 +25,19 @@ function describe(issue: z.core.$ZodIssue): string {
   return `${at}: ${issue.message}`;
 }
 
+/**
+ * The schema, required when a document is first validated: zod and the schema built with it are
+ * ~6 MiB and ~70 ms of a start, which a daemon handed a config its parent validated does without
+ * (cli/serve-fd.ts) until a control request brings a new one.
+ */
+function configSchema(): (typeof import('./schema.ts'))['configSchema'] {
+  const schema = requireModule(fileURLToPath(new URL('./schema.ts', import.meta.url))) as typeof import('./schema.ts');
+  return schema.configSchema;
+}
+
 /** Validates a parsed document; throws ConfigError listing every problem. */
 export function validateConfig(doc: unknown, source = 'config'): Config {
-  const res = configSchema.safeParse(doc ?? {});
+  const res = configSchema().safeParse(doc ?? {});
   if (res.success) return res.data;
   throw new ConfigError(`invalid ${source}:\n  ${res.error.issues.map(describe).join('\n  ')}`);
 }

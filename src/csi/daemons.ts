@@ -7,6 +7,7 @@ import { log } from '../util/log.ts';
 import { isAlive, spawnDaemon, stopDaemon } from './launcher.ts';
 import { MounterClient, MounterUnreachable } from './mounter-client.ts';
 import type { DaemonExit, ListReply } from './mounter-protocol.ts';
+import type { Config } from '../config/schema.ts';
 import type { DaemonRef } from './state.ts';
 
 export interface DaemonLaunch {
@@ -18,6 +19,8 @@ export interface DaemonLaunch {
   logFile: string;
   mountpoint: string;
   configDoc: Record<string, unknown>;
+  /** configDoc validated (launcher.ts, LaunchOptions.config). */
+  config?: Config;
 }
 
 export type DaemonStatus = { alive: true } | { alive: false; why: string };
@@ -61,6 +64,7 @@ export function directDaemons(): DaemonSupervisor {
         logFd: l.logFd,
         mountpoint: l.mountpoint,
         configDoc: l.configDoc,
+        config: l.config,
         exitWithParent: false,
       });
       return { pid: started.pid, startTime: started.startTime, logFile: l.logFile };
@@ -97,7 +101,11 @@ export function mounterDaemons(socket: string): DaemonSupervisor {
   const client = new MounterClient(socket);
   return {
     async launch(l) {
-      const reply = await client.launch({ volumeId: l.volumeId, mountpoint: l.mountpoint, configDoc: l.configDoc }, l.fuseFd, l.logFd);
+      const reply = await client.launch(
+        { volumeId: l.volumeId, mountpoint: l.mountpoint, configDoc: l.configDoc, ...(l.config ? { config: l.config } : {}) },
+        l.fuseFd,
+        l.logFd,
+      );
       return { pid: reply.daemon.pid, startTime: reply.daemon.startTime, logFile: l.logFile, mounter: reply.instance };
     },
     async stop(volumeId, d) {

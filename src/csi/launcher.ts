@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fstatSync, readFileSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../config/schema.ts';
 import type { DaemonRef } from './state.ts';
 
 export const CLI = resolve(import.meta.dirname, '../cli/main.ts');
@@ -20,8 +21,14 @@ export interface LaunchOptions {
   /** Where the daemon's stdout and stderr go (opened for reading too, for the tail in errors); the caller closes it. */
   logFd: number;
   mountpoint: string;
-  /** A configuration document (as a --config file would hold it), validated again by the daemon. */
+  /** A configuration document (as a --config file would hold it): the layers as written, for the control API. */
   configDoc: unknown;
+  /**
+   * That document as the caller validated it (validateConfig): the daemon takes it as is and loads
+   * the schema only if a control request brings a new config. Without it the daemon validates the
+   * document itself.
+   */
+  config?: Config;
   /**
    * Keep the IPC channel open and have the daemon exit when it closes, i.e.
    * when the launching process dies (the mounter). Without it the channel is
@@ -46,6 +53,7 @@ export async function spawnDaemon(o: LaunchOptions): Promise<Launched> {
     '3',
     '--config-json',
     JSON.stringify(o.configDoc),
+    ...(o.config ? ['--validated-json', JSON.stringify(o.config)] : []),
     ...(o.exitWithParent ? ['--exit-with-parent'] : []),
   ];
   const child = spawn(process.execPath, [...daemonNodeFlags(), ...args, o.mountpoint], {

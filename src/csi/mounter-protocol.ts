@@ -11,8 +11,10 @@ export interface LaunchRequest {
   volumeId: string;
   /** The target path: labels, the control socket's name, and the daemon's own log lines. */
   mountpoint: string;
-  /** The volume's configuration document, validated again by the daemon. */
+  /** The volume's configuration document: the layers as written, for the control API. */
   configDoc: Record<string, unknown>;
+  /** That document as the plugin validated it, handed to the daemon as is (launcher.ts); without it the daemon validates. */
+  config?: Record<string, unknown>;
 }
 
 /**
@@ -136,6 +138,7 @@ export function parseRequest(line: string, fds: number): MounterRequest {
         volumeId: text(o, 'volumeId', op),
         mountpoint: absolute(text(o, 'mountpoint', op), op),
         configDoc: object(o.configDoc, 'launch: configDoc'),
+        ...(o.config !== undefined ? { config: object(o.config, 'launch: config') } : {}),
       };
     case 'stop': {
       const pid = count(o, 'pid', op);

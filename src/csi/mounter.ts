@@ -16,6 +16,7 @@ import { chmodSync, existsSync, fstatSync, lstatSync, mkdirSync, rmSync } from '
 import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../config/schema.ts';
 import * as sys from '../sys/libc.ts';
 import { acceptUnix, connectUnix, listenUnix, receiveWithFds } from '../sys/socket.ts';
 import { errnoName } from '../vfs/errors.ts';
@@ -115,7 +116,14 @@ export async function startMounter(o: MounterOptions): Promise<Mounter> {
       };
       daemons.set(req.volumeId, entry);
       try {
-        const l = await spawnDaemon({ fd: fuseFd, logFd, mountpoint: req.mountpoint, configDoc: req.configDoc, exitWithParent: true });
+        const l = await spawnDaemon({
+          fd: fuseFd,
+          logFd,
+          mountpoint: req.mountpoint,
+          configDoc: req.configDoc,
+          config: req.config as Config | undefined, // validated by the plugin, which sent it
+          exitWithParent: true,
+        });
         entry.child = l.child;
         entry.pid = l.pid;
         entry.startTime = l.startTime;

@@ -1,7 +1,7 @@
 // Assembles the CSI node plugin: proto, state, who runs the daemons (the
 // plugin itself, or the mounter when a socket is given), volume manager,
 // services, server.
-import type { MetricsData } from '../config/layers.ts';
+import type { MetricsData } from '../config/metrics-data.ts';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { log } from '../util/log.ts';

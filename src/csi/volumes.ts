@@ -4,7 +4,7 @@
 // each volume. It never stats a target that may hold a dead FUSE mount: whether
 // something is mounted comes from /proc/self/mountinfo. Who runs the daemons
 // (the plugin itself or the mounter) is the DaemonSupervisor's business.
-import type { MetricsData } from '../config/layers.ts';
+import type { MetricsData } from '../config/metrics-data.ts';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, openSync, rmdirSync, rmSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { FS_TYPE, findMount, mountFuse, unmountPath } from '../fuse/mount.ts';
 import * as sys from '../sys/libc.ts';
 import { bridgeOptions } from '../cli/options.ts';
+import { validateConfig } from '../config/load.ts';
 import { controlSocketFor } from '../control/socket-path.ts';
 import { log } from '../util/log.ts';
 import { parseAttributes, type AttributePolicy, type VolumeSpec } from './attributes.ts';
@@ -98,6 +99,9 @@ export class VolumeManager {
     const logFile = join(this.o.stateDir, 'logs', `${name}.log`);
     const readOnly = a.readonly || spec.config.mount.readOnly;
     const doc = configDocument(spec.doc, target, spec, scratchDir, readOnly, this.o.metrics);
+    // The document with the node's settings, validated here: a mistake shows before anything is mounted, and the
+    // daemon, handed the result, does without the schema (~6 MiB and ~70 ms of each volume's start).
+    const config = validateConfig(doc, `config of volume ${a.volumeId} with the node's settings`);
     mkdirSync(target, { recursive: true, mode: 0o750 });
     let fd = -1;
     let logFd = -1;
@@ -116,7 +120,15 @@ export class VolumeManager {
       });
       fd = mounted.fd;
       logFd = openSync(logFile, 'a+', 0o600);
-      const daemon = await this.o.daemons.launch({ volumeId: a.volumeId, fuseFd: fd, logFd, logFile, mountpoint: target, configDoc: doc });
+      const daemon = await this.o.daemons.launch({
+        volumeId: a.volumeId,
+        fuseFd: fd,
+        logFd,
+        logFile,
+        mountpoint: target,
+        configDoc: doc,
+        config,
+      });
       if (spec.config.backend.type !== 'passthrough' && !readOnly) openUp(target);
       const rec: VolumeRecord = {
         volumeId: a.volumeId,

@@ -3,7 +3,7 @@
 // does not ask for file data, so files nothing else needs the data of keep kernel passthrough and
 // their reads and writes never reach it.
 import type { Attributes, Meter } from '@opentelemetry/api';
-import type { MetricsData } from '../config/layers.ts';
+import type { MetricsData } from '../config/metrics-data.ts';
 import { outcomeOf } from '../vfs/answer.ts';
 import { errnoName, toErrno } from '../vfs/errors.ts';
 import type { Op } from './op.ts';

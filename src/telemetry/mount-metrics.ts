@@ -3,7 +3,7 @@
 // layers count file data, faults injected per rule, time spent waiting in
 // throttles, and spans exported or dropped.
 import type { Attributes, BatchObservableCallback, Meter } from '@opentelemetry/api';
-import { METRICS_DATA, type MetricsData } from '../config/layers.ts';
+import { METRICS_DATA, type MetricsData } from '../config/metrics-data.ts';
 import { isMetricsLayer } from '../layers/metrics.ts';
 import type { StackVfs } from '../layers/stack.ts';
 import { spanCounts, traceSinks } from './running.ts';

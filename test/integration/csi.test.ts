@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { isAlive } from '../../src/csi/launcher.ts';
-import { assertDaemonProcess, tempDir, waitFor } from '../helpers/mount.ts';
+import { assertDaemonProcess, CLI, NODE, tempDir, waitFor, writeConfig } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
 import {
   csiClient,
@@ -255,6 +255,36 @@ test('a killed volume daemon is reported unhealthy and unpublish still cleans up
     });
   });
 });
+
+for (const mounter of [false, true]) {
+  test(`a volume's daemon answers ctl: its config shown, new layers checked and installed (${mounter ? 'mounter' : 'direct'} mode)`, async () => {
+    // The plugin hands each daemon its config already validated, so the daemon's first validation is this ctl set.
+    await withPlugin(
+      async (e) => {
+        const v = inlineVolume(e.kubelet, POD, 'ctl', { backend: 'memory' });
+        await e.node.NodePublishVolume(v.request);
+        const ctl = (...args: string[]) => run(NODE, [CLI, 'ctl', ...args]);
+        const show = ctl('show', v.targetPath);
+        assert.equal(show.status, 0, show.stderr);
+        const shown = JSON.parse(show.stdout) as { config: { backend: { type: string }; mount: { allowOther: boolean } } };
+        assert.equal(shown.config.backend.type, 'memory');
+        assert.equal(shown.config.mount.allowOther, true, 'the node setting the plugin added');
+        assert.equal(sh(`echo a > ${v.targetPath}/f && cat ${v.targetPath}/f`), 'a\n');
+
+        const dir = join(e.base, 'ctl');
+        mkdirSync(dir);
+        const bad = ctl('set', v.targetPath, writeConfig(dir, 'layers:\n  - fault: { rules: [ { ops: [write], errno: ENOSPACE } ] }\n'));
+        assert.equal(bad.status, 1);
+        assert.match(bad.stderr, /"ENOSPACE" is not an errno; did you mean ENOSPC\?/);
+        const set = ctl('set', v.targetPath, writeConfig(dir, 'layers:\n  - fault: { rules: [ { ops: [write], errno: ENOSPC } ] }\n'));
+        assert.equal(set.status, 0, set.stderr);
+        assert.throws(() => writeFileSync(join(v.targetPath, 'f'), 'b'), { code: 'ENOSPC' });
+        await e.node.NodeUnpublishVolume({ volume_id: v.volumeId, target_path: v.targetPath });
+      },
+      { mounter },
+    );
+  });
+}
 
 test('publish is idempotent, conflicting publishes fail, concurrent ones are ABORTED', async () => {
   await withPlugin(async (e) => {

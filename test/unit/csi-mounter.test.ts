@@ -83,6 +83,7 @@ test('mounter requests: each mistake is named with what was expected', () => {
     ['{"op":"launch","volumeId":"","mountpoint":"/t","configDoc":{}}', 2, /launch: volumeId must be a non-empty string, got ""/],
     ['{"op":"launch","volumeId":"v","mountpoint":"t","configDoc":{}}', 2, /launch: mountpoint must be an absolute path, got "t"/],
     ['{"op":"launch","volumeId":"v","mountpoint":"/t","configDoc":"x"}', 2, /launch: configDoc: expected a JSON object/],
+    ['{"op":"launch","volumeId":"v","mountpoint":"/t","configDoc":{},"config":[]}', 2, /launch: config: expected a JSON object/],
     ['{"op":"stop","volumeId":"v","pid":-1}', 0, /stop: pid must be a non-negative integer, got -1/],
   ];
   for (const [line, fds, message] of cases) {
@@ -93,6 +94,16 @@ test('mounter requests: each mistake is named with what was expected', () => {
     );
   }
   assert.deepEqual(parseRequest('{"op":"stop","volumeId":"v","graceMs":10}', 0), { op: 'stop', volumeId: 'v', graceMs: 10 });
+  // The validated config is optional: a launch without one has the daemon validate configDoc itself.
+  const launch = '{"op":"launch","volumeId":"v","mountpoint":"/t","configDoc":{"layers":[]}';
+  assert.deepEqual(parseRequest(`${launch}}`, 2), { op: 'launch', volumeId: 'v', mountpoint: '/t', configDoc: { layers: [] } });
+  assert.deepEqual(parseRequest(`${launch},"config":{"layers":[]}}`, 2), {
+    op: 'launch',
+    volumeId: 'v',
+    mountpoint: '/t',
+    configDoc: { layers: [] },
+    config: { layers: [] },
+  });
 });
 
 test('a mounter answers list and stop, refuses bad requests, and a launch whose fd is not /dev/fuse', async () => {

@@ -15,3 +15,17 @@ test('every example config is valid', () => {
     assert.ok(config.layers.length > 0, `${f} has layers`);
   }
 });
+
+/** `v` as JSON keeps it: no undefined-valued keys (JSON drops those, and nothing reads them differently). */
+function withoutUndefined(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutUndefined);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).flatMap(([k, x]) => (x === undefined ? [] : [[k, withoutUndefined(x)]])));
+}
+
+test('every example config, validated, survives JSON unchanged (the CSI plugin hands it to its daemon so)', () => {
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.yaml'))) {
+    const config = loadConfigFile(join(dir, f));
+    assert.deepEqual(JSON.parse(JSON.stringify(config)), withoutUndefined(config), f);
+  }
+});
