@@ -5,9 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
-import { controlSocketFor } from '../src/control/socket-path.ts';
+import { controlSocketFor, deadSocket } from '../src/control/socket-path.ts';
 
 const BENCH = /interposer-bench-|\/bench\//;
 
@@ -41,13 +40,6 @@ function suiteStartMs(): number {
   return (bootSeconds + startTicks / 100) * 1000; // USER_HZ is 100 on Linux
 }
 
-const listens = (socket: string): Promise<boolean> =>
-  new Promise((done) => {
-    const probe = connect(socket);
-    probe.once('connect', () => (probe.destroy(), done(true)));
-    probe.once('error', (err: NodeJS.ErrnoException) => done(err.code !== 'ECONNREFUSED'));
-  });
-
 test('no control socket of a dead daemon is left behind', async () => {
   // Sockets made during this run that nothing listens on; older ones are not the suite's.
   const dir = dirname(controlSocketFor('/'));
@@ -55,7 +47,7 @@ test('no control socket of a dead daemon is left behind', async () => {
   const left: string[] = [];
   for (const name of existsSync(dir) ? readdirSync(dir) : []) {
     const path = join(dir, name);
-    if (name.endsWith('.sock') && statSync(path).mtimeMs >= since && !(await listens(path))) left.push(path);
+    if (name.endsWith('.sock') && statSync(path).mtimeMs >= since && (await deadSocket(path))) left.push(path);
   }
   assert.deepEqual(left, []);
 });

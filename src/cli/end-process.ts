@@ -11,6 +11,15 @@ function profiled(): boolean {
   return process.execArgv.some((arg) => PROFILER_FLAGS.test(arg)) || PROFILER_FLAGS.test(process.env.NODE_OPTIONS ?? '');
 }
 
+/** What must not outlive the process (a mount's control socket), undone by endProcess whichever path ends it. */
+const cleanups = new Set<() => void>();
+
+/** Runs `cleanup` when the process ends through endProcess, unless the returned function is called first. */
+export function atEnd(cleanup: () => void): () => void {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
+
 /**
  * Ends a process that has finished its own shutdown (unmounted, flushed its telemetry) with `code`.
  * Not process.exit(): Node then shuts its platform down, joining V8's helper threads, without
@@ -20,8 +29,16 @@ function profiled(): boolean {
  * it every start strips the TypeScript again). No 'exit' listeners run, and what was written to
  * stdout and stderr is already out (pipes, files and terminals are written synchronously on Linux).
  * A process under `--cpu-prof` or `--heap-prof` exits through Node, which writes the profile there.
+ * What was registered with atEnd runs first.
  */
 export function endProcess(code: number): never {
+  for (const cleanup of cleanups) {
+    try {
+      cleanup();
+    } catch {
+      // Best effort: what one cleanup could not undo must not keep the process from ending.
+    }
+  }
   if (profiled()) process.exit(code);
   try {
     flushCompileCache();

@@ -1,6 +1,6 @@
 // Assembles one interposed mount: mountpoint checks, mount, bridge, session,
 // and the lifecycle around them (signals, crashes, unmount).
-import { endProcess } from './end-process.ts';
+import { atEnd, endProcess } from './end-process.ts';
 import { FuseSession } from '../fuse/session.ts';
 import { resolve } from 'node:path';
 import { mountFuse, prepareMountpoint, unmountPath, type Mounted } from '../fuse/mount.ts';
@@ -69,7 +69,9 @@ export async function serve(o: ServeOptions): Promise<Served> {
   session.start();
   if (o.control) o.control.controller.invalidateKernelCache = () => bridge.invalidateAll();
   const control = o.control ? await startControlServer(o.control.controller, o.control.socket) : undefined;
-  if (o.control) controlSockets.add(o.control.socket);
+  // A process that ends before this session (files still open after a stop, a second signal, a crash, an orphaned
+  // CSI daemon) takes the socket with it; a session that ends first removes it below.
+  const dropSocket = o.control ? atEnd(() => rmSync(o.control!.socket, { force: true })) : undefined;
   let gone = false;
   const served: Served = {
     mounted,
@@ -82,7 +84,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
       if (control) {
         control.close();
         rmSync(o.control!.socket, { force: true });
-        controlSockets.delete(o.control!.socket);
+        dropSocket?.();
       }
       try {
         await o.vfs.destroy?.();
@@ -104,15 +106,6 @@ export async function serve(o: ServeOptions): Promise<Served> {
 let installed = false;
 const STOP_GRACE_MS = 3000;
 
-/** Control sockets of the live mounts: a session that ends removes its own; these are for a process that ends first. */
-const controlSockets = new Set<string>();
-
-/** Ends the process before its sessions end (files still open after a stop, a second signal, a crash). */
-function endBeforeSessions(code: number): never {
-  for (const socket of controlSockets) rmSync(socket, { force: true });
-  return endProcess(code);
-}
-
 /**
  * SIGINT/SIGTERM unmount every live mount and let the sessions end; an
  * exception nobody caught detaches the mounts before the process dies, so a
@@ -125,7 +118,7 @@ function installExitHandlers(): void {
   const stop = (signal: string): void => {
     if (stopping) {
       log.warn({ signal }, 'second signal; exiting now');
-      endBeforeSessions(0);
+      endProcess(0);
     }
     stopping = true;
     log.info({ signal, mounts: [...live].map((s) => s.mounted.mountpoint) }, 'unmounting');
@@ -138,7 +131,7 @@ function installExitHandlers(): void {
     setTimeout(() => {
       if (live.size === 0) return;
       log.warn({ graceMs: STOP_GRACE_MS }, 'files still open in the detached mount; closing the connection');
-      endBeforeSessions(0);
+      endProcess(0);
     }, STOP_GRACE_MS).unref();
   };
   process.on('SIGINT', () => stop('SIGINT'));
@@ -147,7 +140,7 @@ function installExitHandlers(): void {
   const crash = (err: unknown): void => {
     log.fatal({ err }, 'unexpected error outside any request; unmounting and exiting');
     for (const s of live) s.unmount(true);
-    endBeforeSessions(70);
+    endProcess(70);
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);

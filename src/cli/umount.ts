@@ -1,27 +1,8 @@
 import { endProcess } from './end-process.ts';
 import { rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { resolve } from 'node:path';
-import { controlSocketFor } from '../control/socket-path.ts';
+import { controlSocketFor, deadSocket } from '../control/socket-path.ts';
 import { findMount, unmountPath } from '../fuse/mount.ts';
-
-/**
- * Removes the control socket of a daemon that died (nothing listens on it any more); a live daemon
- * removes its own as it exits, and one still listening is left to do so.
- */
-function removeDeadSocket(socket: string): Promise<void> {
-  return new Promise((done) => {
-    const probe = connect(socket);
-    probe.once('connect', () => {
-      probe.destroy();
-      done();
-    });
-    probe.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED') rmSync(socket, { force: true });
-      done();
-    });
-  });
-}
 
 export async function umountCommand(mountpoint: string, opts: { lazy?: boolean }): Promise<void> {
   const path = resolve(mountpoint);
@@ -45,5 +26,7 @@ export async function umountCommand(mountpoint: string, opts: { lazy?: boolean }
     process.stderr.write(`interposer: ${err}\n`);
     endProcess(1);
   }
-  await removeDeadSocket(controlSocketFor(path));
+  // The socket of a daemon that died; a live daemon removes its own as it exits.
+  const socket = controlSocketFor(path);
+  if (await deadSocket(socket)) rmSync(socket, { force: true });
 }

@@ -1,5 +1,6 @@
 // Where a mount's control socket lives: derived from the mountpoint, so
 // `interposer ctl MOUNTPOINT` finds it without being told.
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 
 export function controlSocketFor(mountpoint: string): string {
@@ -21,4 +22,19 @@ function pathId(path: string): string {
   let h = FNV_OFFSET;
   for (const byte of Buffer.from(path, 'utf8')) h = ((h ^ BigInt(byte)) * FNV_PRIME) & U64;
   return h.toString(16).padStart(16, '0');
+}
+
+/**
+ * Whether `socket` is the socket of a daemon that died: the file is there and nothing accepts on it
+ * (ECONNREFUSED). A live daemon's, a missing file or any other error: false.
+ */
+export function deadSocket(socket: string): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = connect(socket);
+    probe.once('connect', () => {
+      probe.destroy();
+      done(false);
+    });
+    probe.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED'));
+  });
 }

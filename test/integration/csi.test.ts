@@ -263,6 +263,8 @@ for (const mounter of [false, true]) {
       async (e) => {
         const v = inlineVolume(e.kubelet, POD, 'ctl', { backend: 'memory' });
         await e.node.NodePublishVolume(v.request);
+        const cmdline = readFileSync(`/proc/${daemonOf(e, v.volumeId).pid}/cmdline`, 'utf8').split('\0');
+        assert.ok(cmdline.includes('--validated-json'), `the daemon is handed its config validated: ${cmdline.join(' ')}`);
         const ctl = (...args: string[]) => run(NODE, [CLI, 'ctl', ...args]);
         const show = ctl('show', v.targetPath);
         assert.equal(show.status, 0, show.stderr);
