@@ -1,6 +1,6 @@
 // interposer: the command line.
 import { endProcess } from './end-process.ts';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../config/load.ts';
 import { MountError } from '../fuse/mount.ts';
 import { addMountFlags } from './options.ts';
@@ -26,6 +26,9 @@ addMountFlags(
 )
   .option('-d, --daemon', 'detach once mounted; stop it with: interposer umount MOUNTPOINT')
   .option('--log <file>', 'with --daemon: where the daemon writes its log (default: discarded)')
+  .addOption(
+    new Option('--config-on-stdin', 'the config as --daemon validated it, as JSON on stdin (flags and file not read again)').hideHelp(),
+  )
   .action(mountCommand);
 
 program

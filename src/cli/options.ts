@@ -75,8 +75,14 @@ export function configFromFlags(flags: MountFlags, defaultBackend?: string): Con
   return loadMountConfig(flags, defaultBackend).config;
 }
 
-/** The validated config and its layers section as written (the control API edits that). */
-export function loadMountConfig(flags: MountFlags, defaultBackend?: string): { config: Config; rawLayers: unknown[] } {
+/** A validated config and its layers section as written (the control API edits that). */
+export interface MountConfig {
+  config: Config;
+  rawLayers: unknown[];
+}
+
+/** The config file (if any) with the flags laid over it, validated, and its layers section as written. */
+export function loadMountConfig(flags: MountFlags, defaultBackend?: string): MountConfig {
   let doc: Record<string, unknown> = {};
   if (flags.config) {
     const file = readConfigDoc(flags.config);

@@ -201,7 +201,8 @@ test('mount --daemon detaches once mounted and umount stops it', async () => {
     const mnt = join(dir, 'mnt');
     mkdirSync(mnt);
     const logFile = join(dir, 'daemon.log');
-    const r = cli(['mount', '--daemon', '--log', logFile, '--backend', 'memory', mnt]);
+    const configFile = writeConfig(dir, 'mount:\n  attrTimeout: 7s\n');
+    const r = cli(['mount', '--daemon', '--log', logFile, '--config', configFile, '--backend', 'memory', '--entry-timeout', '3s', mnt]);
     assert.equal(r.status, 0, r.stderr);
     const pid = Number(r.stdout.trim());
     assert.ok(pid > 0, `prints the daemon pid, got ${JSON.stringify(r.stdout)}`);
@@ -209,6 +210,15 @@ test('mount --daemon detaches once mounted and umount stops it', async () => {
       assert.equal(isMounted(mnt), true);
       // Started as `node main.ts`, not through bin/interposer: the daemon still gets its memory and V8 pool settings.
       assertDaemonProcess(pid);
+      // It serves the config validated before it started (file and flags), handed over on its stdin, not read again.
+      assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--config-on-stdin'));
+      writeFileSync(configFile, 'mount:\n  attrTimeout: nonsense\n');
+      const shown = cli(['ctl', 'show', mnt]);
+      assert.equal(shown.status, 0, shown.stderr);
+      const { config } = JSON.parse(shown.stdout) as { config: { backend: { type: string }; mount: Record<string, unknown> } };
+      assert.equal(config.backend.type, 'memory');
+      assert.equal(config.mount.attrTimeout, 7000);
+      assert.equal(config.mount.entryTimeout, 3000);
       assert.equal(sh('echo d > f && cat f', { cwd: mnt }), 'd\n');
       const u = cli(['umount', mnt]);
       assert.equal(u.status, 0, u.stderr);
@@ -218,6 +228,35 @@ test('mount --daemon detaches once mounted and umount stops it', async () => {
       if (isMounted(mnt)) sh(`umount -l ${mnt}`);
     }
     assert.match(readFileSync(logFile, 'utf8'), /unmounted/);
+  });
+});
+
+test('mount --daemon says why its daemon could not mount', async () => {
+  await withTempDir('daemon-fails', async (dir) => {
+    const mnt = join(dir, 'mnt');
+    writeFileSync(mnt, 'a file, not a directory');
+    const logFile = join(dir, 'daemon.log');
+    const r = cli(['mount', '--daemon', '--log', logFile, '--backend', 'memory', mnt]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /^interposer: the daemon exited with status 2 before mounting .*: mountpoint .* is not a directory; give an empty directory; its log is .*daemon\.log\n$/s,
+    );
+    assert.equal(isMounted(mnt), false);
+    const bare = cli(['mount', '--daemon', '--backend', 'memory', mnt]);
+    assert.equal(bare.status, 2, bare.stderr);
+    assert.match(bare.stderr, /run without --daemon to see why/);
+  });
+});
+
+test('--config-on-stdin refuses what is not the JSON mount --daemon hands its daemon', async () => {
+  await withTempDir('stdin', async (dir) => {
+    for (const input of ['backend: memory\n', '{"backend": {"type": "memory"}}']) {
+      const r = run(NODE, [CLI, 'mount', '--config-on-stdin', dir], { input });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /^interposer: --config-on-stdin is for mount --daemon's own use; stdin was not its JSON/);
+    }
+    assert.equal(isMounted(dir), false);
   });
 });
 
