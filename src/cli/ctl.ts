@@ -32,6 +32,15 @@ async function act(mountpoint: string, flags: CtlFlags, method: string, path: st
   process.stdout.write(text);
 }
 
+function readConfigFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    process.stderr.write(`interposer ctl: cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}\n`);
+    return endProcess(1);
+  }
+}
+
 export function addCtlCommand(program: Command): void {
   const ctl = program
     .command('ctl')
@@ -53,7 +62,7 @@ export function addCtlCommand(program: Command): void {
     .argument('<mountpoint>')
     .argument('<file>', 'YAML or JSON config; only its layers may differ')
     .description('replace the layers atomically; a bad config is rejected and the old one stays')
-    .action((m: string, file: string) => act(m, flags(), 'PUT', '/v1/config', readFileSync(file, 'utf8')));
+    .action((m: string, file: string) => act(m, flags(), 'PUT', '/v1/config', readConfigFile(file)));
   ctl
     .command('add-rule')
     .argument('<mountpoint>')

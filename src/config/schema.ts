@@ -3,6 +3,7 @@
 // the value it found and what it expected.
 import { z } from 'zod';
 import { choice, layerSchema } from './layers.ts';
+import { isPort, ON_CONTROL_SOCKET } from '../telemetry/listen.ts';
 import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.ts';
 
 const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -84,6 +85,10 @@ const telemetrySchema = z
     metrics: z
       .string()
       .regex(/^((\[[^\]]+\]|[^:\s]+)?:?\d+|control)$/, 'expected HOST:PORT such as 127.0.0.1:9464, or control')
+      .refine(
+        (v) => v === ON_CONTROL_SOCKET || isPort(Number(/\d+$/.exec(v)?.[0])),
+        'expected a port from 1 to 65535, such as 127.0.0.1:9464',
+      )
       .optional(),
     /** Added to every metric and span: volume, and in Kubernetes namespace and pod. */
     labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a Prometheus label name'), z.string()).default({}),

@@ -7,6 +7,7 @@
 import type { Server } from 'node:http';
 import { controlSocketFor } from '../control/socket-path.ts';
 import { mergeExpositions } from '../telemetry/merge.ts';
+import { listenError } from '../telemetry/listen.ts';
 import { http } from '../util/http.ts';
 import { log } from '../util/log.ts';
 import type { VolumeManager } from './volumes.ts';
@@ -70,7 +71,7 @@ export async function startNodeMetrics(listen: { host: string; port: number }, v
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => reject(listenError(`${listen.host}:${listen.port}`, err)));
     server.listen(listen.port, listen.host, resolve);
   });
   log.info(listen, 'node metrics endpoint serving');

@@ -5,7 +5,7 @@ import { metrics } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { ON_CONTROL_SOCKET, parseListen } from './listen.ts';
+import { listenError, ON_CONTROL_SOCKET, parseListen } from './listen.ts';
 import { DurationHistograms } from './histograms.ts';
 import { onFlush, setScrapeHandler } from './running.ts';
 
@@ -29,7 +29,11 @@ export async function startMetrics(listen: string): Promise<MetricsSink> {
       scope: 'interposer',
     });
     exporter = new PrometheusExporter({ ...where, preventServerStart: true, metricProducers: [durations] });
-    if (listen !== ON_CONTROL_SOCKET) await exporter.startServer();
+    if (listen !== ON_CONTROL_SOCKET) {
+      await exporter.startServer().catch((err: NodeJS.ErrnoException) => {
+        throw listenError(listen, err);
+      });
+    }
     // No histogram goes through the SDK (durations are the producer's), so no bucket view is needed.
     provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'interposer' }), readers: [exporter] });
     metrics.setGlobalMeterProvider(provider);

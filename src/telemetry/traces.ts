@@ -5,6 +5,8 @@ import { appendFileSync } from 'node:fs';
 import type { Tracer } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { ConfigError } from '../config/load.ts';
+import { log } from '../util/log.ts';
 import { onFlush, setTraceSinks, spanCounts, type SinkName } from './running.ts';
 import type { Context } from '@opentelemetry/api';
 import {
@@ -24,31 +26,38 @@ export interface TraceSinks {
 /** Spans waiting for export per sink; beyond this, new spans are dropped (and counted). */
 const MAX_QUEUE = 8192;
 
-/** One JSON object per span per line; the report command reads this format. */
+/** A span as one line of the trace file; the report command reads this format. */
+function spanLine(s: ReadableSpan): string {
+  return JSON.stringify({
+    name: s.name,
+    traceId: s.spanContext().traceId,
+    spanId: s.spanContext().spanId,
+    parentSpanId: s.parentSpanContext?.spanId,
+    startUs: s.startTime[0] * 1e6 + Math.round(s.startTime[1] / 1e3),
+    durationUs: s.duration[0] * 1e6 + Math.round(s.duration[1] / 1e3),
+    status: s.status.code === 2 ? 'error' : 'ok',
+    attributes: s.attributes,
+  });
+}
+
+/** One JSON object per span per line. */
 class JsonLinesExporter implements SpanExporter {
   private readonly path: string;
+  /** Whether the last export failed: warned once a run of failures. */
+  private failed = false;
   constructor(path: string) {
     this.path = path;
   }
   export(spans: ReadableSpan[], done: (r: ExportResult) => void): void {
     try {
-      const lines = spans.map((s) =>
-        JSON.stringify({
-          name: s.name,
-          traceId: s.spanContext().traceId,
-          spanId: s.spanContext().spanId,
-          parentSpanId: s.parentSpanContext?.spanId,
-          startUs: s.startTime[0] * 1e6 + Math.round(s.startTime[1] / 1e3),
-          durationUs: s.duration[0] * 1e6 + Math.round(s.duration[1] / 1e3),
-          status: s.status.code === 2 ? 'error' : 'ok',
-          attributes: s.attributes,
-        }),
-      );
-      appendFileSync(this.path, `${lines.join('\n')}\n`);
-      done({ code: ExportResultCode.SUCCESS });
+      appendFileSync(this.path, `${spans.map(spanLine).join('\n')}\n`);
     } catch (error) {
-      done({ code: ExportResultCode.FAILED, error: error as Error });
+      if (!this.failed) log.warn({ err: error, file: this.path }, 'cannot write spans to the trace file; dropping them (counted)');
+      this.failed = true;
+      return done({ code: ExportResultCode.FAILED, error: error as Error });
     }
+    this.failed = false;
+    done({ code: ExportResultCode.SUCCESS });
   }
   shutdown(): Promise<void> {
     return Promise.resolve();
@@ -126,7 +135,17 @@ async function otlpExporter(sink: NonNullable<TraceSinks['otlp']>): Promise<Span
 
 export async function startTracing(sinks: TraceSinks, serviceAttributes: Record<string, string>): Promise<Tracer> {
   const exporters: Counting[] = [];
-  if (sinks.file) exporters.push(new Counting(new JsonLinesExporter(sinks.file), 'file'));
+  if (sinks.file) {
+    try {
+      appendFileSync(sinks.file, '');
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new ConfigError(
+        `cannot write the trace file ${sinks.file}: ${why}; expected a file in an existing directory this process may write`,
+      );
+    }
+    exporters.push(new Counting(new JsonLinesExporter(sinks.file), 'file'));
+  }
   if (sinks.otlp) exporters.push(new Counting(await otlpExporter(sinks.otlp), 'otlp'));
   setTraceSinks([...(sinks.file ? ['file' as const] : []), ...(sinks.otlp ? ['otlp' as const] : [])]);
   provider = new BasicTracerProvider({

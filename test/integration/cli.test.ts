@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
   CLI,
@@ -257,6 +258,53 @@ test('--config-on-stdin refuses what is not the JSON mount --daemon hands its da
       assert.match(r.stderr, /^interposer: --config-on-stdin is for mount --daemon's own use; stdin was not its JSON/);
     }
     assert.equal(isMounted(dir), false);
+  });
+});
+
+test('telemetry that cannot start is a clear error, and nothing is mounted', async () => {
+  await withTempDir('telemetry', async (dir) => {
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const taken = `127.0.0.1:${(busy.address() as AddressInfo).port}`;
+    try {
+      const cases: Array<[string[], RegExp]> = [
+        [['--metrics', '127.0.0.1:99999'], /^interposer: invalid options:\n {2}telemetry\.metrics: expected a port from 1 to 65535/],
+        [
+          ['--metrics', taken],
+          new RegExp(`^interposer: cannot serve metrics on ${taken}: EADDRINUSE; expected an address of this machine`),
+        ],
+        [
+          ['--trace-file', join(dir, 'no/such/dir/spans.jsonl')],
+          /^interposer: cannot write the trace file .*spans\.jsonl: ENOENT; expected a file in an existing directory/,
+        ],
+      ];
+      for (const [flags, expected] of cases) {
+        const r = cli(['mount', '--backend', 'memory', ...flags, mnt]);
+        assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, expected);
+        assert.equal(isMounted(mnt), false);
+      }
+      const csi = cli([
+        'csi',
+        '--endpoint',
+        join(dir, 'csi.sock'),
+        '--node-id',
+        'n1',
+        '--state-dir',
+        join(dir, 'state'),
+        '--metrics',
+        taken,
+      ]);
+      assert.equal(csi.status, 2, csi.stderr);
+      assert.match(csi.stderr, new RegExp(`^interposer: cannot serve metrics on ${taken}: EADDRINUSE`));
+    } finally {
+      busy.close();
+    }
+    const ctl = cli(['ctl', 'set', mnt, join(dir, 'missing.yaml')]);
+    assert.equal(ctl.status, 1);
+    assert.match(ctl.stderr, /^interposer ctl: cannot read config file .*missing\.yaml: ENOENT\n$/);
   });
 });
 
