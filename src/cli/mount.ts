@@ -6,7 +6,7 @@ import { MountError } from '../fuse/mount.ts';
 import { log } from '../util/log.ts';
 import { DAEMON_ENV, daemonNodeFlags } from './daemon-process.ts';
 import { endProcess } from './end-process.ts';
-import { describeBackend, loadMountConfig, mountPlan, type MountConfig, type MountFlags } from './options.ts';
+import { describeBackend, loadMountConfig, mountPlan, type LoadedConfig, type MountFlags } from './options.ts';
 import { flushTelemetry } from '../telemetry/running.ts';
 import { serve } from './serve.ts';
 
@@ -31,18 +31,18 @@ export async function mountCommand(mountpoint: string, flags: Flags): Promise<vo
 }
 
 /** What detach() wrote on the daemon's stdin. */
-function configFromParent(): MountConfig {
+function configFromParent(): LoadedConfig {
   const refuse = (why: string): never => {
     throw new ConfigError(`--config-on-stdin is for mount --daemon's own use; stdin was not its JSON (${why})`);
   };
-  let handed: Partial<MountConfig> | null = null;
+  let handed: Partial<LoadedConfig> | null = null;
   try {
-    handed = JSON.parse(readFileSync(0, 'utf8')) as Partial<MountConfig> | null;
+    handed = JSON.parse(readFileSync(0, 'utf8')) as Partial<LoadedConfig> | null;
   } catch (err) {
     refuse((err as Error).message);
   }
   if (typeof handed?.config?.backend !== 'object' || !Array.isArray(handed.rawLayers)) refuse('expected { config, rawLayers }');
-  return handed as MountConfig;
+  return handed as LoadedConfig;
 }
 
 /**
@@ -52,7 +52,7 @@ function configFromParent(): MountConfig {
  * stdin: it skips the schema (~6 MiB and ~70 ms of its start) until a control request brings a new
  * config, and a config file changed in between cannot make it mount something else.
  */
-function detach(mountpoint: string, flags: Flags, validated: MountConfig): Promise<void> {
+function detach(mountpoint: string, flags: Flags, validated: LoadedConfig): Promise<void> {
   const args = process.argv.slice(1).filter((a) => a !== '--daemon' && a !== '-d');
   const out = flags.log ? openSync(flags.log, 'a') : 'ignore';
   const logStart = typeof out === 'number' ? fstatSync(out).size : 0;

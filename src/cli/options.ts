@@ -76,13 +76,13 @@ export function configFromFlags(flags: MountFlags, defaultBackend?: string): Con
 }
 
 /** A validated config and its layers section as written (the control API edits that). */
-export interface MountConfig {
+export interface LoadedConfig {
   config: Config;
   rawLayers: unknown[];
 }
 
 /** The config file (if any) with the flags laid over it, validated, and its layers section as written. */
-export function loadMountConfig(flags: MountFlags, defaultBackend?: string): MountConfig {
+export function loadMountConfig(flags: MountFlags, defaultBackend?: string): LoadedConfig {
   let doc: Record<string, unknown> = {};
   if (flags.config) {
     const file = readConfigDoc(flags.config);
