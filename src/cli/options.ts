@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { ConfigError, parseBackendSpec, readConfigDoc, validateConfig } from '../config/load.ts';
 import { RING_HOWTO, ringSupport } from '../fuse/ring.ts';
+import { refuseMountBeneath } from '../fuse/mount.ts';
 import { busyPollWindow } from '../fuse/busy-poll.ts';
 import type { BackendConfig, Config } from '../config/schema.ts';
 import { METRICS_DATA } from '../config/metrics-data.ts';
@@ -148,6 +149,7 @@ function applyTelemetryFlags(doc: Record<string, unknown>, flags: MountFlags): v
 
 /** Everything serve() needs for a mount of `config` at `mountpoint`, control API included. */
 export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint: string): Promise<Omit<ServeOptions, 'fd'>> {
+  if (config.backend.type === 'passthrough') refuseMountBeneath(resolve(config.backend.path), mountpoint);
   for (const warning of cacheWarnings(config)) log.warn(warning);
   const origin = Date.now();
   const t = config.telemetry;

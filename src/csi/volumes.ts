@@ -9,14 +9,14 @@ import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, openSync, rmdirSync, rmSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { FS_TYPE, findMount, mountFuse, unmountPath } from '../fuse/mount.ts';
+import { FS_TYPE, findMount, mountFuse, refuseMountBeneath, unmountPath } from '../fuse/mount.ts';
 import * as sys from '../sys/libc.ts';
 import { bridgeOptions } from '../cli/options.ts';
 import { validateConfig } from '../config/load.ts';
 import { controlSocketFor } from '../control/socket-path.ts';
 import { log } from '../util/log.ts';
 import { parseAttributes, type AttributePolicy, type VolumeSpec } from './attributes.ts';
-import { aborted, alreadyExists, failedPrecondition, internal, notFound } from './errors.ts';
+import { aborted, alreadyExists, failedPrecondition, internal, invalidArgument, notFound } from './errors.ts';
 import type { DaemonSupervisor, DaemonSurvey } from './daemons.ts';
 import { logTail } from './launcher.ts';
 import type { NodeGetVolumeStatsResponse, VolumeCondition } from './proto.ts';
@@ -102,6 +102,13 @@ export class VolumeManager {
     // The document with the node's settings, validated here: a mistake shows before anything is mounted, and the
     // daemon, handed the result, does without the schema (~6 MiB and ~70 ms of each volume's start).
     const config = validateConfig(doc, `config of volume ${a.volumeId} with the node's settings`);
+    if (config.backend.type === 'passthrough') {
+      try {
+        refuseMountBeneath(config.backend.path, target);
+      } catch (err) {
+        throw invalidArgument((err as Error).message);
+      }
+    }
     mkdirSync(target, { recursive: true, mode: 0o750 });
     let fd = -1;
     let logFd = -1;

@@ -1,8 +1,8 @@
 // Mounting and unmounting a FUSE connection: mount(2) as root, fusermount3 otherwise.
 import { spawn, spawnSync } from 'node:child_process';
-import { constants as fsc, readFileSync, statSync } from 'node:fs';
+import { constants as fsc, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import * as sys from '../sys/libc.ts';
 import { receiveFd, socketpair } from '../sys/socket.ts';
 import { errnoName } from '../vfs/errors.ts';
@@ -94,6 +94,33 @@ export async function prepareMountpoint(mountpoint: string): Promise<void> {
     throw new MountError(`mountpoint ${path} does not exist; create it with: mkdir -p ${path}`);
   }
   if (!st.isDirectory()) throw new MountError(`mountpoint ${path} is not a directory; give an empty directory`);
+}
+
+/**
+ * Refuses a mountpoint beneath the directory a mount mirrors: walking into it, the daemon would reach its
+ * own mount and wait for itself forever (in uninterruptible sleep, with every process that touches the
+ * mount). The directory itself is fine: the daemon holds it open from before the mount and never walks
+ * into it. Compared by device and inode, so symlinks and bind mounts of the directory count too; only the
+ * mountpoint's parents are looked at, never the mountpoint, which may already be this mount.
+ */
+export function refuseMountBeneath(backingDir: string, mountpoint: string): void {
+  const backing = statSync(backingDir, { throwIfNoEntry: false });
+  if (!backing) return;
+  // The nearest parent that exists (the CSI plugin checks before it makes the target directory).
+  let dir = dirname(resolve(mountpoint));
+  while (!existsSync(dir)) dir = dirname(dir);
+  dir = realpathSync(dir);
+  for (;;) {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    if (st && st.dev === backing.dev && st.ino === backing.ino) {
+      throw new MountError(
+        `mountpoint ${resolve(mountpoint)} is inside the directory it would mirror, ${backingDir}: the daemon would reach ` +
+          'its own mount through it and hang; mount outside that directory, or on the directory itself to interpose it in place',
+      );
+    }
+    if (dir === '/') return;
+    dir = dirname(dir);
+  }
 }
 
 /** Opens /dev/fuse and mounts it on `options.mountpoint`. */

@@ -2,7 +2,7 @@
 // crash cleanup and unprivileged mounts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -258,6 +258,29 @@ test('--config-on-stdin refuses what is not the JSON mount --daemon hands its da
       assert.match(r.stderr, /^interposer: --config-on-stdin is for mount --daemon's own use; stdin was not its JSON/);
     }
     assert.equal(isMounted(dir), false);
+  });
+});
+
+test('a mountpoint inside the directory it would mirror is refused; the directory itself is interposed in place', async () => {
+  await withTempDir('nested', async (dir) => {
+    const mnt = join(dir, 'sub', 'mnt');
+    mkdirSync(mnt, { recursive: true });
+    symlinkSync(dir, join(dir, 'link'));
+    // Walking into the mountpoint, the daemon would wait for itself forever: refused by identity, through a symlink too.
+    for (const backing of [dir, join(dir, 'sub'), join(dir, 'link')]) {
+      const r = cli(['mount', '--backend', `passthrough:${backing}`, mnt]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /^interposer: mountpoint .*\/sub\/mnt is inside the directory it would mirror, .*: the daemon would reach its own mount/,
+      );
+      assert.equal(isMounted(mnt), false);
+    }
+    writeFileSync(join(mnt, 'before'), 'underneath');
+    const r = cli(['run', '--backend', `passthrough:${mnt}`, '--mountpoint', mnt, '--', 'sh', '-c', 'cat before && echo through > after']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'underneath');
+    assert.equal(readFileSync(join(mnt, 'after'), 'utf8'), 'through\n');
   });
 });
 

@@ -343,6 +343,11 @@ test('invalid requests and volumeAttributes fail with INVALID_ARGUMENT before an
           /host path \/root refused/,
         ],
         ['memory above the limit', ctx(v, { size: '2GiB' }), /memory backend of 2048 MiB is above this node's limit of 512 MiB/],
+        [
+          "a host path holding the volume's own target",
+          ctx(v, { hostPath: e.kubelet }),
+          /mountpoint .* is inside the directory it would mirror, .*kubelet: the daemon would reach its own mount through it and hang/,
+        ],
       ];
       for (const [name, req, message] of cases) {
         const err = await rpcError(e.node.NodePublishVolume(req));
@@ -366,7 +371,9 @@ test('invalid requests and volumeAttributes fail with INVALID_ARGUMENT before an
     {
       extra: (base) => {
         mkdirSync(allowed(base), { recursive: true });
-        return ['--host-root', allowed(base), '--max-memory-size', '512MiB'];
+        mkdirSync(join(base, 'kubelet'), { recursive: true });
+        // The kubelet directory too: a pod may name a host directory that holds its own volume's target.
+        return ['--host-root', allowed(base), '--host-root', join(base, 'kubelet'), '--max-memory-size', '512MiB'];
       },
     },
   );
