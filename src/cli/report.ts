@@ -70,14 +70,33 @@ export async function reportCommand(traceFile: string | undefined, flags: Report
     const file = traceFile!;
     if (!existsSync(file))
       throw new ConfigError(`trace file ${file} does not exist; record one with: interposer mount --trace-file ${file} ...`);
-    ({ ops, stats } = await readTraceFile(file));
+    try {
+      ({ ops, stats } = await readTraceFile(file));
+    } catch (err) {
+      throw new ConfigError(
+        `cannot read trace file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}; expected a file written by --trace-file`,
+      );
+    }
+    if (ops.length === 0 && stats.malformed > 0) {
+      throw new ConfigError(
+        `${file} holds no spans (${stats.malformed} lines that are not spans); expected a file written by --trace-file`,
+      );
+    }
     source = file;
   }
   if (stats.malformed > 0) process.stderr.write(`interposer report: skipped ${stats.malformed} lines that are not spans\n`);
   const report = analyse(ops, { source, top });
-  if (flags.json) writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
-  if (flags.html) writeFileSync(flags.html, renderHtml(report));
+  if (flags.json) writeOutput(flags.json, '--json', `${JSON.stringify(report, null, 2)}\n`);
+  if (flags.html) writeOutput(flags.html, '--html', renderHtml(report));
   if (!flags.quiet) process.stdout.write(renderText(report));
+}
+
+function writeOutput(file: string, flag: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (err) {
+    throw new ConfigError(`${flag} ${file}: cannot write it: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
 }
 
 export function addReportCommand(program: Command): void {

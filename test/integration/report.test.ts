@@ -161,3 +161,23 @@ test('report --live records a running mount, then puts its trace filter back', a
     assert.match(no.stderr, /has no trace file: .*--trace-file/);
   });
 });
+
+test('report says what is wrong with a trace file it cannot use, and with where it cannot write', async () => {
+  await withTempDir('report-input', async (dir) => {
+    const notSpans = join(dir, 'notes.txt');
+    writeFileSync(notSpans, 'a line\nanother\n');
+    const spans = join(dir, 'spans.jsonl');
+    writeFileSync(spans, '');
+    const cases: Array<[string[], RegExp]> = [
+      [[join(dir, 'missing.jsonl')], /^interposer: trace file .*missing\.jsonl does not exist; record one with/],
+      [[dir], /^interposer: cannot read trace file .*: EISDIR; expected a file written by --trace-file\n$/],
+      [[notSpans], /^interposer: .*notes\.txt holds no spans \(2 lines that are not spans\); expected a file written by --trace-file\n$/],
+      [[spans, '--html', join(dir, 'no/such/dir/r.html')], /^interposer: --html .*r\.html: cannot write it: ENOENT\n$/],
+    ];
+    for (const [args, expected] of cases) {
+      const r = run(NODE, [CLI, 'report', ...args]);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, expected);
+    }
+  });
+});
