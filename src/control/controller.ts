@@ -128,7 +128,7 @@ export class Controller {
       body.rules = (body.rules ?? []).filter((r, i) => (r.name ?? `${this.ruleDefaultName(raw.indexOf(l), i)}`) !== name);
       found ||= body.rules.length !== before;
     }
-    if (!found) throw new ControlError(404, `no rule named ${name}; see: interposer ctl MOUNTPOINT rules`);
+    if (!found) throw new ControlError(404, `no rule named ${name}; see: interposer ctl rules MOUNTPOINT`);
     clearTimeout(this.expiry.get(name));
     this.expiry.delete(name);
     this.install(this.layersOf(raw, 'rules'), raw);

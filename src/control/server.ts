@@ -59,9 +59,12 @@ const routes: Record<string, Route> = {
   'POST /v1/resume': (c) => (c.setPaused(false), { paused: false }),
   'GET /v1/wait': (c, url) => {
     const name = url.searchParams.get('rule') ?? '';
-    const count = Number(url.searchParams.get('fired') ?? '1');
-    const timeout = parseDuration(url.searchParams.get('timeout') ?? '30s');
-    if (!Number.isInteger(count) || count < 1 || timeout === null) throw new ControlError(400, 'expected ?rule=NAME&fired=N&timeout=30s');
+    const fired = url.searchParams.get('fired') ?? '1';
+    const count = /^\d+$/.test(fired) ? Number(fired) : NaN;
+    if (!(count >= 1)) throw new ControlError(400, `fired ${JSON.stringify(fired)} is not a count; expected a whole number of at least 1`);
+    const within = url.searchParams.get('timeout') ?? '30s';
+    const timeout = parseDuration(within);
+    if (timeout === null) throw new ControlError(400, `timeout ${JSON.stringify(within)} is not a duration; expected e.g. 30s`);
     return c.waitFired(name, count, timeout);
   },
 };

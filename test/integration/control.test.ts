@@ -271,7 +271,7 @@ layers:
     assert.deepEqual(reads(mnt, 'a', 'b'), { a: 'ok', b: 'ok' });
     const r = ctl('rm-rule', mnt, 'nonesuch');
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /no rule named nonesuch/);
+    assert.match(r.stderr, /no rule named nonesuch; see: interposer ctl rules MOUNTPOINT/);
   });
 });
 
@@ -325,7 +325,10 @@ test('wait returns once the rule has fired N times; exits 1 on timeout or for an
     assert.match(unknown.stderr, /no rule named nonesuch/);
     const badCount = ctl('wait', mnt, 'base', '--fired', 'many');
     assert.equal(badCount.status, 1);
-    assert.match(badCount.stderr, /expected \?rule=NAME&fired=N&timeout=30s/);
+    assert.match(badCount.stderr, /^interposer ctl: fired "many" is not a count; expected a whole number of at least 1\n$/);
+    const badTimeout = ctl('wait', mnt, 'base', '--timeout', 'forever');
+    assert.equal(badTimeout.status, 1);
+    assert.match(badTimeout.stderr, /^interposer ctl: timeout "forever" is not a duration; expected e\.g\. 30s\n$/);
   });
 });
 
