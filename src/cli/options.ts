@@ -150,6 +150,7 @@ function applyTelemetryFlags(doc: Record<string, unknown>, flags: MountFlags): v
 /** Everything serve() needs for a mount of `config` at `mountpoint`, control API included. */
 export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint: string): Promise<Omit<ServeOptions, 'fd'>> {
   if (config.backend.type === 'passthrough') refuseMountBeneath(resolve(config.backend.path), mountpoint);
+  const socket = controlSocketFor(mountpoint);
   for (const warning of cacheWarnings(config)) log.warn(warning);
   const origin = Date.now();
   const t = config.telemetry;
@@ -181,7 +182,11 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
     busyPollMs: busyPollWindow(config.mount.busyPoll),
     allowOther: config.mount.allowOther,
     readOnly: config.mount.readOnly,
-    control: { controller: new Controller(config, rawLayers, vfs, origin, deps), socket: controlSocketFor(mountpoint) },
+    control: { controller: new Controller(config, rawLayers, vfs, origin, deps), socket },
+    writesByName: [
+      ...(t.traces?.file ? [{ path: t.traces.file, what: 'the trace file' }] : []),
+      { path: socket, what: 'the control socket' },
+    ],
     onServed:
       meter && registerMountMetrics
         ? (served) =>

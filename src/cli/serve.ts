@@ -3,7 +3,7 @@
 import { atEnd, endProcess } from './end-process.ts';
 import { FuseSession } from '../fuse/session.ts';
 import { resolve } from 'node:path';
-import { mountFuse, prepareMountpoint, unmountPath, type Mounted } from '../fuse/mount.ts';
+import { mountFuse, prepareMountpoint, refuseInsideMount, unmountPath, type Mounted } from '../fuse/mount.ts';
 import { FuseBridge, type BridgeOptions } from '../vfs/bridge.ts';
 import type { Vfs } from '../vfs/types.ts';
 import { log } from '../util/log.ts';
@@ -27,6 +27,8 @@ export interface ServeOptions {
   control?: { controller: Controller; socket: string };
   /** A /dev/fuse fd already mounted on `mountpoint` (handed over by the CSI plugin): skip preparing and mounting. */
   fd?: number;
+  /** Files the daemon writes by name while it serves: refused inside the mountpoint, where it would wait for itself. */
+  writesByName?: Array<{ path: string; what: string }>;
 }
 
 export interface Served {
@@ -51,6 +53,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     mounted = { fd: o.fd, mountpoint: resolve(o.mountpoint), via: 'mount(2)' };
   } else {
     await prepareMountpoint(o.mountpoint);
+    for (const f of o.writesByName ?? []) refuseInsideMount(o.mountpoint, f.path, f.what);
     mounted = await mountFuse({
       mountpoint: o.mountpoint,
       fsname: o.fsname,

@@ -97,29 +97,51 @@ export async function prepareMountpoint(mountpoint: string): Promise<void> {
 }
 
 /**
- * Refuses a mountpoint beneath the directory a mount mirrors: walking into it, the daemon would reach its
+ * Whether `path` lies inside directory `dir`: `dir` is the directory holding it, or one above that.
+ * Compared by device and inode, so symlinks and bind mounts count too. Only `path`'s parents (the
+ * nearest that exists and those above it) are looked at, never `path` itself, which may be a mount
+ * this process serves and must not wait for.
+ */
+export function insideDir(dir: string, path: string): boolean {
+  const target = statSync(dir, { throwIfNoEntry: false });
+  if (!target) return false;
+  let up = dirname(resolve(path));
+  while (!existsSync(up)) up = dirname(up);
+  up = realpathSync(up);
+  for (;;) {
+    const st = statSync(up, { throwIfNoEntry: false });
+    if (st && st.dev === target.dev && st.ino === target.ino) return true;
+    if (up === '/') return false;
+    up = dirname(up);
+  }
+}
+
+/**
+ * Refuses a mountpoint inside the directory a mount mirrors: walking into it, the daemon would reach its
  * own mount and wait for itself forever (in uninterruptible sleep, with every process that touches the
  * mount). The directory itself is fine: the daemon holds it open from before the mount and never walks
- * into it. Compared by device and inode, so symlinks and bind mounts of the directory count too; only the
- * mountpoint's parents are looked at, never the mountpoint, which may already be this mount.
+ * into it.
  */
 export function refuseMountBeneath(backingDir: string, mountpoint: string): void {
-  const backing = statSync(backingDir, { throwIfNoEntry: false });
-  if (!backing) return;
-  // The nearest parent that exists (the CSI plugin checks before it makes the target directory).
-  let dir = dirname(resolve(mountpoint));
-  while (!existsSync(dir)) dir = dirname(dir);
-  dir = realpathSync(dir);
-  for (;;) {
-    const st = statSync(dir, { throwIfNoEntry: false });
-    if (st && st.dev === backing.dev && st.ino === backing.ino) {
-      throw new MountError(
-        `mountpoint ${resolve(mountpoint)} is inside the directory it would mirror, ${backingDir}: the daemon would reach ` +
-          'its own mount through it and hang; mount outside that directory, or on the directory itself to interpose it in place',
-      );
-    }
-    if (dir === '/') return;
-    dir = dirname(dir);
+  if (insideDir(backingDir, mountpoint)) {
+    throw new MountError(
+      `mountpoint ${resolve(mountpoint)} is inside the directory it would mirror, ${backingDir}: the daemon would reach ` +
+        'its own mount through it and hang; mount outside that directory, or on the directory itself to interpose it in place',
+    );
+  }
+}
+
+/**
+ * Refuses a file the daemon writes by name (`what`: its trace file, its control socket) inside the
+ * mountpoint: writing it, the daemon would wait for its own mount to answer. Only between
+ * prepareMountpoint and mounting: it looks at the mountpoint.
+ */
+export function refuseInsideMount(mountpoint: string, file: string, what: string): void {
+  if (insideDir(mountpoint, file)) {
+    throw new MountError(
+      `${what} ${resolve(file)} is inside the mountpoint ${resolve(mountpoint)}: the daemon would wait for its own ` +
+        'mount to write it; put it outside the mountpoint',
+    );
   }
 }
 

@@ -1,7 +1,8 @@
 // Where spans go: OTLP over HTTP or gRPC to a collector or Jaeger, and/or a
 // local file with one JSON object per line. Export is batched off the request
 // path; spans that cannot be delivered are dropped and counted.
-import { appendFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -25,6 +26,13 @@ export interface TraceSinks {
 
 /** Spans waiting for export per sink; beyond this, new spans are dropped (and counted). */
 const MAX_QUEUE = 8192;
+
+/** Throws as writing `file` would (without creating it: the mount may yet be refused). */
+function checkWritable(file: string): void {
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (st?.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  accessSync(st ? file : dirname(file), constants.W_OK);
+}
 
 /** A span as one line of the trace file; the report command reads this format. */
 function spanLine(s: ReadableSpan): string {
@@ -137,7 +145,7 @@ export async function startTracing(sinks: TraceSinks, serviceAttributes: Record<
   const exporters: Counting[] = [];
   if (sinks.file) {
     try {
-      appendFileSync(sinks.file, '');
+      checkWritable(sinks.file);
     } catch (err) {
       const why = (err as NodeJS.ErrnoException).code ?? String(err);
       throw new ConfigError(

@@ -284,6 +284,42 @@ test('a mountpoint inside the directory it would mirror is refused; the director
   });
 });
 
+test('a file the daemon writes by name inside its own mountpoint is refused before mounting', async () => {
+  await withTempDir('own-files', async (dir) => {
+    const mnt = join(dir, 'mnt');
+    mkdirSync(join(mnt, 'run'), { recursive: true });
+    // Writing there, the daemon would wait for its own mount: its trace file, relative paths and symlinks included ...
+    symlinkSync(mnt, join(dir, 'link'));
+    for (const [file, cwd] of [
+      [join(mnt, 'spans.jsonl'), ROOT],
+      [join(dir, 'link', 'spans.jsonl'), ROOT],
+      ['spans.jsonl', mnt],
+    ]) {
+      const r = run(NODE, [CLI, 'mount', '--backend', 'memory', '--trace-file', file, mnt], { cwd });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /^interposer: the trace file .*spans\.jsonl is inside the mountpoint .*mnt: the daemon would wait for its own mount/,
+      );
+      assert.equal(isMounted(mnt), false);
+      assert.equal(existsSync(join(mnt, 'spans.jsonl')), false, 'nothing was created there');
+    }
+    // ... and its control socket (an ordinary user's lives in $XDG_RUNTIME_DIR).
+    chownSync(dir, 65534, 65534);
+    chownSync(mnt, 65534, 65534);
+    chmodSync(dir, 0o755);
+    const r = run(NODE, [CLI, 'run', '--mountpoint', mnt, '--backend', 'memory', '--', 'true'], {
+      uid: 65534,
+      gid: 65534,
+      cwd: ROOT,
+      env: { XDG_RUNTIME_DIR: join(mnt, 'run') },
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^interposer: the control socket .*mnt\/run\/interposer\/[0-9a-f]{16}\.sock is inside the mountpoint/);
+    assert.equal(isMounted(mnt), false);
+  });
+});
+
 test('telemetry that cannot start is a clear error, and nothing is mounted', async () => {
   await withTempDir('telemetry', async (dir) => {
     const mnt = join(dir, 'mnt');
