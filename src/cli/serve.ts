@@ -3,7 +3,7 @@
 import { atEnd, endProcess } from './end-process.ts';
 import { FuseSession } from '../fuse/session.ts';
 import { resolve } from 'node:path';
-import { mountFuse, prepareMountpoint, refuseInsideMount, unmountPath, type Mounted } from '../fuse/mount.ts';
+import { insideDir, mountFuse, prepareMountpoint, refuseInsideMount, unmountPath, type Mounted } from '../fuse/mount.ts';
 import { FuseBridge, type BridgeOptions } from '../vfs/bridge.ts';
 import type { Vfs } from '../vfs/types.ts';
 import { log } from '../util/log.ts';
@@ -11,6 +11,8 @@ import * as sys from '../sys/libc.ts';
 import type { Controller } from '../control/controller.ts';
 import { startControlServer } from '../control/server.ts';
 import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { deferredModulePaths, requireDeferredNow } from '../util/require.ts';
 
 export interface ServeOptions {
   mountpoint: string;
@@ -54,6 +56,11 @@ export async function serve(o: ServeOptions): Promise<Served> {
   } else {
     await prepareMountpoint(o.mountpoint);
     for (const f of o.writesByName ?? []) refuseInsideMount(o.mountpoint, f.path, f.what);
+    // Mounted over its own files (in place over a directory that holds this installation), the daemon would
+    // read a module it requires while serving through its own mount, and wait for itself: require them now.
+    if ([fileURLToPath(import.meta.url), ...deferredModulePaths()].some((file) => insideDir(o.mountpoint, file))) {
+      requireDeferredNow();
+    }
     mounted = await mountFuse({
       mountpoint: o.mountpoint,
       fsname: o.fsname,

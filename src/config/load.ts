@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import type { Config } from './schema.ts';
-import { requireModule } from '../util/require.ts';
+import { requireLater } from '../util/require.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -30,23 +30,22 @@ function describe(issue: z.core.$ZodIssue): string {
  * ~6 MiB and ~70 ms of a start, which a daemon handed a config its parent validated does without
  * (cli/serve-fd.ts) until a control request brings a new one.
  */
-function configSchema(): (typeof import('./schema.ts'))['configSchema'] {
-  const schema = requireModule(fileURLToPath(new URL('./schema.ts', import.meta.url))) as typeof import('./schema.ts');
-  return schema.configSchema;
-}
+const schemaModule = requireLater<typeof import('./schema.ts')>(fileURLToPath(new URL('./schema.ts', import.meta.url)));
+
+// Required when a document is first parsed: a daemon started from flags or from the CSI plugin's JSON never
+// parses YAML until a control request brings some, and the parser is ~2.4 MiB of its memory.
+const yamlModule = requireLater<typeof import('yaml')>('yaml');
 
 /** Validates a parsed document; throws ConfigError listing every problem. */
 export function validateConfig(doc: unknown, source = 'config'): Config {
-  const res = configSchema().safeParse(doc ?? {});
+  const res = schemaModule().configSchema.safeParse(doc ?? {});
   if (res.success) return res.data;
   throw new ConfigError(`invalid ${source}:\n  ${res.error.issues.map(describe).join('\n  ')}`);
 }
 
 /** The document in YAML or JSON text, not yet validated. */
 export function parseConfigDoc(text: string, source: string): unknown {
-  // Required here, not imported: a daemon started from flags or from the CSI plugin's JSON never parses
-  // YAML until a control request brings some, and the parser is ~2.4 MiB of its memory.
-  const { parse, YAMLParseError } = requireModule('yaml') as typeof import('yaml');
+  const { parse, YAMLParseError } = yamlModule();
   try {
     return parse(text); // JSON is YAML too
   } catch (err) {

@@ -12,7 +12,10 @@ import { errnoName, toErrno } from '../vfs/errors.ts';
 import type { OpenResult } from '../vfs/types.ts';
 import type { Op, OpName } from './op.ts';
 import type { Layer, Next } from './stack.ts';
-import { requireModule } from '../util/require.ts';
+import { requireLater } from '../util/require.ts';
+
+// The tracing API (~1.6 MiB), required when a trace layer is first built: a mount without one never loads it.
+const otelApi = requireLater<typeof import('@opentelemetry/api')>('@opentelemetry/api');
 
 export interface TraceFilter {
   ops?: string[];
@@ -67,7 +70,7 @@ export interface TraceLayer extends Layer {
 }
 
 export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1): TraceLayer {
-  const { context, SpanKind, SpanStatusCode, trace } = requireModule('@opentelemetry/api') as typeof import('@opentelemetry/api');
+  const { context, SpanKind, SpanStatusCode, trace } = otelApi();
   let c = compile(initial);
   const rng = new Rng(seed);
   /** One span per open file handle: its ops are recorded as children. */

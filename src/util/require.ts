@@ -5,3 +5,25 @@
 import { createRequire } from 'node:module';
 
 export const requireModule = createRequire(import.meta.url);
+
+const deferred = new Set<string>();
+
+/** `id` (a package or an absolute path), required the first time the returned function is called. */
+export function requireLater<T>(id: string): () => T {
+  deferred.add(id);
+  let loaded: T | undefined;
+  return () => (loaded ??= requireModule(id) as T);
+}
+
+/** Where each module requireLater() deferred would be read from. */
+export function deferredModulePaths(): string[] {
+  return [...deferred].map((id) => requireModule.resolve(id));
+}
+
+/**
+ * Requires now every module requireLater() deferred: for a daemon that reads its own files through the
+ * mount it serves, where a require made while serving would wait for the daemon itself.
+ */
+export function requireDeferredNow(): void {
+  for (const id of deferred) requireModule(id);
+}

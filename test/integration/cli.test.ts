@@ -2,7 +2,18 @@
 // crash cleanup and unprivileged mounts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -317,6 +328,36 @@ test('a file the daemon writes by name inside its own mountpoint is refused befo
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /^interposer: the control socket .*mnt\/run\/interposer\/[0-9a-f]{16}\.sock is inside the mountpoint/);
     assert.equal(isMounted(mnt), false);
+  });
+});
+
+test('a daemon mounted in place over its own sources serves control requests that load code', async () => {
+  await withTempDir('own-code-config', async (configDir) => {
+    const config = writeConfig(configDir, 'layers: [{ fault: { rules: [{ ops: [read], paths: [package.json], errno: EIO }] } }]\n');
+    await withTempDir('own-code', async (dir) => {
+      // An installation inside the directory mounted over: the sources copied, node_modules linked (it resolves outside).
+      cpSync(join(ROOT, 'src'), join(dir, 'src'), { recursive: true });
+      cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+      const r = run(NODE, [join(dir, 'src/cli/main.ts'), 'mount', '--daemon', '--backend', `passthrough:${dir}`, dir]);
+      assert.equal(r.status, 0, r.stderr);
+      const pid = Number(r.stdout.trim());
+      try {
+        // The handed-over config leaves the schema and the YAML parser unloaded until this request: read through
+        // the mount while the daemon serves it, they would wait for the daemon itself.
+        const set = cli(['ctl', 'set', dir, config]);
+        assert.equal(set.status, 0, set.stderr);
+        assert.throws(() => readFileSync(join(dir, 'package.json')), /EIO/);
+        assert.equal(cli(['umount', dir]).status, 0);
+        await waitFor(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 10000, 'daemon exit');
+      } finally {
+        if (existsSync(`/proc/${pid}`)) {
+          process.kill(pid, 'SIGKILL');
+          rmSync(controlSocketFor(dir), { force: true });
+        }
+        if (isMounted(dir)) sh(`umount -l ${dir}`);
+      }
+    });
   });
 });
 
