@@ -18,7 +18,6 @@ function fieldPath(path: ReadonlyArray<PropertyKey>): string {
 
 function describe(issue: z.core.$ZodIssue): string {
   const at = fieldPath(issue.path);
-  if (issue.code === 'unrecognized_keys') return `${at}: unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   if (issue.code === 'invalid_type') {
     return `${at}: ${issue.message.startsWith('Invalid input') ? `expected ${issue.expected}` : issue.message}`;
   }

@@ -6,6 +6,17 @@ import { choice, layerSchema } from './layers.ts';
 import { isPort, ON_CONTROL_SOCKET } from '../telemetry/listen.ts';
 import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.ts';
 
+// An unknown field is named with the fields that section takes: a typo then shows its fix. Every object
+// here is strict, and zod reports the object's schema with the issue, so one error map covers them all.
+z.config({
+  customError: (issue) => {
+    if (issue.code !== 'unrecognized_keys') return undefined;
+    const fields = Object.keys((issue.inst as { _zod?: { def?: { shape?: object } } } | undefined)?._zod?.def?.shape ?? {});
+    const found = issue.keys.map((k) => `"${k}"`).join(', ');
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${found}${fields.length ? `; expected ${fields.join(', ')}` : ''}`;
+  },
+});
+
 const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const n = parseSize(v);
   if (n === null) {

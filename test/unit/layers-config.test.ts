@@ -142,7 +142,7 @@ describe('rule fields', () => {
         'layers[0].fault.rules[0].afterBytes: "lots" is not a size; expected a size such as 4096, 64KiB, 10MiB or 1GiB',
         'layers[0].fault.rules[0].window.start: "soon" is not a duration; expected a duration such as 500us, 5ms, 1s or 2m',
         'layers[0].fault.rules[0].window.from: Invalid ISO datetime',
-        'layers[0].fault.rules[0]: unknown field "colour"',
+        'layers[0].fault.rules[0]: unknown field "colour"; expected name, ops, paths, exclude, process, size, fileSize, probability, after, every, times, afterBytes, window, ramp, ttl, errno, action',
       ],
     );
   });
@@ -198,7 +198,7 @@ describe('rule fields', () => {
       'layers[0].throttle.rules[0].fileSize.max: -1 is not a size; expected a size such as 4096, 64KiB, 10MiB or 1GiB',
     ]);
     assert.deepEqual(errors(fault({ ops: ['read'], fileSize: { atLeast: '1MiB' }, errno: 'EIO' })), [
-      'layers[0].fault.rules[0].fileSize: unknown field "atLeast"',
+      'layers[0].fault.rules[0].fileSize: unknown field "atLeast"; expected min, max',
     ]);
     assert.deepEqual(errors(fault({ ops: ['read'], fileSize: '1MiB', errno: 'EIO' })), [
       'layers[0].fault.rules[0].fileSize: "1MiB" is not allowed; expected a range such as { min: 4KiB, max: 1MiB } (either may be left out)',
@@ -218,7 +218,7 @@ describe('rule fields', () => {
       'layers[0].fault.rules[0].action: expected exactly one action: errno, shortRead, shortWrite, tornWrite, corrupt, statfs, attr; got shortWrite, corrupt',
     ]);
     assert.deepEqual(errors(fault({ ops: ['read'], action: { explode: true } })), [
-      'layers[0].fault.rules[0].action: unknown field "explode"',
+      'layers[0].fault.rules[0].action: unknown field "explode"; expected errno, shortRead, shortWrite, tornWrite, corrupt, statfs, attr',
       'layers[0].fault.rules[0].action: expected exactly one action: errno, shortRead, shortWrite, tornWrite, corrupt, statfs, attr; got none',
     ]);
     assert.match(
@@ -264,7 +264,7 @@ describe('distributions', () => {
       'layers[0].latency.rules[0].distribution: expected exactly one distribution: fixed, uniform, normal, exponential, lognormal, pareto, empirical; got fixed, uniform',
     ]);
     assert.deepEqual(errors(latency({ distribution: { gamma: { k: 1 } } })), [
-      'layers[0].latency.rules[0].distribution: unknown field "gamma"',
+      'layers[0].latency.rules[0].distribution: unknown field "gamma"; expected fixed, uniform, normal, exponential, lognormal, pareto, empirical',
       'layers[0].latency.rules[0].distribution: expected exactly one distribution: fixed, uniform, normal, exponential, lognormal, pareto, empirical; got none',
     ]);
     assert.deepEqual(errors(latency({ distribution: { uniform: { min: '1parsec', max: '2ms' } } })), [
@@ -313,7 +313,7 @@ describe('layers', () => {
     assert.deepEqual(errors(withEndpoint({ data: true })), [
       'layers[0].metrics.data: true is not allowed; expected one of observe, kernel',
     ]);
-    assert.deepEqual(errors(withEndpoint({ bytes: false })), ['layers[0].metrics: unknown field "bytes"']);
+    assert.deepEqual(errors(withEndpoint({ bytes: false })), ['layers[0].metrics: unknown field "bytes"; expected data']);
   });
 
   test('a layer is exactly one kind; throttle limits are checked', () => {
@@ -321,7 +321,7 @@ describe('layers', () => {
       'layers[0]: expected exactly one layer: fault, latency, throttle, metrics, trace, durability; got fault, latency',
     ]);
     assert.deepEqual(errors({ layers: [{ chaos: {} }] }), [
-      'layers[0]: unknown field "chaos"',
+      'layers[0]: unknown field "chaos"; expected fault, latency, throttle, metrics, trace, durability',
       'layers[0]: expected exactly one layer: fault, latency, throttle, metrics, trace, durability; got none',
     ]);
     const [rate, onLimit, ...rest] = errors({ layers: [{ throttle: { read: 'fast', onLimit: 'explode' } }] });
