@@ -9,6 +9,8 @@ import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.ts';
 import { METRICS_DATA } from './metrics-data.ts';
 
 /** A string or number; anything else (or nothing) is reported with what was expected, not as "Invalid input". */
+const isoTime = z.iso.datetime({ error: 'expected a UTC date and time such as 2026-12-06T10:00:00Z' });
+
 const scalar = (expected: string) =>
   z.union([z.string(), z.number()], {
     error: (i) => `${i.input === undefined ? 'missing' : `${JSON.stringify(i.input)} is not allowed`}; expected ${expected}`,
@@ -99,8 +101,8 @@ export const ruleFields = {
     .strictObject({
       start: duration.optional(),
       duration: duration.optional(),
-      from: z.iso.datetime().optional(),
-      to: z.iso.datetime().optional(),
+      from: isoTime.optional(),
+      to: isoTime.optional(),
     })
     .optional(),
   ramp: z.strictObject({ over: duration, from: fraction.optional() }).optional(),
@@ -149,7 +151,7 @@ const faultAction = oneOf(
       .strictObject({
         mode: z.number().int().optional(),
         size: size.optional(),
-        mtime: z.iso.datetime().optional(),
+        mtime: isoTime.optional(),
         uid: z.number().int().optional(),
         gid: z.number().int().optional(),
       })

@@ -141,7 +141,7 @@ describe('rule fields', () => {
         'layers[0].fault.rules[0].times: Too small: expected number to be >=1',
         'layers[0].fault.rules[0].afterBytes: "lots" is not a size; expected a size such as 4096, 64KiB, 10MiB or 1GiB',
         'layers[0].fault.rules[0].window.start: "soon" is not a duration; expected a duration such as 500us, 5ms, 1s or 2m',
-        'layers[0].fault.rules[0].window.from: Invalid ISO datetime',
+        'layers[0].fault.rules[0].window.from: expected a UTC date and time such as 2026-12-06T10:00:00Z',
         'layers[0].fault.rules[0]: unknown field "colour"; expected name, ops, paths, exclude, process, size, fileSize, probability, after, every, times, afterBytes, window, ramp, ttl, errno, action',
       ],
     );
