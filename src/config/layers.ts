@@ -8,9 +8,9 @@ import { expandOps } from '../rules/rule.ts';
 import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.ts';
 import { METRICS_DATA } from './metrics-data.ts';
 
-/** A string or number; anything else (or nothing) is reported with what was expected, not as "Invalid input". */
 const isoTime = z.iso.datetime({ error: 'expected a UTC date and time such as 2026-12-06T10:00:00Z' });
 
+/** A string or number; anything else (or nothing) is reported with what was expected, not as "Invalid input". */
 const scalar = (expected: string) =>
   z.union([z.string(), z.number()], {
     error: (i) => `${i.input === undefined ? 'missing' : `${JSON.stringify(i.input)} is not allowed`}; expected ${expected}`,
