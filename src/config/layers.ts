@@ -104,6 +104,7 @@ export const ruleFields = {
       from: isoTime.optional(),
       to: isoTime.optional(),
     })
+    .refine((w) => !(w.from && w.to) || Date.parse(w.from) < Date.parse(w.to), 'expected from before to: this window never opens')
     .optional(),
   ramp: z.strictObject({ over: duration, from: fraction.optional() }).optional(),
   /** Seconds after which a rule added at runtime removes itself. */
@@ -189,7 +190,10 @@ export type FaultRuleConfig = z.output<typeof faultRule>;
 const distribution = oneOf(
   {
     fixed: duration.optional(),
-    uniform: z.strictObject({ min: duration, max: duration }).optional(),
+    uniform: z
+      .strictObject({ min: duration, max: duration })
+      .refine((u) => u.min <= u.max, 'expected min <= max')
+      .optional(),
     normal: z.strictObject({ mean: duration, stddev: duration }).optional(),
     exponential: z.strictObject({ mean: duration }).optional(),
     lognormal: z

@@ -252,6 +252,14 @@ describe('rule fields', () => {
   });
 });
 
+test('a window whose end comes before its start is refused', () => {
+  const window = (from: string, to: string) => fault({ ops: ['read'], errno: 'EIO', window: { from, to } });
+  assert.deepEqual(errors(window('2026-01-01T00:00:00Z', '2025-01-01T00:00:00Z')), [
+    'layers[0].fault.rules[0].window: expected from before to: this window never opens',
+  ]);
+  validateConfig(window('2025-01-01T00:00:00Z', '2026-01-01T00:00:00Z'));
+});
+
 describe('distributions', () => {
   test('bad distributions point inside the distribution', () => {
     assert.deepEqual(errors(latency({ distribution: { lognormal: { median: '10ms', p99: '5ms' } } })), [
@@ -267,6 +275,10 @@ describe('distributions', () => {
       'layers[0].latency.rules[0].distribution: unknown field "gamma"; expected fixed, uniform, normal, exponential, lognormal, pareto, empirical',
       'layers[0].latency.rules[0].distribution: expected exactly one distribution: fixed, uniform, normal, exponential, lognormal, pareto, empirical; got none',
     ]);
+    assert.deepEqual(errors(latency({ distribution: { uniform: { min: '10ms', max: '1ms' } } })), [
+      'layers[0].latency.rules[0].distribution.uniform: expected min <= max',
+    ]);
+    validateConfig(latency({ distribution: { uniform: { min: '1ms', max: '1ms' } } }));
     assert.deepEqual(errors(latency({ distribution: { uniform: { min: '1parsec', max: '2ms' } } })), [
       'layers[0].latency.rules[0].distribution.uniform.min: "1parsec" is not a duration; expected a duration such as 500us, 5ms, 1s or 2m',
     ]);
