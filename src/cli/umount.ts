@@ -2,7 +2,7 @@ import { endProcess } from './end-process.ts';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { controlSocketFor, deadSocket } from '../control/socket-path.ts';
-import { findMount, unmountPath } from '../fuse/mount.ts';
+import { findMount, FS_TYPE, unmountPath } from '../fuse/mount.ts';
 
 export async function umountCommand(mountpoint: string, opts: { lazy?: boolean }): Promise<void> {
   const path = resolve(mountpoint);
@@ -11,8 +11,8 @@ export async function umountCommand(mountpoint: string, opts: { lazy?: boolean }
     process.stderr.write(`interposer: nothing is mounted on ${path}\n`);
     endProcess(1);
   }
-  if (!m.fstype.startsWith('fuse')) {
-    process.stderr.write(`interposer: ${path} is a ${m.fstype} mount, not a FUSE one; refusing to unmount it\n`);
+  if (m.fstype !== FS_TYPE) {
+    process.stderr.write(`interposer: ${path} is a ${m.fstype} mount, not an interposer one; refusing to unmount it\n`);
     endProcess(1);
   }
   let err = unmountPath(path, opts.lazy ?? false);

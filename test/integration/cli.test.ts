@@ -361,6 +361,29 @@ test('a daemon mounted in place over its own sources serves control requests tha
   });
 });
 
+test("umount refuses what is not an interposer mount: nothing, another filesystem, another tool's FUSE mount", async () => {
+  await withTempDir('umount', async (dir) => {
+    const [source, mnt] = [join(dir, 'source'), join(dir, 'mnt')];
+    mkdirSync(source);
+    mkdirSync(mnt);
+    const nothing = cli(['umount', mnt]);
+    assert.equal(nothing.status, 1);
+    assert.match(nothing.stderr, /^interposer: nothing is mounted on .*mnt\n$/);
+    const proc = cli(['umount', '/proc']);
+    assert.equal(proc.status, 1);
+    assert.match(proc.stderr, /^interposer: \/proc is a proc mount, not an interposer one; refusing to unmount it\n$/);
+    sh(`bindfs ${source} ${mnt}`);
+    try {
+      const other = cli(['umount', mnt]);
+      assert.equal(other.status, 1);
+      assert.match(other.stderr, /^interposer: .*mnt is a fuse(\.bindfs)? mount, not an interposer one; refusing to unmount it\n$/);
+      assert.equal(isMounted(mnt), true);
+    } finally {
+      if (isMounted(mnt)) sh(`fusermount3 -u ${mnt}`);
+    }
+  });
+});
+
 test('telemetry that cannot start is a clear error, and nothing is mounted', async () => {
   await withTempDir('telemetry', async (dir) => {
     const mnt = join(dir, 'mnt');
