@@ -82,7 +82,7 @@ export async function prepareMountpoint(mountpoint: string): Promise<void> {
     if (alive) {
       throw new MountError(
         `${path} is busy: ${existing.source} (${existing.fstype}) is already mounted there; ` +
-          `unmount it first with: interposer umount ${path}`,
+          `unmount it first with: ${existing.fstype === FS_TYPE ? 'interposer umount' : 'fusermount3 -u'} ${path}`,
       );
     }
     unmountPath(path, true);

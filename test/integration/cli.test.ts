@@ -378,6 +378,10 @@ test("umount refuses what is not an interposer mount: nothing, another filesyste
       assert.equal(other.status, 1);
       assert.match(other.stderr, /^interposer: .*mnt is a fuse(\.bindfs)? mount, not an interposer one; refusing to unmount it\n$/);
       assert.equal(isMounted(mnt), true);
+      // Nor is it one to mount over: the hint names the tool that can end it.
+      const over = cli(['mount', '--backend', 'memory', mnt]);
+      assert.equal(over.status, 2);
+      assert.match(over.stderr, /is busy: .*source \(fuse(\.bindfs)?\) is already mounted there; unmount it first with: fusermount3 -u /);
     } finally {
       if (isMounted(mnt)) sh(`fusermount3 -u ${mnt}`);
     }
