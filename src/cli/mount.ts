@@ -54,7 +54,7 @@ function configFromParent(): LoadedConfig {
  */
 function detach(mountpoint: string, flags: Flags, validated: LoadedConfig): Promise<void> {
   const args = process.argv.slice(1).filter((a) => a !== '--daemon' && a !== '-d');
-  const out = flags.log ? openSync(flags.log, 'a') : 'ignore';
+  const out = flags.log ? openLog(flags.log) : 'ignore';
   const logStart = typeof out === 'number' ? fstatSync(out).size : 0;
   const child = spawn(process.execPath, [...daemonNodeFlags(), ...process.execArgv, ...args, '--config-on-stdin'], {
     detached: true,
@@ -76,6 +76,16 @@ function detach(mountpoint: string, flags: Flags, validated: LoadedConfig): Prom
       reject(new MountError(`the daemon exited with status ${code} before mounting ${mountpoint}${why ? `: ${why}` : ''}${more}`));
     });
   });
+}
+
+function openLog(file: string): number {
+  try {
+    return openSync(file, 'a');
+  } catch (err) {
+    throw new ConfigError(
+      `--log ${file}: cannot write it: ${(err as NodeJS.ErrnoException).code ?? err}; expected a file in an existing directory`,
+    );
+  }
 }
 
 /** The last line written to `file` from byte `from` on, without the CLI's "interposer: " prefix. */

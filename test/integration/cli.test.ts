@@ -258,6 +258,10 @@ test('mount --daemon says why its daemon could not mount', async () => {
     const bare = cli(['mount', '--daemon', '--backend', 'memory', mnt]);
     assert.equal(bare.status, 2, bare.stderr);
     assert.match(bare.stderr, /run without --daemon to see why/);
+    const noLog = cli(['mount', '--daemon', '--log', join(dir, 'no/such/dir/daemon.log'), '--backend', 'memory', dir]);
+    assert.equal(noLog.status, 2, noLog.stderr);
+    assert.match(noLog.stderr, /^interposer: --log .*daemon\.log: cannot write it: ENOENT; expected a file in an existing directory\n$/);
+    assert.equal(isMounted(dir), false);
   });
 });
 
