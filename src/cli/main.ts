@@ -69,8 +69,11 @@ program
   .description('Serve a FUSE connection mounted by someone else (the CSI plugin starts one per volume).')
   .argument('<mountpoint>')
   .requiredOption('--fd <n>', 'the mounted /dev/fuse file descriptor, inherited from the parent')
-  .requiredOption('--config-json <json>', 'the configuration document as JSON')
-  .option('--validated-json <json>', 'that document as the caller validated it (defaults filled in, units as numbers): used as is')
+  .option('--config-json <json>', 'the configuration document as JSON, validated here')
+  .option(
+    '--validated-json <json>',
+    'or { config, rawLayers } as the caller validated it (defaults filled in, units as numbers): used as is',
+  )
   .option('--exit-with-parent', 'exit (leaving the mount dead) when the parent that started this daemon closes its IPC channel')
   .action(serveFdCommand);
 

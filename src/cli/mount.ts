@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { fstatSync, openSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError } from '../config/load.ts';
+import { ConfigError, handedConfig, type LoadedConfig } from '../config/load.ts';
 import { MountError } from '../fuse/mount.ts';
 import { log } from '../util/log.ts';
 import { DAEMON_ENV, daemonNodeFlags } from './daemon-process.ts';
 import { endProcess } from './end-process.ts';
-import { describeBackend, loadMountConfig, mountPlan, type LoadedConfig, type MountFlags } from './options.ts';
+import { describeBackend, loadMountConfig, mountPlan, type MountFlags } from './options.ts';
 import { flushTelemetry } from '../telemetry/running.ts';
 import { serve } from './serve.ts';
 
@@ -18,7 +18,9 @@ interface Flags extends MountFlags {
 }
 
 export async function mountCommand(mountpoint: string, flags: Flags): Promise<void> {
-  const { config, rawLayers } = flags.configOnStdin ? configFromParent() : loadMountConfig(flags, 'memory');
+  const { config, rawLayers } = flags.configOnStdin
+    ? handedConfig(readFileSync(0, 'utf8'), '--config-on-stdin')
+    : loadMountConfig(flags, 'memory');
   if (flags.daemon) return detach(mountpoint, flags, { config, rawLayers });
   const served = await serve(await mountPlan(config, rawLayers, mountpoint));
   log.info({ mountpoint: resolve(mountpoint), backend: describeBackend(config.backend) }, 'mounted; Ctrl-C or SIGTERM unmounts');
@@ -30,27 +32,11 @@ export async function mountCommand(mountpoint: string, flags: Flags): Promise<vo
   endProcess(0);
 }
 
-/** What detach() wrote on the daemon's stdin. */
-function configFromParent(): LoadedConfig {
-  const refuse = (why: string): never => {
-    throw new ConfigError(`--config-on-stdin is for mount --daemon's own use; stdin was not its JSON (${why})`);
-  };
-  let handed: Partial<LoadedConfig> | null = null;
-  try {
-    handed = JSON.parse(readFileSync(0, 'utf8')) as Partial<LoadedConfig> | null;
-  } catch (err) {
-    refuse((err as Error).message);
-  }
-  if (typeof handed?.config?.backend !== 'object' || !Array.isArray(handed.rawLayers)) refuse('expected { config, rawLayers }');
-  return handed as LoadedConfig;
-}
-
 /**
  * Starts this same command without --daemon in a new session and waits until it has mounted; with
  * the daemon's Node flags and environment also when this CLI was started without bin/interposer
  * (what the user gave comes after, and wins). The child is handed the config validated here on its
- * stdin: it skips the schema (~6 MiB and ~70 ms of its start) until a control request brings a new
- * config, and a config file changed in between cannot make it mount something else.
+ * stdin (handedConfig): it never reads the config file again, which may have changed or been a pipe.
  */
 function detach(mountpoint: string, flags: Flags, validated: LoadedConfig): Promise<void> {
   const args = process.argv.slice(1).filter((a) => a !== '--daemon' && a !== '-d');

@@ -2,7 +2,7 @@
 // into the pieces serve() needs.
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { ConfigError, parseBackendSpec, readConfigDoc, validateConfig } from '../config/load.ts';
+import { ConfigError, layersAsWritten, parseBackendSpec, readConfigDoc, validateConfig, type LoadedConfig } from '../config/load.ts';
 import { RING_HOWTO, ringSupport } from '../fuse/ring.ts';
 import { refuseMountBeneath } from '../fuse/mount.ts';
 import { busyPollWindow } from '../fuse/busy-poll.ts';
@@ -76,12 +76,6 @@ export function configFromFlags(flags: MountFlags, defaultBackend?: string): Con
   return loadMountConfig(flags, defaultBackend).config;
 }
 
-/** A validated config and its layers section as written (the control API edits that). */
-export interface LoadedConfig {
-  config: Config;
-  rawLayers: unknown[];
-}
-
 /** The config file (if any) with the flags laid over it, validated, and its layers section as written. */
 export function loadMountConfig(flags: MountFlags, defaultBackend?: string): LoadedConfig {
   let doc: Record<string, unknown> = {};
@@ -107,7 +101,7 @@ export function loadMountConfig(flags: MountFlags, defaultBackend?: string): Loa
   doc.mount = mount;
   applyTelemetryFlags(doc, flags);
   const config = validateConfig(doc, flags.config ?? 'options');
-  return { config, rawLayers: Array.isArray(doc.layers) ? doc.layers : [] };
+  return { config, rawLayers: layersAsWritten(doc) };
 }
 
 /**

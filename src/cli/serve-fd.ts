@@ -3,9 +3,9 @@
 // this as a per-volume daemon outside its own process). Nothing is mounted
 // here; the stack, telemetry and control API are those of `interposer mount`
 // (mountPlan), and on SIGTERM the mountpoint is unmounted as there. The plugin
-// validates the document itself and passes the result (--validated-json), so
-// such a daemon never loads the schema unless a control request brings a new
-// config.
+// validates the document itself and passes the result (--validated-json, see
+// handedConfig), so such a daemon never loads the schema unless a control
+// request brings a new config.
 //
 // With --exit-with-parent (the CSI mounter starts daemons so) the IPC channel
 // stays open and the daemon exits as soon as it closes, i.e. when the mounter
@@ -15,38 +15,37 @@
 // target would let it write into the node's kubelet directory.
 import { endProcess } from './end-process.ts';
 import { resolve } from 'node:path';
-import { ConfigError, validateConfig } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
+import { ConfigError, handedConfig, layersAsWritten, validateConfig, type LoadedConfig } from '../config/load.ts';
 import { log } from '../util/log.ts';
 import { describeBackend, mountPlan } from './options.ts';
 import { serve } from './serve.ts';
 
 export interface ServeFdFlags {
   fd: string;
-  configJson: string;
-  /** --config-json as the caller validated it (csi/launcher.ts): taken as is, so the schema is not loaded. */
+  /** The configuration document, validated here. */
+  configJson?: string;
+  /** Or the config as the caller validated it (csi/launcher.ts, handedConfig): taken as is. */
   validatedJson?: string;
   exitWithParent?: boolean;
 }
 
-function parseJson(text: string, flag: string): unknown {
+function configOf(flags: ServeFdFlags): LoadedConfig {
+  if (flags.validatedJson !== undefined) return handedConfig(flags.validatedJson, '--validated-json');
+  if (flags.configJson === undefined) throw new ConfigError('serve needs --config-json DOCUMENT or --validated-json CONFIG');
+  let doc: unknown;
   try {
-    return JSON.parse(text);
+    doc = JSON.parse(flags.configJson);
   } catch (err) {
-    throw new ConfigError(`${flag} is not valid JSON: ${(err as Error).message}`);
+    throw new ConfigError(`--config-json is not valid JSON: ${(err as Error).message}`);
   }
+  return { config: validateConfig(doc, '--config-json'), rawLayers: layersAsWritten(doc) };
 }
 
 export async function serveFdCommand(mountpoint: string, flags: ServeFdFlags): Promise<void> {
   const fd = Number(flags.fd);
   if (!Number.isInteger(fd) || fd < 0) throw new ConfigError(`--fd ${flags.fd}: expected a file descriptor number`);
-  const doc = parseJson(flags.configJson, '--config-json');
-  const config =
-    flags.validatedJson !== undefined
-      ? (parseJson(flags.validatedJson, '--validated-json') as Config)
-      : validateConfig(doc, '--config-json');
-  const raw = doc as { layers?: unknown };
-  const served = await serve({ ...(await mountPlan(config, Array.isArray(raw.layers) ? raw.layers : [], mountpoint)), fd });
+  const { config, rawLayers } = configOf(flags);
+  const served = await serve({ ...(await mountPlan(config, rawLayers, mountpoint)), fd });
   log.info({ mountpoint: resolve(mountpoint), backend: describeBackend(config.backend), fd }, 'serving a mounted connection');
   process.send?.('serving');
   if (flags.exitWithParent) {

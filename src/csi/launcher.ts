@@ -10,6 +10,7 @@ import { fstatSync, readFileSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
+import { layersAsWritten, type LoadedConfig } from '../config/load.ts';
 import type { DaemonRef } from './state.ts';
 
 export const CLI = resolve(import.meta.dirname, '../cli/main.ts');
@@ -51,9 +52,9 @@ export async function spawnDaemon(o: LaunchOptions): Promise<Launched> {
     'serve',
     '--fd',
     '3',
-    '--config-json',
-    JSON.stringify(o.configDoc),
-    ...(o.config ? ['--validated-json', JSON.stringify(o.config)] : []),
+    ...(o.config
+      ? ['--validated-json', JSON.stringify({ config: o.config, rawLayers: layersAsWritten(o.configDoc) } satisfies LoadedConfig)]
+      : ['--config-json', JSON.stringify(o.configDoc)]),
     ...(o.exitWithParent ? ['--exit-with-parent'] : []),
   ];
   const child = spawn(process.execPath, [...daemonNodeFlags(), ...args, o.mountpoint], {

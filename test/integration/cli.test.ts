@@ -265,14 +265,47 @@ test('mount --daemon says why its daemon could not mount', async () => {
   });
 });
 
-test('--config-on-stdin refuses what is not the JSON mount --daemon hands its daemon', async () => {
+test('--config-on-stdin and serve --validated-json refuse what is not a validated config', async () => {
   await withTempDir('stdin', async (dir) => {
     for (const input of ['backend: memory\n', '{"backend": {"type": "memory"}}']) {
       const r = run(NODE, [CLI, 'mount', '--config-on-stdin', dir], { input });
       assert.equal(r.status, 2, r.stderr);
-      assert.match(r.stderr, /^interposer: --config-on-stdin is for mount --daemon's own use; stdin was not its JSON/);
+      assert.match(r.stderr, /^interposer: --config-on-stdin is for the process that starts a daemon; it was not a validated config \(/);
+      const s = run(NODE, [CLI, 'serve', '--fd', '0', '--validated-json', input, dir]);
+      assert.equal(s.status, 2, s.stderr);
+      assert.match(s.stderr, /^interposer: --validated-json is for the process that starts a daemon; it was not a validated config \(/);
     }
     assert.equal(isMounted(dir), false);
+  });
+});
+
+test('mount --daemon reads its config once: a config from a pipe (<(...)) works', async () => {
+  await withTempDir('piped', async (dir) => {
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    // The daemon cannot open the parent's /dev/fd/63: had it read the config again, it would fail to mount.
+    const r = run('bash', [
+      '-c',
+      `"$0" "$1" mount --daemon --config <(echo 'mount: { attrTimeout: 9s }') --backend memory "$2"`,
+      NODE,
+      CLI,
+      mnt,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const pid = Number(r.stdout.trim());
+    try {
+      const shown = cli(['ctl', 'show', mnt]);
+      assert.equal(shown.status, 0, shown.stderr);
+      assert.equal((JSON.parse(shown.stdout) as { config: { mount: { attrTimeout: number } } }).config.mount.attrTimeout, 9000);
+      assert.equal(cli(['umount', mnt]).status, 0);
+      await waitFor(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 10000, 'daemon exit');
+    } finally {
+      if (existsSync(`/proc/${pid}`)) {
+        process.kill(pid, 'SIGKILL');
+        rmSync(controlSocketFor(mnt), { force: true });
+      }
+      if (isMounted(mnt)) sh(`umount -l ${mnt}`);
+    }
   });
 });
 
