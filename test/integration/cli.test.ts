@@ -35,6 +35,25 @@ import { controlSocketFor } from '../../src/control/socket-path.ts';
 
 const cli = (args: string[], uid?: number) => run(NODE, [CLI, ...args], { uid, gid: uid });
 
+/**
+ * Runs `fn` against the detached daemon `pid` serving `mnt`, then stops it with `interposer umount` and waits for it
+ * to exit; if anything failed, kills it (by PID), removes the socket it left and detaches the mount.
+ */
+async function withDetached(pid: number, mnt: string, fn: () => void): Promise<void> {
+  try {
+    fn();
+    const u = cli(['umount', mnt]);
+    assert.equal(u.status, 0, u.stderr);
+    await waitFor(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 10000, 'daemon exit');
+  } finally {
+    if (existsSync(`/proc/${pid}`)) {
+      process.kill(pid, 'SIGKILL');
+      rmSync(controlSocketFor(mnt), { force: true });
+    }
+    if (isMounted(mnt)) sh(`umount -l ${mnt}`);
+  }
+}
+
 test('--help works on every command', () => {
   for (const cmd of [[], ['mount'], ['umount'], ['run'], ['demo'], ['csi'], ['csi', 'mounter']]) {
     const r = cli([...cmd, '--help']);
@@ -218,7 +237,7 @@ test('mount --daemon detaches once mounted and umount stops it', async () => {
     assert.equal(r.status, 0, r.stderr);
     const pid = Number(r.stdout.trim());
     assert.ok(pid > 0, `prints the daemon pid, got ${JSON.stringify(r.stdout)}`);
-    try {
+    await withDetached(pid, mnt, () => {
       assert.equal(isMounted(mnt), true);
       // Started as `node main.ts`, not through bin/interposer: the daemon still gets its memory and V8 pool settings.
       assertDaemonProcess(pid);
@@ -232,13 +251,7 @@ test('mount --daemon detaches once mounted and umount stops it', async () => {
       assert.equal(config.mount.attrTimeout, 7000);
       assert.equal(config.mount.entryTimeout, 3000);
       assert.equal(sh('echo d > f && cat f', { cwd: mnt }), 'd\n');
-      const u = cli(['umount', mnt]);
-      assert.equal(u.status, 0, u.stderr);
-      await waitFor(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 10000, 'daemon exit');
-    } finally {
-      if (existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
-      if (isMounted(mnt)) sh(`umount -l ${mnt}`);
-    }
+    });
     assert.match(readFileSync(logFile, 'utf8'), /unmounted/);
   });
 });
@@ -292,20 +305,11 @@ test('mount --daemon reads its config once: a config from a pipe (<(...)) works'
       mnt,
     ]);
     assert.equal(r.status, 0, r.stderr);
-    const pid = Number(r.stdout.trim());
-    try {
+    await withDetached(Number(r.stdout.trim()), mnt, () => {
       const shown = cli(['ctl', 'show', mnt]);
       assert.equal(shown.status, 0, shown.stderr);
       assert.equal((JSON.parse(shown.stdout) as { config: { mount: { attrTimeout: number } } }).config.mount.attrTimeout, 9000);
-      assert.equal(cli(['umount', mnt]).status, 0);
-      await waitFor(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 10000, 'daemon exit');
-    } finally {
-      if (existsSync(`/proc/${pid}`)) {
-        process.kill(pid, 'SIGKILL');
-        rmSync(controlSocketFor(mnt), { force: true });
-      }
-      if (isMounted(mnt)) sh(`umount -l ${mnt}`);
-    }
+    });
   });
 });
 
@@ -378,22 +382,13 @@ test('a daemon mounted in place over its own sources serves control requests tha
       symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
       const r = run(NODE, [join(dir, 'src/cli/main.ts'), 'mount', '--daemon', '--backend', `passthrough:${dir}`, dir]);
       assert.equal(r.status, 0, r.stderr);
-      const pid = Number(r.stdout.trim());
-      try {
+      await withDetached(Number(r.stdout.trim()), dir, () => {
         // The handed-over config leaves the schema and the YAML parser unloaded until this request: read through
         // the mount while the daemon serves it, they would wait for the daemon itself.
         const set = cli(['ctl', 'set', dir, config]);
         assert.equal(set.status, 0, set.stderr);
         assert.throws(() => readFileSync(join(dir, 'package.json')), /EIO/);
-        assert.equal(cli(['umount', dir]).status, 0);
-        await waitFor(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 10000, 'daemon exit');
-      } finally {
-        if (existsSync(`/proc/${pid}`)) {
-          process.kill(pid, 'SIGKILL');
-          rmSync(controlSocketFor(dir), { force: true });
-        }
-        if (isMounted(dir)) sh(`umount -l ${dir}`);
-      }
+      });
     });
   });
 });
