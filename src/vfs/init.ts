@@ -53,6 +53,10 @@ function maxPagesLimit(): number {
  * the mount followed by a read or stat of the file cost the whole file's cached pages (sqlite
  * re-read its header every transaction; a 4-job random read/write mix lost the cache after every
  * write). The bridge drops them itself when a file changed beside the mount (Node.changedElsewhere).
+ * DIRECT_IO_ALLOW_MMAP: without it a shared mmap of a file opened with FOPEN_DIRECT_IO (every file
+ * under `cache: direct`) fails with ENODEV, so sqlite, LMDB and anything else that maps its files
+ * would not run while observed; with it the mapping goes through the page cache (its faults and
+ * writeback still reach the daemon as READs and WRITEs) and direct writes invalidate it.
  */
 const WANTED =
   bit(InitFlag.ASYNC_READ) |
@@ -65,7 +69,8 @@ const WANTED =
   bit(InitFlag.MAX_PAGES) |
   bit(InitFlag.CACHE_SYMLINKS) |
   bit(InitFlag.INIT_EXT) |
-  bit(InitFlag.HANDLE_KILLPRIV_V2);
+  bit(InitFlag.HANDLE_KILLPRIV_V2) |
+  bit(InitFlag.DIRECT_IO_ALLOW_MMAP);
 
 export function negotiateInit(req: InitIn, s: InitSettings): Negotiated {
   if (req.major < FUSE_KERNEL_VERSION) return { reply: EPROTO, minor: 0, maxWrite: 0, passthrough: false, ringPayload: 0 };

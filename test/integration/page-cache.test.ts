@@ -5,7 +5,7 @@
 // file through the mount, and for a file held open once attrTimeout has passed,
 // so the new bytes are read.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withTempDir } from '../helpers/mount.ts';
@@ -151,5 +151,34 @@ for n in names:
     os.close(fd)
 print(' '.join(last))`);
     assert.equal(out, '19 19 19 19');
+  });
+});
+
+test('cache: direct: a shared mapping works, its stores reach the daemon as writes, and it sees writes made through the mount', async () => {
+  await withTempDir('mmap-direct', async (back) => {
+    writeFileSync(join(back, 'f'), Buffer.alloc(8192));
+    const config = `backend: { type: passthrough, path: ${JSON.stringify(back)} }
+mount: { cache: direct }
+layers:
+  - fault:
+      rules:
+        - { name: writes, ops: [write], probability: 0, errno: EIO }
+`;
+    await withConfig(config, async (mnt) => {
+      const out = py(`import mmap, os
+fd = os.open(${JSON.stringify(join(mnt, 'f'))}, os.O_RDWR)
+m = mmap.mmap(fd, 8192, mmap.MAP_SHARED)
+m[0:5] = b'MAPPD'
+m.flush()
+os.pwrite(fd, b'WRITE', 4096)
+print(m[4096:4101].decode())
+m.close()
+os.close(fd)`);
+      assert.equal(out, 'WRITE', 'the mapping sees a direct write through the mount');
+      assert.ok(ruleNamed(mnt, 'writes')!.matched >= 2, 'the mapping’s store and the write both reached the daemon');
+    });
+    const onDisk = readFileSync(join(back, 'f'));
+    assert.equal(onDisk.subarray(0, 5).toString(), 'MAPPD');
+    assert.equal(onDisk.subarray(4096, 4101).toString(), 'WRITE');
   });
 });
