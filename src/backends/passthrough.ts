@@ -29,6 +29,7 @@ import {
   statxType,
   syncFd,
 } from './passthrough-support.ts';
+import { clearUmask } from '../util/umask.ts';
 
 const RESOLVE = at.RESOLVE_BENEATH | at.RESOLVE_NO_MAGICLINKS;
 
@@ -596,7 +597,7 @@ function readFrom(fd: number, into: Buffer, offset: number): number {
  */
 export function createPassthrough(root: string): Vfs {
   try {
-    process.umask(0);
+    clearUmask();
   } catch {
     // Worker threads cannot change the umask; the main thread's applies.
   }

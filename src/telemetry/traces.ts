@@ -18,6 +18,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { ownFileMode } from '../util/umask.ts';
 
 export interface TraceSinks {
   otlp?: { endpoint: string; protocol: 'http' | 'grpc' };
@@ -58,7 +59,7 @@ class JsonLinesExporter implements SpanExporter {
   }
   export(spans: ReadableSpan[], done: (r: ExportResult) => void): void {
     try {
-      appendFileSync(this.path, `${spans.map(spanLine).join('\n')}\n`);
+      appendFileSync(this.path, `${spans.map(spanLine).join('\n')}\n`, { mode: ownFileMode() });
     } catch (error) {
       if (!this.failed) log.warn({ err: error, file: this.path }, 'cannot write spans to the trace file; dropping them (counted)');
       this.failed = true;

@@ -10,6 +10,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
   existsSync,
@@ -310,6 +311,36 @@ test('mount --daemon reads its config once: a config from a pipe (<(...)) works'
       assert.equal(shown.status, 0, shown.stderr);
       assert.equal((JSON.parse(shown.stdout) as { config: { mount: { attrTimeout: number } } }).config.mount.attrTimeout, 9000);
     });
+  });
+});
+
+test('a passthrough daemon serves modes with umask 0, but makes its trace file with the umask it was started with', async () => {
+  await withTempDir('trace-mode', async (dir) => {
+    const [back, mnt, trace] = [join(dir, 'back'), join(dir, 'mnt'), join(dir, 't.jsonl')];
+    mkdirSync(back);
+    mkdirSync(mnt);
+    const r = run('bash', [
+      '-c',
+      'umask 027 && exec "$0" "$@"',
+      NODE,
+      CLI,
+      'mount',
+      '--daemon',
+      '--backend',
+      `passthrough:${back}`,
+      '--trace-file',
+      trace,
+      mnt,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    await withDetached(Number(r.stdout.trim()), mnt, () => {
+      // Made by a caller with umask 0: the mode asked for, unmasked by the daemon.
+      sh(`umask 0 && touch ${join(mnt, 'shared')} && mkdir ${join(mnt, 'd')}`);
+    });
+    assert.equal(statSync(join(back, 'shared')).mode & 0o777, 0o666);
+    assert.equal(statSync(join(back, 'd')).mode & 0o777, 0o777);
+    assert.ok(readFileSync(trace, 'utf8').includes('"name":"create"'), 'spans were written');
+    assert.equal(statSync(trace).mode & 0o777, 0o640, 'not world-writable: 0666 less the umask 027');
   });
 });
 
