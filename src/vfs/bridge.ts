@@ -192,7 +192,7 @@ export class FuseBridge {
   /** SETATTR's change, and the node's set-id mark from the attributes it leaves. */
   private setattr(ctx: OpContext, node: Node, changes: AttrChanges, fh: number | undefined): MaybePromise<Reply> {
     node.wrote();
-    return replyTo(this.vfs.setattr(ctx, node.path, changes, fh), (a) => {
+    return replyTo(this.vfs.setattr(ctx, pathFor(node, fh), changes, fh), (a) => {
       node.setId = hasSetId(a.mode);
       return this.fresh(node, a, attrOut(a, this.options.attrTimeoutMs));
     });
@@ -430,7 +430,7 @@ export class FuseBridge {
       GETATTR: (h, req) => {
         const node = nodes.get(h.nodeid);
         const fh = req.getattrFlags & FUSE_GETATTR_FH ? this.files.get(req.fh)?.fh : this.handleOf(node);
-        return replyTo(vfs.getattr(this.ctx(h), node.path, fh), (a) => {
+        return replyTo(vfs.getattr(this.ctx(h), pathFor(node, fh), fh), (a) => {
           node.setId = hasSetId(a.mode);
           return this.fresh(node, a, attrOut(a, o.attrTimeoutMs));
         });
@@ -442,7 +442,7 @@ export class FuseBridge {
         const changes = this.changes(req);
         // A chown, or a truncation by a caller without CAP_FSETID: the set-id bits go in the same change.
         if (req.valid & FATTR_KILL_SUIDGID && changes.mode === undefined && node.setId) {
-          return replyTo(vfs.getattr(ctx, node.path, fh), (a) => {
+          return replyTo(vfs.getattr(ctx, pathFor(node, fh), fh), (a) => {
             const bits = setIdBits(a.mode, a.gid, ctx, (req.valid & (FATTR_UID | FATTR_GID)) !== 0);
             if (bits !== 0) changes.mode = a.mode & 0o7777 & ~bits;
             return this.setattr(ctx, node, changes, fh);
@@ -450,7 +450,7 @@ export class FuseBridge {
         }
         return this.setattr(ctx, node, changes, fh);
       },
-      READLINK: (h) => replyTo(vfs.readlink(this.ctx(h), nodes.get(h.nodeid).path), (t) => bytesOut(Buffer.from(t))),
+      READLINK: (h) => replyTo(vfs.readlink(this.ctx(h), nodes.get(h.nodeid).reachablePath), (t) => bytesOut(Buffer.from(t))),
       SYMLINK: (h, { name, target }) => {
         const parent = nodes.get(h.nodeid);
         return replyTo(vfs.symlink(this.ctx(h), target, pathIn(parent, name)), (a) => this.entry(parent, name, a));
@@ -483,7 +483,7 @@ export class FuseBridge {
         const parent = nodes.get(h.nodeid);
         const existing = nodes.get(oldnodeid);
         existing.wrote(); // a new link moves its ctime
-        return replyTo(vfs.link(this.ctx(h), existing.path, pathIn(parent, name)), (a) => {
+        return replyTo(vfs.link(this.ctx(h), existing.reachablePath, pathIn(parent, name)), (a) => {
           nodes.linking(existing);
           return this.entry(parent, name, a);
         });
@@ -492,7 +492,7 @@ export class FuseBridge {
       // truncating open's truncation as a SETATTR, flagged there.
       OPEN: (h, { flags }) => {
         const node = nodes.get(h.nodeid);
-        return replyTo(vfs.open(this.ctx(h), node.path, flags), (res) => this.opened(node, res));
+        return replyTo(vfs.open(this.ctx(h), node.reachablePath, flags), (res) => this.opened(node, res));
       },
       CREATE: (h, { name, flags, mode, openFlags }) => {
         const parent = nodes.get(h.nodeid);
@@ -546,24 +546,24 @@ export class FuseBridge {
       SETXATTR: (h, { name, value, flags }) => {
         const node = nodes.get(h.nodeid);
         node.wrote();
-        return replyTo(vfs.setxattr(this.ctx(h), node.path, name, value, flags), ok);
+        return replyTo(vfs.setxattr(this.ctx(h), node.reachablePath, name, value, flags), ok);
       },
-      GETXATTR: (h, { name, size }) => replyTo(vfs.getxattr(this.ctx(h), nodes.get(h.nodeid).path, name), (v) => sized(v, size)),
+      GETXATTR: (h, { name, size }) => replyTo(vfs.getxattr(this.ctx(h), nodes.get(h.nodeid).reachablePath, name), (v) => sized(v, size)),
       LISTXATTR: (h, { size }) =>
-        replyTo(vfs.listxattr(this.ctx(h), nodes.get(h.nodeid).path), (names) =>
+        replyTo(vfs.listxattr(this.ctx(h), nodes.get(h.nodeid).reachablePath), (names) =>
           sized(Buffer.from(names.map((n) => `${n}\0`).join('')), size),
         ),
       REMOVEXATTR: (h, { name }) => {
         const node = nodes.get(h.nodeid);
         node.wrote();
-        return replyTo(vfs.removexattr(this.ctx(h), node.path, name), ok);
+        return replyTo(vfs.removexattr(this.ctx(h), node.reachablePath, name), ok);
       },
       OPENDIR: (h) => this.dirs.open(this.ctx(h), nodes.get(h.nodeid)),
       READDIR: (h, req) => this.dirs.read(this.ctx(h), req, Math.min(req.size, this.maxRead), false),
       READDIRPLUS: (h, req) => this.dirs.read(this.ctx(h), req, Math.min(req.size, this.maxRead), true),
       RELEASEDIR: (h, { fh }) => this.dirs.release(this.ctx(h), fh),
       FSYNCDIR: (h, { fh, fsyncFlags }) => this.dirs.fsync(this.ctx(h), fh, (fsyncFlags & FUSE_FSYNC_FDATASYNC) !== 0),
-      ACCESS: (h, { mask }) => replyTo(vfs.access(this.ctx(h), nodes.get(h.nodeid).path, mask), ok),
+      ACCESS: (h, { mask }) => replyTo(vfs.access(this.ctx(h), nodes.get(h.nodeid).reachablePath, mask), ok),
       FALLOCATE: (h, { fh, offset, length, mode }) => {
         if (!vfs.fallocate) return ENOSYS;
         const f = this.file(fh);
@@ -632,7 +632,14 @@ export class FuseBridge {
  */
 function pathIn(parent: Node, name: string): string {
   if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new FsError(EINVAL, `bad name ${JSON.stringify(name)}`);
+  // A name in a directory that was removed names nothing, as natively.
+  if (parent.detached) throw new FsError(ENOENT, 'the directory was removed');
   return childPath(parent.path, name);
+}
+
+/** Where an op on `node` goes: through its open handle `fh` if it has one, else by a path that still reaches it. */
+function pathFor(node: Node, fh: number | undefined): string {
+  return fh === undefined ? node.reachablePath : node.path;
 }
 
 function warnIfRefused(node: Node, r: number): void {

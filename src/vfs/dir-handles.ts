@@ -79,7 +79,7 @@ export class DirHandles {
       const flags = this.options.directIo || r.cacheListing === false ? 0 : outdated ? FOPEN_CACHE_DIR : CACHED_LISTING;
       return openOut(this.handles.add({ node, fh: r.fh, entries: null, resumeAt: 0, resumeCookie: 0n }), flags);
     };
-    return replyTo(this.vfs.opendir(ctx, node.path), register);
+    return replyTo(this.vfs.opendir(ctx, node.reachablePath), register);
   }
 
   release(ctx: OpContext, fh: number): MaybePromise<Reply> {
@@ -126,6 +126,8 @@ export class DirHandles {
    * ('.' and '..' always are: the kernel ignores them there).
    */
   private fill(ctx: OpContext, d: DirHandle, k: number, size: number, plus: boolean, attrs: boolean): MaybePromise<Reply> {
+    // A removed directory's last path may name another one now: its entries go without attributes.
+    if (d.node.detached) attrs = false;
     const listing = d.entries!;
     const room = Math.max(size, DIRENT_SIZE + 8);
     const out = new DirentWriter(room, this.replyBuffer(room));

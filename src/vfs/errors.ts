@@ -44,6 +44,7 @@ export const EAGAIN = E.EAGAIN;
 export const ENXIO = E.ENXIO;
 export const EMLINK = E.EMLINK;
 export const EPROTO = E.EPROTO;
+export const ESTALE = E.ESTALE;
 
 const names = new Map<number, string>();
 for (const [name, value] of Object.entries(E)) if (!names.has(value)) names.set(value, name);

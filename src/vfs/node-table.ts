@@ -12,7 +12,7 @@
 // name was learned gets a node of its own (as every name does in bindfs).
 import { FUSE_ROOT_ID } from '../fuse/abi.ts';
 import { SlotTable } from '../util/slot-table.ts';
-import { ENOENT, FsError } from './errors.ts';
+import { ENOENT, ESTALE, FsError } from './errors.ts';
 import { S_IFDIR, S_IFMT, S_IFREG } from './mode.ts';
 import { hasSetId } from './set-id.ts';
 
@@ -181,6 +181,19 @@ export class Node {
     if (this.parent !== null) this.cachedPath = childPath(this.parent.path, this.name);
     this.cachedAt = table.generation;
     return this.cachedPath;
+  }
+
+  /**
+   * The path that reaches this node now. A node removed from the namespace (unlinked, replaced by a
+   * rename) has none: its last path may name another file by now, and a chmod or a getattr sent there
+   * would act on that file, or answer with its type (which the kernel takes for a broken inode: EIO).
+   * Such a node is reached through an open handle or not at all. ESTALE, as NFS answers for a file
+   * handle whose file is gone: a path walk that raced the removal is retried by the kernel
+   * (LOOKUP_REVAL) and reaches whatever the name holds now, as it could have natively.
+   */
+  get reachablePath(): string {
+    if (this.detached) throw new FsError(ESTALE, 'removed from the namespace');
+    return this.path;
   }
 
   /** This node's path may have changed, and no other's did. */

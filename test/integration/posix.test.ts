@@ -625,6 +625,51 @@ print(os.read(fd, 100).decode(), st.st_nlink, st.st_size, oct(os.fstat(fd).st_mo
     },
   ],
   [
+    'a file or directory replaced by a rename is not reached through its old name: ops on it never touch the replacement',
+    (w) => {
+      // The kernel still holds the replaced inodes (an O_PATH descriptor, a directory descriptor), and
+      // sends ops on them by node: the daemon must not send those to the path, where the replacement is.
+      const out = py(
+        `import errno, os, sys
+d = sys.argv[1]
+def attempt(f):
+    try:
+        f()
+        return 'ok'
+    except OSError as e:
+        return errno.errorcode[e.errno]
+for n in ('a', 'b'):
+    with open(os.path.join(d, n), 'w') as f: f.write(n)
+    os.chmod(os.path.join(d, n), 0o644)
+held = os.open(os.path.join(d, 'a'), os.O_PATH)
+os.rename(os.path.join(d, 'b'), os.path.join(d, 'a'))
+chmod = attempt(lambda: os.chmod(f'/proc/self/fd/{held}', 0o600))
+setxattr = attempt(lambda: os.setxattr(f'/proc/self/fd/{held}', 'user.k', b'v'))
+os.mkdir(os.path.join(d, 'd1'))
+os.mkdir(os.path.join(d, 'd2'))
+dfd = os.open(os.path.join(d, 'd1'), os.O_RDONLY | os.O_DIRECTORY)
+os.rename(os.path.join(d, 'd2'), os.path.join(d, 'd1'))
+mkdir = attempt(lambda: os.mkdir('x', dir_fd=dfd))
+create = attempt(lambda: os.close(os.open('y', os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=dfd)))
+print(chmod, setxattr, mkdir, create)`,
+        w.dir,
+      );
+      const [chmod, setxattr, mkdir, create] = out.split(' ');
+      assert.notEqual(chmod, 'ok', 'natively the chmod reaches the orphaned inode; here it may fail, never land on the replacement');
+      assert.notEqual(setxattr, 'ok');
+      assert.equal(mkdir, 'ENOENT', 'a name in a removed directory names nothing, as natively');
+      assert.equal(create, 'ENOENT');
+      assert.equal(statSync(join(w.dir, 'a')).mode & 0o777, 0o644, "the replacement's mode is untouched");
+      assert.equal(readFileSync(join(w.dir, 'a'), 'utf8'), 'b');
+      assert.throws(() => py(`import os, sys\nos.getxattr(sys.argv[1], 'user.k')`, join(w.dir, 'a')), /ENODATA|No data available/);
+      assert.deepEqual(readdirSync(join(w.dir, 'd1')), [], 'nothing was made in the directory that took the name');
+      if (w.back) {
+        assert.equal(statSync(join(w.back, 'a')).mode & 0o777, 0o644);
+        assert.deepEqual(readdirSync(join(w.back, 'd1')), []);
+      }
+    },
+  ],
+  [
     "a write by another user clears a file's setuid and setgid bits, as on a native filesystem",
     (w) => {
       // The daemon runs as root, whose own writes keep the bits: kernel passthrough must not

@@ -46,6 +46,7 @@ const PLAUSIBLE = new Set(
     'E2BIG',
     'ENXIO',
     'EBUSY',
+    'ESTALE', // an op on a node a fuzzed unlink or rename removed, sent by node id
   ].map((name) => -E[name]),
 );
 
