@@ -189,12 +189,19 @@ export class FuseBridge {
     });
   }
 
-  /** SETATTR's change, and the node's set-id mark from the attributes it leaves. */
+  /**
+   * SETATTR's change, and the node's set-id mark from the attributes it leaves. Its reply never waits
+   * for the pages of a file changed beside the mount to drop (fresh() does): the kernel holds back
+   * writes to a file it truncates until the SETATTR is answered (fuse_set_nowrite), and dropping the
+   * pages waits for the writeback of the dirty ones a shared mmap left, which those writes are: the
+   * two would wait for each other for good. The pages go right after the reply.
+   */
   private setattr(ctx: OpContext, node: Node, changes: AttrChanges, fh: number | undefined): MaybePromise<Reply> {
     node.wrote();
     return replyTo(this.vfs.setattr(ctx, pathFor(node, fh), changes, fh), (a) => {
       node.setId = hasSetId(a.mode);
-      return this.fresh(node, a, attrOut(a, this.options.attrTimeoutMs));
+      this.lookedAt(node, a);
+      return attrOut(a, this.options.attrTimeoutMs);
     });
   }
 

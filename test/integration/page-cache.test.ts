@@ -182,3 +182,39 @@ os.close(fd)`);
     assert.equal(onDisk.subarray(4096, 4101).toString(), 'WRITE');
   });
 });
+
+test('a truncation while a shared mapping holds a dirty page, and a stat answered meanwhile, finishes', async () => {
+  await withTempDir('truncate-mmap', async (back) => {
+    // The stat takes the mark the truncation left for its own change of ctime, so the truncation's
+    // reply finds the ctime moved and drops the file's pages; dropping the dirty page writes it back,
+    // and the kernel holds that write until the truncation is answered. The reply must not wait.
+    const config = `backend: { type: passthrough, path: ${JSON.stringify(back)} }
+mount: { attrTimeout: 0, kernelPassthrough: off }
+layers:
+  - latency: { rules: [{ ops: [setattr], distribution: { fixed: 300ms } }] }
+`;
+    await withConfig(config, async (mnt) => {
+      const out = py(
+        `import mmap, os, threading, time
+f = ${JSON.stringify(join(mnt, 'f'))}
+with open(f, 'wb') as w: w.write(b'a' * 8192)
+fd = os.open(f, os.O_RDWR)
+m = mmap.mmap(fd, 8192, mmap.MAP_SHARED)
+m[0:1] = b'x'
+t = threading.Thread(target=lambda: os.ftruncate(fd, 4096), daemon=True)
+t.start()
+time.sleep(0.1)
+os.stat(f)
+t.join(20)
+if t.is_alive():
+    print('the truncation never finished', flush=True)
+    os._exit(1)
+m.close()
+os.close(fd)
+print(os.stat(f).st_size, open(f, 'rb').read(1).decode())`,
+      );
+      assert.equal(out, '4096 x');
+    });
+    assert.equal(readFileSync(join(back, 'f')).length, 4096);
+  });
+});
