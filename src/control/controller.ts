@@ -5,6 +5,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, validateConfig } from '../config/load.ts';
 import { parseDuration } from '../config/units.ts';
+import { log } from '../util/log.ts';
 import type { Config } from '../config/schema.ts';
 import { buildLayers, type LayerDeps } from '../layers/build.ts';
 import type { StackVfs } from '../layers/stack.ts';
@@ -73,15 +74,27 @@ export class Controller {
     });
   }
 
-  /** Replaces the whole config; backend and mount sections must stay as mounted. */
+  /**
+   * Replaces the whole config; backend, mount and telemetry sections must stay as mounted. A document
+   * without a telemetry section gets the mount's (which flags such as --metrics may have set), so its
+   * metrics and trace layers have the endpoint and sinks they need.
+   */
   replace(doc: unknown): void {
-    const next = validateConfig(doc, 'new config');
-    const d = (doc ?? {}) as { backend?: unknown; mount?: unknown; layers?: unknown[] };
+    const d = (doc ?? {}) as { backend?: unknown; mount?: unknown; layers?: unknown[]; telemetry?: unknown };
+    const given = d.telemetry !== undefined;
+    const isDocument = typeof doc === 'object' && doc !== null && !Array.isArray(doc);
+    const next = validateConfig(isDocument && !given ? { ...d, telemetry: this.config.telemetry } : doc, 'new config');
     if (d.backend !== undefined && !isDeepStrictEqual(next.backend, this.config.backend)) {
       throw new ControlError(409, 'the backend cannot change while mounted; unmount and mount again with the new backend');
     }
     if (d.mount !== undefined && !isDeepStrictEqual(next.mount, this.config.mount)) {
       throw new ControlError(409, 'mount options cannot change while mounted; only layers can be replaced');
+    }
+    if (given && !isDeepStrictEqual(next.telemetry, this.config.telemetry)) {
+      throw new ControlError(
+        409,
+        `telemetry cannot change while mounted (it is ${JSON.stringify(this.config.telemetry)}); leave the section out to keep it`,
+      );
     }
     this.install(next.layers, (d.layers ?? []) as RawLayer[]);
     // The rules those timers were to remove are gone; a rule of the new config with the same name is not theirs.
@@ -112,7 +125,11 @@ export class Controller {
       const expire = (): void => {
         this.expiry.delete(name);
         // A throw here would be outside any request and take the mount down; the rule may be gone already.
-        if (this.allRules().some((r) => r.rule.spec.name === name)) this.removeRule(name);
+        try {
+          if (this.allRules().some((r) => r.rule.spec.name === name)) this.removeRule(name);
+        } catch (err) {
+          log.error({ err, rule: name }, 'could not remove a rule whose ttl ended; it stays');
+        }
       };
       this.expiry.set(name, setTimeout(expire, ttl).unref());
     }
@@ -124,8 +141,9 @@ export class Controller {
     let found = false;
     for (const l of raw) {
       const body = Object.values(l)[0];
-      const before = body.rules?.length ?? 0;
-      body.rules = (body.rules ?? []).filter((r, i) => (r.name ?? `${this.ruleDefaultName(raw.indexOf(l), i)}`) !== name);
+      if (body.rules === undefined) continue; // a layer without rules (trace, metrics) takes no such field
+      const before = body.rules.length;
+      body.rules = body.rules.filter((r, i) => (r.name ?? `${this.ruleDefaultName(raw.indexOf(l), i)}`) !== name);
       found ||= body.rules.length !== before;
     }
     if (!found) throw new ControlError(404, `no rule named ${name}; see: interposer ctl rules MOUNTPOINT`);
@@ -183,9 +201,9 @@ export class Controller {
     return `layers[${layer}].rules[${index}]`;
   }
 
-  /** Validates a raw layers section alone (the mounted backend and mount options stay as they are). */
+  /** Validates a raw layers section against the mounted telemetry (the backend and mount options stay as they are). */
   private layersOf(raw: RawLayer[], what: string): Config['layers'] {
-    return validateConfig({ layers: raw }, what).layers;
+    return validateConfig({ layers: raw, telemetry: this.config.telemetry }, what).layers;
   }
 
   /**

@@ -3,8 +3,10 @@
 // add-rule with a TTL, rm-rule, pause/resume, wait, crash (durability layer).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isMounted, waitFor, withTempDir, writeConfig } from '../helpers/mount.ts';
-import { ctl, ctlAsync, ctlJson, pyJson, ruleNamed, rules, withConfig, type CtlResult } from './layers-support.ts';
+import { join } from 'node:path';
+import { isMounted, waitFor, withMount, withTempDir, writeConfig } from '../helpers/mount.ts';
+import { freePort } from '../helpers/run.ts';
+import { ctl, ctlAsync, ctlJson, DIRECT, pyJson, ruleNamed, rules, withConfig, type CtlResult } from './layers-support.ts';
 
 const BASE = `
 layers:
@@ -272,6 +274,32 @@ layers:
     const r = ctl('rm-rule', mnt, 'nonesuch');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /no rule named nonesuch; see: interposer ctl rules MOUNTPOINT/);
+  });
+});
+
+test('on a mount with metrics and a trace from its flags, add-rule, rm-rule and set work; set refuses other telemetry', async () => {
+  await withTempDir('ctl-telemetry', async (dir) => {
+    const config = writeConfig(dir, `${DIRECT}layers:\n  - trace: {}\n  - metrics: {}\n  - fault: { rules: [] }\n`);
+    const args = ['--config', config, '--metrics', `127.0.0.1:${await freePort()}`, '--trace-file', join(dir, 't.jsonl')];
+    await withMount(args, async (mnt) => {
+      // Each validated the layers without the mount's telemetry, and refused them for a missing endpoint and sink.
+      const added = ctlJson<{ name: string }>('add-rule', mnt, 'fault', '{ name: eio, ops: [read], paths: [a], errno: EIO }');
+      assert.equal(added.name, 'eio');
+      assert.deepEqual(reads(mnt, 'a'), { a: 'EIO' });
+      assert.deepEqual(ctlJson('rm-rule', mnt, 'eio'), { ok: true });
+      assert.deepEqual(reads(mnt, 'a'), { a: 'ok' });
+      const set = await ctlSet(mnt, 'layers:\n  - metrics: {}\n  - fault: { rules: [{ ops: [read], paths: [a], errno: EIO }] }\n');
+      assert.equal(set.status, 0, set.stderr);
+      assert.deepEqual(reads(mnt, 'a'), { a: 'EIO' });
+      const other = await ctlSet(mnt, 'telemetry: { metrics: 127.0.0.1:9 }\nlayers: []\n');
+      assert.equal(other.status, 1);
+      assert.match(other.stderr, /telemetry cannot change while mounted .*; leave the section out to keep it/);
+      assert.deepEqual(reads(mnt, 'a'), { a: 'EIO' }, 'the refused config changed nothing');
+      // A rule's ttl ends in a timer, where a refused removal would have taken the mount down.
+      ctlJson('add-rule', mnt, 'fault', '{ name: brief, ops: [write], paths: [nothing], errno: EIO }', '--ttl', '200ms');
+      await waitFor(() => !rules(mnt).some((r) => r.name === 'brief'), 10_000, 'the ttl rule to go');
+      assert.ok(isMounted(mnt));
+    });
   });
 });
 
