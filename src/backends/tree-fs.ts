@@ -9,6 +9,8 @@ import { Tree, clock } from './tree.ts';
 import { SlotTable } from '../util/slot-table.ts';
 import type { Inode, NodeStore, TreeOptions } from './tree.ts';
 
+const POSIX_ACL_PREFIX = 'system.posix_acl_';
+
 const ENODEV = E.ENODEV;
 export const SEEK_DATA = 3;
 export const SEEK_HOLE = 4;
@@ -195,6 +197,10 @@ export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}):
       };
     },
     setxattr(_ctx, path, name, value, flags) {
+      // The kernel enforces a stored ACL, but keeping the mode's bits, chmod and new files in step
+      // with it is the filesystem's part, which this tree does not do: it has no ACLs, and says so
+      // (setfacl: Operation not supported), as a filesystem mounted without them does.
+      if (name.startsWith(POSIX_ACL_PREFIX)) throw new FsError(EOPNOTSUPP, 'no POSIX ACLs in this backend');
       tree.setxattr(tree.lookup(path), name, value, flags);
     },
     getxattr(_ctx, path, name) {

@@ -53,6 +53,10 @@ function maxPagesLimit(): number {
  * the mount followed by a read or stat of the file cost the whole file's cached pages (sqlite
  * re-read its header every transaction; a 4-job random read/write mix lost the cache after every
  * write). The bridge drops them itself when a file changed beside the mount (Node.changedElsewhere).
+ * POSIX_ACL: without it the kernel checks permissions by the mode bits alone, while the daemon (root)
+ * acts for the caller, so an ACL entry that denies a user (user:nobody:---) denied nothing through the
+ * mount. With it the kernel asks for a file's ACL (a GETXATTR, cached per inode) when someone other
+ * than the owner needs access through the group bits, and enforces it as a native filesystem does.
  * DIRECT_IO_ALLOW_MMAP: without it a shared mmap of a file opened with FOPEN_DIRECT_IO (every file
  * under `cache: direct`) fails with ENODEV, so sqlite, LMDB and anything else that maps its files
  * would not run while observed; with it the mapping goes through the page cache (its faults and
@@ -70,6 +74,7 @@ const WANTED =
   bit(InitFlag.CACHE_SYMLINKS) |
   bit(InitFlag.INIT_EXT) |
   bit(InitFlag.HANDLE_KILLPRIV_V2) |
+  bit(InitFlag.POSIX_ACL) |
   bit(InitFlag.DIRECT_IO_ALLOW_MMAP);
 
 export function negotiateInit(req: InitIn, s: InitSettings): Negotiated {
