@@ -8,7 +8,7 @@
 import { read as fsRead, readSync, writeSync } from 'node:fs';
 import * as at from '../sys/at.ts';
 import { close, getegid, geteuid } from '../sys/libc.ts';
-import { EAGAIN, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENXIO, EOPNOTSUPP, FsError, toErrno } from '../vfs/errors.ts';
+import { EAGAIN, EEXIST, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENXIO, EOPNOTSUPP, FsError, toErrno } from '../vfs/errors.ts';
 import type { DirListing } from '../vfs/dir-listing.ts';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID } from '../vfs/mode.ts';
 import type { Attr, AttrChanges, CreateResult, MaybePromise, OpContext, OpenResult, StatFs, Vfs } from '../vfs/types.ts';
@@ -32,6 +32,8 @@ import {
 import { clearUmask } from '../util/umask.ts';
 
 const RESOLVE = at.RESOLVE_BENEATH | at.RESOLVE_NO_MAGICLINKS;
+/** Characters of a path resolved in one openat2: at most 4 bytes each in UTF-8, well within PATH_MAX. */
+const PATH_PIECE = 1000;
 
 // Open flags a caller may hand through. openat2 rejects unknown bits with
 // EINVAL where open(2) ignores them, and the kernel's f_flags carry internal
@@ -99,10 +101,27 @@ export class PassthroughFs implements Vfs {
 
   /** openat2 beneath `dirfd`. EAGAIN means a concurrent rename raced a '..' step: retry. */
   private resolve(dirfd: number, rel: string, flags: number, mode = 0): number {
+    if (rel.length > PATH_PIECE) return this.resolveInPieces(dirfd, rel, flags, mode);
     for (let tries = 0; ; tries++) {
       const fd = at.openat2(dirfd, rel, flags, mode, RESOLVE);
       if (fd >= 0) return fd;
       if (fd !== -EAGAIN || tries >= 16) throw new FsError(-fd);
+    }
+  }
+
+  /**
+   * A path longer than the kernel takes in one call (PATH_MAX, 4,096 bytes), which a tree may hold
+   * all the same (a program reaches such a file a directory at a time): resolved a piece at a time,
+   * each piece beneath the directory the last one reached, so still beneath the root.
+   */
+  private resolveInPieces(dirfd: number, rel: string, flags: number, mode: number): number {
+    const cut = rel.lastIndexOf('/', PATH_PIECE);
+    if (cut <= 0) throw new FsError(ENAMETOOLONG);
+    const dir = this.resolve(dirfd, rel.slice(0, cut), at.O_PATH | at.O_DIRECTORY | at.O_CLOEXEC);
+    try {
+      return this.resolve(dir, rel.slice(cut + 1), flags, mode);
+    } finally {
+      close(dir);
     }
   }
 
