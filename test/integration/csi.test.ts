@@ -415,6 +415,17 @@ test('one metrics endpoint per node gathers every volume with namespace, pod and
       writeFileSync(join(a.targetPath, 'x'), 'data');
       writeFileSync(join(b.targetPath, 'y'), 'data');
       assert.throws(() => writeFileSync(join(a.targetPath, 'app.log'), 'line'), /ENOSPC/);
+      // The plugin added a metrics layer reporting through the control socket: a rule added at run time is checked against that.
+      const added = run(NODE, [
+        CLI,
+        'ctl',
+        'add-rule',
+        a.targetPath,
+        'fault',
+        '{ name: no-tmp, ops: [write], paths: ["**/*.tmp"], errno: EIO }',
+      ]);
+      assert.equal(added.status, 0, added.stderr);
+      assert.throws(() => writeFileSync(join(a.targetPath, 'scratch.tmp'), 'line'), /EIO/);
 
       const text = await scrape(port);
       const samples = text.split('\n').filter((l) => l.startsWith('interposer_operations_total{'));
