@@ -3,7 +3,8 @@
 // a stat keeps them, and so does opening the file again. A change made beside
 // the mount (on the backing file) drops them at the next stat or open of the
 // file through the mount, and for a file held open once attrTimeout has passed,
-// so the new bytes are read.
+// so the new bytes are read. Shared mappings, whose pages the kernel must write
+// back through the daemon: under `cache: direct`, and while a truncation waits.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
