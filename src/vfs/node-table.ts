@@ -34,6 +34,8 @@ const LISTED = 1;
 const LOOKED_UP_AFTER_LISTING = 2;
 const SET_ID = 4;
 const WRITTEN = 8;
+/** Left the namespace because a rename put another file in its place (not by unlink or rmdir). */
+const REPLACED = 16;
 
 export class Node {
   readonly id: number;
@@ -187,13 +189,20 @@ export class Node {
    * The path that reaches this node now. A node removed from the namespace (unlinked, replaced by a
    * rename) has none: its last path may name another file by now, and a chmod or a getattr sent there
    * would act on that file, or answer with its type (which the kernel takes for a broken inode: EIO).
-   * Such a node is reached through an open handle or not at all. ESTALE, as NFS answers for a file
-   * handle whose file is gone: a path walk that raced the removal is retried by the kernel
-   * (LOOKUP_REVAL) and reaches whatever the name holds now, as it could have natively.
+   * Such a node is reached through an open handle or not at all: ENOENT for one unlinked or removed
+   * (a shell left in a removed directory, as the backing filesystem would answer for its path), and
+   * for one a rename replaced, ESTALE, as NFS answers for a handle whose file is gone: a path walk
+   * that raced the rename is retried by the kernel (LOOKUP_REVAL) and reaches the file that took the
+   * name, as it could have natively.
    */
   get reachablePath(): string {
-    if (this.detached) throw new FsError(ESTALE, 'removed from the namespace');
+    if (this.detached) throw new FsError(this.has(REPLACED) ? ESTALE : ENOENT, 'removed from the namespace');
     return this.path;
+  }
+
+  /** A rename put another file where this one was. */
+  markReplaced(): void {
+    this.mark(REPLACED, true);
   }
 
   /** This node's path may have changed, and no other's did. */
@@ -402,8 +411,10 @@ export class NodeTable {
   /** Moves parent/name to newParent/newName, replacing what was there. */
   renamed(parent: Node, name: string, newParent: Node, newName: string): void {
     const node = parent.children?.get(name);
-    if (node === newParent.children?.get(newName) && node) return; // two links of one inode: a no-op
+    const target = newParent.children?.get(newName);
+    if (node === target && node) return; // two links of one inode: a no-op
     this.removed(newParent, newName);
+    if (target?.detached) target.markReplaced();
     if (!node) return;
     parent.children!.delete(name);
     const index = node.linkIndex(parent, name);
