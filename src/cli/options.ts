@@ -71,11 +71,6 @@ export function addMountFlags(cmd: Command): Command {
     .option('--volume <name>', "the volume label of metrics and spans (default: the mountpoint's name)");
 }
 
-/** The config file (if any) with the flags laid over it, validated as one document. */
-export function configFromFlags(flags: MountFlags, defaultBackend?: string): Config {
-  return loadMountConfig(flags, defaultBackend).config;
-}
-
 /** The config file (if any) with the flags laid over it, validated, and its layers section as written. */
 export function loadMountConfig(flags: MountFlags, defaultBackend?: string): LoadedConfig {
   let doc: Record<string, unknown> = {};

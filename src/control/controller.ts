@@ -3,7 +3,7 @@
 // on rule counters. Replacing is atomic: a new stack is built and validated in
 // full before it takes the old one's place; a bad config changes nothing.
 import { isDeepStrictEqual } from 'node:util';
-import { ConfigError, validateConfig } from '../config/load.ts';
+import { ConfigError, layersAsWritten, validateConfig } from '../config/load.ts';
 import { parseDuration } from '../config/units.ts';
 import { log } from '../util/log.ts';
 import type { Config } from '../config/schema.ts';
@@ -80,7 +80,7 @@ export class Controller {
    * metrics and trace layers have the endpoint and sinks they need.
    */
   replace(doc: unknown): void {
-    const d = (doc ?? {}) as { backend?: unknown; mount?: unknown; layers?: unknown[]; telemetry?: unknown };
+    const d = (doc ?? {}) as { backend?: unknown; mount?: unknown; telemetry?: unknown };
     const given = d.telemetry !== undefined;
     const isDocument = typeof doc === 'object' && doc !== null && !Array.isArray(doc);
     const next = validateConfig(isDocument && !given ? { ...d, telemetry: this.config.telemetry } : doc, 'new config');
@@ -96,7 +96,7 @@ export class Controller {
         `telemetry cannot change while mounted (it is ${JSON.stringify(this.config.telemetry)}); leave the section out to keep it`,
       );
     }
-    this.install(next.layers, (d.layers ?? []) as RawLayer[]);
+    this.install(next.layers, layersAsWritten(doc) as RawLayer[]);
     // The rules those timers were to remove are gone; a rule of the new config with the same name is not theirs.
     for (const timer of this.expiry.values()) clearTimeout(timer);
     this.expiry.clear();

@@ -11,7 +11,11 @@ export function clearUmask(): void {
   startUmask ??= prior;
 }
 
-/** The mode to create a file of the daemon's own with: `mode` less the umask the process started with. */
+/**
+ * The mode to create a file of the daemon's own with: `mode` less the umask the process started with.
+ * Until clearUmask() runs (a daemon with no passthrough backend), that umask is still the process's and
+ * open(2) applies it.
+ */
 export function ownFileMode(mode = 0o666): number {
-  return mode & ~(startUmask ?? 0o022);
+  return mode & ~(startUmask ?? 0);
 }

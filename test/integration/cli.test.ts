@@ -341,6 +341,24 @@ test('a passthrough daemon serves modes with umask 0, but makes its trace file w
     assert.equal(statSync(join(back, 'd')).mode & 0o777, 0o777);
     assert.ok(readFileSync(trace, 'utf8').includes('"name":"create"'), 'spans were written');
     assert.equal(statSync(trace).mode & 0o777, 0o640, 'not world-writable: 0666 less the umask 027');
+    // A memory daemon keeps its umask: the trace file gets it, no less and no more (0666 less 002).
+    const memoryTrace = join(dir, 'm.jsonl');
+    const m = run('bash', [
+      '-c',
+      'umask 002 && exec "$0" "$@"',
+      NODE,
+      CLI,
+      'mount',
+      '--daemon',
+      '--backend',
+      'memory',
+      '--trace-file',
+      memoryTrace,
+      mnt,
+    ]);
+    assert.equal(m.status, 0, m.stderr);
+    await withDetached(Number(m.stdout.trim()), mnt, () => sh(`touch ${join(mnt, 'f')}`));
+    assert.equal(statSync(memoryTrace).mode & 0o777, 0o664);
   });
 });
 
