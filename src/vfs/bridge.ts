@@ -2,6 +2,7 @@
 // it turns each decoded request into a vfs call on the node's path and the
 // answer into a reply. Handlers stay synchronous when the vfs answers
 // synchronously, so most metadata requests are answered without a promise.
+import { constants } from 'node:fs';
 import {
   FATTR_ATIME,
   FATTR_ATIME_NOW,
@@ -78,6 +79,8 @@ interface FileHandle {
    * that keeps its pages whatever happens: nothing changes beside it).
    */
   watched: boolean;
+  /** Opened FOPEN_DIRECT_IO: the kernel follows no synchronous write of it with an FSYNC. */
+  direct: boolean;
 }
 
 class RequestContext implements OpContext {
@@ -291,7 +294,7 @@ export class FuseBridge {
       if (node.cachedOpen(mode, ctimeMs)) flags |= FOPEN_KEEP_CACHE;
       watched = true;
     }
-    const kfh = this.files.add({ node, fh: res.fh, backingId, watched });
+    const kfh = this.files.add({ node, fh: res.fh, backingId, watched, direct });
     open.handles++;
     if (watched) this.lookForChangesEvery(Math.max(this.options.attrTimeoutMs, LOOK_MIN_MS));
     if (created) {
@@ -299,6 +302,19 @@ export class FuseBridge {
       return createOut(node.id, node.generation, created, o.entryTimeoutMs, o.attrTimeoutMs, kfh, flags, backingId);
     }
     return openOut(kfh, flags, backingId);
+  }
+
+  /**
+   * A synchronous write (O_DSYNC or O_SYNC, or pwritev2's RWF_DSYNC or RWF_SYNC: the WRITE's flags say
+   * which) is durable when it returns. Through the page cache the kernel makes it so with an FSYNC after
+   * the WRITE (generic_write_sync); with direct I/O it sends none, so the daemon syncs here, through the
+   * layers: a durability layer then keeps the data at a crash, and a failing sync fails the write.
+   */
+  private write(ctx: OpContext, f: FileHandle, data: Buffer, offset: number, flags: number): Answer<number> {
+    const written = this.vfs.write(ctx, f.node.path, f.fh, data, offset);
+    if (!f.direct || !(flags & constants.O_DSYNC)) return written;
+    const datasync = (flags & constants.O_SYNC) !== constants.O_SYNC;
+    return onSuccess(written, (n) => onSuccess(this.vfs.fsync(ctx, f.node.path, f.fh, datasync), () => n));
   }
 
   private lookForChangesEvery(ms: number): void {
@@ -521,7 +537,7 @@ export class FuseBridge {
           n >= size ? buf : buf.subarray(0, OUT_HEADER_SIZE + n),
         );
       },
-      WRITE: (h, { fh, offset, data, writeFlags }) => {
+      WRITE: (h, { fh, offset, data, writeFlags, flags }) => {
         const f = this.file(fh);
         const ctx = this.ctx(h);
         f.node.wrote();
@@ -530,10 +546,10 @@ export class FuseBridge {
           return replyTo(this.dropSetId(ctx, f.node, f.fh), (changed) => {
             // A WRITE reply carries no attributes: the kernel would show the old mode until its attr timeout.
             if (changed) this.dropAttributes(f.node);
-            return replyTo(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
+            return replyTo(this.write(ctx, f, data, offset, flags), writeOut);
           });
         }
-        return replyTo(vfs.write(ctx, f.node.path, f.fh, data, offset), writeOut);
+        return replyTo(this.write(ctx, f, data, offset, flags), writeOut);
       },
       FLUSH: (h, { fh }) => {
         const f = this.file(fh);

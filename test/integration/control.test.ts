@@ -417,3 +417,41 @@ os.close(fd)
     assert.equal(pyJson(mnt, `print(json.dumps(open('d').read()))`), 'synced');
   });
 });
+
+test('crash: synchronous writes (O_DSYNC, O_SYNC, RWF_DSYNC, RWF_SYNC) were durable when they returned, with or without the page cache', async () => {
+  // Through the page cache the kernel syncs after such a write; with direct I/O it does not, and the daemon must.
+  const writes = `
+def sync_open(name, flag):
+    fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_TRUNC | flag, 0o644)
+    os.write(fd, name.encode()); os.close(fd)
+def sync_write(name, flag):
+    fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    os.pwritev(fd, [name.encode()], 0, flag); os.close(fd)
+sync_open('dsync', os.O_DSYNC); sync_open('sync', os.O_SYNC); sync_open('plain', 0)
+sync_write('rwf_dsync', os.RWF_DSYNC); sync_write('rwf_sync', os.RWF_SYNC)
+print(json.dumps(0))
+`;
+  const names = ['dsync', 'sync', 'plain', 'rwf_dsync', 'rwf_sync'];
+  for (const mount of ['{}', '{ cache: direct }']) {
+    await withTempDir('durable', (backing) =>
+      withConfig(`backend: { type: passthrough, path: ${backing} }\nmount: ${mount}\nlayers:\n  - durability: {}\n`, async (mnt) => {
+        pyJson(mnt, writes);
+        assert.equal(ctlJson<{ files: number }>('crash', mnt).files, 1, `${mount}: only the plain write was undone`);
+        const after = pyJson(mnt, `print(json.dumps({n: open(n).read() for n in ${JSON.stringify(names)}}))`);
+        assert.deepEqual(after, { dsync: 'dsync', sync: 'sync', plain: '', rwf_dsync: 'rwf_dsync', rwf_sync: 'rwf_sync' }, mount);
+      }),
+    );
+  }
+  // The sync that makes a direct write durable goes through the layers: when it fails, so does the write.
+  await withConfig('layers:\n  - fault: { rules: [ { ops: [fsync], paths: [d], errno: EIO } ] }\n', async (mnt) => {
+    const r = pyJson(
+      mnt,
+      `
+fd = os.open('d', os.O_CREAT | os.O_WRONLY | os.O_DSYNC, 0o644)
+plain = os.open('d', os.O_WRONLY)
+print(json.dumps([outcome(lambda: os.write(fd, b'x')), outcome(lambda: os.write(plain, b'y'))]))
+`,
+    );
+    assert.deepEqual(r, ['EIO', 1], 'the O_DSYNC write fails with its sync; a write without the flag is not synced');
+  });
+});
