@@ -1,5 +1,6 @@
 // Configurations that are valid but will not do what they seem to: a rule on
-// reads under the page cache sees only the reads the cache misses.
+// reads under the page cache sees only the reads the cache misses, and a short
+// read there looks to the kernel like the end of the file.
 import type { Config } from './schema.ts';
 import { expandOps } from '../rules/rule.ts';
 
@@ -15,7 +16,11 @@ export function cacheWarnings(config: Config): string[] {
       const reads = !ops || ops.has('read');
       const writes = !ops || ops.has('write');
       const name = rule.name ?? `layers[${i}].rules[${j}]`;
-      if (reads) {
+      if (reads && kind === 'fault' && 'action' in rule && rule.action?.shortRead !== undefined) {
+        out.push(
+          `fault rule ${name} makes reads short, but with mount.cache: ${config.mount.cache} the kernel reads through its page cache and takes a short READ for the end of the file: a reader sees the file end early (read(2) returns 0 after the short part) instead of a short read(2); set mount.cache: direct (or --cache direct) for read(2) itself to come back short`,
+        );
+      } else if (reads) {
         out.push(
           `${kind} rule ${name} acts on reads, but with mount.cache: ${config.mount.cache} the kernel page cache answers reads of cached data without asking interposer; set mount.cache: direct (or --cache direct) for the rule to see every read`,
         );

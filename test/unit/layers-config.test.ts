@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, parseConfigText, validateConfig } from '../../src/config/load.ts';
 import { buildLayers } from '../../src/layers/build.ts';
+import { cacheWarnings } from '../../src/config/warnings.ts';
 
 const fault = (...rules: unknown[]) => ({ layers: [{ fault: { rules } }] });
 const latency = (...rules: unknown[]) => ({ layers: [{ latency: { rules } }] });
@@ -384,5 +385,17 @@ layers:
     assert.deepEqual(validateConfig({}).layers, []);
     assert.deepEqual(validateConfig({ layers: [] }).layers, []);
     assert.deepEqual(validateConfig({ layers: [{ fault: {} }] }).layers, [{ fault: { seed: 1, rules: [] } }]);
+  });
+});
+
+describe('page-cache warnings', () => {
+  const warnings = (doc: unknown) => cacheWarnings(validateConfig(doc));
+  test('a short-read rule under the page cache: reads would end early, not come back short', () => {
+    const doc = fault({ name: 'half', ops: ['read'], action: { shortRead: 0.5 } }, { name: 'eio', ops: ['read'], errno: 'EIO' });
+    const [half, eio, ...rest] = warnings(doc);
+    assert.match(half, /^fault rule half makes reads short, .* takes a short READ for the end of the file: .*set mount.cache: direct/);
+    assert.match(eio, /^fault rule eio acts on reads, but with mount.cache: auto the kernel page cache answers reads of cached data/);
+    assert.deepEqual(rest, []);
+    assert.deepEqual(warnings({ ...doc, mount: { cache: 'direct' } }), []);
   });
 });
