@@ -146,6 +146,13 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     note: 'metrics and a trace layer whose filter matches nothing',
   },
   {
+    name: 'trace-all',
+    extra: true,
+    variantOf: 'passthrough',
+    config: { layers: [{ trace: {} }], telemetry: { traces: { file: '/dev/null' } } },
+    note: 'a trace layer recording every op (spans made and written as JSON lines to /dev/null: what tracing costs the daemon, without the disk writes a file adds off its request thread)',
+  },
+  {
     name: 'fault-empty',
     extra: true,
     variantOf: 'passthrough',

@@ -141,8 +141,7 @@ export function createFaultLayer(config: { seed: number; rules: FaultRuleConfig[
     idle: rules.length === 0,
     around(op, next) {
       const now = Date.now();
-      for (const fr of rules)
-        if (applies(fr.action, op.name) && fr.rule.matches(op, now) && fr.rule.fires(op, now)) return apply(fr, op, next);
+      for (const fr of rules) if (applies(fr.action, op.name) && fr.rule.matches(op) && fr.rule.fires(op, now)) return apply(fr, op, next);
       return next();
     },
     needs: (shortcut, path) => hiddenFrom[shortcut].some((r) => r.rule.mightSee(shortcut, path)),

@@ -32,7 +32,7 @@ export function createLatencyLayer(config: { seed: number; rules: LatencyRuleCon
       const now = Date.now();
       for (const { rule, sample } of rules) {
         // A ramp raises the delay, not how often it applies (else the mean delay would rise with its square).
-        if (!rule.matches(op, now) || !rule.fires(op, now, false)) continue;
+        if (!rule.matches(op) || !rule.fires(op, now, false)) continue;
         const ms = sample(rule.random()) * rule.scale(now);
         return sleep(ms, op.ctx.signal).then(next);
       }

@@ -143,7 +143,7 @@ export function createThrottleLayer(config: Limits & { rules: ThrottleRuleConfig
       const now = Date.now();
       let limited: Array<{ rule: Rule; buckets: Buckets }> | undefined;
       for (const r of rules) {
-        if (!r.rule.matches(op, now) || !r.rule.fires(op, now)) continue;
+        if (!r.rule.matches(op) || !r.rule.fires(op, now)) continue;
         if (!r.buckets.admits(op)) throw new FsError(EAGAIN, `throttle limit of ${r.rule.spec.name} reached`);
         (limited ??= []).push(r);
       }

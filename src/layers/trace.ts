@@ -2,10 +2,10 @@
 // uid), what (path, offset, sizes) and what came of it (result, rules fired).
 // A file's ops are children of one span per open file, from open to release.
 // The filter can be changed at runtime; export never blocks or fails an op.
-import { readFileSync } from 'node:fs';
 import type { Span, Tracer } from '@opentelemetry/api';
 import picomatch from 'picomatch';
-import { commOf, expandOps, HIDDEN_OPS } from '../rules/rule.ts';
+import { expandOps, HIDDEN_OPS } from '../rules/rule.ts';
+import { commOf } from '../sys/proc-comm.ts';
 import { Rng } from '../rules/rng.ts';
 import { outcomeOf } from '../vfs/answer.ts';
 import { errnoName, toErrno } from '../vfs/errors.ts';
@@ -28,19 +28,6 @@ export interface TraceFilter {
   injectedOnly?: boolean;
   /** Fraction of matching ops to record. */
   sample?: number;
-}
-
-/**
- * The caller's command name now. Not cached like rules' commOf: a child's first ops on the
- * mount (its cwd, its redirections) come before its exec, and a cached name would label the
- * program's own ops with its parent's for a while. Only traced ops pay for the read.
- */
-function commNow(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
-  } catch {
-    return commOf(pid, Date.now());
-  }
 }
 
 const FILE_OPS = new Set<OpName>(['read', 'write', 'flush', 'fsync', 'fallocate', 'lseek']);
@@ -84,7 +71,7 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
     if (pr) {
       if (pr.pid && !pr.pid.includes(op.ctx.pid)) return false;
       if (pr.uid && !pr.uid.includes(op.ctx.uid)) return false;
-      if (pr.comm && !pr.comm.includes(commNow(op.ctx.pid))) return false;
+      if (pr.comm && !pr.comm.includes(commOf(op.ctx.pid))) return false;
     }
     return c.f.sample === undefined || c.f.sample >= 1 || rng.next() < c.f.sample;
   };
@@ -103,7 +90,7 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
       'fs.op': op.name,
       'fs.path': op.path,
       'process.pid': op.ctx.pid,
-      'process.command': commNow(op.ctx.pid),
+      'process.command': commOf(op.ctx.pid),
       'user.id': op.ctx.uid,
       'group.id': op.ctx.gid,
       'fs.result': result,

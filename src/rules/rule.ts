@@ -1,11 +1,11 @@
 // The matcher and trigger every disturbing layer shares. A rule first matches
 // an op (which ops, which paths, which process, how large), then its trigger
 // decides whether to act this time (counts, bytes, windows, probability).
-import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import picomatch from 'picomatch';
 import { OP_GROUPS, OP_NAMES, type Op, type OpName } from '../layers/op.ts';
 import type { KernelShortcut } from '../layers/stack.ts';
+import { commOf } from '../sys/proc-comm.ts';
 import { deriveSeed, Rng } from './rng.ts';
 
 export interface Range {
@@ -45,22 +45,6 @@ export interface RuleSpec {
 export interface RuleCounters {
   matched: number;
   fired: number;
-}
-
-/** Reads a process's command name, cached briefly: rules may ask on every op. */
-const commCache = new Map<number, { comm: string; at: number }>();
-export function commOf(pid: number, now: number): string {
-  const hit = commCache.get(pid);
-  if (hit && now - hit.at < 1000) return hit.comm;
-  let comm = '';
-  try {
-    comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    // Gone already: matches no comm.
-  }
-  if (commCache.size > 4096) commCache.clear();
-  commCache.set(pid, { comm, at: now });
-  return comm;
 }
 
 /** The ops each kernel shortcut hides from the daemon. */
@@ -117,7 +101,7 @@ export class Rule {
   }
 
   /** Whether the op is one this rule is about (counts it as matched). */
-  matches(op: Op, now: number): boolean {
+  matches(op: Op): boolean {
     if (this.disabled) return false;
     if (this.ops && !this.ops.has(op.name)) return false;
     if (this.include && !this.include(op.path) && !(op.path2 !== undefined && this.include(op.path2))) return false;
@@ -126,7 +110,7 @@ export class Rule {
     if (pr) {
       if (pr.pid && !pr.pid.includes(op.ctx.pid)) return false;
       if (pr.uid && !pr.uid.includes(op.ctx.uid)) return false;
-      if (pr.comm && !pr.comm.includes(commOf(op.ctx.pid, now))) return false;
+      if (pr.comm && !pr.comm.includes(commOf(op.ctx.pid))) return false;
     }
     const sz = this.spec.size;
     if (sz && !within(sz, op.size)) return false;

@@ -1,7 +1,7 @@
 // Where spans go: OTLP over HTTP or gRPC to a collector or Jaeger, and/or a
 // local file with one JSON object per line. Export is batched off the request
 // path; spans that cannot be delivered are dropped and counted.
-import { accessSync, appendFileSync, constants, statSync } from 'node:fs';
+import { accessSync, appendFile, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
@@ -49,27 +49,43 @@ function spanLine(s: ReadableSpan): string {
   });
 }
 
-/** One JSON object per span per line. */
+/**
+ * One JSON object per span per line, appended off the request thread: a trace file on a slow or
+ * stalled disk must not hold up the mount (spans then wait, and beyond MAX_QUEUE are dropped and
+ * counted). One append in flight at a time keeps the lines in order; batches that come meanwhile
+ * go out together. The file is opened for each append, so a rotated trace file is created again.
+ */
 class JsonLinesExporter implements SpanExporter {
   private readonly path: string;
   /** Whether the last export failed: warned once a run of failures. */
   private failed = false;
+  private writing = false;
+  private waiting: Array<{ text: string; done: (r: ExportResult) => void }> = [];
+  private idle: Array<() => void> = [];
   constructor(path: string) {
     this.path = path;
   }
   export(spans: ReadableSpan[], done: (r: ExportResult) => void): void {
-    try {
-      appendFileSync(this.path, `${spans.map(spanLine).join('\n')}\n`, { mode: ownFileMode() });
-    } catch (error) {
-      if (!this.failed) log.warn({ err: error, file: this.path }, 'cannot write spans to the trace file; dropping them (counted)');
-      this.failed = true;
-      return done({ code: ExportResultCode.FAILED, error: error as Error });
-    }
-    this.failed = false;
-    done({ code: ExportResultCode.SUCCESS });
+    this.waiting.push({ text: `${spans.map(spanLine).join('\n')}\n`, done });
+    if (!this.writing) this.writeWaiting();
+  }
+  private writeWaiting(): void {
+    const batches = this.waiting;
+    this.waiting = [];
+    this.writing = true;
+    appendFile(this.path, batches.map((b) => b.text).join(''), { mode: ownFileMode() }, (error) => {
+      if (error) {
+        if (!this.failed) log.warn({ err: error, file: this.path }, 'cannot write spans to the trace file; dropping them (counted)');
+        this.failed = true;
+      } else this.failed = false;
+      for (const b of batches) b.done(error ? { code: ExportResultCode.FAILED, error } : { code: ExportResultCode.SUCCESS });
+      if (this.waiting.length > 0) return this.writeWaiting();
+      this.writing = false;
+      for (const resolve of this.idle.splice(0)) resolve();
+    });
   }
   shutdown(): Promise<void> {
-    return Promise.resolve();
+    return this.writing ? new Promise((resolve) => this.idle.push(resolve)) : Promise.resolve();
   }
 }
 

@@ -6,12 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify as toYaml } from 'yaml';
-import { CLI, NODE, ROOT, tempDir, withMount, writeConfig, type ConfigDoc } from '../helpers/mount.ts';
+import { CLI, NODE, ROOT, tempDir, withMount, withTempDir, writeConfig, type ConfigDoc } from '../helpers/mount.ts';
 import { freePort, py, run, sh, stopProcess } from '../helpers/run.ts';
 
 const COLLECTOR = join(ROOT, '.tools/bin/otelcol-interposer');
@@ -371,5 +372,26 @@ test('with the collector down, operations succeed and dropped spans are counted'
     while ((dropped = await count('interposer_spans_dropped_total')) < 600 && Date.now() < end) await sleep(250);
     assert.ok(dropped >= 600, `at least create+write+flush+release of 200 files counted as dropped: ${dropped}`);
     assert.equal(await count('interposer_spans_exported_total'), 0);
+  });
+});
+
+test('a trace file that cannot be written yet holds up no operation: its spans wait', async () => {
+  // A FIFO nobody reads: opening it to append blocks, as a write to a stalled disk would.
+  await withTempDir('fifo', async (dir) => {
+    const fifo = join(dir, 'trace.fifo');
+    run('mkfifo', [fifo]);
+    await withMount(['--backend', 'memory', '--cache', 'direct', '--trace-file', fifo], async (mnt) => {
+      // 600 lookups: a batch of 512 spans is full, and goes to the file, while they run.
+      const lookups = spawn('python3', ['-c', "import os\nfor i in range(600): os.path.exists('n%d' % i)"], { cwd: mnt, stdio: 'ignore' });
+      const exited = once(lookups, 'exit');
+      let timer: NodeJS.Timeout | undefined;
+      const answered = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(r, 60_000, false)))]);
+      clearTimeout(timer);
+      // A reader now: the waiting spans come out (and a daemon stuck opening the file would be let go).
+      const spans = readFileSync(fifo, 'utf8');
+      await exited;
+      assert.ok(answered, 'every lookup answered while the trace file could not be opened');
+      assert.match(spans, /"fs\.path":"\/n0"/);
+    });
   });
 });
