@@ -4,7 +4,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError, parseConfigDoc } from '../config/load.ts';
 import { parseDuration } from '../config/units.ts';
-import type { OpRecord, ParseStats } from '../report/read.ts';
+import type { Analysis as AnalysisType } from '../report/analyse.ts';
+import type { ParseStats } from '../report/read.ts';
 
 interface ReportFlags {
   html?: string;
@@ -20,7 +21,7 @@ interface ReportFlags {
 
 export async function reportCommand(traceFile: string | undefined, flags: ReportFlags): Promise<void> {
   // Loaded here rather than with the CLI: every mount's daemon runs this program and never reports.
-  const [{ analyse }, { LiveError, recordLive }, { readTraceFile }, { renderHtml }, { renderText }] = await Promise.all([
+  const [{ Analysis }, { LiveError, recordLive }, { readTraceFile }, { renderHtml }, { renderText }] = await Promise.all([
     import('../report/analyse.ts'),
     import('../report/live.ts'),
     import('../report/read.ts'),
@@ -34,9 +35,8 @@ export async function reportCommand(traceFile: string | undefined, flags: Report
       'give a trace file (interposer report trace.jsonl) or a running mount (interposer report --live MOUNTPOINT), not both',
     );
   }
-  let ops: OpRecord[];
+  let analysis: AnalysisType;
   let stats: ParseStats;
-  let source: string;
   if (flags.live !== undefined) {
     const durationMs = parseDuration(flags.duration);
     if (durationMs === null || durationMs <= 0)
@@ -56,9 +56,9 @@ export async function reportCommand(traceFile: string | undefined, flags: Report
         file: flags.file,
         signal: stop.signal,
       });
-      ops = rec.ops;
       stats = rec.stats;
-      source = `live ${flags.live} (${rec.file})`;
+      analysis = new Analysis({ source: `live ${flags.live} (${rec.file})`, top });
+      for (const op of rec.ops) analysis.add(op);
     } catch (err) {
       if (err instanceof LiveError) throw new ConfigError(`--live: ${err.message}`);
       throw err;
@@ -70,22 +70,22 @@ export async function reportCommand(traceFile: string | undefined, flags: Report
     const file = traceFile!;
     if (!existsSync(file))
       throw new ConfigError(`trace file ${file} does not exist; record one with: interposer mount --trace-file ${file} ...`);
+    analysis = new Analysis({ source: file, top });
     try {
-      ({ ops, stats } = await readTraceFile(file));
+      stats = await readTraceFile(file, (op) => analysis.add(op));
     } catch (err) {
       throw new ConfigError(
         `cannot read trace file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}; expected a file written by --trace-file`,
       );
     }
-    if (ops.length === 0 && stats.malformed > 0) {
+    if (analysis.count === 0 && stats.malformed > 0) {
       throw new ConfigError(
         `${file} holds no spans (${stats.malformed} lines that are not spans); expected a file written by --trace-file`,
       );
     }
-    source = file;
   }
   if (stats.malformed > 0) process.stderr.write(`interposer report: skipped ${stats.malformed} lines that are not spans\n`);
-  const report = analyse(ops, { source, top });
+  const report = analysis.finish();
   if (flags.json) writeOutput(flags.json, '--json', `${JSON.stringify(report, null, 2)}\n`);
   if (flags.html) writeOutput(flags.html, '--html', renderHtml(report));
   if (!flags.quiet) process.stdout.write(renderText(report));

@@ -1,6 +1,6 @@
-// Workload characterisation from traced operations: pure functions from
-// OpRecords to a Report (plain data, written as JSON and rendered as text
-// and HTML). Times in microseconds, sizes in bytes.
+// Workload characterisation from traced operations: OpRecords, added one at
+// a time, to a Report (plain data, written as JSON and rendered as text and
+// HTML). Times in microseconds, sizes in bytes.
 import type { OpRecord } from './read.ts';
 
 export interface Count {
@@ -149,7 +149,7 @@ export function sizeLabel(bytes: number): string {
 }
 
 /** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return 0;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
@@ -191,86 +191,129 @@ function rank(rows: Iterable<HotRow>, top: number): HotRow[] {
     .slice(0, top);
 }
 
-/**
- * Sequential or random, per file: a read or write is sequential when its
- * offset is where the previous read or write of the same path ended
- * (offset + bytes moved), or 0 for the first one.
- */
-export function sequentiality(ops: readonly OpRecord[]): Map<string, { read: [number, number]; write: [number, number] }> {
-  const next = new Map<string, number>();
-  const out = new Map<string, { read: [number, number]; write: [number, number] }>();
-  for (const r of ops) {
-    if (!isData(r.op) || r.offset === undefined) continue;
-    const expected = next.get(r.path) ?? 0;
-    let s = out.get(r.path);
-    if (!s) out.set(r.path, (s = { read: [0, 0], write: [0, 0] }));
-    const pair = r.op === 'read' ? s.read : s.write;
-    pair[r.offset === expected ? 0 : 1]++;
-    next.set(r.path, r.offset + (r.returned ?? r.requested ?? 0));
+/** Numbers appended one at a time into a typed array that doubles when full: 8 bytes an op, not an object. */
+class Column {
+  private data = new Float64Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Float64Array(this.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
   }
-  return out;
+  get(i: number): number {
+    return this.data[i];
+  }
+  /** The values, in a view of this column's storage. */
+  values(): Float64Array {
+    return this.data.subarray(0, this.length);
+  }
 }
 
-export function analyse(input: readonly OpRecord[], o: AnalyseOptions = {}): Report {
-  const top = o.top ?? 20;
-  const ops = [...input].sort((a, b) => a.startUs - b.startUs);
-  const startUs = ops.length ? ops[0].startUs : 0;
-  const endUs = ops.reduce((m, r) => Math.max(m, r.startUs + r.durationUs), startUs);
-  const seconds = (endUs - startUs) / 1e6;
+type Sequentiality = Map<string, { read: [number, number]; write: [number, number] }>;
 
-  const mix = new Map<string, { count: number; errors: number }>();
-  const sizes = SIZE_BOUNDS.map((le, i) => ({
+/**
+ * A report built one operation at a time, so that `interposer report` reads a trace of any length in
+ * one pass: what it keeps of each op is a few numbers in typed arrays (its start, duration and
+ * outcome for the timeline and the latency percentiles; offset and size of reads and writes for
+ * sequentiality), ~20 bytes an op and ~40 more a read or write, where the records themselves took
+ * ~280 (and a trace of 15 million ops, 4 GiB of JSON, exhausted the JavaScript heap). The rest is
+ * counted as it comes, per op name, path, directory, process, error and rule.
+ */
+export class Analysis {
+  private readonly o: AnalyseOptions;
+  private added = 0;
+  private startUs = Infinity;
+  private endUs = -Infinity;
+  private readonly mix = new Map<string, { count: number; errors: number }>();
+  private readonly sizes = SIZE_BOUNDS.map((le, i) => ({
     le,
     label: i === SIZE_BOUNDS.length - 1 ? `>${sizeLabel(SIZE_BOUNDS[i - 1])}` : `≤${sizeLabel(le)}`,
     read: 0,
     write: 0,
   }));
-  const files = new Map<string, HotRow>();
-  const dirs = new Map<string, HotRow>();
-  const procs = new Map<string, ProcessRow>();
-  const durations = new Map<string, number[]>();
-  const errors = new Map<string, ErrorRow>();
-  const injected = new Map<string, InjectedRow>();
-  const fsyncFiles = new Map<string, number>();
-  const rw = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, copies: 0, bytesCopied: 0 };
-  let filesCreated = 0;
-  let directoriesCreated = 0;
-  let errorCount = 0;
-  let injectedCount = 0;
-  let fsyncdirs = 0;
-  let syncfs = 0;
+  private readonly files = new Map<string, HotRow>();
+  private readonly dirs = new Map<string, HotRow>();
+  private readonly directories = new Set<string>(['/']);
+  private readonly procs = new Map<string, ProcessRow>();
+  private readonly durations = new Map<string, Column>();
+  private readonly errors = new Map<string, ErrorRow>();
+  private readonly injected = new Map<string, InjectedRow>();
+  private readonly fsyncFiles = new Map<string, number>();
+  private readonly rw = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, copies: 0, bytesCopied: 0 };
+  private filesCreated = 0;
+  private directoriesCreated = 0;
+  private errorCount = 0;
+  private injectedCount = 0;
+  private fsyncdirs = 0;
+  private syncfs = 0;
+  /** Every op: its start, and 1 if it failed (the timeline). */
+  private readonly starts = new Column();
+  private readonly failed = new Column();
+  /** Reads and writes with an offset: start, path (an index into dataPaths), offset, where it ended, bytes moved, 1 for a write. */
+  private readonly data = {
+    start: new Column(),
+    path: new Column(),
+    offset: new Column(),
+    end: new Column(),
+    moved: new Column(),
+    write: new Column(),
+  };
+  private readonly dataPathIds = new Map<string, number>();
+  private readonly dataPaths: string[] = [];
 
-  for (const r of ops) {
-    const m = mix.get(r.op) ?? { count: 0, errors: 0 };
+  constructor(o: AnalyseOptions = {}) {
+    this.o = o;
+  }
+
+  /** Operations added so far. */
+  get count(): number {
+    return this.added;
+  }
+
+  add(r: OpRecord): void {
+    this.added++;
+    if (r.startUs < this.startUs) this.startUs = r.startUs;
+    if (r.startUs + r.durationUs > this.endUs) this.endUs = r.startUs + r.durationUs;
+    const ok = r.result === 'ok';
+    this.starts.push(r.startUs);
+    this.failed.push(ok ? 0 : 1);
+
+    const m = this.mix.get(r.op) ?? { count: 0, errors: 0 };
     m.count++;
-    if (r.result !== 'ok') m.errors++;
-    mix.set(r.op, m);
+    if (!ok) m.errors++;
+    this.mix.set(r.op, m);
 
-    let f = files.get(r.path);
-    if (!f) files.set(r.path, (f = hotRow(r.path)));
+    let f = this.files.get(r.path);
+    if (!f) this.files.set(r.path, (f = hotRow(r.path)));
     addHot(f, r);
     const dir = dirOf(r.path);
-    let d = dirs.get(dir);
-    if (!d) dirs.set(dir, (d = hotRow(dir)));
+    let d = this.dirs.get(dir);
+    if (!d) this.dirs.set(dir, (d = hotRow(dir)));
     addHot(d, r);
+    // A path is a directory when another path lies beneath it or it was used as one.
+    if (r.path !== '/') this.directories.add(dir);
+    if (DIR_OPS.has(r.op)) this.directories.add(r.path);
 
     const pkey = `${r.pid}\0${r.command}`;
-    let p = procs.get(pkey);
-    if (!p)
-      procs.set(
-        pkey,
-        (p = { pid: r.pid, command: r.command, ops: 0, reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, fsyncs: 0, errors: 0 }),
-      );
+    let p = this.procs.get(pkey);
+    if (!p) {
+      p = { pid: r.pid, command: r.command, ops: 0, reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, fsyncs: 0, errors: 0 };
+      this.procs.set(pkey, p);
+    }
     p.ops++;
-    if (r.result !== 'ok') p.errors++;
+    if (!ok) p.errors++;
 
-    let ds = durations.get(r.op);
-    if (!ds) durations.set(r.op, (ds = []));
+    let ds = this.durations.get(r.op);
+    if (!ds) this.durations.set(r.op, (ds = new Column()));
     ds.push(r.durationUs);
 
+    const rw = this.rw;
     if (isData(r.op)) {
       const size = r.requested ?? 0;
-      const b = sizes.find((s) => size <= s.le) ?? sizes[sizes.length - 1];
+      const b = this.sizes.find((s) => size <= s.le) ?? this.sizes[this.sizes.length - 1];
       const bytes = moved(r);
       if (r.op === 'read') {
         b.read++;
@@ -285,103 +328,191 @@ export function analyse(input: readonly OpRecord[], o: AnalyseOptions = {}): Rep
         p.writes++;
         p.bytesWritten += bytes;
       }
+      this.addData(r, bytes);
     } else if (r.op === 'copyFileRange') {
       rw.copies++;
       rw.bytesCopied += moved(r);
     } else if (r.op === 'fsync') {
       p.fsyncs++;
-      bump(fsyncFiles, r.path);
-    } else if (r.op === 'fsyncdir') fsyncdirs++;
-    else if (r.op === 'syncfs') syncfs++;
+      bump(this.fsyncFiles, r.path);
+    } else if (r.op === 'fsyncdir') this.fsyncdirs++;
+    else if (r.op === 'syncfs') this.syncfs++;
 
-    if (r.result === 'ok' && (r.op === 'create' || r.op === 'mknod')) filesCreated++;
-    if (r.result === 'ok' && r.op === 'mkdir') directoriesCreated++;
-    if (r.result !== 'ok') {
-      errorCount++;
+    if (ok && (r.op === 'create' || r.op === 'mknod')) this.filesCreated++;
+    if (ok && r.op === 'mkdir') this.directoriesCreated++;
+    if (!ok) {
+      this.errorCount++;
       const key = `${r.op}\0${r.result}`;
-      const e = errors.get(key) ?? { op: r.op, result: r.result, count: 0, injected: 0 };
+      const e = this.errors.get(key) ?? { op: r.op, result: r.result, count: 0, injected: 0 };
       e.count++;
       if (r.rules) e.injected++;
-      errors.set(key, e);
+      this.errors.set(key, e);
     }
     if (r.rules) {
-      injectedCount++;
+      this.injectedCount++;
       for (const rule of r.rules) {
-        const row = injected.get(rule) ?? { rule, count: 0, results: {} };
+        const row = this.injected.get(rule) ?? { rule, count: 0, results: {} };
         row.count++;
         row.results[r.result] = (row.results[r.result] ?? 0) + 1;
-        injected.set(rule, row);
+        this.injected.set(rule, row);
       }
     }
   }
 
-  // A path is a directory when another path lies beneath it or it was used as one.
-  const directories = new Set<string>(['/']);
-  for (const r of ops) {
-    if (r.path !== '/') directories.add(dirOf(r.path));
-    if (DIR_OPS.has(r.op)) directories.add(r.path);
+  private addData(r: OpRecord, bytes: number): void {
+    const d = this.data;
+    let id = this.dataPathIds.get(r.path);
+    if (id === undefined) {
+      id = this.dataPaths.length;
+      this.dataPathIds.set(r.path, id);
+      this.dataPaths.push(r.path);
+    }
+    d.start.push(r.startUs);
+    d.path.push(id);
+    d.offset.push(r.offset ?? NaN);
+    d.end.push((r.offset ?? 0) + (r.returned ?? r.requested ?? 0));
+    d.moved.push(bytes);
+    d.write.push(r.op === 'write' ? 1 : 0);
   }
 
-  const seq = sequentiality(ops);
-  let seqRead: [number, number] = [0, 0];
-  let seqWrite: [number, number] = [0, 0];
-  for (const s of seq.values()) {
-    seqRead = [seqRead[0] + s.read[0], seqRead[1] + s.read[1]];
-    seqWrite = [seqWrite[0] + s.write[0], seqWrite[1] + s.write[1]];
+  /**
+   * Sequential or random, per file: a read or write is sequential when its offset is where the
+   * previous read or write of the same path (by start time) ended (offset + bytes returned), or 0
+   * for the first one.
+   */
+  sequentiality(): Sequentiality {
+    const d = this.data;
+    const n = d.start.length;
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    const starts = d.start.values();
+    order.sort((a, b) => starts[a] - starts[b] || a - b);
+    const next = new Map<number, number>();
+    const out: Sequentiality = new Map();
+    for (const i of order) {
+      const offset = d.offset.get(i);
+      if (Number.isNaN(offset)) continue;
+      const id = d.path.get(i);
+      const path = this.dataPaths[id];
+      let s = out.get(path);
+      if (!s) out.set(path, (s = { read: [0, 0], write: [0, 0] }));
+      const pair = d.write.get(i) ? s.write : s.read;
+      pair[offset === (next.get(id) ?? 0) ? 0 : 1]++;
+      next.set(id, d.end.get(i));
+    }
+    return out;
   }
-  const seqFiles: FileSeq[] = [...seq.entries()]
-    .sort(
-      (a, b) =>
-        b[1].read[0] + b[1].read[1] + b[1].write[0] + b[1].write[1] - (a[1].read[0] + a[1].read[1] + a[1].write[0] + a[1].write[1]) ||
-        a[0].localeCompare(b[0]),
-    )
-    .slice(0, top)
-    .map(([path, s]) => ({ path, read: seqStats(...s.read), write: seqStats(...s.write) }));
 
-  const fsyncs = [...fsyncFiles.values()].reduce((a, b) => a + b, 0);
-  const total = ops.length;
-  return {
-    source: o.source ?? '',
-    window: { startUs, endUs, seconds },
-    totals: {
-      ops: total,
-      errors: errorCount,
-      injected: injectedCount,
-      paths: files.size,
-      dataFiles: [...files.values()].filter((f) => f.dataOps > 0).length,
-      directories: dirs.size,
-      processes: procs.size,
-      filesCreated,
-      directoriesCreated,
-    },
-    opMix: [...mix.entries()]
-      .map(([op, m]) => ({ op, count: m.count, share: m.count / total, errors: m.errors }))
-      .sort((a, b) => b.count - a.count || a.op.localeCompare(b.op)),
-    ioSizes: trimSizes(sizes),
-    readWrite: { ...rw, readOpsShare: ratio(rw.reads, rw.writes), readBytesShare: ratio(rw.bytesRead, rw.bytesWritten) },
-    sequential: { read: seqStats(...seqRead), write: seqStats(...seqWrite), files: seqFiles },
-    hottestFiles: rank(
-      [...files.values()].filter((f) => !directories.has(f.path)),
-      top,
-    ),
-    hottestDirectories: rank(dirs.values(), top),
-    processes: [...procs.values()].sort((a, b) => b.ops - a.ops || a.pid - b.pid).slice(0, top),
-    latency: [...durations.entries()].map(([op, ds]) => latencyRow(op, ds)).sort((a, b) => b.count - a.count || a.op.localeCompare(b.op)),
-    fsync: {
-      fsyncs,
-      fsyncdirs,
-      syncfs,
-      perSecond: seconds > 0 ? fsyncs / seconds : null,
-      perWrittenMiB: rw.bytesWritten > 0 ? fsyncs / (rw.bytesWritten / MiB) : null,
-      files: [...fsyncFiles.entries()]
-        .map(([path, n]) => ({ path, fsyncs: n }))
-        .sort((a, b) => b.fsyncs - a.fsyncs || a.path.localeCompare(b.path))
-        .slice(0, top),
-    },
-    errors: [...errors.values()].sort((a, b) => b.count - a.count || a.op.localeCompare(b.op)),
-    injected: [...injected.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),
-    timeline: timeline(ops, startUs, endUs, o.timelineBuckets ?? 60),
-  };
+  finish(): Report {
+    const o = this.o;
+    const top = o.top ?? 20;
+    const total = this.added;
+    const startUs = total ? this.startUs : 0;
+    const endUs = total ? this.endUs : 0;
+    const seconds = (endUs - startUs) / 1e6;
+    const seq = this.sequentiality();
+    let seqRead: [number, number] = [0, 0];
+    let seqWrite: [number, number] = [0, 0];
+    for (const s of seq.values()) {
+      seqRead = [seqRead[0] + s.read[0], seqRead[1] + s.read[1]];
+      seqWrite = [seqWrite[0] + s.write[0], seqWrite[1] + s.write[1]];
+    }
+    const seqFiles: FileSeq[] = [...seq.entries()]
+      .sort(
+        (a, b) =>
+          b[1].read[0] + b[1].read[1] + b[1].write[0] + b[1].write[1] - (a[1].read[0] + a[1].read[1] + a[1].write[0] + a[1].write[1]) ||
+          a[0].localeCompare(b[0]),
+      )
+      .slice(0, top)
+      .map(([path, s]) => ({ path, read: seqStats(...s.read), write: seqStats(...s.write) }));
+
+    const rw = this.rw;
+    const fsyncs = [...this.fsyncFiles.values()].reduce((a, b) => a + b, 0);
+    return {
+      source: o.source ?? '',
+      window: { startUs, endUs, seconds },
+      totals: {
+        ops: total,
+        errors: this.errorCount,
+        injected: this.injectedCount,
+        paths: this.files.size,
+        dataFiles: [...this.files.values()].filter((f) => f.dataOps > 0).length,
+        directories: this.dirs.size,
+        processes: this.procs.size,
+        filesCreated: this.filesCreated,
+        directoriesCreated: this.directoriesCreated,
+      },
+      opMix: [...this.mix.entries()]
+        .map(([op, m]) => ({ op, count: m.count, share: m.count / total, errors: m.errors }))
+        .sort((a, b) => b.count - a.count || a.op.localeCompare(b.op)),
+      ioSizes: trimSizes(this.sizes),
+      readWrite: { ...rw, readOpsShare: ratio(rw.reads, rw.writes), readBytesShare: ratio(rw.bytesRead, rw.bytesWritten) },
+      sequential: { read: seqStats(...seqRead), write: seqStats(...seqWrite), files: seqFiles },
+      hottestFiles: rank(
+        [...this.files.values()].filter((f) => !this.directories.has(f.path)),
+        top,
+      ),
+      hottestDirectories: rank(this.dirs.values(), top),
+      processes: [...this.procs.values()].sort((a, b) => b.ops - a.ops || a.pid - b.pid).slice(0, top),
+      latency: [...this.durations.entries()]
+        .map(([op, ds]) => latencyRow(op, ds.values()))
+        .sort((a, b) => b.count - a.count || a.op.localeCompare(b.op)),
+      fsync: {
+        fsyncs,
+        fsyncdirs: this.fsyncdirs,
+        syncfs: this.syncfs,
+        perSecond: seconds > 0 ? fsyncs / seconds : null,
+        perWrittenMiB: rw.bytesWritten > 0 ? fsyncs / (rw.bytesWritten / MiB) : null,
+        files: [...this.fsyncFiles.entries()]
+          .map(([path, n]) => ({ path, fsyncs: n }))
+          .sort((a, b) => b.fsyncs - a.fsyncs || a.path.localeCompare(b.path))
+          .slice(0, top),
+      },
+      errors: [...this.errors.values()].sort((a, b) => b.count - a.count || a.op.localeCompare(b.op)),
+      injected: [...this.injected.values()].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule)),
+      timeline: this.timeline(startUs, endUs, o.timelineBuckets ?? 60),
+    };
+  }
+
+  private timeline(startUs: number, endUs: number, n: number): Report['timeline'] {
+    if (this.added === 0) return { bucketUs: 0, buckets: [] };
+    // Round the bucket to a whole number of milliseconds so the chart's axis reads well.
+    const bucketUs = Math.max(1000, Math.ceil((endUs - startUs + 1) / n / 1000) * 1000);
+    const count = Math.max(1, Math.ceil((endUs - startUs + 1) / bucketUs));
+    const buckets: TimelineBucket[] = Array.from({ length: count }, (_, i) => ({
+      startUs: startUs + i * bucketUs,
+      ops: 0,
+      bytesRead: 0,
+      bytesWritten: 0,
+      errors: 0,
+    }));
+    const at = (start: number): TimelineBucket => buckets[Math.min(count - 1, Math.floor((start - startUs) / bucketUs))];
+    for (let i = 0; i < this.added; i++) {
+      const b = at(this.starts.get(i));
+      b.ops++;
+      b.errors += this.failed.get(i);
+    }
+    const d = this.data;
+    for (let i = 0; i < d.start.length; i++) {
+      const b = at(d.start.get(i));
+      if (d.write.get(i)) b.bytesWritten += d.moved.get(i);
+      else b.bytesRead += d.moved.get(i);
+    }
+    return { bucketUs, buckets };
+  }
+}
+
+/** Sequential or random, per file (Analysis.sequentiality) of these reads and writes. */
+export function sequentiality(ops: readonly OpRecord[]): Sequentiality {
+  const a = new Analysis();
+  for (const r of ops) a.add(r);
+  return a.sequentiality();
+}
+
+export function analyse(input: readonly OpRecord[], o: AnalyseOptions = {}): Report {
+  const a = new Analysis(o);
+  for (const r of input) a.add(r);
+  return a.finish();
 }
 
 /** Drops empty buckets at both ends of the size histogram. */
@@ -393,37 +524,17 @@ function trimSizes(sizes: SizeBucket[]): SizeBucket[] {
   return sizes.slice(first, last + 1);
 }
 
-function latencyRow(op: string, ds: number[]): LatencyRow {
-  ds.sort((a, b) => a - b);
+function latencyRow(op: string, ds: Float64Array): LatencyRow {
+  ds.sort();
+  let sum = 0;
+  for (const d of ds) sum += d;
   return {
     op,
     count: ds.length,
-    meanUs: ds.reduce((a, b) => a + b, 0) / ds.length,
+    meanUs: sum / ds.length,
     p50Us: percentile(ds, 50),
     p90Us: percentile(ds, 90),
     p99Us: percentile(ds, 99),
     maxUs: ds[ds.length - 1],
   };
-}
-
-function timeline(ops: readonly OpRecord[], startUs: number, endUs: number, n: number): Report['timeline'] {
-  if (ops.length === 0) return { bucketUs: 0, buckets: [] };
-  // Round the bucket to a whole number of milliseconds so the chart's axis reads well.
-  const bucketUs = Math.max(1000, Math.ceil((endUs - startUs + 1) / n / 1000) * 1000);
-  const count = Math.max(1, Math.ceil((endUs - startUs + 1) / bucketUs));
-  const buckets: TimelineBucket[] = Array.from({ length: count }, (_, i) => ({
-    startUs: startUs + i * bucketUs,
-    ops: 0,
-    bytesRead: 0,
-    bytesWritten: 0,
-    errors: 0,
-  }));
-  for (const r of ops) {
-    const b = buckets[Math.min(count - 1, Math.floor((r.startUs - startUs) / bucketUs))];
-    b.ops++;
-    if (r.result !== 'ok') b.errors++;
-    if (r.op === 'read') b.bytesRead += moved(r);
-    else if (r.op === 'write') b.bytesWritten += moved(r);
-  }
-  return { bucketUs, buckets };
 }

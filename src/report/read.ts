@@ -79,29 +79,31 @@ export function parseSpanLine(line: string): OpRecord | null {
 /** Parses trace text (whole lines); a last line without its newline is parsed too. */
 export function parseTraceText(text: string, stats: ParseStats = { lines: 0, malformed: 0, other: 0 }): OpRecord[] {
   const out: OpRecord[] = [];
-  for (const line of text.split('\n')) addLine(line, out, stats);
+  const add = (r: OpRecord): void => void out.push(r);
+  for (const line of text.split('\n')) addLine(line, add, stats);
   return out;
 }
 
-function addLine(line: string, out: OpRecord[], stats: ParseStats): void {
+function addLine(line: string, each: (op: OpRecord) => void, stats: ParseStats): void {
   if (line.trim() === '') return;
   stats.lines++;
+  let rec: OpRecord | null;
   try {
-    const rec = parseSpanLine(line);
-    if (rec) out.push(rec);
-    else stats.other++;
+    rec = parseSpanLine(line);
   } catch {
     stats.malformed++;
+    return;
   }
+  if (rec) each(rec);
+  else stats.other++;
 }
 
-/** Streams a trace file (which may be large) into operation records. */
-export async function readTraceFile(path: string): Promise<{ ops: OpRecord[]; stats: ParseStats }> {
+/** Streams a trace file (which may be large) to `each`, one operation at a time. */
+export async function readTraceFile(path: string, each: (op: OpRecord) => void): Promise<ParseStats> {
   const stats: ParseStats = { lines: 0, malformed: 0, other: 0 };
-  const ops: OpRecord[] = [];
   // node:readline is imported here: the CLI's every command, the mount daemon too, loads this module.
   const { createInterface } = await import('node:readline');
   const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) addLine(line, ops, stats);
-  return { ops, stats };
+  for await (const line of lines) addLine(line, each, stats);
+  return stats;
 }
