@@ -136,6 +136,9 @@ export const FATTR_KILL_SUIDGID = 1 << 11;
 // fuse_write_in.write_flags, fuse_open_in/fuse_create_in.open_flags: with HANDLE_KILLPRIV_V2, the
 // caller lacks CAP_FSETID, so the server must clear setuid/setgid (see vfs/set-id.ts).
 export const FUSE_WRITE_KILL_SUIDGID = 1 << 2;
+// fuse_write_in.write_flags: the kernel writing back pages of its cache (a shared mapping's, or any
+// with writebackCache), not a write(2) that waits for this reply.
+export const FUSE_WRITE_CACHE = 1 << 0;
 export const FUSE_OPEN_KILL_SUIDGID = 1 << 0;
 
 export const FUSE_GETATTR_FH = 1 << 0;

@@ -48,10 +48,25 @@ function corrupt(rule: Rule, buf: Buffer, length: number, how: { mode: string; b
   }
 }
 
+/**
+ * A failed, short or torn write of pages the kernel writes back (op.ctx.writeback): the failure is
+ * answered, and the kernel keeps it for the file's next fsync or msync, but the data is written in
+ * full. A disk that fails a writeback leaves the pages in memory, data and all; the kernel drops a
+ * direct-I/O file's pages at every mmap (writing dirty ones back first), so a write lost here would
+ * lose memory that processes share, sqlite's -shm say: a corruption no disk error makes.
+ */
+function failWriteback(answer: number | FsError, next: Next): MaybePromise<unknown> {
+  return after<number>(next(), () => answer);
+}
+
 function apply(fr: FaultRule, op: Op, next: Next): MaybePromise<unknown> {
   const a = fr.action;
   const rule = fr.rule;
-  if (a.errno) return new FsError(pickErrno(rule, a.errno), `injected by ${rule.spec.name}`);
+  const writeback = op.name === 'write' && op.ctx.writeback === true;
+  if (a.errno) {
+    const failure = new FsError(pickErrno(rule, a.errno), `injected by ${rule.spec.name}`);
+    return writeback ? failWriteback(failure, next) : failure;
+  }
   if (a.shortRead && op.name === 'read') {
     const into = op.args[2] as Buffer;
     op.args[2] = into.subarray(0, portion(a.shortRead, into.length));
@@ -59,14 +74,17 @@ function apply(fr: FaultRule, op: Op, next: Next): MaybePromise<unknown> {
   }
   if (a.shortWrite && op.name === 'write') {
     const data = op.args[2] as Buffer;
-    op.args[2] = data.subarray(0, portion(a.shortWrite, data.length));
+    const kept = portion(a.shortWrite, data.length);
+    if (writeback) return failWriteback(kept, next);
+    op.args[2] = data.subarray(0, kept);
     return next();
   }
   if (a.tornWrite && op.name === 'write') {
     const data = op.args[2] as Buffer;
+    const failure = new FsError(E[a.tornWrite.errno], `torn write injected by ${rule.spec.name}`);
+    if (writeback) return failWriteback(failure, next);
     op.args[2] = data.subarray(0, portion(a.tornWrite.keep, data.length));
-    const errno = E[a.tornWrite.errno];
-    return after(next(), () => new FsError(errno, `torn write injected by ${rule.spec.name}`));
+    return after(next(), () => failure);
   }
   if (a.corrupt) {
     const how = a.corrupt;

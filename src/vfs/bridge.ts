@@ -22,6 +22,7 @@ import {
   FUSE_FSYNC_FDATASYNC,
   FUSE_GETATTR_FH,
   FUSE_OPEN_KILL_SUIDGID,
+  FUSE_WRITE_CACHE,
   FUSE_WRITE_KILL_SUIDGID,
   OUT_HEADER_SIZE,
 } from '../fuse/abi.ts';
@@ -88,12 +89,14 @@ class RequestContext implements OpContext {
   readonly gid: number;
   readonly pid: number;
   readonly unique: number;
+  readonly writeback: boolean;
   private readonly bridge: FuseBridge;
-  constructor(h: InHeader, bridge: FuseBridge) {
+  constructor(h: InHeader, bridge: FuseBridge, writeback: boolean) {
     this.uid = h.uid;
     this.gid = h.gid;
     this.pid = h.pid;
     this.unique = h.unique;
+    this.writeback = writeback;
     this.bridge = bridge;
   }
   get signal(): AbortSignal | undefined {
@@ -162,8 +165,8 @@ export class FuseBridge {
     return this.session ? this.session.replies.take(size) : replyBufferUnsafe(size);
   }
 
-  private ctx(h: InHeader): OpContext {
-    return new RequestContext(h, this);
+  private ctx(h: InHeader, writeback = false): OpContext {
+    return new RequestContext(h, this, writeback);
   }
 
   private file(fh: number): FileHandle {
@@ -539,7 +542,7 @@ export class FuseBridge {
       },
       WRITE: (h, { fh, offset, data, writeFlags, flags }) => {
         const f = this.file(fh);
-        const ctx = this.ctx(h);
+        const ctx = this.ctx(h, (writeFlags & FUSE_WRITE_CACHE) !== 0);
         f.node.wrote();
         // Cleared before the data goes in, as the kernel's file_remove_privs() does.
         if (writeFlags & FUSE_WRITE_KILL_SUIDGID && f.node.setId) {

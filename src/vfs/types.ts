@@ -32,6 +32,12 @@ export interface OpContext {
    * nothing waiting, blocking here is cheaper than that hop.
    */
   readonly othersWaiting?: boolean;
+  /**
+   * A write of pages the kernel writes back from its cache (a shared mapping's, or every write with
+   * writebackCache) rather than a write(2) waiting for it: its caller learns of a failure only at a
+   * later fsync or msync, and the pages stay in memory.
+   */
+  readonly writeback?: boolean;
 }
 
 /**

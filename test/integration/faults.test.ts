@@ -243,6 +243,39 @@ print(json.dumps(res))
   });
 });
 
+test('a failed writeback of a shared mapping keeps its data: another mmap, which makes the kernel write the page back and drop it, still sees it', async () => {
+  // Under cache: direct the kernel drops a file's cached pages at each mmap, writing dirty ones back first.
+  const yaml = `
+layers:
+  - fault:
+      rules:
+        - { name: eio, ops: [write], paths: [e], errno: EIO }
+        - { name: torn, ops: [write], paths: [t], action: { tornWrite: { keep: 1, errno: EIO } } }
+        - { name: short, ops: [write], paths: [s], action: { shortWrite: 1 } }
+`;
+  await withConfig(yaml, async (mnt) => {
+    const out = pyJson<Record<string, [string, string, string]>>(
+      mnt,
+      `
+import mmap
+res = {}
+for name in ['e', 't', 's']:
+    with open(name, 'wb') as f: f.truncate(4096)
+    fd1 = os.open(name, os.O_RDWR)
+    m1 = mmap.mmap(fd1, 4096)
+    m1[0:3] = b'new'
+    fd2 = os.open(name, os.O_RDWR)
+    m2 = mmap.mmap(fd2, 4096)
+    res[name] = [m2[0:3].decode(), m1[0:3].decode(), outcome(lambda: m1.flush() or 'ok')]
+    m1.close(); m2.close(); os.close(fd1); os.close(fd2)
+print(json.dumps(res))
+`,
+    );
+    for (const name of ['e', 't', 's']) assert.deepEqual(out[name].slice(0, 2), ['new', 'new'], `${name}: both mappings see the write`);
+    for (const name of ['eio', 'torn', 'short']) assert.ok((ruleNamed(mnt, name)?.fired ?? 0) > 0, `${name} failed the writeback`);
+  });
+});
+
 test('corrupt: reads differ in exactly N bytes, one bit each with flip; corrupted writes are stored so', async () => {
   const yaml = `
 layers:
