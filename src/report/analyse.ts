@@ -218,8 +218,8 @@ type Sequentiality = Map<string, { read: [number, number]; write: [number, numbe
  * A report built one operation at a time, so that `interposer report` reads a trace of any length in
  * one pass: what it keeps of each op is a few numbers in typed arrays (its start, duration and
  * outcome for the timeline and the latency percentiles; offset and size of reads and writes for
- * sequentiality), ~20 bytes an op and ~40 more a read or write, where the records themselves took
- * ~280 (and a trace of 15 million ops, 4 GiB of JSON, exhausted the JavaScript heap). The rest is
+ * sequentiality), 24 bytes an op and 48 more a read or write, where the records themselves took
+ * ~280 (and a trace of 15 million ops, ~4.5 GB of JSON, exhausted the JavaScript heap). The rest is
  * counted as it comes, per op name, path, directory, process, error and rule.
  */
 export class Analysis {
@@ -252,7 +252,7 @@ export class Analysis {
   /** Every op: its start, and 1 if it failed (the timeline). */
   private readonly starts = new Column();
   private readonly failed = new Column();
-  /** Reads and writes with an offset: start, path (an index into dataPaths), offset, where it ended, bytes moved, 1 for a write. */
+  /** Reads and writes: start, path (an index into dataPaths), offset (NaN if none), where it ended, bytes moved, 1 for a write. */
   private readonly data = {
     start: new Column(),
     path: new Column(),
