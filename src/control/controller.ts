@@ -155,19 +155,30 @@ export class Controller {
   /** Set by whoever serves the mount: drops the kernel's cached data after a crash. */
   invalidateKernelCache: () => Promise<number> = () => Promise.resolve(0);
 
-  /** Simulated power loss: every durability layer discards its unsynced writes. */
-  async crash(): Promise<CrashReport & { invalidated: number }> {
+  /**
+   * Simulated power loss: every durability layer discards its unsynced writes, then the kernel's
+   * cache is dropped, and with it the dirty pages it held (`cachedBytes`: those it wrote back
+   * meanwhile, dropped unwritten).
+   */
+  async crash(): Promise<CrashReport & { invalidated: number; cachedBytes: number }> {
     const layers = this.stack.layers().filter((l): l is DurabilityLayer => l.kind === 'durability');
     if (layers.length === 0) {
       throw new ControlError(409, 'no durability layer in this mount: add `- durability: {}` to layers to track unsynced writes');
     }
     const total: CrashReport = { files: 0, bytes: 0 };
-    for (const l of layers) {
-      const r = await l.crash();
-      total.files += r.files;
-      total.bytes += r.bytes;
+    let cachedBytes = 0;
+    let invalidated: number;
+    try {
+      for (const l of layers) {
+        const r = await l.crash();
+        total.files += r.files;
+        total.bytes += r.bytes;
+      }
+      invalidated = await this.invalidateKernelCache();
+    } finally {
+      for (const l of layers) cachedBytes += l.restored();
     }
-    return { ...total, invalidated: await this.invalidateKernelCache() };
+    return { ...total, invalidated, cachedBytes };
   }
 
   /** Replaces the filter of every trace layer (ops, paths, process, minDuration, errorsOnly, injectedOnly, sample). */

@@ -28,8 +28,15 @@ export interface CrashReport {
 const DAEMON: OpContext = { uid: 0, gid: 0, pid: 0, unique: 0 };
 
 export interface DurabilityLayer extends Layer {
-  /** Discards every unsynced write; resolves to what was undone. */
+  /**
+   * Discards every unsynced write; resolves to what was undone. Until restored(), the pages the
+   * kernel writes back of tracked files are dropped unwritten: they were in memory at the power
+   * loss (with writebackCache, or a shared mapping's), and the kernel writes them back as its
+   * cache is dropped after the crash.
+   */
   crash(): Promise<CrashReport>;
+  /** Ends the crash once the kernel's cache is dropped; returns the bytes of written-back pages dropped meanwhile. */
+  restored(): number;
   /** Bytes of undo data held. */
   held(): number;
 }
@@ -42,6 +49,8 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
   const logs = new Map<string, FileLog>();
   let backend: Vfs | undefined;
   let heldBytes = 0;
+  /** Between crash() and restored(): bytes of written-back pages dropped, else null. */
+  let lostFromCache: number | null = null;
 
   /** Saves what [offset, offset + length) of `path` holds now, before an op changes it. */
   async function capture(path: string, offset: number, length: number): Promise<void> {
@@ -92,6 +101,11 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
     around(op: Op, next: Next) {
       switch (op.name) {
         case 'write':
+          if (lostFromCache !== null && op.ctx.writeback && tracked(op.path)) {
+            lostFromCache += op.size;
+            return op.size;
+          }
+          return before(op.path, op.offset, op.size, next);
         case 'fallocate':
           return before(op.path, op.offset, op.size, next);
         case 'copyFileRange': {
@@ -136,8 +150,14 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
     },
     needs: (shortcut, path) => shortcut === 'data' && tracked(path),
     held: () => heldBytes,
+    restored() {
+      const lost = lostFromCache ?? 0;
+      lostFromCache = null;
+      return lost;
+    },
     async crash() {
       const b = backend!;
+      lostFromCache ??= 0;
       const report: CrashReport = { files: 0, bytes: 0 };
       for (const [path, log] of logs) {
         let fh: number;

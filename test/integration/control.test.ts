@@ -1,6 +1,8 @@
 // The control API of a live mount through `interposer ctl` (a child process):
 // show, rules and counters, set (atomic; a bad config changes nothing),
 // add-rule with a TTL, rm-rule, pause/resume, wait, crash (durability layer).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -454,4 +456,44 @@ print(json.dumps([outcome(lambda: os.write(fd, b'x')), outcome(lambda: os.write(
     );
     assert.deepEqual(r, ['EIO', 1], 'the O_DSYNC write fails with its sync; a write without the flag is not synced');
   });
+});
+
+test('crash: pages still dirty in the kernel cache are lost with it (writebackCache, a shared mapping), not written back after', async () => {
+  await withTempDir('durable', (backing) =>
+    withConfig(
+      `backend: { type: passthrough, path: ${backing} }\nmount: { writebackCache: true }\nlayers:\n  - durability: {}\n`,
+      async (mnt) => {
+        // Holds both files open, their unsynced data in dirty pages, until told to end.
+        const holder = spawn(
+          'python3',
+          [
+            '-c',
+            `
+import mmap, os, sys
+fd = os.open('f', os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd, b'synced'); os.fsync(fd)
+os.pwrite(fd, b'UNSYNC', 0)
+fm = os.open('m', os.O_CREAT | os.O_RDWR, 0o644)
+os.ftruncate(fm, 4096); os.fsync(fm)
+m = mmap.mmap(fm, 4096); m[0:6] = b'MAPPED'
+print('ready', flush=True)
+sys.stdin.read()
+`,
+          ],
+          { cwd: mnt, stdio: ['pipe', 'pipe', 'inherit'] },
+        );
+        const exited = once(holder, 'exit');
+        try {
+          await once(holder.stdout!, 'data');
+          const r = ctlJson<{ files: number; cachedBytes: number }>('crash', mnt);
+          assert.ok(r.cachedBytes >= 12, `the dirty pages written back during the crash were dropped: ${JSON.stringify(r)}`);
+        } finally {
+          holder.stdin!.end();
+          await exited;
+        }
+        const after = pyJson(mnt, `print(json.dumps([open('f').read(), open('m', 'rb').read(6).hex()]))`);
+        assert.deepEqual(after, ['synced', '000000000000'], 'the synced data, not what was only in the cache');
+      },
+    ),
+  );
 });
