@@ -101,7 +101,7 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
     around(op: Op, next: Next) {
       switch (op.name) {
         case 'write':
-          if (lostFromCache !== null && op.ctx.writeback && tracked(op.path)) {
+          if (lostFromCache !== null && op.ctx.writeback !== undefined && tracked(op.path)) {
             lostFromCache += op.size;
             return op.size;
           }

@@ -49,11 +49,13 @@ function corrupt(rule: Rule, buf: Buffer, length: number, how: { mode: string; b
 }
 
 /**
- * A failed, short or torn write of pages the kernel writes back (op.ctx.writeback): the failure is
- * answered, and the kernel keeps it for the file's next fsync or msync, but the data is written in
- * full. A disk that fails a writeback leaves the pages in memory, data and all; the kernel drops a
- * direct-I/O file's pages at every mmap (writing dirty ones back first), so a write lost here would
- * lose memory that processes share, sqlite's -shm say: a corruption no disk error makes.
+ * A failed, short or torn write of a direct-I/O file's mapped pages, which the kernel writes back
+ * (op.ctx.writeback 'direct'): the failure is answered, and the kernel keeps it for the file's next
+ * fsync or msync, but the data is written in full. A disk that fails a writeback leaves the pages in
+ * memory, data and all, until they are evicted; the kernel drops a direct-I/O file's pages at every
+ * mmap (writing dirty ones back first), so a write lost here would at once lose memory that
+ * processes share, sqlite's -shm say: a corruption no disk error makes. Pages of cached files stay
+ * cached as a local filesystem's would, and a failed writeback of them loses its data, as a disk's.
  */
 function failWriteback(answer: number | FsError, next: Next): MaybePromise<unknown> {
   return after<number>(next(), () => answer);
@@ -62,7 +64,7 @@ function failWriteback(answer: number | FsError, next: Next): MaybePromise<unkno
 function apply(fr: FaultRule, op: Op, next: Next): MaybePromise<unknown> {
   const a = fr.action;
   const rule = fr.rule;
-  const writeback = op.name === 'write' && op.ctx.writeback === true;
+  const writeback = op.name === 'write' && op.ctx.writeback === 'direct';
   if (a.errno) {
     const failure = new FsError(pickErrno(rule, a.errno), `injected by ${rule.spec.name}`);
     return writeback ? failWriteback(failure, next) : failure;

@@ -101,7 +101,7 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
     if ((op.name === 'read' || op.name === 'write' || op.name === 'copyFileRange') && typeof value === 'number')
       span.setAttribute('fs.size.returned', value);
     if (op.fired) span.setAttribute('interposer.rules', op.fired);
-    if (op.ctx.writeback) span.setAttribute('fs.writeback', true);
+    if (op.ctx.writeback) span.setAttribute('fs.writeback', op.ctx.writeback);
     if (result !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: result });
     span.end(startTime + ms);
   };

@@ -89,9 +89,9 @@ class RequestContext implements OpContext {
   readonly gid: number;
   readonly pid: number;
   readonly unique: number;
-  readonly writeback: boolean;
+  readonly writeback: 'cached' | 'direct' | undefined;
   private readonly bridge: FuseBridge;
-  constructor(h: InHeader, bridge: FuseBridge, writeback: boolean) {
+  constructor(h: InHeader, bridge: FuseBridge, writeback?: 'cached' | 'direct') {
     this.uid = h.uid;
     this.gid = h.gid;
     this.pid = h.pid;
@@ -165,7 +165,7 @@ export class FuseBridge {
     return this.session ? this.session.replies.take(size) : replyBufferUnsafe(size);
   }
 
-  private ctx(h: InHeader, writeback = false): OpContext {
+  private ctx(h: InHeader, writeback?: 'cached' | 'direct'): OpContext {
     return new RequestContext(h, this, writeback);
   }
 
@@ -542,7 +542,7 @@ export class FuseBridge {
       },
       WRITE: (h, { fh, offset, data, writeFlags, flags }) => {
         const f = this.file(fh);
-        const ctx = this.ctx(h, (writeFlags & FUSE_WRITE_CACHE) !== 0);
+        const ctx = this.ctx(h, writeFlags & FUSE_WRITE_CACHE ? (f.direct ? 'direct' : 'cached') : undefined);
         f.node.wrote();
         // Cleared before the data goes in, as the kernel's file_remove_privs() does.
         if (writeFlags & FUSE_WRITE_KILL_SUIDGID && f.node.setId) {

@@ -33,11 +33,13 @@ export interface OpContext {
    */
   readonly othersWaiting?: boolean;
   /**
-   * A write of pages the kernel writes back from its cache (a shared mapping's, or every write with
-   * writebackCache) rather than a write(2) waiting for it: its caller learns of a failure only at a
-   * later fsync or msync, and the pages stay in memory.
+   * Set on a write of pages the kernel writes back from its cache rather than a write(2) waiting
+   * for it (its caller learns of a failure only at a later fsync or msync): 'cached' for a file
+   * whose pages stay cached as on a local filesystem (writebackCache, or a shared mapping under
+   * `cache: auto`), 'direct' for a direct-I/O file, whose only pages are its shared mappings' and
+   * which the kernel drops at every mmap, writing dirty ones back first.
    */
-  readonly writeback?: boolean;
+  readonly writeback?: 'cached' | 'direct';
 }
 
 /**
