@@ -3,6 +3,7 @@
 // (a shorter read buffer, corrupted write data) before calling next().
 import { S_IFMT, S_IFREG } from '../vfs/mode.ts';
 import { FsError } from '../vfs/errors.ts';
+import { commOf } from '../sys/proc-comm.ts';
 import type { Answer, Attr, OpContext, Vfs } from '../vfs/types.ts';
 
 export const OP_NAMES = [
@@ -73,6 +74,11 @@ export interface Op {
    * no way to stat it. Costs a stat, so it is computed only when a rule asks (a fileSize range), once per op.
    */
   fileSize(): number | undefined;
+  /**
+   * The command name of the process that made the op (/proc/PID/comm), read when first asked and kept
+   * for the op: every rule and trace filter that matches on it, and the span, share one read.
+   */
+  command(): string;
 }
 
 /**
@@ -116,6 +122,7 @@ class OpRecord implements Op {
   fired: string[] | undefined = undefined;
   private readonly statBelow: StatBelow | undefined;
   private knownFileSize: number | undefined = UNASKED;
+  private knownCommand: string | undefined = undefined;
 
   constructor(
     name: OpName,
@@ -140,6 +147,10 @@ class OpRecord implements Op {
   fileSize(): number | undefined {
     if (this.knownFileSize === UNASKED) this.knownFileSize = this.statFileSize();
     return this.knownFileSize;
+  }
+
+  command(): string {
+    return (this.knownCommand ??= commOf(this.ctx.pid));
   }
 
   private statFileSize(): number | undefined {

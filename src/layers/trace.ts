@@ -5,7 +5,6 @@
 import type { Span, Tracer } from '@opentelemetry/api';
 import picomatch from 'picomatch';
 import { expandOps, HIDDEN_OPS } from '../rules/rule.ts';
-import { commOf } from '../sys/proc-comm.ts';
 import { Rng } from '../rules/rng.ts';
 import { outcomeOf } from '../vfs/answer.ts';
 import { errnoName, toErrno } from '../vfs/errors.ts';
@@ -71,7 +70,7 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
     if (pr) {
       if (pr.pid && !pr.pid.includes(op.ctx.pid)) return false;
       if (pr.uid && !pr.uid.includes(op.ctx.uid)) return false;
-      if (pr.comm && !pr.comm.includes(commOf(op.ctx.pid))) return false;
+      if (pr.comm && !pr.comm.includes(op.command())) return false;
     }
     return c.f.sample === undefined || c.f.sample >= 1 || rng.next() < c.f.sample;
   };
@@ -90,7 +89,7 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
       'fs.op': op.name,
       'fs.path': op.path,
       'process.pid': op.ctx.pid,
-      'process.command': commOf(op.ctx.pid),
+      'process.command': op.command(),
       'user.id': op.ctx.uid,
       'group.id': op.ctx.gid,
       'fs.result': result,

@@ -5,7 +5,6 @@ import { isDeepStrictEqual } from 'node:util';
 import picomatch from 'picomatch';
 import { OP_GROUPS, OP_NAMES, type Op, type OpName } from '../layers/op.ts';
 import type { KernelShortcut } from '../layers/stack.ts';
-import { commOf } from '../sys/proc-comm.ts';
 import { deriveSeed, Rng } from './rng.ts';
 
 export interface Range {
@@ -110,7 +109,7 @@ export class Rule {
     if (pr) {
       if (pr.pid && !pr.pid.includes(op.ctx.pid)) return false;
       if (pr.uid && !pr.uid.includes(op.ctx.uid)) return false;
-      if (pr.comm && !pr.comm.includes(commOf(op.ctx.pid))) return false;
+      if (pr.comm && !pr.comm.includes(op.command())) return false;
     }
     const sz = this.spec.size;
     if (sz && !within(sz, op.size)) return false;
