@@ -19,8 +19,6 @@ import {
   check,
   isRoot,
   leafOf,
-  listDir,
-  warmUpListing,
   relative,
   statfsResult,
   statxAttr,
@@ -30,6 +28,7 @@ import {
   syncFd,
 } from './passthrough-support.ts';
 import { clearUmask } from '../util/umask.ts';
+import { listDir, warmUpListing } from './backing-listing.ts';
 
 const RESOLVE = at.RESOLVE_BENEATH | at.RESOLVE_NO_MAGICLINKS;
 /** Characters of a path resolved in one openat2: at most 4 bytes each in UTF-8, well within PATH_MAX. */
@@ -539,7 +538,7 @@ export class PassthroughFs implements Vfs {
     return at.statx(fd, '', at.AT_EMPTY_PATH, STATX_CTIME) < 0 ? { fh: fd } : { fh: fd, ctimeMs: statxCtimeMs() };
   }
 
-  readdir(_ctx: OpContext, _path: string, fh: number, from: bigint): DirListing {
+  readdir(_ctx: OpContext, _path: string, fh: number, from: bigint): MaybePromise<DirListing> {
     return listDir(fh, from);
   }
 

@@ -218,6 +218,14 @@ export function getdents64(fd: number, buf: Buffer): number {
   return ret(cGetdents64(fd, buf, buf.length));
 }
 
+/**
+ * getdents64 on koffi's worker (libuv's pool); `done` gets the bytes read, or -1 on failure (errno
+ * belongs to the worker thread, so the caller that needs it asks again where it can see it).
+ */
+export function getdents64Async(fd: number, buf: Buffer, done: (n: number) => void): void {
+  cGetdents64.async(fd, buf, buf.length, (err: unknown, r: number | bigint) => done(err ? -1 : Number(r) < 0 ? -1 : Number(r)));
+}
+
 /** `offset` a bigint where it may pass 2^53 (a directory cookie). */
 export function lseek(fd: number, offset: number | bigint, whence: number): number {
   return ret(cLseek(fd, offset, whence));

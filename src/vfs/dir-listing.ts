@@ -36,6 +36,25 @@ export class DirListing {
     this.ends = new Uint32Array(n);
   }
 
+  /** The listings one after another, as one: for a directory read in pieces. */
+  static join(pieces: readonly DirListing[]): DirListing {
+    let bytes = 0;
+    let count = 0;
+    for (const p of pieces) {
+      bytes += p.used;
+      count += p.count;
+    }
+    const all = new DirListing(count);
+    if (bytes > all.records.length) all.grow(bytes);
+    for (const p of pieces) {
+      p.records.copy(all.records, all.used, 0, p.used);
+      for (let k = 0; k < p.count; k++) all.ends[all.count + k] = all.used + p.ends[k];
+      all.count += p.count;
+      all.used += p.used;
+    }
+    return all;
+  }
+
   /** Empties the listing and keeps its room, for a loop that lists again and again. */
   clear(): void {
     this.count = 0;

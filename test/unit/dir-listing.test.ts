@@ -87,3 +87,23 @@ test("isDot() knows '.' and '..' from names that start with a dot", () => {
     [true, true, false, false],
   );
 });
+
+test('join() makes one listing of several, records and cookies as they were, in order', () => {
+  const whole = listingOf(ENTRIES);
+  // Pieces with the cookies the whole listing has: each is a stretch of one directory; the first is empty.
+  const joined = DirListing.join([
+    new DirListing(),
+    ...[0, 1, 3].map((first, i) => {
+      const p = new DirListing(1);
+      ENTRIES.slice(first, [1, 3, 4][i]).forEach((e, j) => p.push(e.name, e.ino, e.type, FIRST_COOKIE + first + j));
+      return p;
+    }),
+  ]);
+  assert.equal(joined.length, ENTRIES.length);
+  assert.deepEqual(joined.toArray(), ENTRIES);
+  ENTRIES.forEach((_, k) => assert.equal(joined.cookie(k), whole.cookie(k)));
+  const end = whole.start(ENTRIES.length);
+  assert.equal(joined.start(ENTRIES.length), end);
+  assert.ok(joined.bytes.subarray(0, end).equals(whole.bytes.subarray(0, end)));
+  assert.equal(joined.indexAfter(BigInt(FIRST_COOKIE + 2), 0), 3);
+});
