@@ -60,8 +60,9 @@ export function listDir(fd: number, from: bigint, slowReadMs = SLOW_READ_MS): Ma
   if (n === 0) return listing;
   appendDents(listing, dents, n, NEVER);
   if (from === 0n && performance.now() - started >= slowReadMs && isLargeExt4Dir(fd)) {
+    // Hash positions have an upper half; an unhashed directory's byte offsets have none.
     const resumeHigh = Number(listing.cookie(listing.length - 1) >> 32n);
-    if (resumeHigh < EXT4_HIGH_END - RANGES) return readInRanges(fd, listing, resumeHigh);
+    if (resumeHigh > 0 && resumeHigh < EXT4_HIGH_END - RANGES) return readInRanges(fd, listing, resumeHigh);
   }
   return readRest(fd, listing);
 }
@@ -92,8 +93,8 @@ function isLargeExt4Dir(fd: number): boolean {
  * whose lower half is 0 starts at the first entry whose major hash is at least twice its upper half.
  * So the range started at upper half B holds, in the one reader's order, the entries whose cookie's
  * upper half is B or more, up to the first record whose cookie (the position of the entry after it)
- * reaches the next range's B. A directory that is not hashed has byte offsets for cookies, below
- * 2^32: the first range reads all of it and the others find nothing.
+ * reaches the next range's B. (A directory that is not hashed has byte offsets for cookies, below
+ * 2^32: listDir reads it here.)
  *
  * A read on the pool that fails (whose errno stays on its thread) lists the directory again here,
  * which throws the error.

@@ -4,7 +4,7 @@
 // the same cookies. On an ext4 of its own (a loop device with direct I/O, so
 // that dropped caches mean reads from the image), as root.
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { listDir } from '../../src/backends/backing-listing.ts';
@@ -17,12 +17,12 @@ const FILES = 20_000; // ~700 KiB of directory: past the size read in ranges, te
 /** Names of every length a record pads differently for, and some that are not ASCII. */
 const nameOf = (i: number): string => (i % 97 === 0 ? `é☃-${i}` : `n${i}-`.padEnd(3 + (i % 61), 'x'));
 
-async function withExt4<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+async function withExt4<T>(fn: (dir: string) => Promise<T>, features = ''): Promise<T> {
   return withTempDir('ext4', async (tmp) => {
     const image = join(tmp, 'image');
     const mnt = join(tmp, 'fs');
     mkdirSync(mnt);
-    sh(`truncate -s 128M ${image} && mkfs.ext4 -q -F -N 40000 -E nodiscard ${image}`);
+    sh(`truncate -s 128M ${image} && mkfs.ext4 -q -F -N 40000 -E nodiscard ${features} ${image}`);
     const loop = sh(`losetup --find --show --direct-io=on ${image}`).trim();
     try {
       sh(`mount -t ext4 ${loop} ${mnt}`);
@@ -96,3 +96,24 @@ test('a cold listing of a large ext4 directory through a mount is the backing di
       }
     });
   }));
+
+test('a large ext4 directory that is not hashed is listed by one reader, as it is', () =>
+  withExt4(async (fs) => {
+    const dir = join(fs, 'linear');
+    mkdirSync(dir);
+    const files = 6000; // ~200 KiB of directory: each name is looked for in every block before it
+    for (let i = 0; i < files; i++) writeFileSync(join(dir, nameOf(i)), '');
+    assert.ok(statSync(dir).size >= 128 * 1024, 'as large as a directory read in ranges');
+    const fd = openSync(dir, 'r');
+    try {
+      const serial = listDir(fd, 0n, Infinity);
+      assert.ok(!(serial instanceof Promise));
+      assert.equal(serial.length, files + 2);
+      dropCaches();
+      const cold = listDir(fd, 0n, 0);
+      assert.ok(!(cold instanceof Promise), 'byte offsets for cookies: no ranges');
+      assertSameListing(cold, serial, 'cold');
+    } finally {
+      closeSync(fd);
+    }
+  }, '-O ^dir_index'));
