@@ -32,7 +32,7 @@ const NEVER = 2 ** 32;
 /** ext2/3/4's f_type. */
 const EXT4_SUPER_MAGIC = 0xef53;
 const STATX_SIZE = 0x200;
-/** A first read that took this long came from the device: the rest would too, a block at a time. */
+/** A read that took this long came from the device: the rest would too, a block at a time. */
 const SLOW_READ_MS = 1;
 /** Below this the rest of a directory is a few blocks, sooner read here than on the pool. */
 const RANGES_MIN_BYTES = 128 * 1024;
@@ -47,24 +47,27 @@ const EXT4_HIGH_END = 2 ** 31;
  * listing of ours could not (see DirListing). Read from the fd itself, so it lists the directory that
  * was opened, wherever names have moved since.
  *
- * Read here, by one reader, unless its first read had to wait for the device (took `slowReadMs` or
- * more) and it is a large ext4 directory listed from its start: then the rest is read in ranges at
- * once, on libuv's pool (readInRanges), which also frees the request thread for other requests
- * meanwhile.
+ * Read here, by one reader, unless it is a large ext4 directory listed from its start and a read had
+ * to wait for the device (took `slowReadMs` or more): then the rest is read in ranges at once, on
+ * libuv's pool (readInRanges), which also frees the request thread for other requests meanwhile.
  */
 export function listDir(fd: number, from: bigint, slowReadMs = SLOW_READ_MS): MaybePromise<DirListing> {
   check(at.lseek(fd, from, at.SEEK_SET));
   const listing = new DirListing(256);
-  const started = performance.now();
-  const n = check(at.getdents64(fd, dents.bytes));
-  if (n === 0) return listing;
-  appendDents(listing, dents, n, NEVER);
-  if (from === 0n && performance.now() - started >= slowReadMs && isLargeExt4Dir(fd)) {
-    // Hash positions have an upper half; an unhashed directory's byte offsets have none.
-    const resumeHigh = Number(listing.cookie(listing.length - 1) >> 32n);
-    if (resumeHigh > 0 && resumeHigh < EXT4_HIGH_END - RANGES) return readInRanges(fd, listing, resumeHigh);
+  let mayRange = from === 0n;
+  for (;;) {
+    const started = performance.now();
+    const n = check(at.getdents64(fd, dents.bytes));
+    const slow = performance.now() - started >= slowReadMs;
+    if (n === 0) return listing;
+    appendDents(listing, dents, n, NEVER);
+    if (mayRange && slow) {
+      mayRange = false;
+      // Hash positions have an upper half; an unhashed directory's byte offsets have none.
+      const resumeHigh = Number(listing.cookie(listing.length - 1) >> 32n);
+      if (resumeHigh > 0 && resumeHigh < EXT4_HIGH_END - RANGES && isLargeExt4Dir(fd)) return readInRanges(fd, listing, resumeHigh);
+    }
   }
-  return readRest(fd, listing);
 }
 
 /** Appends what is left of `fd` from its position, here. */
