@@ -4,7 +4,7 @@
 // the same cookies. On an ext4 of its own (a loop device with direct I/O, so
 // that dropped caches mean reads from the image), as root.
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { listDir } from '../../src/backends/backing-listing.ts';
@@ -78,6 +78,31 @@ test('a large ext4 directory read in ranges at once is exactly what one reader l
           .slice(k + 1)
           .map((e) => e.name),
       );
+    } finally {
+      closeSync(fd);
+    }
+  }));
+
+test('names created and removed while the ranges are read leave every other name listed exactly once', () =>
+  withExt4(async (fs) => {
+    const dir = join(fs, 'busy');
+    mkdirSync(dir);
+    for (let i = 0; i < FILES; i++) writeFileSync(join(dir, nameOf(i)), '');
+    dropCaches();
+    const fd = openSync(dir, 'r');
+    try {
+      const ranged = listDir(fd, 0n, 0);
+      assert.ok(ranged instanceof Promise);
+      // While the pool reads: a thousand names removed, a thousand new ones (block splits included).
+      for (let i = 0; i < 1000; i++) {
+        unlinkSync(join(dir, nameOf(i * 7)));
+        writeFileSync(join(dir, `new-${i}`), '');
+      }
+      const names = (await ranged).toArray().map((e) => e.name);
+      assert.equal(new Set(names).size, names.length, 'no name twice');
+      const listed = new Set(names);
+      const touched = new Set(Array.from({ length: 1000 }, (_, i) => i * 7));
+      for (let i = 0; i < FILES; i++) if (!touched.has(i)) assert.ok(listed.has(nameOf(i)), `${nameOf(i)} listed`);
     } finally {
       closeSync(fd);
     }
