@@ -271,7 +271,7 @@ describe('passthrough: directories and names', () => {
     vfs.mkdir(rootCtx, '/big/sub', 0o700);
     fs.symlinkSync('file-1', join(dir, 'link'));
     const d = sync(vfs.opendir(rootCtx, '/big'));
-    // Read on the pool, in ranges, where the first read waited for the disk (backends/backing-listing.ts).
+    // Read on the pool, in ranges, where a read waited for the disk (backends/backing-listing.ts).
     const listing = orThrow(await vfs.readdir(rootCtx, '/big', d.fh, 0n));
     const entries = listing.toArray();
     assert.equal(entries.length, 10_004);
