@@ -39,6 +39,14 @@ async function withExt4<T>(fn: (dir: string) => Promise<T>, features = ''): Prom
 
 const dropCaches = (): void => void sh('sync && echo 3 > /proc/sys/vm/drop_caches');
 
+/** FS/NAME made with `files` empty files named by nameOf(). */
+function filledDir(fs: string, name: string, files = FILES): string {
+  const dir = join(fs, name);
+  mkdirSync(dir);
+  for (let i = 0; i < files; i++) writeFileSync(join(dir, nameOf(i)), '');
+  return dir;
+}
+
 function assertSameListing(actual: DirListing, expected: DirListing, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: entries`);
   for (let k = 0; k < expected.length; k++) {
@@ -52,9 +60,7 @@ function assertSameListing(actual: DirListing, expected: DirListing, what: strin
 
 test('a large ext4 directory read in ranges at once is exactly what one reader lists: entries, order and cookies', () =>
   withExt4(async (fs) => {
-    const dir = join(fs, 'many');
-    mkdirSync(dir);
-    for (let i = 0; i < FILES; i++) writeFileSync(join(dir, nameOf(i)), '');
+    const dir = filledDir(fs, 'many');
     mkdirSync(join(dir, 'sub'));
     const fd = openSync(dir, 'r');
     try {
@@ -85,9 +91,7 @@ test('a large ext4 directory read in ranges at once is exactly what one reader l
 
 test('names created and removed while the ranges are read leave every other name listed exactly once', () =>
   withExt4(async (fs) => {
-    const dir = join(fs, 'busy');
-    mkdirSync(dir);
-    for (let i = 0; i < FILES; i++) writeFileSync(join(dir, nameOf(i)), '');
+    const dir = filledDir(fs, 'busy');
     dropCaches();
     const fd = openSync(dir, 'r');
     try {
@@ -110,9 +114,7 @@ test('names created and removed while the ranges are read leave every other name
 
 test('a cold listing of a large ext4 directory through a mount is the backing directory’s, in its order', () =>
   withExt4(async (fs) => {
-    const dir = join(fs, 'many');
-    mkdirSync(dir);
-    for (let i = 0; i < FILES; i++) writeFileSync(join(dir, nameOf(i)), '');
+    const dir = filledDir(fs, 'many');
     const native = readdirSync(dir);
     await withMount(['--backend', `passthrough:${fs}`], async (mnt) => {
       for (let pass = 0; pass < 3; pass++) {
@@ -124,10 +126,8 @@ test('a cold listing of a large ext4 directory through a mount is the backing di
 
 test('a large ext4 directory that is not hashed is listed by one reader, as it is', () =>
   withExt4(async (fs) => {
-    const dir = join(fs, 'linear');
-    mkdirSync(dir);
     const files = 6000; // ~200 KiB of directory: each name is looked for in every block before it
-    for (let i = 0; i < files; i++) writeFileSync(join(dir, nameOf(i)), '');
+    const dir = filledDir(fs, 'linear', files);
     assert.ok(statSync(dir).size >= 128 * 1024, 'as large as a directory read in ranges');
     const fd = openSync(dir, 'r');
     try {
