@@ -54,19 +54,18 @@ const EXT4_HIGH_END = 2 ** 31;
 export function listDir(fd: number, from: bigint, slowReadMs = SLOW_READ_MS): MaybePromise<DirListing> {
   check(at.lseek(fd, from, at.SEEK_SET));
   const listing = new DirListing(256);
-  let mayRange = from === 0n;
+  if (from !== 0n) return readRest(fd, listing);
   for (;;) {
     const started = performance.now();
     const n = check(at.getdents64(fd, dents.bytes));
     const slow = performance.now() - started >= slowReadMs;
     if (n === 0) return listing;
     appendDents(listing, dents, n, NEVER);
-    if (mayRange && slow) {
-      mayRange = false;
-      // Hash positions have an upper half; an unhashed directory's byte offsets have none.
-      const resumeHigh = Number(listing.cookie(listing.length - 1) >> 32n);
-      if (resumeHigh > 0 && resumeHigh < EXT4_HIGH_END - RANGES && isLargeExt4Dir(fd)) return readInRanges(fd, listing, resumeHigh);
-    }
+    if (!slow) continue;
+    // Hash positions have an upper half; an unhashed directory's byte offsets have none.
+    const resumeHigh = Number(listing.cookie(listing.length - 1) >> 32n);
+    if (resumeHigh > 0 && resumeHigh < EXT4_HIGH_END - RANGES && isLargeExt4Dir(fd)) return readInRanges(fd, listing, resumeHigh);
+    return readRest(fd, listing);
   }
 }
 

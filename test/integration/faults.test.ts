@@ -272,6 +272,8 @@ print(json.dumps(res))
 `,
     );
     for (const name of ['e', 't', 's']) assert.deepEqual(out[name].slice(0, 2), ['new', 'new'], `${name}: both mappings see the write`);
+    // The failure is answered all the same: the kernel reports it at the mapping's next msync.
+    for (const name of ['e', 't']) assert.equal(out[name][2], 'EIO', `${name}: msync reports the failed writeback`);
     for (const name of ['eio', 'torn', 'short']) assert.ok((ruleNamed(mnt, name)?.fired ?? 0) > 0, `${name} failed the writeback`);
   });
 });
