@@ -216,6 +216,14 @@ export function warmUpListing(): void {
     appendDents(listing, dents, n, pass === WARM_UP_PASSES - 1 ? EXT4_HIGH_END / 2 : NEVER);
   }
   appendDents(keptListing, dents, 256, NEVER);
+  // And the calls that read a directory, on no file: V8 compiles a function when it is first called
+  // (~0.1 ms less before a daemon's first listing reads the directory, bench/RESULTS.md item 68).
+  try {
+    listDir(-1, 0n);
+  } catch {
+    // EBADF, as intended
+  }
+  at.getdents64(-1, dents.bytes);
 }
 const WARM_UP_PASSES = 8;
 
