@@ -193,6 +193,8 @@ function appendDent(listing: DirListing, from: Dents, off: number): number {
  * that ends): compiled code that never saw a case is thrown away at the first record that has it.
  */
 export function warmUpListing(): void {
+  if (listingWarm) return;
+  listingWarm = true;
   let n = 0;
   for (let i = 0; ; i++) {
     const name = i === 0 ? '.' : i === 1 ? '..' : `w${i}`.padEnd(2 + (i % 16), 'x');
@@ -226,6 +228,8 @@ export function warmUpListing(): void {
   at.getdents64(-1, dents.bytes);
 }
 const WARM_UP_PASSES = 8;
+/** Once a process is enough: the compiled code is the process's, whichever backend lists. */
+let listingWarm = false;
 
 /**
  * A few records kept for the daemon's life. V8 reaches the object shape (map) of a class's instances

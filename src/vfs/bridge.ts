@@ -115,8 +115,6 @@ const LOOK_MIN_MS = 100;
 /** Forgets applied per slice between requests: ~0.3 ms of work. */
 const FORGETS_PER_SLICE = 1024;
 const msOf = (sec: number, nsec: number): number => sec * 1000 + nsec / 1e6;
-/** Whether this process has run the directory-paging warm-up (DirHandles.warmUp): once is enough. */
-let dirPagingWarm = false;
 
 export class FuseBridge {
   readonly nodes = new NodeTable();
@@ -153,10 +151,7 @@ export class FuseBridge {
       },
       slice: () => nodes.settle(FORGETS_PER_SLICE),
     };
-    if (!dirPagingWarm) {
-      dirPagingWarm = true;
-      DirHandles.warmUp();
-    }
+    DirHandles.warmUp();
     this.dirs = new DirHandles(
       vfs,
       this.nodes,

@@ -73,9 +73,11 @@ export class DirHandles {
    * READDIRPLUS for the first page, READDIR for the others. A daemon's first real listing otherwise
    * runs this code for the first time, compiling each function as it is first called, and took about
    * a millisecond longer to build its first page (bench/RESULTS.md item 68). The backend's part, reading
-   * the directory, has its own warm-up (backends/backing-listing.ts).
+   * the directory, has its own warm-up (backends/backing-listing.ts). Once a process is enough.
    */
   static warmUp(): void {
+    if (pagingWarm) return;
+    pagingWarm = true;
     const listing = new DirListing(WARM_UP_ENTRIES);
     for (let i = 0; i < WARM_UP_ENTRIES; i++) {
       const name = i === 0 ? '.' : i === 1 ? '..' : `w${i}`.padEnd(2 + (i % 24), 'x');
@@ -230,6 +232,7 @@ export class DirHandles {
 const noEntry = (): void => {};
 const done = (): Reply => 0;
 
+let pagingWarm = false;
 const WARM_UP_ENTRIES = 2000;
 const WARM_UP_ROUNDS = 4;
 /** What the kernel asks for a page since Linux 6.16 (glibc's 32 KiB getdents buffer). */

@@ -28,10 +28,11 @@ export class DirListing {
   private count = 0;
   private used = 0;
 
-  constructor(expectedEntries = 16) {
+  /** `expectedBytes`: room for the records, when the caller knows it (32 bytes an entry otherwise). */
+  constructor(expectedEntries = 16, expectedBytes = 0) {
     const n = Math.max(1, expectedEntries);
     // Its own ArrayBuffer (not a slice of Node's pool), so that the word view is aligned.
-    this.records = Buffer.allocUnsafeSlow(n * 32);
+    this.records = Buffer.allocUnsafeSlow(Math.max(n * 32, expectedBytes));
     this.words = new Uint32Array(this.records.buffer, 0, this.records.length >> 2);
     this.ends = new Uint32Array(n);
   }
@@ -44,8 +45,7 @@ export class DirListing {
       bytes += p.used;
       count += p.count;
     }
-    const all = new DirListing(count);
-    if (bytes > all.records.length) all.grow(bytes);
+    const all = new DirListing(count, bytes);
     for (const p of pieces) {
       p.records.copy(all.records, all.used, 0, p.used);
       for (let k = 0; k < p.count; k++) all.ends[all.count + k] = all.used + p.ends[k];

@@ -4,7 +4,7 @@
 // the same cookies. On an ext4 of its own (a loop device with direct I/O, so
 // that dropped caches mean reads from the image), as root.
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readlinkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { listDir } from '../../src/backends/backing-listing.ts';
@@ -47,6 +47,19 @@ function filledDir(fs: string, name: string, files = FILES): string {
   return dir;
 }
 
+/** This process's open files on `path`: a range read on the pool has one of its own. */
+function openFilesOn(path: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
+    } catch {
+      // closed since the listing of /proc/self/fd
+    }
+  }
+  return n;
+}
+
 function assertSameListing(actual: DirListing, expected: DirListing, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: entries`);
   for (let k = 0; k < expected.length; k++) {
@@ -71,7 +84,9 @@ test('a large ext4 directory read in ranges at once is exactly what one reader l
         if (cold) dropCaches();
         const ranged = listDir(fd, 0n, 0);
         assert.ok(ranged instanceof Promise, 'read on the pool, in ranges');
+        assert.equal(openFilesOn(dir), 4, 'the handle goes on with the first range; three more have files of their own');
         assertSameListing(await ranged, serial, cold ? 'ranges, cold' : 'ranges');
+        assert.equal(openFilesOn(dir), 1, "the ranges' files are closed");
       }
       // A listing from a cookie (the kernel resuming after it dropped its copy) is one reader's.
       const k = 12_345;
