@@ -1,5 +1,6 @@
 // Runs after every other test file: the suite fails if a test left an
-// interposer mount, a daemon process or a dead daemon's control socket behind.
+// interposer mount, a filesystem of its own mounted (an ext4 on a loop device),
+// a daemon process or a dead daemon's control socket behind.
 // The benchmark (bench/, its directories named interposer-bench-*) is not part
 // of the suite and may be running beside it on a developer's machine.
 import { test } from 'node:test';
@@ -15,6 +16,23 @@ test('no interposer mount is left behind', () => {
     .split('\n')
     .filter((l) => (l.includes('fuse.interposer') || l.startsWith('interposer')) && !BENCH.test(l));
   assert.deepEqual(left, []);
+});
+
+test("no test's own filesystem or loop device is left behind", () => {
+  const mounted = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('/interposer-test-'));
+  const loops: string[] = [];
+  for (const dev of readdirSync('/sys/block').filter((d) => d.startsWith('loop'))) {
+    let backing = '';
+    try {
+      backing = readFileSync(`/sys/block/${dev}/loop/backing_file`, 'utf8').trim();
+    } catch {
+      continue; // not attached
+    }
+    if (backing.includes('/interposer-test-')) loops.push(`${dev}: ${backing}`);
+  }
+  assert.deepEqual({ mounted, loops }, { mounted: [], loops: [] });
 });
 
 test('no interposer daemon process is left behind', () => {

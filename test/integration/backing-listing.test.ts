@@ -29,7 +29,9 @@ async function withExt4<T>(fn: (dir: string) => Promise<T>, features = ''): Prom
       try {
         return await fn(mnt);
       } finally {
-        run('umount', [mnt]);
+        // A file a failed test left open keeps the filesystem busy: detach it anyway, and the loop
+        // device (autoclear) goes once that file is closed.
+        if (run('umount', [mnt]).status !== 0) run('umount', ['-l', mnt]);
       }
     } finally {
       run('losetup', ['-d', loop]);
