@@ -31,10 +31,13 @@ export function busyPollWindow(setting: 'auto' | number, cpus: () => number = cp
  * daemon CPU, and the bench's create, unlink, untar and rm -rf 1.2-1.6x
  * faster for ~13 % more daemon CPU; where they were fast it changed nothing
  * measurable (bench/RESULTS.md, items 12 and 32). The window adapts as
- * cpuidle's haltpoll does: it grows when the next request came within the
- * longest window and halves when it did not, down to nothing, so a daemon
- * whose requests are sporadic stops spinning and only samples the gaps by the
- * length of its sleeps.
+ * cpuidle's haltpoll does, by what the sleep after a spin shows: it doubles
+ * when the next request came within the longest window and halves when it did
+ * not, down to nothing, so a daemon whose requests are sporadic stops spinning
+ * and only samples the gaps by the length of its sleeps. A spin that finds
+ * nothing does not shrink it by itself: a gap longer than the window but within
+ * the longest one (a client reading its disk between requests) is one the
+ * window should grow to cover (item 69).
  */
 export class BusyPoll {
   private readonly maxMs: number;
@@ -63,13 +66,19 @@ export class BusyPoll {
     do {
       for (let i = 0; i < CHECKS_PER_CLOCK_READ; i++) if (arrived()) return true;
     } while (performance.now() < until);
-    this.windowMs /= 2;
-    if (this.windowMs < this.maxMs / 16) this.windowMs = 0;
     return false;
   }
 
-  /** After a sleep that ended `waitedMs` after the queue ran dry: would a window have caught it? */
+  /**
+   * After a sleep that ended `waitedMs` after the queue ran dry (Infinity: it timed out with
+   * nothing): would a window have caught it?
+   */
   slept(waitedMs: number): void {
-    if (waitedMs <= this.maxMs) this.windowMs = Math.min(this.maxMs, Math.max(this.windowMs * 2, this.maxMs / 8));
+    if (waitedMs <= this.maxMs) {
+      this.windowMs = Math.min(this.maxMs, Math.max(this.windowMs * 2, this.maxMs / 8));
+      return;
+    }
+    this.windowMs /= 2;
+    if (this.windowMs < this.maxMs / 16) this.windowMs = 0;
   }
 }

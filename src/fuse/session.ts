@@ -236,7 +236,7 @@ export class FuseSession {
       if (spinner?.spin(fd)) continue;
       const r = sys.pollOne(fd, sys.POLLIN, IDLE_POLL_MS);
       if (r <= 0) this.idleWaits++;
-      else if (spinner) spinner.slept(performance.now() - dry);
+      spinner?.slept(r > 0 ? performance.now() - dry : Infinity);
       if (r <= 0 || this.inflight > 0) {
         setImmediate(() => this.pump());
         return;
@@ -303,7 +303,7 @@ export class FuseSession {
       const r = uring.enter(IDLE_POLL_MS);
       const woke = uring.ready;
       if (!woke) this.idleWaits++;
-      else if (spinner) spinner.slept(performance.now() - dry);
+      spinner?.slept(woke ? performance.now() - dry : Infinity);
       if (r < 0 && r !== -ETIME && r !== -EINTR && r !== -EBUSY) {
         log.error({ errno: errnoName(-r) }, 'io_uring_enter failed; ending the session');
         this.finish(r);

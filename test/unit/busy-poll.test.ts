@@ -1,23 +1,24 @@
-// The busy-poll window: caught requests keep it, missed ones halve it down to
-// nothing, and a sleep that a window would have covered opens it again.
+// The busy-poll window: caught requests keep it, sleeps longer than any window
+// halve it down to nothing, and a sleep that a window would have covered opens
+// it again, also after a spin that found nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BusyPoll } from '../../src/fuse/busy-poll.ts';
 import * as sys from '../../src/sys/libc.ts';
 import { seqpacketPair } from '../fixtures/fuse-harness.ts';
 
-test('spin finds a readable fd; missed windows halve down to 0; a short sleep reopens the window', () => {
+test('spin finds a readable fd; long sleeps halve the window down to 0; a short sleep reopens it', () => {
   const [a, b] = seqpacketPair();
   try {
     const p = new BusyPoll(0.2);
     assert.equal(p.spin(b), false, 'nothing to read');
-    assert.equal(p.window, 0.1);
+    assert.equal(p.window, 0.2, 'a spin that found nothing leaves the window to the sleep after it');
     const widths = [];
     while (p.window > 0) {
-      p.spin(b);
+      p.slept(Infinity);
       widths.push(p.window);
     }
-    assert.deepEqual(widths, [0.05, 0.025, 0.0125, 0]);
+    assert.deepEqual(widths, [0.1, 0.05, 0.025, 0.0125, 0], 'sleeps that timed out');
     assert.equal(p.spin(b), false, 'a closed window does not spin');
 
     p.slept(5);
@@ -32,6 +33,29 @@ test('spin finds a readable fd; missed windows halve down to 0; a short sleep re
     assert.equal(sys.write(a, Buffer.from('x'), 1), 1);
     assert.equal(p.spin(b), true, 'a request waiting is found');
     assert.equal(p.window, 0.2, 'a caught request keeps the window');
+  } finally {
+    sys.close(a);
+    sys.close(b);
+  }
+});
+
+test('requests that keep coming a little after the window ends widen it until it covers them', () => {
+  const [a, b] = seqpacketPair();
+  try {
+    const p = new BusyPoll(0.2);
+    p.slept(Infinity);
+    p.slept(Infinity);
+    p.slept(Infinity);
+    assert.equal(p.window, 0.025);
+    // A client that reads its disk for ~0.1 ms between requests: each spin misses, each sleep ends
+    // within the longest window, so the window grows (it once halved on the miss and doubled back).
+    const widths = [];
+    for (let i = 0; i < 3; i++) {
+      assert.equal(p.spin(b), false);
+      p.slept(0.1 + p.window);
+      widths.push(p.window);
+    }
+    assert.deepEqual(widths, [0.05, 0.1, 0.2]);
   } finally {
     sys.close(a);
     sys.close(b);
