@@ -59,11 +59,16 @@ export class BusyPoll {
     return this.spinUntil(() => sys.pollOne(fd, sys.POLLIN, 0) > 0);
   }
 
-  /** Checks `arrived` without sleeping for the current window; true once it holds. */
+  /**
+   * Checks `arrived` without sleeping for the current window; true once it holds. It yields the
+   * CPU now and then: a client our reply woke on this CPU, which the scheduler did not let preempt
+   * us, would otherwise wait out the window before it could send the request we spin for.
+   */
   spinUntil(arrived: () => boolean): boolean {
     if (this.windowMs <= 0) return false;
     const until = performance.now() + this.windowMs;
     do {
+      sys.schedYield();
       for (let i = 0; i < CHECKS_PER_CLOCK_READ; i++) if (arrived()) return true;
     } while (performance.now() < until);
     return false;

@@ -24,6 +24,7 @@ const cGeteuid = libc.func('unsigned int geteuid()');
 const cGetegid = libc.func('unsigned int getegid()');
 const cMallopt = libc.func('int mallopt(int param, int value)');
 const cExit = libc.func('void _exit(int status)');
+const cSchedYield = libc.func('int sched_yield()');
 
 /** read(2) into buf; bytes read or -errno. */
 export function read(fd: number, buf: Buffer, length = buf.length): number {
@@ -51,6 +52,11 @@ export function close(fd: number): number {
 
 export function open(path: string, flags: number, mode = 0): number {
   return ret(cOpen(path, flags, mode));
+}
+
+/** sched_yield(2): lets a task waiting for this CPU run first; returns at once when none does. */
+export function schedYield(): void {
+  cSchedYield();
 }
 
 export const POLLIN = 0x1;
