@@ -1,8 +1,10 @@
 // The busy-poll window: caught requests keep it, sleeps longer than any window
 // halve it down to nothing, and a sleep that a window would have covered opens
-// it again, also after a spin that found nothing.
+// it again, also after a spin that found nothing. And a spin lets a client
+// woken on its CPU run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { BusyPoll } from '../../src/fuse/busy-poll.ts';
 import * as sys from '../../src/sys/libc.ts';
 import { seqpacketPair } from '../fixtures/fuse-harness.ts';
@@ -59,5 +61,39 @@ test('requests that keep coming a little after the window ends widen it until it
   } finally {
     sys.close(a);
     sys.close(b);
+  }
+});
+
+test('a spin lets a client woken on its own CPU send its request at once', async () => {
+  // This thread and the child share CPU 0. Without the spin's yield, the child woken by our write
+  // runs only when the scheduler preempts the spinner, thousands of checks later.
+  const saved = execFileSync('taskset', ['-p', String(process.pid)], { encoding: 'utf8' })
+    .trim()
+    .split(' ')
+    .pop()!;
+  execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  try {
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = seqpacketPair();
+      try {
+        const child = spawn('python3', ['-c', 'import os; os.write(3, b"r"); os.read(0, 1); os.write(3, b"q")'], {
+          stdio: ['pipe', 'ignore', 'inherit', a],
+        });
+        const exited = new Promise((resolve) => child.on('exit', resolve));
+        assert.ok((await sys.pollOneAsync(b, sys.POLLIN, 10_000)) > 0, 'the child started');
+        assert.equal(sys.read(b, Buffer.alloc(1), 1), 1);
+        child.stdin!.write('g'); // wakes the child, blocked in read(2), on this CPU
+        let checks = 0;
+        const caught = new BusyPoll(50).spinUntil(() => (checks++, sys.pollOne(b, sys.POLLIN, 0) > 0));
+        await exited;
+        assert.ok(caught, 'the request came within the window');
+        assert.ok(checks <= 32, `round ${round}: the request came after ${checks} checks; expected within the first few yields`);
+      } finally {
+        sys.close(a);
+        sys.close(b);
+      }
+    }
+  } finally {
+    execFileSync('taskset', ['-p', saved, String(process.pid)], { stdio: 'ignore' });
   }
 });
