@@ -3,7 +3,7 @@
 // ranges at once.
 import * as at from '../sys/at.ts';
 import { close } from '../sys/libc.ts';
-import { DirListing } from '../vfs/dir-listing.ts';
+import { DirListing, madeUpName } from '../vfs/dir-listing.ts';
 import { FsError } from '../vfs/errors.ts';
 import type { MaybePromise } from '../vfs/types.ts';
 import * as le from '../util/le.ts';
@@ -197,7 +197,7 @@ export function warmUpListing(): void {
   listingWarm = true;
   let n = 0;
   for (let i = 0; ; i++) {
-    const name = i === 0 ? '.' : i === 1 ? '..' : `w${i}`.padEnd(2 + (i % 16), 'x');
+    const name = madeUpName(i, 16);
     const reclen = (19 + name.length + 1 + 7) & ~7;
     if (n + reclen > DENTS_SIZE) break;
     dents.bytes.fill(0, n, n + reclen);

@@ -10,7 +10,7 @@ import { SlotTable } from '../util/slot-table.ts';
 import { replyTo } from './answer.ts';
 import { EBADF, ENOENT, FsError } from './errors.ts';
 import { childPath, NodeTable, type Node } from './node-table.ts';
-import { DirListing } from './dir-listing.ts';
+import { DirListing, madeUpName } from './dir-listing.ts';
 import { S_IFDIR, S_IFREG } from './mode.ts';
 import type { Answer, Attr, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 
@@ -80,9 +80,8 @@ export class DirHandles {
     pagingWarm = true;
     const listing = new DirListing(WARM_UP_ENTRIES);
     for (let i = 0; i < WARM_UP_ENTRIES; i++) {
-      const name = i === 0 ? '.' : i === 1 ? '..' : `w${i}`.padEnd(2 + (i % 24), 'x');
       // Inode numbers and cookies past 2^32, as ext4's hash cookies are.
-      listing.push(name, 2 ** 32 + i, i % 5 === 0 ? S_IFDIR : S_IFREG, 2 ** 33 + i * 65_537);
+      listing.push(madeUpName(i, 24), 2 ** 32 + i, i % 5 === 0 ? S_IFDIR : S_IFREG, 2 ** 33 + i * 65_537);
     }
     const fs: DirVfs = {
       opendir: () => ({ fh: 0, ctimeMs: 0 }),

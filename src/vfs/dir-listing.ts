@@ -220,3 +220,12 @@ export class DirListing {
     return out;
   }
 }
+
+/**
+ * The `i`th name of a listing made up to run the listing code before a real one does: '.' and '..',
+ * then names padded to 2 to `lengths` + 1 characters (more where the number needs them), so that
+ * records of every padding are seen.
+ */
+export function madeUpName(i: number, lengths: number): string {
+  return i === 0 ? '.' : i === 1 ? '..' : `w${i}`.padEnd(2 + (i % lengths), 'x');
+}
