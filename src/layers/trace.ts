@@ -1,7 +1,8 @@
 // Tracing: a span per op that passes the filter, with who asked (pid, command,
 // uid), what (path, offset, sizes) and what came of it (result, rules fired).
 // A file's ops are children of one span per open file, from open to release.
-// The filter can be changed at runtime; export never blocks or fails an op.
+// The filter can be changed at runtime; export never blocks or fails an op,
+// and a span is made once the op's reply is out (util/idle-tasks.ts).
 import type { Span, Tracer } from '@opentelemetry/api';
 import picomatch from 'picomatch';
 import { expandOps, HIDDEN_OPS } from '../rules/rule.ts';
@@ -12,6 +13,7 @@ import type { OpenResult } from '../vfs/types.ts';
 import type { Op, OpName } from './op.ts';
 import type { Layer, Next } from './stack.ts';
 import { requireLater } from '../util/require.ts';
+import { whenIdle } from '../util/idle-tasks.ts';
 
 // The tracing API (~1.6 MiB), required when a trace layer is first built: a mount without one never loads it.
 const otelApi = requireLater<typeof import('@opentelemetry/api')>('@opentelemetry/api');
@@ -50,6 +52,26 @@ function compile(f: TraceFilter): Compiled {
   };
 }
 
+/** An op's span, as taken when it finished. */
+interface SpanFacts {
+  op: OpName;
+  path: string;
+  path2: string | undefined;
+  pid: number;
+  command: string;
+  uid: number;
+  gid: number;
+  offset: number;
+  size: number;
+  returned: number | undefined;
+  fired: Op['fired'];
+  writeback: Op['ctx']['writeback'];
+  result: string;
+  parent: Span | undefined;
+  startTime: number;
+  ms: number;
+}
+
 export interface TraceLayer extends Layer {
   filter(): TraceFilter;
   setFilter(f: TraceFilter): void;
@@ -81,28 +103,50 @@ export function createTraceLayer(tracer: Tracer, initial: TraceFilter, seed = 1)
     if (f.minDuration !== undefined && ms < f.minDuration) return;
     if (f.errorsOnly && result === 'ok') return;
     if (f.injectedOnly && !op.fired) return;
-    const parent = fh === undefined ? undefined : fileSpans.get(fh);
-    const ctx = parent ? trace.setSpan(context.active(), parent) : context.active();
-    const startTime = performance.timeOrigin + startMs;
-    const span = tracer.startSpan(op.name, { kind: SpanKind.INTERNAL, startTime }, ctx);
-    span.setAttributes({
-      'fs.op': op.name,
-      'fs.path': op.path,
-      'process.pid': op.ctx.pid,
-      'process.command': op.command(),
-      'user.id': op.ctx.uid,
-      'group.id': op.ctx.gid,
-      'fs.result': result,
+    // What the span needs, taken now (the op's arguments may be views into a buffer the next request
+    // reuses; a file span may end first): the span itself is made once the reply is out.
+    const returned =
+      (op.name === 'read' || op.name === 'write' || op.name === 'copyFileRange') && typeof value === 'number' ? value : undefined;
+    whenIdle(record, {
+      op: op.name,
+      path: op.path,
+      path2: op.path2,
+      pid: op.ctx.pid,
+      command: op.command(),
+      uid: op.ctx.uid,
+      gid: op.ctx.gid,
+      offset: op.offset,
+      size: op.size,
+      returned,
+      fired: op.fired,
+      writeback: op.ctx.writeback,
+      result,
+      parent: fh === undefined ? undefined : fileSpans.get(fh),
+      startTime: performance.timeOrigin + startMs,
+      ms,
     });
-    if (op.path2 !== undefined) span.setAttribute('fs.path2', op.path2);
-    if (op.offset >= 0) span.setAttribute('fs.offset', op.offset);
-    if (op.size > 0) span.setAttribute('fs.size.requested', op.size);
-    if ((op.name === 'read' || op.name === 'write' || op.name === 'copyFileRange') && typeof value === 'number')
-      span.setAttribute('fs.size.returned', value);
-    if (op.fired) span.setAttribute('interposer.rules', op.fired);
-    if (op.ctx.writeback) span.setAttribute('fs.writeback', op.ctx.writeback);
-    if (result !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: result });
-    span.end(startTime + ms);
+  };
+
+  const record = (s: SpanFacts): void => {
+    const ctx = s.parent ? trace.setSpan(context.active(), s.parent) : context.active();
+    const span = tracer.startSpan(s.op, { kind: SpanKind.INTERNAL, startTime: s.startTime }, ctx);
+    span.setAttributes({
+      'fs.op': s.op,
+      'fs.path': s.path,
+      'process.pid': s.pid,
+      'process.command': s.command,
+      'user.id': s.uid,
+      'group.id': s.gid,
+      'fs.result': s.result,
+    });
+    if (s.path2 !== undefined) span.setAttribute('fs.path2', s.path2);
+    if (s.offset >= 0) span.setAttribute('fs.offset', s.offset);
+    if (s.size > 0) span.setAttribute('fs.size.requested', s.size);
+    if (s.returned !== undefined) span.setAttribute('fs.size.returned', s.returned);
+    if (s.fired) span.setAttribute('interposer.rules', s.fired);
+    if (s.writeback) span.setAttribute('fs.writeback', s.writeback);
+    if (s.result !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: s.result });
+    span.end(s.startTime + s.ms);
   };
 
   const opened = (op: Op, res: OpenResult): void => {

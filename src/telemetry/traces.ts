@@ -19,6 +19,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { ownFileMode } from '../util/umask.ts';
+import { runIdleTasks } from '../util/idle-tasks.ts';
 
 export interface TraceSinks {
   otlp?: { endpoint: string; protocol: 'http' | 'grpc' };
@@ -49,43 +50,109 @@ function spanLine(s: ReadableSpan): string {
   });
 }
 
+/** Spans in a batch that goes to the trace file at once, and how long fewer wait for more. */
+const FILE_BATCH = 512;
+const FILE_DELAY_MS = 500;
+/** Lines are copied into buffers of this size (at least), reused once written. */
+const CHUNK_BYTES = 256 * 1024;
+
 /**
- * One JSON object per span per line, appended off the request thread: a trace file on a slow or
- * stalled disk must not hold up the mount (spans then wait, and beyond MAX_QUEUE are dropped and
- * counted). One append in flight at a time keeps the lines in order; batches that come meanwhile
- * go out together. The file is opened for each append, so a rotated trace file is created again.
+ * The trace file: one JSON object per span per line, appended off the request thread. Each span
+ * becomes its line as it ends, copied into an off-heap buffer: a span object kept until its batch was
+ * exported outlived V8's young generation, so that every collection copied the spans waiting and
+ * promoted them, and the old generation filled with them (bench/RESULTS.md item 72); a line in a
+ * buffer costs the collector nothing. A trace file on a slow or stalled disk must not hold up the
+ * mount: lines then wait, and beyond MAX_QUEUE spans are dropped and counted. One append in flight
+ * at a time keeps the lines in order. The file is opened for each append, so a rotated trace file is
+ * created again.
  */
-class JsonLinesExporter implements SpanExporter {
+class JsonLinesFile implements SpanProcessor {
   private readonly path: string;
-  /** Whether the last export failed: warned once a run of failures. */
+  private readonly counts = spanCounts.file;
+  /** Filled parts of buffers, waiting for the next append; then the buffer being filled. */
+  private filled: Buffer[] = [];
+  private chunk: Buffer | null = null;
+  private used = 0;
+  private readonly spare: Buffer[] = [];
+  /** Lines waiting for an append, and lines in the append in flight (0: none in flight). */
+  private waiting = 0;
+  private writing = 0;
+  private timer: NodeJS.Timeout | null = null;
+  /** Whether the last append failed: warned once a run of failures. */
   private failed = false;
-  private writing = false;
-  private waiting: Array<{ text: string; done: (r: ExportResult) => void }> = [];
-  private idle: Array<() => void> = [];
+  /** Resolved once every line taken so far is written (or failed). */
+  private flushed: Array<() => void> = [];
+
   constructor(path: string) {
     this.path = path;
   }
-  export(spans: ReadableSpan[], done: (r: ExportResult) => void): void {
-    this.waiting.push({ text: `${spans.map(spanLine).join('\n')}\n`, done });
-    if (!this.writing) this.writeWaiting();
+
+  onStart(): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (this.waiting + this.writing >= MAX_QUEUE) {
+      this.counts.dropped++;
+      return;
+    }
+    this.copy(`${spanLine(span)}\n`);
+    this.waiting++;
+    if (this.writing > 0) return;
+    if (this.waiting >= FILE_BATCH) this.append();
+    else this.timer ??= setTimeout(() => this.append(), FILE_DELAY_MS).unref();
   }
-  private writeWaiting(): void {
-    const batches = this.waiting;
-    this.waiting = [];
-    this.writing = true;
-    appendFile(this.path, batches.map((b) => b.text).join(''), { mode: ownFileMode() }, (error) => {
+
+  forceFlush(): Promise<void> {
+    if (this.waiting + this.writing === 0) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.flushed.push(resolve));
+    this.append();
+    return done;
+  }
+
+  shutdown(): Promise<void> {
+    return this.forceFlush();
+  }
+
+  private copy(line: string): void {
+    // A UTF-16 unit takes at most three bytes in UTF-8.
+    const most = line.length * 3;
+    if (this.chunk === null || this.used + most > this.chunk.length) {
+      this.takeChunk();
+      const reused = this.spare.pop();
+      this.chunk = reused && reused.length >= most ? reused : Buffer.allocUnsafe(Math.max(CHUNK_BYTES, most));
+    }
+    this.used += this.chunk.write(line, this.used);
+  }
+
+  private takeChunk(): void {
+    if (this.chunk !== null && this.used > 0) this.filled.push(this.chunk.subarray(0, this.used));
+    else if (this.chunk !== null) this.spare.push(this.chunk);
+    this.chunk = null;
+    this.used = 0;
+  }
+
+  private append(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.writing > 0 || this.waiting === 0) return;
+    this.takeChunk();
+    const parts = this.filled;
+    this.filled = [];
+    this.writing = this.waiting;
+    this.waiting = 0;
+    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    appendFile(this.path, data, { mode: ownFileMode() }, (error) => {
       if (error) {
         if (!this.failed) log.warn({ err: error, file: this.path }, 'cannot write spans to the trace file; dropping them (counted)');
-        this.failed = true;
-      } else this.failed = false;
-      for (const b of batches) b.done(error ? { code: ExportResultCode.FAILED, error } : { code: ExportResultCode.SUCCESS });
-      if (this.waiting.length > 0) return this.writeWaiting();
-      this.writing = false;
-      for (const resolve of this.idle.splice(0)) resolve();
+        this.counts.dropped += this.writing;
+      } else this.counts.exported += this.writing;
+      this.failed = error !== null;
+      this.writing = 0;
+      // A chunk has its ArrayBuffer to itself (allocUnsafe above the pool's size); two are enough to keep.
+      for (const part of parts) if (this.spare.length < 2) this.spare.push(Buffer.from(part.buffer));
+      if (this.waiting >= FILE_BATCH || (this.waiting > 0 && this.flushed.length > 0)) return this.append();
+      if (this.waiting > 0) this.timer ??= setTimeout(() => this.append(), FILE_DELAY_MS).unref();
+      else for (const resolve of this.flushed.splice(0)) resolve();
     });
-  }
-  shutdown(): Promise<void> {
-    return this.writing ? new Promise((resolve) => this.idle.push(resolve)) : Promise.resolve();
   }
 }
 
@@ -159,7 +226,7 @@ async function otlpExporter(sink: NonNullable<TraceSinks['otlp']>): Promise<Span
 }
 
 export async function startTracing(sinks: TraceSinks, serviceAttributes: Record<string, string>): Promise<Tracer> {
-  const exporters: Counting[] = [];
+  const processors: SpanProcessor[] = [];
   if (sinks.file) {
     try {
       checkWritable(sinks.file);
@@ -169,19 +236,20 @@ export async function startTracing(sinks: TraceSinks, serviceAttributes: Record<
         `cannot write the trace file ${sinks.file}: ${why}; expected a file in an existing directory this process may write`,
       );
     }
-    exporters.push(new Counting(new JsonLinesExporter(sinks.file), 'file'));
+    processors.push(new JsonLinesFile(sinks.file));
   }
-  if (sinks.otlp) exporters.push(new Counting(await otlpExporter(sinks.otlp), 'otlp'));
+  if (sinks.otlp) processors.push(new Bounded(new Counting(await otlpExporter(sinks.otlp), 'otlp')));
   setTraceSinks([...(sinks.file ? ['file' as const] : []), ...(sinks.otlp ? ['otlp' as const] : [])]);
   provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'interposer', ...serviceAttributes }),
-    spanProcessors: exporters.map((e) => new Bounded(e)),
+    spanProcessors: processors,
   });
   onFlush(stopTracing);
   return provider.getTracer('interposer');
 }
 
 export async function stopTracing(): Promise<void> {
+  runIdleTasks(); // spans of ops already answered, not made yet
   await provider?.shutdown();
   provider = undefined;
   setTraceSinks([]);

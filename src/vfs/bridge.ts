@@ -54,6 +54,7 @@ import { negotiateInit, type InitSettings } from './init.ts';
 import { childPath, NodeTable, type Node, type OpenState } from './node-table.ts';
 import { hasSetId, setIdBits } from './set-id.ts';
 import type { Answer, Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
+import { idleTasksWaiting, runIdleTasks } from '../util/idle-tasks.ts';
 
 export interface BridgeOptions extends InitSettings {
   /** How long the kernel may cache names and attributes, in ms. */
@@ -114,6 +115,8 @@ const OWN_LOOK: OpContext = { uid: 0, gid: 0, pid: 0, unique: 0 };
 const LOOK_MIN_MS = 100;
 /** Forgets applied per slice between requests: ~0.3 ms of work. */
 const FORGETS_PER_SLICE = 1024;
+/** Deferred tasks run between two looks for a request (a trace span takes a few microseconds). */
+const IDLE_TASKS_PER_SLICE = 8;
 const msOf = (sec: number, nsec: number): number => sec * 1000 + nsec / 1e6;
 
 export class FuseBridge {
@@ -138,7 +141,7 @@ export class FuseBridge {
   /** Files opened with and without kernel passthrough, for metrics. */
   readonly openCounts = { passthrough: 0, daemon: 0 };
 
-  /** What the session does between requests: the forgets BATCH_FORGET queued. */
+  /** What the session does between requests: work the replies left for later (util/idle-tasks.ts), the forgets BATCH_FORGET queued. */
   readonly background: BackgroundWork;
 
   constructor(vfs: Vfs, options: BridgeOptions) {
@@ -147,9 +150,9 @@ export class FuseBridge {
     const nodes = this.nodes;
     this.background = {
       get pending() {
-        return nodes.forgetsPending;
+        return idleTasksWaiting() || nodes.forgetsPending;
       },
-      slice: () => nodes.settle(FORGETS_PER_SLICE),
+      slice: () => (idleTasksWaiting() ? runIdleTasks(IDLE_TASKS_PER_SLICE) : nodes.settle(FORGETS_PER_SLICE)),
     };
     DirHandles.warmUp();
     this.dirs = new DirHandles(
