@@ -1,10 +1,11 @@
 // The trace file through the real OpenTelemetry SDK: every span a line, in the order they ended,
-// across batches and buffers, and nothing left behind when tracing stops.
+// across batches and buffers, nothing left behind when tracing stops, and what cannot be written counted.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spanCounts } from '../../src/telemetry/running.ts';
 import { startTracing, stopTracing } from '../../src/telemetry/traces.ts';
 
@@ -33,3 +34,42 @@ test('3,000 spans, some with long attributes, come out as 3,000 lines in order',
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('spans that cannot be written are counted as dropped, and the file is written again once it can be', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trace-file-'));
+  try {
+    const sub = join(dir, 'gone');
+    mkdirSync(sub);
+    const file = join(sub, 'spans.jsonl');
+    const tracer = await startTracing({ file }, {});
+    const make = (n: number, from: number): void => {
+      for (let i = 0; i < n; i++) tracer.startSpan(`op${from + i}`).end();
+    };
+    const { exported, dropped } = spanCounts.file;
+    make(512, 0); // a whole batch: appended at once
+    await until(() => spanCounts.file.exported - exported === 512);
+    rmSync(sub, { recursive: true });
+    make(512, 512); // its append fails: no such directory
+    await until(() => spanCounts.file.dropped - dropped === 512);
+    mkdirSync(sub);
+    make(10, 1024);
+    await stopTracing();
+    assert.equal(spanCounts.file.exported - exported, 522);
+    assert.equal(spanCounts.file.dropped - dropped, 512);
+    const names = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { name: string }).name);
+    assert.deepEqual(
+      names,
+      Array.from({ length: 10 }, (_, i) => `op${1024 + i}`),
+      'the new file holds the spans made after it could be written',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !done(); i++) await sleep(10);
+}
