@@ -123,9 +123,9 @@ class JsonLinesFile implements SpanProcessor {
     this.used += this.chunk.write(line, this.used);
   }
 
+  /** Moves the buffer being filled (a line is copied as soon as a buffer is taken: never empty) to the filled ones. */
   private takeChunk(): void {
-    if (this.chunk !== null && this.used > 0) this.filled.push(this.chunk.subarray(0, this.used));
-    else if (this.chunk !== null) this.spare.push(this.chunk);
+    if (this.chunk !== null) this.filled.push(this.chunk.subarray(0, this.used));
     this.chunk = null;
     this.used = 0;
   }
