@@ -8,7 +8,10 @@ import { Worker } from 'node:worker_threads';
 import { InitFlag, Op } from '../../src/fuse/abi.ts';
 import * as sys from '../../src/sys/libc.ts';
 import { EINTR, EINVAL, ENOENT, ENOSYS, ENOTDIR, EPROTO } from '../../src/vfs/errors.ts';
-import type { OpContext } from '../../src/vfs/types.ts';
+import type { OpContext, Vfs } from '../../src/vfs/types.ts';
+import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { createStack } from '../../src/layers/stack.ts';
+import { createTraceLayer } from '../../src/layers/trace.ts';
 import { log } from '../../src/util/log.ts';
 import { Harness } from '../fixtures/fuse-harness.ts';
 import { waitFor } from '../helpers/mount.ts';
@@ -104,7 +107,7 @@ async function init(h: Harness, minor = 45, flags = OFFERED): Promise<InitReply>
 
 /** Runs `body` against a fresh session, and always closes it and checks it ended. */
 async function withSession(
-  vfs: ToyVfs,
+  vfs: Vfs,
   body: (h: Harness) => Promise<void>,
   options = {},
   sessionOptions: Partial<SessionOptions> = {},
@@ -931,6 +934,40 @@ test('READ reply buffers are reused only once written: replies in flight togethe
       }
     }
   });
+});
+
+test('a traced op is answered before its span is made, whether the loop sleeps or spins', async () => {
+  for (const busyPollMs of [0, 0.2]) {
+    let kernel = -1;
+    const spans: Array<{ name: string; path: unknown; replied: boolean }> = [];
+    const provider = new BasicTracerProvider({
+      spanProcessors: [
+        {
+          onStart: () => {},
+          // Whether the op's reply waits, unread, on the kernel's side when its span ends: the span must be
+          // made between the reply and the loop's next look for a request, before this test reads the reply.
+          onEnd: (span: ReadableSpan) =>
+            void spans.push({ name: span.name, path: span.attributes['fs.path'], replied: sys.pollOne(kernel, sys.POLLIN, 0) > 0 }),
+          forceFlush: async () => {},
+          shutdown: async () => {},
+        },
+      ],
+    });
+    const vfs = createStack(new ToyVfs(), [createTraceLayer(provider.getTracer('test'), {})]);
+    await withSession(
+      vfs,
+      async (h) => {
+        kernel = h.kernel;
+        await init(h);
+        const r = await h.call(Op.GETATTR, ROOT, getattrBody());
+        assert.equal(r.error, 0);
+        await waitFor(() => spans.length > 0, 5000, 'the getattr span');
+        assert.deepEqual(spans, [{ name: 'getattr', path: '/', replied: true }], `busy-poll ${busyPollMs} ms`);
+      },
+      {},
+      { busyPollMs },
+    );
+  }
 });
 
 test('closing the peer ends the session', async () => {

@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { spanCounts } from '../../src/telemetry/running.ts';
 import { startTracing, stopTracing } from '../../src/telemetry/traces.ts';
+import { waitFor } from '../helpers/mount.ts';
 
 test('3,000 spans, some with long attributes, come out as 3,000 lines in order', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'trace-file-'));
@@ -47,10 +47,10 @@ test('spans that cannot be written are counted as dropped, and the file is writt
     };
     const { exported, dropped } = spanCounts.file;
     make(512, 0); // a whole batch: appended at once
-    await until(() => spanCounts.file.exported - exported === 512);
+    await waitFor(() => spanCounts.file.exported - exported === 512, 10_000, 'the first batch written');
     rmSync(sub, { recursive: true });
     make(512, 512); // its append fails: no such directory
-    await until(() => spanCounts.file.dropped - dropped === 512);
+    await waitFor(() => spanCounts.file.dropped - dropped === 512, 10_000, 'the second batch dropped');
     mkdirSync(sub);
     make(10, 1024);
     await stopTracing();
@@ -69,7 +69,3 @@ test('spans that cannot be written are counted as dropped, and the file is writt
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-async function until(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !done(); i++) await sleep(10);
-}
