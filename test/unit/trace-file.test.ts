@@ -1,6 +1,8 @@
 // The trace file through the real OpenTelemetry SDK: every span a line, in the order they ended,
 // across batches and buffers, nothing left behind when tracing stops, and what cannot be written counted.
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +67,35 @@ test('spans that cannot be written are counted as dropped, and the file is writt
       Array.from({ length: 10 }, (_, i) => `op${1024 + i}`),
       'the new file holds the spans made after it could be written',
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a trace file that cannot be opened yet holds 8,192 spans; later ones are dropped and counted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trace-file-'));
+  try {
+    // A FIFO nobody reads: opening it to append blocks, as a write to a stalled disk would.
+    const fifo = join(dir, 'spans.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const tracer = await startTracing({ file: fifo }, {});
+    const { exported, dropped } = spanCounts.file;
+    for (let i = 0; i < 9000; i++) tracer.startSpan(`op${i}`).end();
+    assert.equal(spanCounts.file.dropped - dropped, 9000 - 8192);
+    // A reader lets the waiting lines out. It holds the FIFO open for writing too, so that it sees no end
+    // of file between two appends (each opens the file anew).
+    const reader = spawn('sh', ['-c', 'exec 3<>"$0"; exec cat <&3', fifo], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let lines = 0;
+    reader.stdout.on('data', (b: Buffer) => (lines += b.toString().split('\n').length - 1));
+    try {
+      await stopTracing();
+      await waitFor(() => lines >= 8192, 10_000, 'the waiting lines read from the FIFO');
+    } finally {
+      reader.kill();
+      await once(reader, 'exit');
+    }
+    assert.equal(spanCounts.file.exported - exported, 8192);
+    assert.equal(lines, 8192);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
