@@ -3,17 +3,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { spanCounts } from '../../src/telemetry/running.ts';
 import { startTracing, stopTracing } from '../../src/telemetry/traces.ts';
-import { waitFor } from '../helpers/mount.ts';
+import { waitFor, withTempDir } from '../helpers/mount.ts';
 
 test('3,000 spans, some with long attributes, come out as 3,000 lines in order', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'trace-file-'));
-  try {
+  await withTempDir('trace-file', async (dir) => {
     const file = join(dir, 'spans.jsonl');
     const tracer = await startTracing({ file }, {});
     const before = spanCounts.file.exported;
@@ -32,14 +30,11 @@ test('3,000 spans, some with long attributes, come out as 3,000 lines in order',
       assert.ok(span.attributes['fs.path']!.endsWith(`/${i}`));
     });
     assert.equal(spanCounts.file.exported - before, 3000);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('spans that cannot be written are counted as dropped, and the file is written again once it can be', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'trace-file-'));
-  try {
+  await withTempDir('trace-file', async (dir) => {
     const sub = join(dir, 'gone');
     mkdirSync(sub);
     const file = join(sub, 'spans.jsonl');
@@ -67,14 +62,11 @@ test('spans that cannot be written are counted as dropped, and the file is writt
       Array.from({ length: 10 }, (_, i) => `op${1024 + i}`),
       'the new file holds the spans made after it could be written',
     );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a trace file that cannot be opened yet holds 8,192 spans; later ones are dropped and counted', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'trace-file-'));
-  try {
+  await withTempDir('trace-file', async (dir) => {
     // A FIFO nobody reads: opening it to append blocks, as a write to a stalled disk would.
     const fifo = join(dir, 'spans.fifo');
     execFileSync('mkfifo', [fifo]);
@@ -96,7 +88,5 @@ test('a trace file that cannot be opened yet holds 8,192 spans; later ones are d
     }
     assert.equal(spanCounts.file.exported - exported, 8192);
     assert.equal(lines, 8192);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
