@@ -4,7 +4,19 @@
 // tmpfs, bindfs, interposer configurations, then again), so drift over the
 // run affects all of them alike. Markdown goes to stdout, progress to stderr.
 // Needs root: drop_caches, mount(2), and kernel passthrough.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +34,8 @@ const USAGE = `usage: node bench/run.ts [options]
   --dir DIR          where the temporary benchmark directory goes (default ${tmpdir()}); its disk is the one measured
   --host-fs          measure the host filesystem under --dir itself instead of a fresh ext4 image on it (see bench/disk.ts)
   --json FILE        also write the raw samples as JSON
+  --cpu-latency US   hold the CPUs' wake-up latency limit (/dev/cpu_dma_latency) at US µs for the whole run, every target
+                     alike, as tuned's latency-performance profile does: with 0 idle CPUs poll instead of halting
   --cpu-prof DIR     run interposer daemons under node --cpu-prof, profiles in DIR
   --cli FILE         the interposer CLI to benchmark (default src/cli/main.ts of this checkout), e.g. another worktree's, for A/B runs
   --compare-cli FILE also run every selected interposer configuration with this CLI, as NAME@B, interleaved (A/B of two checkouts)
@@ -36,6 +50,7 @@ const { values: opt } = parseArgs({
     targets: { type: 'string' },
     dir: { type: 'string', default: tmpdir() },
     json: { type: 'string' },
+    'cpu-latency': { type: 'string' },
     'host-fs': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -48,6 +63,7 @@ const { values: opt } = parseArgs({
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
+const CPU_DMA_LATENCY = '/dev/cpu_dma_latency';
 const say = (s: string): boolean => process.stderr.write(`${s}\n`);
 
 function fail(msg: string): never {
@@ -81,6 +97,9 @@ if (opt.list) {
 
 const rounds = opt.rounds ? Number(opt.rounds) : opt.quick ? 1 : 3;
 if (!Number.isInteger(rounds) || rounds < 1) fail(`--rounds must be a positive integer, got ${opt.rounds}`);
+const cpuLatency = opt['cpu-latency'] === undefined ? undefined : Number(opt['cpu-latency']);
+if (cpuLatency !== undefined && !(Number.isInteger(cpuLatency) && cpuLatency >= 0 && cpuLatency < 2 ** 31))
+  fail(`--cpu-latency must be a whole number of microseconds (0 or more), got ${opt['cpu-latency']}`);
 const workloads = pick(WORKLOADS, opt.only, 'workload', () => true).filter((w) => {
   const why = w.unavailable?.();
   if (why) say(`bench: skipping ${w.name}: ${why}`);
@@ -206,13 +225,46 @@ function idleCpus(): string {
   return `cpuidle driver ${driver}, governor ${governor}${polling}`;
 }
 
+/** The CPU wake-up latency limit (PM QoS) in force: what tuned profiles and --cpu-latency set. */
+function cpuLatencyLimit(): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(CPU_DMA_LATENCY, 'r');
+    const limit = Buffer.alloc(4);
+    if (readSync(fd, limit, 0, 4, null) !== 4) return 'unknown';
+    const us = limit.readInt32LE(0);
+    return us >= 2_000_000_000
+      ? 'none'
+      : `${us} µs${cpuLatency === undefined ? '' : ' (--cpu-latency)'}${us === 0 ? ': idle CPUs poll instead of halting' : ''}`;
+  } catch {
+    return 'unknown';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Holds the wake-up latency limit for as long as this process lives (the kernel drops the request
+ * when the file is closed). Every target runs under it alike, so that ratios stay comparable.
+ */
+function holdCpuLatency(us: number): void {
+  try {
+    const fd = openSync(CPU_DMA_LATENCY, 'w');
+    const value = Buffer.alloc(4);
+    value.writeInt32LE(us, 0);
+    writeSync(fd, value);
+  } catch (err) {
+    fail(`--cpu-latency: cannot write ${CPU_DMA_LATENCY}: ${(err as Error).message}; it needs root and a kernel with PM QoS`);
+  }
+}
+
 async function machine(): Promise<string[]> {
   const host = fsOf(root);
   const df = await run('df', ['-h', '--output=source,fstype,size,used,avail', root]);
   return [
     `- load average when the run started: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (this machine may be shared)`,
     `- CPU: ${availableParallelism()} × ${cpus()[0]?.model ?? '?'}; memory ${(totalmem() / GiB).toFixed(1)} GiB; kernel ${release()}`,
-    `- idle CPUs: ${idleCpus()}`,
+    `- idle CPUs: ${idleCpus()}; wake-up latency limit ${cpuLatencyLimit()}`,
     `- disk: ${host.source} (${host.fstype}) at ${host.mountpoint}; \`df -h\`: ${df.stdout.trim().split('\n').slice(1).join(' ').replace(/\s+/g, ' ')}`,
     `- filesystem under test (native, and beneath bindfs and interposer's passthrough): ${disk!.describe}`,
     `- Node ${process.version}; ${await version('bindfs', ['--version'])}; ${await version('fio', ['--version'])}; sqlite ${(await version('sqlite3', ['--version'])).split(' ')[0]}`,
@@ -301,6 +353,7 @@ async function oneRound(t: Target, round: number): Promise<void> {
 
 async function main(): Promise<void> {
   const t0 = performance.now();
+  if (cpuLatency !== undefined) holdCpuLatency(cpuLatency);
   if (fsOf(root).fstype === 'tmpfs') say(`bench: warning: ${root} is on tmpfs; pass --dir on a disk to measure one`);
   disk = opt['host-fs'] ? await hostDisk(root) : await imageDisk(root, Math.max(4 * GiB, 2 * sizes.bigFile + 2 * GiB));
   env.data = join(disk.dir, 'data');
