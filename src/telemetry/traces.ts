@@ -3,13 +3,12 @@
 // path; spans that cannot be delivered are dropped and counted.
 import { accessSync, appendFile, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Tracer } from '@opentelemetry/api';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import type { Context, Tracer } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ConfigError } from '../config/load.ts';
 import { log } from '../util/log.ts';
-import { onFlush, setTraceSinks, spanCounts, type SinkName } from './running.ts';
-import type { Context } from '@opentelemetry/api';
+import { onFlush, setTraceSinks, spanCounts } from './running.ts';
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
@@ -156,49 +155,37 @@ class JsonLinesFile implements SpanProcessor {
   }
 }
 
-/** Counts what each export delivered or lost. */
-class Counting implements SpanExporter {
-  private readonly inner: SpanExporter;
-  private readonly counts: { exported: number; dropped: number };
-  /** Spans queued or being exported. */
-  pending = 0;
-  constructor(inner: SpanExporter, sink: SinkName) {
-    this.inner = inner;
-    this.counts = spanCounts[sink];
-  }
-  export(spans: ReadableSpan[], done: (r: ExportResult) => void): void {
-    this.inner.export(spans, (r) => {
-      this.pending = Math.max(0, this.pending - spans.length);
-      if (r.code === ExportResultCode.SUCCESS) this.counts.exported += spans.length;
-      else this.counts.dropped += spans.length;
-      done(r);
-    });
-  }
-  dropOne(): void {
-    this.counts.dropped++;
-  }
-  shutdown(): Promise<void> {
-    return this.inner.shutdown();
-  }
-}
-
 /**
- * In front of a BatchSpanProcessor: refuses spans while MAX_QUEUE are waiting,
- * counting them as dropped (the batch processor would drop them silently).
+ * Spans to a collector, through the SDK's batch processor, counted: what each export delivered or
+ * lost, and spans refused while MAX_QUEUE wait (the batch processor would drop them silently).
  */
-class Bounded implements SpanProcessor {
-  private readonly inner: SpanProcessor;
-  private readonly exporter: Counting;
-  constructor(exporter: Counting) {
-    this.exporter = exporter;
-    this.inner = new BatchSpanProcessor(exporter, { maxQueueSize: MAX_QUEUE * 2, scheduledDelayMillis: 500, maxExportBatchSize: 512 });
+class CountedBatches implements SpanProcessor {
+  private readonly counts = spanCounts.otlp;
+  private readonly inner: BatchSpanProcessor;
+  /** Spans queued or being exported. */
+  private pending = 0;
+  constructor(exporter: SpanExporter) {
+    const counted: SpanExporter = {
+      export: (spans, done) =>
+        exporter.export(spans, (r) => {
+          this.pending = Math.max(0, this.pending - spans.length);
+          if (r.code === ExportResultCode.SUCCESS) this.counts.exported += spans.length;
+          else this.counts.dropped += spans.length;
+          done(r);
+        }),
+      shutdown: () => exporter.shutdown(),
+    };
+    this.inner = new BatchSpanProcessor(counted, { maxQueueSize: MAX_QUEUE * 2, scheduledDelayMillis: 500, maxExportBatchSize: 512 });
   }
   onStart(span: Span, parent: Context): void {
     this.inner.onStart(span, parent);
   }
   onEnd(span: ReadableSpan): void {
-    if (this.exporter.pending >= MAX_QUEUE) return this.exporter.dropOne();
-    this.exporter.pending++;
+    if (this.pending >= MAX_QUEUE) {
+      this.counts.dropped++;
+      return;
+    }
+    this.pending++;
     this.inner.onEnd(span);
   }
   forceFlush(): Promise<void> {
@@ -238,7 +225,7 @@ export async function startTracing(sinks: TraceSinks, serviceAttributes: Record<
     }
     processors.push(new JsonLinesFile(sinks.file));
   }
-  if (sinks.otlp) processors.push(new Bounded(new Counting(await otlpExporter(sinks.otlp), 'otlp')));
+  if (sinks.otlp) processors.push(new CountedBatches(await otlpExporter(sinks.otlp)));
   setTraceSinks([...(sinks.file ? ['file' as const] : []), ...(sinks.otlp ? ['otlp' as const] : [])]);
   provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'interposer', ...serviceAttributes }),
