@@ -340,11 +340,17 @@ test('spans reach a real OpenTelemetry Collector, with attributes, parents and r
     await t.test('OTLP over gRPC', async () => {
       writeConfig(dir, config(`http://127.0.0.1:${col!.grpc}`, 'grpc')); // the same file, rewritten
       await withMount(['--backend', 'memory', '--config', cfg], async (mnt) => {
-        sh('echo grpc > g', { cwd: mnt });
+        sh('echo grpc > g && mv g h', { cwd: mnt });
         const s = await until('a span over gRPC', () =>
           rx.spans.find((x) => x.resource.volume === 'tv-grpc' && x.attrs['fs.op'] === 'write' && x.attrs['fs.path'] === '/g'),
         );
         assert.equal(s.attrs['fs.size.returned'], 5);
+        // A span is made after its op's reply, from what was taken when the op ended: both of a rename's paths.
+        const mv = await until('the rename span', () =>
+          rx.spans.find((x) => x.resource.volume === 'tv-grpc' && x.attrs['fs.op'] === 'rename'),
+        );
+        assert.equal(mv.attrs['fs.path'], '/g');
+        assert.equal(mv.attrs['fs.path2'], '/h');
       });
     });
   } finally {
