@@ -1,5 +1,5 @@
 // Reading the JSON-lines trace format written by src/telemetry/traces.ts
-// (JsonLinesExporter): one span per line. Operation spans carry `fs.op`;
+// (JsonLinesFile): one span per line. Operation spans carry `fs.op`;
 // the per-file parent spans ("file PATH") do not and are skipped.
 import { createReadStream } from 'node:fs';
 
