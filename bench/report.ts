@@ -8,6 +8,8 @@ export interface TargetInfo {
   baseline?: 'native' | 'tmpfs';
   /** The target this one changes one thing of (a layer added, an option set), if that is all it changes. */
   variantOf?: string;
+  /** The backend keeps the files' contents in the daemon (memory), so its RSS includes them. */
+  holdsData?: boolean;
   describe: string;
   mountOptions?: string;
 }
@@ -65,7 +67,7 @@ function ratio(a: number, b: number): string {
   return `${(a / b).toFixed(2)}×`;
 }
 
-function table(head: string[], rows: string[][], align: string[]): string {
+export function table(head: string[], rows: string[][], align: string[]): string {
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
   return [line(head), line(align), ...rows.map(line)].join('\n');
 }

@@ -22,6 +22,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { check, hasCommand, mountedPaths, procStats, resetPeakRss, run, worker } from './exec.ts';
 import { fmt, renderMarkdown, type DaemonRound, type Results } from './report.ts';
+import { renderGoals } from './goals.ts';
 import { allTargets, CLI, emergencyCleanup, type BenchEnv, type Target } from './targets.ts';
 import { hostDisk, imageDisk, type Disk } from './disk.ts';
 import { WORKLOADS, type Sizes } from './workloads.ts';
@@ -34,6 +35,7 @@ const USAGE = `usage: node bench/run.ts [options]
   --dir DIR          where the temporary benchmark directory goes (default ${tmpdir()}); its disk is the one measured
   --host-fs          measure the host filesystem under --dir itself instead of a fresh ext4 image on it (see bench/disk.ts)
   --json FILE        also write the raw samples as JSON
+  --report FILE      print the report of an earlier run from its --json FILE (goals included), and run nothing
   --cpu-latency US   hold the CPUs' wake-up latency limit (/dev/cpu_dma_latency) at US µs for the whole run, every target
                      alike, as tuned's latency-performance profile does: with 0 idle CPUs poll instead of halting
   --cpu-prof DIR     run interposer daemons under node --cpu-prof, profiles in DIR
@@ -50,6 +52,7 @@ const { values: opt } = parseArgs({
     targets: { type: 'string' },
     dir: { type: 'string', default: tmpdir() },
     json: { type: 'string' },
+    report: { type: 'string' },
     'cpu-latency': { type: 'string' },
     'host-fs': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
@@ -92,6 +95,28 @@ const targetsAll = allTargets(opt['compare-cli'] ? resolve(opt['compare-cli']) :
 if (opt.list) {
   for (const w of WORKLOADS) say(`workload ${w.name}: ${w.metrics.map((m) => m.key).join(', ')}`);
   for (const t of targetsAll) say(`target ${t.name}${t.extra ? ' (extra)' : ''}`);
+  process.exit(0);
+}
+
+/** The whole report: what ran where, the goals, then the tables. */
+function document(header: string[], results: Results): string {
+  const goals = renderGoals(results);
+  return [...header, '', ...(goals ? [goals] : []), renderMarkdown(results)].join('\n');
+}
+
+if (opt.report) {
+  let saved: { header?: string[]; results?: Results };
+  try {
+    saved = JSON.parse(readFileSync(opt.report, 'utf8')) as typeof saved;
+  } catch (err) {
+    fail(`--report: cannot read ${opt.report}: ${(err as Error).message}`);
+  }
+  const r = saved.results;
+  if (!r || !Array.isArray(r.targets) || typeof r.samples !== 'object' || !Array.isArray(r.workloads))
+    fail(`--report: ${opt.report} is not a file written by --json (expected {"results": {"targets", "workloads", "samples", ...}})`);
+  r.daemon ??= {};
+  r.errors ??= [];
+  process.stdout.write(document(saved.header ?? ['## interposer benchmark', '', `- from ${opt.report}`], r));
   process.exit(0);
 }
 
@@ -376,6 +401,7 @@ async function main(): Promise<void> {
     kind: t.kind,
     baseline: t.baseline,
     variantOf: t.variantOf,
+    holdsData: t.holdsData,
     describe: t.describe(env),
   }));
   say(`bench: ${rounds} round(s) of ${workloads.map((w) => w.name).join(', ')} on ${targets.map((t) => t.name).join(', ')} in ${root}`);
@@ -404,11 +430,9 @@ async function main(): Promise<void> {
     `- command: \`npm run bench${argv ? ` -- ${argv}` : ''}\` (${rounds} round(s), ${minutes.toFixed(1)} min)`,
     `- sizes: large file ${fmt(sizes.bigFile / MiB)} MiB; ${sizes.smallFiles} small files of ${sizes.smallFileSize} B; directory of ${sizes.dirEntries} entries; ` +
       `tarball ${sizes.tarEntries} entries; ${sizes.sqliteTx} sqlite transactions; random I/O ${sizes.randSeconds} s per run`,
-    '',
-    renderMarkdown(results),
   ];
-  process.stdout.write(lines.join('\n'));
-  if (opt.json) writeFileSync(opt.json, `${JSON.stringify({ sizes, rounds, results }, null, 1)}\n`);
+  process.stdout.write(document(lines, results));
+  if (opt.json) writeFileSync(opt.json, `${JSON.stringify({ header: lines, sizes, rounds, results }, null, 1)}\n`);
   say(`bench: done in ${minutes.toFixed(1)} min`);
 }
 

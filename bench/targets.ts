@@ -210,6 +210,8 @@ export interface Target {
   baseline?: 'native' | 'tmpfs';
   /** The target this one changes one thing of (InterposerConfig.variantOf). */
   variantOf?: string;
+  /** The backend keeps the files' contents in the daemon (memory). */
+  holdsData?: boolean;
   extra?: boolean;
   /** How it is started, for the report. */
   describe(env: BenchEnv): string;
@@ -376,6 +378,7 @@ export function interposer(c: InterposerConfig, cli?: string): Target {
     kind: 'interposer',
     baseline: c.baseline,
     variantOf: c.variantOf,
+    holdsData: c.backend === 'memory',
     extra: c.extra,
     describe: (env) =>
       `${c.nodeFlags ? `node ${c.nodeFlags.join(' ')} ` : ''}interposer ${args(env, 'MNT', c.config ? `${c.name}.json` : undefined)
