@@ -59,6 +59,8 @@ export interface SessionOptions {
   busyPollMs?: number;
   /** Work no request waits for, done in slices whenever no request is queued. */
   background?: BackgroundWork;
+  /** Called each time the mount goes quiet (IDLE_WAITS_BEFORE_PARKING empty waits in a row): memory a burst left can go back. */
+  onIdle?: () => void;
 }
 
 /** Deferred work the loop does between requests (forgets, vfs/node-table.ts). */
@@ -88,6 +90,7 @@ export class FuseSession {
   /** Null unless mount.busyPoll is set: then the loop spins before it sleeps. */
   private readonly busyPoll: BusyPoll | null;
   private readonly background: BackgroundWork | null;
+  private readonly onIdle: (() => void) | null;
   private readonly aborts = new Map<number, AbortController>();
   private readonly earlyInterrupts = new Set<number>();
   private stopped = false;
@@ -114,6 +117,7 @@ export class FuseSession {
     this.replies = new ReplyPool(this.bufferSize);
     this.busyPoll = options.busyPollMs ? new BusyPoll(options.busyPollMs) : null;
     this.background = options.background ?? null;
+    this.onIdle = options.onIdle ?? null;
     this.ended = new Promise((resolve) => (this.endResolve = resolve));
     for (const [name, code] of Object.entries(Op)) {
       const handle = handlers[name as RequestName];
@@ -235,7 +239,7 @@ export class FuseSession {
       const dry = spinner ? performance.now() : 0;
       if (spinner?.spin(fd)) continue;
       const r = sys.pollOne(fd, sys.POLLIN, IDLE_POLL_MS);
-      if (r <= 0) this.idleWaits++;
+      if (r <= 0) this.waitedIdle();
       spinner?.slept(r > 0 ? performance.now() - dry : Infinity);
       if (r <= 0 || this.inflight > 0) {
         setImmediate(() => this.pump());
@@ -302,7 +306,7 @@ export class FuseSession {
       }
       const r = uring.enter(IDLE_POLL_MS);
       const woke = uring.ready;
-      if (!woke) this.idleWaits++;
+      if (!woke) this.waitedIdle();
       spinner?.slept(woke ? performance.now() - dry : Infinity);
       if (r < 0 && r !== -ETIME && r !== -EINTR && r !== -EBUSY) {
         log.error({ errno: errnoName(-r) }, 'io_uring_enter failed; ending the session');
@@ -314,6 +318,11 @@ export class FuseSession {
         return;
       }
     }
+  }
+
+  /** A blocking wait ended with nothing to read. */
+  private waitedIdle(): void {
+    if (++this.idleWaits === IDLE_WAITS_BEFORE_PARKING) this.onIdle?.();
   }
 
   private readonly onCompletion = (tag: number, res: number): void => {

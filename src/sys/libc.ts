@@ -135,6 +135,24 @@ export function limitMallocArenas(n: number): boolean {
   return (cMallopt(M_ARENA_MAX, n) as number) === 1;
 }
 
+let cMallocTrim: ((pad: number) => number) | null | undefined;
+
+/**
+ * malloc_trim(0): gives the pages of the C heap that hold only freed memory back to the system (glibc
+ * keeps them otherwise, as RSS); true when it released some. A no-op where the C library has no such
+ * call (musl).
+ */
+export function trimMallocHeap(): boolean {
+  if (cMallocTrim === undefined) {
+    try {
+      cMallocTrim = libc.func('int malloc_trim(size_t pad)') as (pad: number) => number;
+    } catch {
+      cMallocTrim = null;
+    }
+  }
+  return cMallocTrim !== null && cMallocTrim(0) === 1;
+}
+
 /** _exit(2): ends the process at once, without atexit handlers or anything of Node's own exit. */
 export function exitImmediately(code: number): never {
   cExit(code);

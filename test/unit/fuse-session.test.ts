@@ -572,6 +572,26 @@ test('busy-polling, and parking when idle, answer every request however requests
   });
 });
 
+test('a session that goes quiet says so once per quiet spell', async () => {
+  let quiet = 0;
+  await withSession(
+    new ToyVfs(),
+    async (h) => {
+      await init(h);
+      await waitFor(() => h.session.parked, 5000, 'the session to park');
+      assert.equal(quiet, 1, 'once the requests stopped');
+      // Parked, it keeps waiting (one-second waits off the main thread) without saying it again.
+      await new Promise((r) => setTimeout(r, 1200));
+      assert.equal(quiet, 1, 'not again while still quiet');
+      assert.equal((await h.call(Op.GETATTR, ROOT, getattrBody())).error, 0);
+      await waitFor(() => h.session.parked, 5000, 'the session to park again');
+      assert.equal(quiet, 2, 'again after the next request');
+    },
+    {},
+    { onIdle: () => quiet++ },
+  );
+});
+
 /** A client on another thread that sends each request as soon as the last reply came, as a tight stat loop does. */
 const EAGER_CLIENT = `
 const { workerData, parentPort } = require('node:worker_threads');
