@@ -74,8 +74,9 @@ export async function serve(o: ServeOptions): Promise<Served> {
     bufferSize: o.bridge.maxWrite + 4096,
     busyPollMs: o.busyPollMs,
     background: bridge.background,
-    // glibc keeps the C heap's freed pages as RSS: what starting the daemon loaded and let go (~12 MiB), and
-    // the backing stores of a burst's buffers. Handed back each time the mount goes quiet, ~0.4 ms a time.
+    // glibc keeps the C heap's freed pages as RSS: some of what starting the daemon let go, and the buffers a
+    // burst of requests used. Handed back each time the mount goes quiet, ~0.4 ms a time: 1.6-1.8 MiB less
+    // at rest, 3-5 MiB less after a listing of 30,000 names (bench/RESULTS.md item 77).
     onIdle: () => sys.trimMallocHeap(),
   });
   bridge.session = session;
