@@ -9,7 +9,7 @@ import { resolveHostRoots } from './attributes.ts';
 import { DRIVER_NAME, DRIVER_VERSION, identityService } from './identity.ts';
 import { nodeService } from './node.ts';
 import { csiFeatures, loadCsi } from './proto.ts';
-import { startServer, type ServiceBinding } from './server.ts';
+import { startServer, trimWhenQuiet, type ServiceBinding } from './server.ts';
 import { JsonFileState } from './state.ts';
 import { testControllerService } from './test-controller.ts';
 import { VolumeManager } from './volumes.ts';
@@ -95,6 +95,7 @@ export async function startPlugin(o: PluginOptions): Promise<Plugin> {
     },
     'csi plugin serving',
   );
+  trimWhenQuiet();
   return {
     socket: server.path,
     volumes,
