@@ -21,6 +21,7 @@ import * as sys from '../sys/libc.ts';
 import { acceptUnix, connectUnix, listenUnix, receiveWithFds } from '../sys/socket.ts';
 import { errnoName } from '../vfs/errors.ts';
 import { log } from '../util/log.ts';
+import { trimmerWhenQuiet } from '../util/heap-trim.ts';
 import { processStartTime, spawnDaemon } from './launcher.ts';
 import {
   MAX_MESSAGE_BYTES,
@@ -194,6 +195,9 @@ export async function startMounter(o: MounterOptions): Promise<Mounter> {
     }
   }
 
+  // What starting left behind in the C heap, and what a burst of requests used, goes back after it.
+  const trimWhenQuiet = trimmerWhenQuiet();
+
   async function serveConnection(conn: number): Promise<void> {
     let fds: number[] = [];
     let reply: LaunchReply | StopReply | ListReply | Refusal;
@@ -215,6 +219,7 @@ export async function startMounter(o: MounterOptions): Promise<Mounter> {
     const sock = new Socket({ fd: conn, readable: false, writable: true });
     sock.on('error', (err) => log.warn({ err: err.message }, 'could not send the mounter reply'));
     sock.end(`${JSON.stringify(reply)}\n`, () => sock.destroy());
+    trimWhenQuiet();
   }
 
   let closed = false;
@@ -235,6 +240,7 @@ export async function startMounter(o: MounterOptions): Promise<Mounter> {
   })();
 
   log.info({ socket: path, instance }, 'mounter serving');
+  trimWhenQuiet();
   return {
     socket: path,
     instance,

@@ -1,6 +1,7 @@
 // glibc keeps the pages of the C heap that only hold freed memory, and they count as the process's RSS
 // until it is asked for them back (malloc_trim). A process that works in bursts asks once a burst is
-// over: a daemon when its mount goes quiet (cli/serve.ts), the CSI plugin a moment after its last call.
+// over: a daemon when its mount goes quiet (cli/serve.ts), the CSI plugin and mounter a moment after their
+// last call.
 import { trimMallocHeap } from '../sys/libc.ts';
 
 /** How long after the last call the heap is trimmed: past a burst of calls (a pod's volumes published together). */
