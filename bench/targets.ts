@@ -15,7 +15,10 @@ import { check, isMounted, killChildren, mountedPaths, NODE, ROOT, run } from '.
  * Interposer configurations, one line each. `backend` is passthrough over the
  * native directory unless it says memory; `flags` go on the mount command
  * line; `config` is written to a JSON file and passed with --config. Entries
- * marked `extra` run only when named with --targets.
+ * marked `extra` run only when named with --targets (or with --targets all):
+ * the default run is the performance issue's configurations (passthrough,
+ * metrics, metrics with a trace layer that matches nothing, an empty fault
+ * rule set, the memory backend) beside native, tmpfs and bindfs.
  */
 const NOKP = ['--kernel-passthrough', 'off'];
 
@@ -26,9 +29,15 @@ function withMetrics(port: number, layer: object = {}): object {
 
 export const INTERPOSER_CONFIGS: InterposerConfig[] = [
   { name: 'passthrough', note: 'defaults: cache auto, kernel passthrough auto, attr/entry timeout 1s, busy-poll auto' },
-  { name: 'passthrough-direct', flags: ['--cache', 'direct'], note: '--cache direct: every read and write through the daemon' },
+  {
+    name: 'passthrough-direct',
+    extra: true,
+    flags: ['--cache', 'direct'],
+    note: '--cache direct: every read and write through the daemon',
+  },
   {
     name: 'passthrough-nokp',
+    extra: true,
     flags: NOKP,
     note: '--kernel-passthrough off: page cache on, data through the daemon',
   },
@@ -108,7 +117,6 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
   },
   {
     name: 'metrics',
-    extra: true,
     variantOf: 'passthrough',
     config: withMetrics(19464),
     note: 'a metrics layer (data: observe, so no kernel passthrough), Prometheus endpoint on',
@@ -137,7 +145,6 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
   },
   {
     name: 'metrics-trace-none',
-    extra: true,
     variantOf: 'metrics',
     config: {
       layers: [{ metrics: {} }, { trace: { paths: ['/no/such/path/**'] } }],
@@ -154,7 +161,6 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
   },
   {
     name: 'fault-empty',
-    extra: true,
     variantOf: 'passthrough',
     config: { layers: [{ fault: { rules: [] } }] },
     note: 'a fault layer with no rules',
