@@ -149,6 +149,9 @@ export function renderGoals(r: Results): string {
       verdict(c.met, c.lowest <= RSS_LIMIT_MIB && c.peak > RSS_LIMIT_MIB),
     ]);
   }
+  const unmeasured = SPEED_GOALS.filter((g) => !speed.some((c) => c.goal === g)).map(
+    (g) => `${g.text} (needs ${g.target} and ${g.against} on ${g.metrics.join(', ')})`,
+  );
   const missed = [
     ...speed.filter((c) => !c.met).map((c) => `${c.goal.target} ${c.metric}`),
     ...rss.filter((c) => !c.met).map((c) => `${c.target} RSS`),
@@ -164,6 +167,7 @@ export function renderGoals(r: Results): string {
     missed.length === 0
       ? `Every goal measured in this run is met (${rows.length} rows).`
       : `Not met in this run: ${missed.join(', ')} (${missed.length} of ${rows.length} rows).`,
+    ...(unmeasured.length > 0 ? ['', `Not measured in this run: ${unmeasured.join('; ')}.`] : []),
     '',
   ].join('\n');
 }

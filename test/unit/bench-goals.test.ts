@@ -101,6 +101,11 @@ test('the section names what is not met, and says when rounds fell on both sides
     /\| daemon peak RSS ≤ 100 MiB \| passthrough \| all workloads \| 95\.0 MiB \| 90\.0–95\.0 MiB \| met \|\n\|  \| metrics \| all workloads \| 101 MiB \| 99\.0–101 MiB \| \*\*not met\*\* \(met in some rounds\) \|/,
   );
   assert.doesNotMatch(text, /\| memory \|/);
+  // The made-up run has no random reads on passthrough or native: that goal is named as not measured.
+  assert.match(
+    text,
+    /Not measured in this run: random 4 KiB read ≥ 0\.8× native \(needs passthrough and native on rand-read-4k, fio-randread-qd16\)\./,
+  );
   assert.match(
     text,
     /Not met in this run: passthrough seq-write, passthrough open\+read, metrics rand-read-4k, metrics RSS \(4 of 7 rows\)\./,
