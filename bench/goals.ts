@@ -3,7 +3,7 @@
 // medians and the range of the rounds' own ratios: rounds are interleaved, so round i of a
 // configuration ran next to round i of what it is compared with, and a goal that some rounds meet
 // and others miss is within the noise of that run, which the verdict says.
-import { fmt, median, table, type Results } from './report.ts';
+import { fmt, median, table, times, type Results } from './report.ts';
 
 export interface Goal {
   /** The goal as the issue words it. */
@@ -78,24 +78,19 @@ export interface RssCheck {
 }
 
 /** Every goal whose configuration, comparison and workload ran, one row per workload. */
-export function checkSpeed(r: Results, goals: readonly Goal[] = SPEED_GOALS): SpeedCheck[] {
+export function checkSpeed(r: Results): SpeedCheck[] {
   const checks: SpeedCheck[] = [];
-  for (const goal of goals) {
+  for (const goal of SPEED_GOALS) {
     for (const metric of goal.metrics) {
       const ours = r.samples[goal.target]?.[metric];
       const theirs = r.samples[goal.against]?.[metric];
       if (!ours || !theirs) continue;
       const ratio = median(ours) / median(theirs);
       if (!Number.isFinite(ratio)) continue;
+      // Rounds where either side failed (NaN) have no ratio; with none left, the range is the ratio itself.
       const perRound = ours.map((x, i) => x / theirs[i]).filter((x) => Number.isFinite(x));
-      checks.push({
-        goal,
-        metric,
-        ratio,
-        low: Math.min(...perRound),
-        high: Math.max(...perRound),
-        met: ratio >= goal.atLeast,
-      });
+      if (perRound.length === 0) perRound.push(ratio);
+      checks.push({ goal, metric, ratio, low: Math.min(...perRound), high: Math.max(...perRound), met: ratio >= goal.atLeast });
     }
   }
   return checks;
@@ -105,14 +100,14 @@ export function checkSpeed(r: Results, goals: readonly Goal[] = SPEED_GOALS): Sp
  * Peak RSS of every interposer configuration whose files live beneath it. A backend that keeps the
  * files' contents in the daemon (memory) holds their size on top of its own, so it is left out.
  */
-export function checkRss(r: Results, limitMiB = RSS_LIMIT_MIB): RssCheck[] {
+export function checkRss(r: Results): RssCheck[] {
   const checks: RssCheck[] = [];
   for (const t of r.targets) {
     if (t.kind !== 'interposer' || t.holdsData) continue;
     const peaks = (r.daemon[t.name] ?? []).map((d) => d.peakRss / 2 ** 20).filter((x) => Number.isFinite(x));
     if (peaks.length === 0) continue;
     const peak = Math.max(...peaks);
-    checks.push({ target: t.name, peak, lowest: Math.min(...peaks), met: peak <= limitMiB });
+    checks.push({ target: t.name, peak, lowest: Math.min(...peaks), met: peak <= RSS_LIMIT_MIB });
   }
   return checks;
 }
@@ -121,8 +116,6 @@ function verdict(met: boolean, straddles: boolean): string {
   if (met) return straddles ? 'met (not in every round)' : 'met';
   return straddles ? '**not met** (met in some rounds)' : '**not met**';
 }
-
-const times = (x: number): string => `${x.toFixed(2)}×`;
 
 /** The goals section of the report; empty when the run measured none of them. */
 export function renderGoals(r: Results): string {

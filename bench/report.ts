@@ -62,9 +62,14 @@ export function fmt(v: number): string {
   return v.toFixed(2);
 }
 
+/** A ratio as the tables show it: 0.95×. */
+export function times(x: number): string {
+  return `${x.toFixed(2)}×`;
+}
+
 function ratio(a: number, b: number): string {
   if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return '—';
-  return `${(a / b).toFixed(2)}×`;
+  return times(a / b);
 }
 
 export function table(head: string[], rows: string[][], align: string[]): string {

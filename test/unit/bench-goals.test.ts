@@ -117,3 +117,12 @@ test('a run that measured none of the goals has no such section', () => {
   r.daemon = {};
   assert.equal(renderGoals(r), '');
 });
+
+test('a workload whose two sides never ran in the same round gets the ratio of medians as its range', () => {
+  const r = run();
+  r.samples.passthrough.unlink = [100, NaN, NaN];
+  r.samples.bindfs.unlink = [NaN, 50, 50];
+  const c = checkSpeed(r).find((x) => x.metric === 'unlink');
+  assert.ok(c);
+  assert.deepEqual([c.ratio, c.low, c.high, c.met], [2, 2, 2, true]);
+});
