@@ -81,6 +81,24 @@ export async function worker(step: string, args: Array<string | number>, timeout
   return JSON.parse(r.stdout) as Record<string, number>;
 }
 
+/** How long after spawning them clients run together start their steps: ample for a Node start on a busy machine. */
+const TOGETHER_AFTER_MS = 500;
+
+/**
+ * Runs one step of bench/worker.ts in several clients at once, one argument list each, and returns
+ * their operations together and the time from the first one's start to the last one's end. The
+ * clients wait for a common instant before their loops, so that their start-up is not timed and
+ * their loops overlap; one that starts late lengthens the time measured, as it would in use.
+ */
+export async function workersTogether(step: string, argsOfEach: Array<Array<string | number>>): Promise<{ ops: number; seconds: number }> {
+  const env = { BENCH_START_AT: String(Date.now() + TOGETHER_AFTER_MS) };
+  const ran = await Promise.all(argsOfEach.map((args) => check(NODE, [WORKER, step, ...args.map(String)], { env, timeout: 600 })));
+  const results = ran.map((r) => JSON.parse(r.stdout) as { ops: number; startedAt: number; endedAt: number });
+  const first = Math.min(...results.map((r) => r.startedAt));
+  const last = Math.max(...results.map((r) => r.endedAt));
+  return { ops: results.reduce((sum, r) => sum + r.ops, 0), seconds: (last - first) / 1000 };
+}
+
 /** Writes dirty data back, so that a timed step does not pay for the previous one's writeback. */
 export async function sync(): Promise<void> {
   await check('sync', []);

@@ -12,6 +12,11 @@
 //   node bench/worker.ts mkfiles DIR N           N empty files (setup, timed anyway)
 //   node bench/worker.ts readdir DIR             the names only (getdents)
 //   node bench/worker.ts readdirstat DIR         names, then lstat of each (what ls -l does)
+//
+// With BENCH_START_AT (ms since the epoch) in its environment a worker waits
+// until then before its step, so that clients started one after another run
+// their loops together; it then also prints when the step began and ended
+// (startedAt, endedAt: ms since the epoch).
 import {
   closeSync,
   fsyncSync,
@@ -136,4 +141,14 @@ if (!fn) {
   process.stderr.write(`worker: unknown step ${JSON.stringify(step)}; expected one of ${Object.keys(steps).join(', ')}\n`);
   process.exit(2);
 }
-process.stdout.write(`${JSON.stringify(fn(args))}\n`);
+const startAt = Number(process.env.BENCH_START_AT);
+if (!startAt) {
+  process.stdout.write(`${JSON.stringify(fn(args))}\n`);
+} else {
+  const epochMs = (): number => performance.timeOrigin + performance.now();
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let left = startAt - epochMs(); left > 0; left = startAt - epochMs()) Atomics.wait(pause, 0, 0, left);
+  const startedAt = epochMs();
+  const result = fn(args);
+  process.stdout.write(`${JSON.stringify({ ...result, startedAt, endedAt: epochMs() })}\n`);
+}

@@ -1,7 +1,7 @@
 // The workloads. Each one works in its own corner of a target's directory,
 // only through child processes, and returns rates (higher is better), so a
 // ratio above 1 always means "faster than the other".
-import { check, dropCaches, hasCommand, run, sync, worker } from './exec.ts';
+import { check, dropCaches, hasCommand, run, sync, worker, workersTogether } from './exec.ts';
 
 export interface Sizes {
   /** The large file of the sequential and random workloads. */
@@ -162,6 +162,42 @@ export const smallfiles: Workload = {
   },
 };
 
+/** Clients of the parallel workload, each with its own directory and its share of the small files (its keys say 4). */
+const CLIENTS = 4;
+
+export const parallel: Workload = {
+  name: 'parallel',
+  metrics: [
+    {
+      key: 'create+write, 4 clients',
+      unit: 'files/s',
+      how: 'the smallfiles steps in 4 processes at once, each in its own directory with a quarter of the files: create+write',
+    },
+    { key: 'stat, 4 clients', unit: 'files/s', how: 'sync + drop_caches, then lstat of each, the clients at once' },
+    { key: 'open+read, 4 clients', unit: 'files/s', how: 'sync + drop_caches, then open+read+close of each, the clients at once' },
+    { key: 'unlink, 4 clients', unit: 'files/s', how: 'unlink of each (names cached), then rmdir, the clients at once' },
+  ],
+  async run(dir, s) {
+    const each = Math.ceil(s.smallFiles / CLIENTS);
+    const dirs = Array.from({ length: CLIENTS }, (_, k) => `${dir}/bench-parallel-${k}`);
+    const together = async (step: string, ...args: number[]): Promise<number> => {
+      const r = await workersTogether(
+        step,
+        dirs.map((d) => [d, each, ...args]),
+      );
+      return r.ops / r.seconds;
+    };
+    await sync();
+    const create = await together('create', s.smallFileSize);
+    await dropCaches();
+    const stat = await together('stat');
+    await dropCaches();
+    const read = await together('read');
+    const unlink = await together('unlink');
+    return { 'create+write, 4 clients': create, 'stat, 4 clients': stat, 'open+read, 4 clients': read, 'unlink, 4 clients': unlink };
+  },
+};
+
 export const readdir: Workload = {
   name: 'readdir',
   metrics: [
@@ -228,4 +264,4 @@ export const sqlite: Workload = {
 };
 
 /** In the order each round runs them (seq leaves the large file for rand and fio). */
-export const WORKLOADS: Workload[] = [seq, rand, fioJobs, smallfiles, readdir, untar, sqlite];
+export const WORKLOADS: Workload[] = [seq, rand, fioJobs, smallfiles, parallel, readdir, untar, sqlite];
