@@ -169,13 +169,13 @@ export const parallel: Workload = {
   name: 'parallel',
   metrics: [
     {
-      key: 'create+write, 4 clients',
+      key: 'create+write (4 clients)',
       unit: 'files/s',
       how: 'the smallfiles steps in 4 processes at once, each in its own directory with a quarter of the files: create+write',
     },
-    { key: 'stat, 4 clients', unit: 'files/s', how: 'sync + drop_caches, then lstat of each, the clients at once' },
-    { key: 'open+read, 4 clients', unit: 'files/s', how: 'sync + drop_caches, then open+read+close of each, the clients at once' },
-    { key: 'unlink, 4 clients', unit: 'files/s', how: 'unlink of each (names cached), then rmdir, the clients at once' },
+    { key: 'stat (4 clients)', unit: 'files/s', how: 'sync + drop_caches, then lstat of each, the clients at once' },
+    { key: 'open+read (4 clients)', unit: 'files/s', how: 'sync + drop_caches, then open+read+close of each, the clients at once' },
+    { key: 'unlink (4 clients)', unit: 'files/s', how: 'unlink of each (names cached), then rmdir, the clients at once' },
   ],
   async run(dir, s) {
     const each = Math.ceil(s.smallFiles / CLIENTS);
@@ -194,7 +194,7 @@ export const parallel: Workload = {
     await dropCaches();
     const read = await together('read');
     const unlink = await together('unlink');
-    return { 'create+write, 4 clients': create, 'stat, 4 clients': stat, 'open+read, 4 clients': read, 'unlink, 4 clients': unlink };
+    return { 'create+write (4 clients)': create, 'stat (4 clients)': stat, 'open+read (4 clients)': read, 'unlink (4 clients)': unlink };
   },
 };
 
