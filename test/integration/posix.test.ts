@@ -649,6 +649,26 @@ print(os.read(fd, 100).decode(), st.st_nlink, st.st_size, oct(os.fstat(fd).st_mo
         assert.deepEqual(readdirSync(join(w.back, 'd')).sort(), ['c', 'moved'], 'the backing tree agrees');
         assert.deepEqual(readdirSync(join(w.back, 'd', 'moved')).sort(), ['s', 't']);
       }
+      // The same in the mount's root, whose entries the backend reaches without a cached fd: there
+      // nothing between the rename or rmdir and the next create resolves another directory.
+      const top = join(w.mnt, 'renamed-in-root');
+      const away = join(w.mnt, 'renamed-in-root-away');
+      try {
+        mkdirSync(top);
+        writeFileSync(join(top, 'a'), 'a');
+        renameSync(top, away);
+        mkdirSync(top);
+        writeFileSync(join(top, 'b'), 'b');
+        assert.deepEqual(readdirSync(top), ['b']);
+        assert.deepEqual(readdirSync(away), ['a']);
+        rmSync(top, { recursive: true });
+        mkdirSync(top);
+        writeFileSync(join(top, 'c'), 'c');
+        assert.deepEqual(readdirSync(top), ['c']);
+      } finally {
+        rmSync(top, { recursive: true, force: true });
+        rmSync(away, { recursive: true, force: true });
+      }
     },
   ],
   [
