@@ -150,17 +150,22 @@ export function writeEntryOut(
   writeTimeout(buf, entryTimeoutMs, at + 16, at + 32);
   writeTimeout(buf, attrTimeoutMs, at + 24, at + 36);
   if (attr) writeAttr(buf, attr, at + 40);
+  else for (let i = at + 40; i < at + ENTRY_OUT_SIZE; i += 4) putU32(buf, 0, i);
 }
 
+// The replies below write every byte of their structs, padding included, so they skip the zeroing
+// replyBuffer() does: for a LOOKUP or GETATTR, Buffer's fill() cost a twentieth of the daemon's time.
+
 export function entryOut(nodeid: number, generation: number, attr: Attr | null, entryTimeoutMs: number, attrTimeoutMs: number): Buffer {
-  const buf = replyBuffer(ENTRY_OUT_SIZE);
+  const buf = replyBufferUnsafe(ENTRY_OUT_SIZE);
   writeEntryOut(buf, H, nodeid, generation, attr, entryTimeoutMs, attrTimeoutMs);
   return buf;
 }
 
 export function attrOut(attr: Attr, attrTimeoutMs: number): Buffer {
-  const buf = replyBuffer(ATTR_OUT_SIZE);
+  const buf = replyBufferUnsafe(ATTR_OUT_SIZE);
   writeTimeout(buf, attrTimeoutMs, H, H + 8);
+  putU32(buf, 0, H + 12);
   writeAttr(buf, attr, H + 16);
   return buf;
 }
@@ -173,7 +178,7 @@ export function writeOpenOut(buf: Buffer, at: number, fh: number, openFlags: num
 }
 
 export function openOut(fh: number, openFlags: number, backingId = 0): Buffer {
-  const buf = replyBuffer(OPEN_OUT_SIZE);
+  const buf = replyBufferUnsafe(OPEN_OUT_SIZE);
   writeOpenOut(buf, H, fh, openFlags, backingId);
   return buf;
 }
@@ -189,15 +194,16 @@ export function createOut(
   openFlags: number,
   backingId = 0,
 ): Buffer {
-  const buf = replyBuffer(ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
+  const buf = replyBufferUnsafe(ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
   writeEntryOut(buf, H, nodeid, generation, attr, entryTimeoutMs, attrTimeoutMs);
   writeOpenOut(buf, H + ENTRY_OUT_SIZE, fh, openFlags, backingId);
   return buf;
 }
 
 export function writeOut(size: number): Buffer {
-  const buf = replyBuffer(WRITE_OUT_SIZE);
+  const buf = replyBufferUnsafe(WRITE_OUT_SIZE);
   putU32(buf, size, H);
+  putU32(buf, 0, H + 4);
   return buf;
 }
 
