@@ -61,10 +61,14 @@ export class Reader {
   /** A NUL-terminated name. */
   cstr(): string {
     const start = this.pos;
-    const nul = this.buf.indexOf(0, start);
-    if (nul < 0 || nul >= this.end) throw new ProtocolError(`unterminated string at ${start}`);
+    const buf = this.buf;
+    const end = this.end;
+    // Names are short: a loop finds the NUL sooner than Buffer's indexOf() gets to its native search.
+    let nul = start;
+    while (nul < end && buf[nul] !== 0) nul++;
+    if (nul >= end) throw new ProtocolError(`unterminated string at ${start}`);
     this.pos = nul + 1;
-    return this.buf.toString('utf8', start, nul);
+    return buf.toString('utf8', start, nul);
   }
 
   /** A view of the next n bytes. */

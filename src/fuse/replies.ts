@@ -90,10 +90,12 @@ export class ReplyPool {
 
   /**
    * Called with every reply written: takes back the buffer behind it if it is one of ours. Most replies
-   * (attributes, entries, opens) sit in Node's shared slab, whose size is no class's: they are turned
-   * away by that size before the look-up in `lent`, which costs more.
+   * (attributes, entries, opens) sit in Node's shared slab: they are turned away by their offset in it
+   * (ours start at 0; reaching a slab buffer's `buffer` is a call into V8's runtime), and the rare one
+   * at the slab's start by its size, which is no class's, before the look-up in `lent`, which costs more.
    */
   giveBack(reply: Buffer): void {
+    if (reply.byteOffset !== 0) return;
     const ab = reply.buffer as ArrayBuffer;
     const k = this.sizes.indexOf(ab.byteLength);
     if (k < 0 || !this.lent.delete(ab)) return;
