@@ -321,19 +321,23 @@ export class DirentWriter {
   }
 
   /**
-   * Appends a fuse_direntplus: the fuse_entry_out `entry` writes (zeroed first), then the ready-made
+   * Appends a fuse_direntplus: the fuse_entry_out, which `entry` writes whole (as writeEntryOut does)
+   * or, when null, is left zero (no entry: the kernel makes no dentry of it), then the ready-made
    * fuse_dirent record at bytes `[start, end)` of `src`, a listing's records as 32-bit words
    * (DirListing.recordWords). Word loops, not Buffer fill() and copy(): a page holds hundreds of
    * such records, and those calls made a page cost about twice as much (bench/RESULTS.md item 45).
    * Call fits() first.
    */
-  addPlusRecord(entry: (buf: Buffer, at: number) => void, src: Uint32Array, start: number, end: number): void {
+  addPlusRecord(entry: ((buf: Buffer, at: number) => void) | null, src: Uint32Array, start: number, end: number): void {
     const b = this.buf;
     const w = (this.words ??= new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2));
     let i = this.pos >> 2;
     const entryEnd = i + (ENTRY_OUT_SIZE >> 2);
-    while (i < entryEnd) w[i++] = 0;
-    entry(b, this.pos);
+    if (entry === null) while (i < entryEnd) w[i++] = 0;
+    else {
+      entry(b, this.pos);
+      i = entryEnd;
+    }
     for (let j = start >> 2, last = end >> 2; j < last; j++) w[i++] = src[j];
     this.pos = i << 2;
   }

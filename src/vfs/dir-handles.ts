@@ -192,7 +192,7 @@ export class DirHandles {
       for (; k < listing.length; k++) {
         if (!out.fits(listing.nameBytes(k), true)) break;
         if (!attrs || listing.isDot(k)) {
-          out.addPlusRecord(noEntry, words, listing.start(k), listing.start(k + 1));
+          out.addPlusRecord(null, words, listing.start(k), listing.start(k + 1));
           continue;
         }
         const name = listing.name(k);
@@ -228,7 +228,6 @@ export class DirHandles {
   }
 }
 
-const noEntry = (): void => {};
 const done = (): Reply => 0;
 
 let pagingWarm = false;
