@@ -76,8 +76,8 @@ export async function check(cmd: string, args: string[], o: RunOptions = {}): Pr
 }
 
 /** Runs one step of bench/worker.ts and returns the JSON object it prints. */
-export async function worker(step: string, args: Array<string | number>, timeout = 600): Promise<Record<string, number>> {
-  const r = await check(NODE, [WORKER, step, ...args.map(String)], { timeout });
+export async function worker(step: string, args: Array<string | number>, env?: NodeJS.ProcessEnv): Promise<Record<string, number>> {
+  const r = await check(NODE, [WORKER, step, ...args.map(String)], { env, timeout: 600 });
   return JSON.parse(r.stdout) as Record<string, number>;
 }
 
@@ -92,8 +92,7 @@ const TOGETHER_AFTER_MS = 500;
  */
 export async function workersTogether(step: string, argsOfEach: Array<Array<string | number>>): Promise<{ ops: number; seconds: number }> {
   const env = { BENCH_START_AT: String(Date.now() + TOGETHER_AFTER_MS) };
-  const ran = await Promise.all(argsOfEach.map((args) => check(NODE, [WORKER, step, ...args.map(String)], { env, timeout: 600 })));
-  const results = ran.map((r) => JSON.parse(r.stdout) as { ops: number; startedAt: number; endedAt: number });
+  const results = await Promise.all(argsOfEach.map((args) => worker(step, args, env)));
   const first = Math.min(...results.map((r) => r.startedAt));
   const last = Math.max(...results.map((r) => r.endedAt));
   return { ops: results.reduce((sum, r) => sum + r.ops, 0), seconds: (last - first) / 1000 };
