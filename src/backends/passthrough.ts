@@ -5,7 +5,7 @@
 // on through its parent's fd with the *at call's no-follow flag. A directory
 // swapped for a symlink to / mid-operation then yields an error, never a file
 // outside the root.
-import { read as fsRead, readSync, writeSync } from 'node:fs';
+import { read as fsRead } from 'node:fs';
 import * as at from '../sys/at.ts';
 import { close, getegid, geteuid } from '../sys/libc.ts';
 import { EAGAIN, EEXIST, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENXIO, EOPNOTSUPP, FsError, toErrno } from '../vfs/errors.ts';
@@ -460,11 +460,7 @@ export class PassthroughFs implements Vfs {
   }
 
   write(_ctx: OpContext, _path: string, fh: number, data: Buffer, offset: number): number {
-    try {
-      return writeSync(fh, data, 0, data.length, offset);
-    } catch (err) {
-      throw new FsError(toErrno(err));
-    }
+    return check(at.pwrite(fh, data, offset));
   }
 
   // close() of a duplicate reports deferred write errors (NFS and the like)
@@ -599,11 +595,7 @@ function syncsQuickly(ctx: OpContext, fd: number): boolean {
 }
 
 function readFrom(fd: number, into: Buffer, offset: number): number {
-  try {
-    return readSync(fd, into, 0, into.length, offset);
-  } catch (err) {
-    throw new FsError(toErrno(err));
-  }
+  return check(at.pread(fd, into, offset));
 }
 
 /**

@@ -53,13 +53,20 @@ const SMALL_KEEP_BYTES = 256 * 1024;
  * and comes back when the session has written the reply that views it; one that never comes back
  * (the read failed) is simply collected.
  */
+/**
+ * Marks a buffer a pool has lent out with that pool, cleared when it comes back. A property rather
+ * than a WeakSet of lent buffers: the set's add and delete on every read rehashed its table every few
+ * hundred replies (bench/RESULTS.md item 82).
+ */
+const LENDER = Symbol('lender');
+type Lendable = ArrayBuffer & { [LENDER]?: ReplyPool | null };
+
 export class ReplyPool {
   /** Class k: buffers of sizes[k] bytes, header included, ascending; the last class is `capacity`. */
   private readonly sizes: number[] = [];
   /** Idle buffers of each class, and how many of them are kept. */
   private readonly free: ArrayBuffer[][] = [];
   private readonly keepOf: number[] = [];
-  private readonly lent = new WeakSet<ArrayBuffer>();
   private readonly capacity: number;
 
   /** `capacity`: bytes of the largest buffers, header included; `keep`: idle ones of those kept. */
@@ -83,22 +90,23 @@ export class ReplyPool {
     if (bytes > this.capacity) return replyBufferUnsafe(size);
     let k = 0;
     while (this.sizes[k] < bytes) k++;
-    const ab = this.free[k].pop() ?? new ArrayBuffer(this.sizes[k]);
-    this.lent.add(ab);
+    const ab: Lendable = this.free[k].pop() ?? new ArrayBuffer(this.sizes[k]);
+    ab[LENDER] = this;
     return Buffer.from(ab, 0, bytes);
   }
 
   /**
-   * Called with every reply written: takes back the buffer behind it if it is one of ours. Most replies
-   * (attributes, entries, opens) sit in Node's shared slab: they are turned away by their offset in it
-   * (ours start at 0; reaching a slab buffer's `buffer` is a call into V8's runtime), and the rare one
-   * at the slab's start by its size, which is no class's, before the look-up in `lent`, which costs more.
+   * Called with every reply written: takes back the buffer behind it if this pool lent it and it is
+   * not back already. Most replies (attributes, entries, opens) sit in Node's shared slab: they are
+   * turned away by their offset in it (ours start at 0; reaching a slab buffer's `buffer` is a call
+   * into V8's runtime), and the rare one at the slab's start by its missing mark.
    */
   giveBack(reply: Buffer): void {
     if (reply.byteOffset !== 0) return;
-    const ab = reply.buffer as ArrayBuffer;
+    const ab = reply.buffer as Lendable;
+    if (ab[LENDER] !== this) return;
+    ab[LENDER] = null;
     const k = this.sizes.indexOf(ab.byteLength);
-    if (k < 0 || !this.lent.delete(ab)) return;
     if (this.free[k].length < this.keepOf[k]) this.free[k].push(ab);
   }
 }

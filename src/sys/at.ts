@@ -231,6 +231,22 @@ export function lseek(fd: number, offset: number | bigint, whence: number): numb
   return ret(cLseek(fd, offset, whence));
 }
 
+const cPread = libc.func('long pread(int fd, _Out_ uint8_t *buf, size_t count, int64_t offset)');
+const cPwrite = libc.func('long pwrite(int fd, const uint8_t *buf, size_t count, int64_t offset)');
+
+/**
+ * pread(2) into all of `into`: bytes read or -errno. Not fs.readSync(), whose argument checks and
+ * look-up of whether file tracing is on cost ~100 ns more a call (a 4 KiB read 380 against 275 ns).
+ */
+export function pread(fd: number, into: Buffer, offset: number): number {
+  return ret(cPread(fd, into, into.length, offset));
+}
+
+/** pwrite(2) of all of `data`: bytes written or -errno. */
+export function pwrite(fd: number, data: Buffer, offset: number): number {
+  return ret(cPwrite(fd, data, data.length, offset));
+}
+
 const cPreadv2 = libc.func('long preadv2(int fd, void *iov, int iovcnt, int64_t offset, int flags)');
 const RWF_NOWAIT = 0x08;
 const oneIovec = Buffer.alloc(16);

@@ -454,6 +454,12 @@ test('ReplyPool: a buffer written comes back for the next reply of its class, an
   const foreign = replyBufferUnsafe(4096);
   pool.giveBack(foreign);
   assert.notEqual(pool.take(4096).buffer, foreign.buffer, 'a buffer the pool did not lend is never lent out');
+  const other = new ReplyPool(capacity);
+  const theirs = other.take(4096);
+  pool.giveBack(theirs);
+  assert.notEqual(pool.take(4096).buffer, theirs.buffer, "another pool's buffer is not taken in");
+  other.giveBack(theirs);
+  assert.equal(other.take(4096).buffer, theirs.buffer, 'it goes back to the pool that lent it');
 
   // Attribute and entry replies share Node's allocation slab with other buffers: never pooled.
   const slab = replyBuffer(64);
