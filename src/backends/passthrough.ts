@@ -28,6 +28,7 @@ import {
   syncFd,
 } from './passthrough-support.ts';
 import { clearUmask } from '../util/umask.ts';
+import { performance } from '../util/clock.ts';
 import { listDir, warmUpListing } from './backing-listing.ts';
 
 const RESOLVE = at.RESOLVE_BENEATH | at.RESOLVE_NO_MAGICLINKS;

@@ -1,6 +1,7 @@
 // Busy-polling /dev/fuse before the request loop sleeps (mount.busyPoll).
 import * as sys from '../sys/libc.ts';
 import { cpuBudget } from '../util/cpu-budget.ts';
+import { performance } from '../util/clock.ts';
 
 /**
  * Checks between two readings of the clock while spinning: each reading returns a fresh heap number,

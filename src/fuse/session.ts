@@ -23,6 +23,7 @@ import { BusyPoll } from './busy-poll.ts';
 import { putU32, putU64 } from '../util/le.ts';
 import { DEV_POLL_TAG, FuseRing, type RingOptions } from './ring.ts';
 import type { MaybePromise } from '../vfs/types.ts';
+import { performance } from '../util/clock.ts';
 
 export type Handler<K extends RequestName> = (h: InHeader, req: Requests[K]) => MaybePromise<Reply>;
 export type Handlers = { [K in RequestName]?: Handler<K> };

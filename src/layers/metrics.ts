@@ -8,6 +8,7 @@ import { outcomeOf } from '../vfs/answer.ts';
 import { errnoName, toErrno } from '../vfs/errors.ts';
 import type { Op } from './op.ts';
 import type { Layer, Next } from './stack.ts';
+import { performance } from '../util/clock.ts';
 
 export interface MetricsLayer extends Layer {
   readonly kind: 'metrics';

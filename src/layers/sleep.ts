@@ -2,6 +2,7 @@
 // millisecond, which would swamp a 1 ms delay; so the last stretch is waited
 // out with setImmediate turns against the high-resolution clock.
 import { EINTR, FsError } from '../vfs/errors.ts';
+import { performance } from '../util/clock.ts';
 
 const SPIN_MS = 1.5;
 

@@ -8,6 +8,7 @@ import type { Op } from './op.ts';
 import { originOf, ruleSpec, type RuleOrigin } from './rule-spec.ts';
 import { sleep } from './sleep.ts';
 import type { Layer } from './stack.ts';
+import { performance } from '../util/clock.ts';
 
 /** Milliseconds on a monotonic clock; tests pass their own to refill buckets without waiting. */
 export type Clock = () => number;

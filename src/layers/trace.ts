@@ -14,6 +14,7 @@ import type { Op, OpName } from './op.ts';
 import type { Layer, Next } from './stack.ts';
 import { requireLater } from '../util/require.ts';
 import { whenIdle } from '../util/idle-tasks.ts';
+import { performance } from '../util/clock.ts';
 
 // The tracing API (~1.6 MiB), required when a trace layer is first built: a mount without one never loads it.
 const otelApi = requireLater<typeof import('@opentelemetry/api')>('@opentelemetry/api');
