@@ -44,6 +44,14 @@ const SMALL_KEEP = 16;
 const SMALL_KEEP_BYTES = 256 * 1024;
 
 /**
+ * Marks a buffer a pool has lent out with that pool, cleared when it comes back. A property rather
+ * than a WeakSet of lent buffers: the set's add and delete on every read rehashed its table every few
+ * hundred replies (bench/RESULTS.md item 82).
+ */
+const LENDER = Symbol('lender');
+type Lendable = ArrayBuffer & { [LENDER]?: ReplyPool | null };
+
+/**
  * Reply buffers (READ data, READDIR pages) reused once written. A fresh 1 MiB buffer per READ costs
  * page faults and garbage collection on every request: reusing them made reads through the daemon
  * ~3x faster and halved its peak RSS; and a fresh 4 KiB one cost a cached read a tenth or more of
@@ -53,14 +61,6 @@ const SMALL_KEEP_BYTES = 256 * 1024;
  * and comes back when the session has written the reply that views it; one that never comes back
  * (the read failed) is simply collected.
  */
-/**
- * Marks a buffer a pool has lent out with that pool, cleared when it comes back. A property rather
- * than a WeakSet of lent buffers: the set's add and delete on every read rehashed its table every few
- * hundred replies (bench/RESULTS.md item 82).
- */
-const LENDER = Symbol('lender');
-type Lendable = ArrayBuffer & { [LENDER]?: ReplyPool | null };
-
 export class ReplyPool {
   /** Class k: buffers of sizes[k] bytes, header included, ascending; the last class is `capacity`. */
   private readonly sizes: number[] = [];
