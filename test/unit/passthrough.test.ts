@@ -117,6 +117,50 @@ describe('passthrough: files', () => {
     }
   });
 
+  it('reads with a plain pread where the page cache cannot be asked, and writes and refusals as errnos', () => {
+    // tmpfs refuses RWF_NOWAIT, so every read after the first takes the plain read, as a cold read on disk does.
+    const shm = fs.mkdtempSync('/dev/shm/interposer-passthrough-');
+    const mem = createPassthrough(shm);
+    try {
+      const { fh } = sync(mem.create(rootCtx, '/f', O_RDWR | O_EXCL, 0o644));
+      const data = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 13 + 1) & 0xff));
+      assert.equal(sync(mem.write(rootCtx, '/f', fh, data, 0)), data.length);
+      for (const [offset, n] of [
+        [0, 4096],
+        [4096, 4096],
+        [9_000, 4096],
+        [20_000, 4096],
+      ]) {
+        const backing = Buffer.alloc(n + 32, 0xee);
+        const into = backing.subarray(16, 16 + n);
+        const got = sync(mem.read(rootCtx, '/f', fh, into, offset));
+        assert.equal(got, Math.max(0, Math.min(n, data.length - offset)), `bytes read at ${offset}`);
+        assert.ok(into.subarray(0, got).equals(data.subarray(offset, offset + got)), `the bytes at ${offset}`);
+        assert.ok(
+          backing.subarray(0, 16).every((b) => b === 0xee) && backing.subarray(16 + got).every((b) => b === 0xee),
+          'only the view written',
+        );
+      }
+      mem.release(rootCtx, '/f', fh);
+      const ro = sync(mem.open(rootCtx, '/f', O_RDONLY));
+      assert.equal(
+        code(() => mem.write(rootCtx, '/f', ro.fh, Buffer.from('x'), 0)),
+        'EBADF',
+      );
+      mem.release(rootCtx, '/f', ro.fh);
+      const wo = sync(mem.open(rootCtx, '/f', O_WRONLY));
+      assert.equal(
+        code(() => mem.read(rootCtx, '/f', wo.fh, Buffer.alloc(10), 0)),
+        'EBADF',
+      );
+      mem.release(rootCtx, '/f', wo.fh);
+      assert.ok(fs.readFileSync(join(shm, 'f')).equals(data), 'the file as written');
+    } finally {
+      mem.destroy?.();
+      fs.rmSync(shm, { recursive: true, force: true });
+    }
+  });
+
   it('honours O_APPEND and O_TRUNC', () => {
     fs.writeFileSync(join(root, 'log'), 'abc');
     const { fh } = sync(vfs.open(rootCtx, '/log', O_WRONLY | O_APPEND));
