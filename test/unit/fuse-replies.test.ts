@@ -69,7 +69,13 @@ function checkAttr(b: Buffer, at: number): void {
   assert.equal(u32(b, at + 84), 0, 'flags');
 }
 
+/** A reply built zeroed: the out-header room is left zero for the session. */
 function checkHeaderRoom(b: Buffer): void {
+  assert.deepEqual([...b.subarray(0, H)], new Array(H).fill(0), 'out-header room is left zeroed');
+}
+
+/** A reply that writes its payload whole and skips the zeroing: the header room is there (its bytes are the session's). */
+function checkHeaderRoomUnzeroed(b: Buffer): void {
   assert.ok(b.length >= H, 'room for the out header');
 }
 
@@ -123,7 +129,7 @@ test('writeAttr: times far from the epoch never make nsec negative', () => {
 test('entryOut: struct fuse_entry_out, 128 bytes', () => {
   const b = entryOut(2 ** 35 + 1, 6, attr, 1500, 250.5);
   assert.equal(b.length, H + 128);
-  checkHeaderRoom(b);
+  checkHeaderRoomUnzeroed(b);
   assert.equal(u64(b, H + 0), 2n ** 35n + 1n, 'nodeid');
   assert.equal(u64(b, H + 8), 6n, 'generation');
   assert.equal(u64(b, H + 16), 1n, 'entry_valid');
@@ -175,7 +181,7 @@ test('writeEntryOut: at an offset, as READDIRPLUS and CREATE place it', () => {
 test('attrOut: struct fuse_attr_out, 104 bytes', () => {
   const b = attrOut(attr, 61_000.25);
   assert.equal(b.length, H + 104);
-  checkHeaderRoom(b);
+  checkHeaderRoomUnzeroed(b);
   assert.equal(u64(b, H + 0), 61n, 'attr_valid');
   assert.equal(u32(b, H + 8), 250_000, 'attr_valid_nsec');
   assert.equal(u32(b, H + 12), 0, 'dummy');
@@ -185,7 +191,7 @@ test('attrOut: struct fuse_attr_out, 104 bytes', () => {
 test('openOut: struct fuse_open_out, 16 bytes, backing_id at 12', () => {
   const b = openOut(2 ** 33 + 5, (1 << 7) | (1 << 1), 42);
   assert.equal(b.length, H + 16);
-  checkHeaderRoom(b);
+  checkHeaderRoomUnzeroed(b);
   assert.equal(u64(b, H + 0), 2n ** 33n + 5n, 'fh');
   assert.equal(u32(b, H + 8), 0x82, 'open_flags');
   assert.equal(i32(b, H + 12), 42, 'backing_id');
@@ -195,7 +201,7 @@ test('openOut: struct fuse_open_out, 16 bytes, backing_id at 12', () => {
 test('createOut: fuse_entry_out then fuse_open_out, 144 bytes', () => {
   const b = createOut(7, 0, attr, 1000, 2000, 3, 1 << 7, 5);
   assert.equal(b.length, H + 144);
-  checkHeaderRoom(b);
+  checkHeaderRoomUnzeroed(b);
   assert.equal(u64(b, H + 0), 7n, 'nodeid');
   assert.equal(u64(b, H + 16), 1n, 'entry_valid');
   assert.equal(u64(b, H + 24), 2n, 'attr_valid');
@@ -208,7 +214,7 @@ test('createOut: fuse_entry_out then fuse_open_out, 144 bytes', () => {
 test('writeOut: struct fuse_write_out, 8 bytes', () => {
   const b = writeOut(0xffff_fffe);
   assert.equal(b.length, H + 8);
-  checkHeaderRoom(b);
+  checkHeaderRoomUnzeroed(b);
   assert.equal(u32(b, H), 0xffff_fffe, 'size');
   assert.equal(u32(b, H + 4), 0, 'padding');
 });
