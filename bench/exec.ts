@@ -82,7 +82,7 @@ export async function worker(step: string, args: Array<string | number>, env?: N
 }
 
 /** How long after spawning them clients run together start their steps: ample for a Node start on a busy machine. */
-const TOGETHER_AFTER_MS = 500;
+export const TOGETHER_AFTER_MS = 500;
 
 /**
  * Runs one step of bench/worker.ts in several clients at once, one argument list each, and returns
