@@ -8,6 +8,7 @@ import { FsError } from '../vfs/errors.ts';
 import type { MaybePromise } from '../vfs/types.ts';
 import * as le from '../util/le.ts';
 import { check } from './passthrough-support.ts';
+import { performance } from '../util/clock.ts';
 
 /** A getdents64 buffer with the views its records are read through. */
 class Dents {

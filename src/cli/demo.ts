@@ -3,6 +3,7 @@
 import { endProcess } from './end-process.ts';
 import { opName } from '../fuse/abi.ts';
 import { runInMount } from './run.ts';
+import { performance } from '../util/clock.ts';
 
 const WORKLOAD = `
 set -e

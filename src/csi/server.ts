@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { log } from '../util/log.ts';
 import { toStatus } from './errors.ts';
 import { trimmerWhenQuiet } from '../util/heap-trim.ts';
+import { performance } from '../util/clock.ts';
 
 /** Takes the decoded request (a proto-loader object of the handler's own type) and resolves with the response. */
 type Handler = (req: never) => Promise<object>;
