@@ -64,6 +64,13 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     note: '--busy-poll 0: the loop sleeps as soon as the queue is empty (the default, auto, polls up to 200 µs first with two CPUs or more)',
   },
   {
+    name: 'no-prefetch',
+    extra: true,
+    variantOf: 'passthrough',
+    flags: ['--prefetch', '0'],
+    note: '--prefetch 0: an open for reading does not start reading the file (the default reads files up to 128 KiB ahead)',
+  },
+  {
     name: 'nokp-no-busy-poll',
     extra: true,
     variantOf: 'passthrough-nokp',

@@ -10,6 +10,7 @@ import type { Attr, MaybePromise, StatFs } from '../vfs/types.ts';
 export const STATX_TYPE = 1;
 export const STATX_MODE = 2;
 export const STATX_CTIME = 0x80;
+export const STATX_SIZE = 0x200;
 
 export function check(r: number): number {
   if (r < 0) throw new FsError(-r);
@@ -52,6 +53,10 @@ export function statxMode(): number {
 
 export function statxCtimeMs(): number {
   return timeMs(at.statxBuf, 96);
+}
+
+export function statxSize(): number {
+  return le.u64(at.statxBuf, 40);
 }
 
 export function statxType(): number {

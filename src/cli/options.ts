@@ -34,6 +34,7 @@ export interface MountFlags {
   maxWrite?: string;
   busyPoll?: string;
   ioUring?: string;
+  prefetch?: string;
   metrics?: string;
   metricsData?: string;
   traceFile?: string;
@@ -59,6 +60,10 @@ export function addMountFlags(cmd: Command): Command {
       '--io-uring <mode>',
       'off (default), on, or auto (when the kernel offers it): receive requests through FUSE over io_uring (Linux 6.14+, fuse enable_uring=Y)',
     )
+    .option(
+      '--prefetch <size>',
+      'passthrough backend: files up to this size opened for reading are read ahead as they are opened, e.g. 128KiB (the default); 0 turns it off',
+    )
     .option('--allow-other', 'let users other than the mounter access the mount')
     .option('--read-only', 'mount read-only')
     .option('--metrics <host:port>', 'serve Prometheus metrics there, e.g. 127.0.0.1:9464 (adds a metrics layer if the config has none)')
@@ -83,6 +88,7 @@ export function loadMountConfig(flags: MountFlags, defaultBackend?: string): Loa
   }
   const backend = flags.backend ?? (flags.config ? undefined : defaultBackend);
   if (backend) doc.backend = parseBackendSpec(backend);
+  if (flags.prefetch !== undefined) doc.backend = withPrefetch(doc.backend, flags.prefetch);
   const mount = { ...(doc.mount as Record<string, unknown> | undefined) };
   if (flags.cache !== undefined) mount.cache = flags.cache;
   if (flags.attrTimeout !== undefined) mount.attrTimeout = flags.attrTimeout;
@@ -97,6 +103,16 @@ export function loadMountConfig(flags: MountFlags, defaultBackend?: string): Loa
   applyTelemetryFlags(doc, flags);
   const config = validateConfig(doc, flags.config ?? 'options');
   return { config, rawLayers: layersAsWritten(doc) };
+}
+
+/** The backend section with --prefetch applied: a passthrough backend's option, refused for the others. */
+function withPrefetch(backend: unknown, prefetch: string): unknown {
+  const type = backend !== null && typeof backend === 'object' ? (backend as { type?: unknown }).type : undefined;
+  if (type !== 'passthrough')
+    throw new ConfigError(
+      `--prefetch applies to the passthrough backend, not ${type === undefined ? 'the default memory backend' : JSON.stringify(type)}; pass --backend passthrough:DIR or drop --prefetch`,
+    );
+  return { ...(backend as object), prefetch };
 }
 
 /**
@@ -193,7 +209,7 @@ export function createBackend(b: BackendConfig): Vfs {
       const dir = resolve(b.path);
       if (!existsSync(dir)) throw new ConfigError(`backing directory ${dir} does not exist; create it or fix backend.path`);
       if (!statSync(dir).isDirectory()) throw new ConfigError(`backing path ${dir} is not a directory; backend.path must name a directory`);
-      return createPassthrough(dir);
+      return createPassthrough(dir, { prefetchMax: b.prefetch });
     }
     case 'memory':
       return createMemoryFs({ sizeBytes: b.size });

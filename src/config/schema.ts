@@ -54,6 +54,8 @@ export const backendSchema = z.discriminatedUnion(
     z.strictObject({
       type: z.literal('passthrough'),
       path: z.string({ error: 'expected the host directory to mirror, e.g. path: ./data' }).min(1),
+      /** Files up to this size opened for reading are read ahead as they are opened; 0 never (backends/passthrough.ts). */
+      prefetch: size.default(128 * 1024),
     }),
     z.strictObject({ type: z.literal('memory'), size: size.default(1024 ** 3) }),
     z.strictObject({ type: z.literal('null'), readSize: size.default(0) }),

@@ -136,7 +136,7 @@ export function parseAttributes(ctx: Record<string, string>, policy: AttributePo
   }
   if (config.backend.type === 'passthrough') {
     config.backend.path = checkHostPath(config.backend.path, policy);
-    doc.backend = { type: 'passthrough', path: config.backend.path };
+    doc.backend = { ...config.backend };
   }
   return { config, doc, scratch, labels: podLabels(ctx) };
 }

@@ -96,6 +96,7 @@ const cSetxattr = libc.func('int setxattr(const char *path, const char *name, vo
 const cListxattr = libc.func('long listxattr(const char *path, void *list, size_t size)');
 const cRemovexattr = libc.func('int removexattr(const char *path, const char *name)');
 const cClose = libc.func('int close(int fd)');
+const cFadvise = libc.func('int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)');
 
 // The upper halves of open_how stay zero: flags, mode and resolve fit in 32 bits.
 const how = Buffer.alloc(24);
@@ -117,6 +118,12 @@ export const STATX_BASIC_STATS = 0x7ff;
 export const statxBuf = Buffer.alloc(256);
 export function statx(dirfd: number, path: string, flags: number, mask = STATX_BASIC_STATS): number {
   return ret(cStatx(dirfd, path, flags, mask, statxBuf));
+}
+
+export const POSIX_FADV_WILLNEED = 3;
+/** posix_fadvise(2): 0 or -errno (the call returns its error number instead of setting errno). */
+export function fadvise(fd: number, offset: number, len: number, advice: number): number {
+  return -cFadvise(fd, offset, len, advice);
 }
 
 export function mkdirat(dirfd: number, path: string, mode: number): number {

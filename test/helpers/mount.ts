@@ -2,7 +2,7 @@
 // process. Everything started here is stopped and unmounted in finally.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +10,7 @@ import { stringify as toYaml } from 'yaml';
 import type { z } from 'zod';
 import type { configSchema } from '../../src/config/schema.ts';
 import { DAEMON_ENV, daemonNodeFlags, v8PoolSize } from '../../src/cli/daemon-process.ts';
-import { stopProcess } from './run.ts';
+import { run, sh, stopProcess } from './run.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'src/cli/main.ts');
@@ -50,6 +50,32 @@ export async function withTempDir<T>(prefix: string, fn: (dir: string) => T | Pr
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Runs `fn` on an ext4 of its own: a 128 MiB image on a loop device with direct I/O, so that pages
+ * dropped from its cache are read from the image again. `features`: more mkfs.ext4 options. As root.
+ */
+export async function withExt4<T>(fn: (dir: string) => Promise<T>, features = ''): Promise<T> {
+  return withTempDir('ext4', async (tmp) => {
+    const image = join(tmp, 'image');
+    const mnt = join(tmp, 'fs');
+    mkdirSync(mnt);
+    sh(`truncate -s 128M ${image} && mkfs.ext4 -q -F -N 40000 -E nodiscard ${features} ${image}`);
+    const loop = sh(`losetup --find --show --direct-io=on ${image}`).trim();
+    try {
+      sh(`mount -t ext4 ${loop} ${mnt}`);
+      try {
+        return await fn(mnt);
+      } finally {
+        // A file a failed test left open keeps the filesystem busy: detach it anyway, and the loop
+        // device (autoclear) goes once that file is closed.
+        if (run('umount', [mnt]).status !== 0) run('umount', ['-l', mnt]);
+      }
+    } finally {
+      run('losetup', ['-d', loop]);
+    }
+  });
 }
 
 /** A config document as a user writes it (units as strings, defaults left out). */

@@ -9,35 +9,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { listDir } from '../../src/backends/backing-listing.ts';
 import type { DirListing } from '../../src/vfs/dir-listing.ts';
-import { withMount, withTempDir } from '../helpers/mount.ts';
-import { run, sh } from '../helpers/run.ts';
+import { withExt4, withMount } from '../helpers/mount.ts';
+import { sh } from '../helpers/run.ts';
 
 const FILES = 20_000; // ~700 KiB of directory: past the size read in ranges, ten getdents64 reads
 
 /** Names of every length a record pads differently for, and some that are not ASCII. */
 const nameOf = (i: number): string => (i % 97 === 0 ? `é☃-${i}` : `n${i}-`.padEnd(3 + (i % 61), 'x'));
-
-async function withExt4<T>(fn: (dir: string) => Promise<T>, features = ''): Promise<T> {
-  return withTempDir('ext4', async (tmp) => {
-    const image = join(tmp, 'image');
-    const mnt = join(tmp, 'fs');
-    mkdirSync(mnt);
-    sh(`truncate -s 128M ${image} && mkfs.ext4 -q -F -N 40000 -E nodiscard ${features} ${image}`);
-    const loop = sh(`losetup --find --show --direct-io=on ${image}`).trim();
-    try {
-      sh(`mount -t ext4 ${loop} ${mnt}`);
-      try {
-        return await fn(mnt);
-      } finally {
-        // A file a failed test left open keeps the filesystem busy: detach it anyway, and the loop
-        // device (autoclear) goes once that file is closed.
-        if (run('umount', [mnt]).status !== 0) run('umount', ['-l', mnt]);
-      }
-    } finally {
-      run('losetup', ['-d', loop]);
-    }
-  });
-}
 
 const dropCaches = (): void => void sh('sync && echo 3 > /proc/sys/vm/drop_caches');
 

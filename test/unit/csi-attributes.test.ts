@@ -2,7 +2,7 @@
 // keys, the errors a pod author sees, and every example in examples/k8s.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -67,6 +67,12 @@ test('host paths only beneath an allowed root, symlinks resolved', () => {
   try {
     const policy: AttributePolicy = { hostRoots: resolveHostRoots([dir]) };
     assert.equal(parseAttributes({ hostPath: dir }, policy).config.backend.type, 'passthrough');
+    const tuned = parseAttributes({ 'interposer.dev/config': `backend: { type: passthrough, path: ${dir}, prefetch: 0 }` }, policy);
+    assert.deepEqual(
+      tuned.doc.backend,
+      { type: 'passthrough', path: realpathSync(dir), prefetch: 0 },
+      "the daemon gets the backend's options too",
+    );
     rejects({ hostPath: '/etc' }, /not beneath an allowed root/, policy);
     rejects({ hostPath: `${dir}/../` }, /not beneath an allowed root/, policy);
     rejects({ hostPath: 'relative' }, /must be absolute/, policy);

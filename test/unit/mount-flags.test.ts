@@ -1,5 +1,6 @@
 // The mount flags laid over a config file: --metrics-data sets the data mode of
-// the metrics layer --metrics adds, or of the config file's own; --busy-poll reaches the mount plan.
+// the metrics layer --metrics adds, or of the config file's own; --busy-poll reaches the mount plan;
+// --prefetch sets the passthrough backend's.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,5 +71,30 @@ test('--busy-poll reaches the request loop the mount would start, and is bounded
     (e: unknown) =>
       e instanceof ConfigError &&
       e.message.includes('mount.busyPoll: "1s" is not a busy-poll window; expected auto, 0 (off) or a duration up to 10ms, e.g. 200us'),
+  );
+});
+
+test("--prefetch: the passthrough backend's read-ahead at open, refused for the other backends", () => {
+  const backendOf = (flags: Parameters<typeof loadMountConfig>[0]) => loadMountConfig(flags, 'memory').config.backend;
+  assert.deepEqual(
+    backendOf({ backend: 'passthrough:/srv/data' }),
+    { type: 'passthrough', path: '/srv/data', prefetch: 128 * 1024 },
+    'on by default',
+  );
+  assert.deepEqual(backendOf({ backend: 'passthrough:/srv/data', prefetch: '0' }), { type: 'passthrough', path: '/srv/data', prefetch: 0 });
+  assert.deepEqual(backendOf({ backend: 'passthrough:/srv/data', prefetch: '1MiB' }), {
+    type: 'passthrough',
+    path: '/srv/data',
+    prefetch: 1024 * 1024,
+  });
+  assert.throws(
+    () => backendOf({ prefetch: '64KiB' }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.message === '--prefetch applies to the passthrough backend, not "memory"; pass --backend passthrough:DIR or drop --prefetch',
+  );
+  assert.throws(
+    () => backendOf({ backend: 'passthrough:/srv/data', prefetch: 'lots' }),
+    (e: unknown) => e instanceof ConfigError && e.message.includes('backend.prefetch: "lots" is not a size; expected'),
   );
 });
