@@ -373,9 +373,9 @@ export class PassthroughFs implements Vfs {
     return statxAttr();
   }
 
-  open(_ctx: OpContext, path: string, flags: number): OpenResult {
+  open(ctx: OpContext, path: string, flags: number): OpenResult {
     const fd = this.openRegular(this.dirOf(path), leafOf(path), flags & CALLER_FLAGS);
-    this.prefetch(fd, flags);
+    this.prefetch(ctx, fd, flags);
     return { fh: fd, backingFd: fd, mode: statxMode(), ctimeMs: statxCtimeMs(), noFlush: this.closesQuietly() };
   }
 
@@ -386,12 +386,14 @@ export class PassthroughFs implements Vfs {
    * file's time: bench/RESULTS.md item 83). A hint the kernel may drop: cached pages cost it a
    * lookup, and no error matters. Not for writers, nor O_DIRECT readers (who skip the page cache);
    * nor larger files, where the kernel's own readahead at the first read is as good and a reader
-   * may want a few pages of a large file only. Call right after openRegular (its statx).
+   * may want a few pages of a large file only. Nor while other requests wait: starting the read
+   * costs the daemon's CPU what it saves the caller's, and with several clients at once the
+   * daemon's CPU is what they wait for. Call right after openRegular (its statx).
    */
-  private prefetch(fd: number, flags: number): void {
+  private prefetch(ctx: OpContext, fd: number, flags: number): void {
     if ((flags & at.O_ACCMODE) === at.O_WRONLY || flags & at.O_DIRECT) return;
     const size = statxSize();
-    if (size > 0 && size <= this.prefetchMax) at.fadvise(fd, 0, size, at.POSIX_FADV_WILLNEED);
+    if (size > 0 && size <= this.prefetchMax && !ctx.othersWaiting) at.fadvise(fd, 0, size, at.POSIX_FADV_WILLNEED);
   }
 
   /**
