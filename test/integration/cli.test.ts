@@ -525,10 +525,13 @@ test('an ordinary user mounts through fusermount3', async () => {
     chmodSync(home, 0o755);
     try {
       // The project must be readable by the user; CI clones it world-readable.
+      // Its control socket goes under $XDG_RUNTIME_DIR, here inside the temporary directory, so that
+      // nothing is left in /tmp/interposer-65534 (the fallback without one).
       const r = run(NODE, [CLI, 'run', '--mountpoint', mnt, '--backend', 'memory', '--', 'sh', '-c', 'echo u > f; id -u; stat -c %u f'], {
         uid: 65534,
         gid: 65534,
         cwd: ROOT,
+        env: { XDG_RUNTIME_DIR: join(home, 'run') },
       });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(r.stdout.trim().split('\n'), ['65534', '65534']);
