@@ -382,8 +382,8 @@ export class PassthroughFs implements Vfs {
   /**
    * Starts reading a small file opened for reading before the open is answered, so that the device
    * read overlaps the reply's way back and the caller's wake-up instead of waiting for the caller's
-   * first read (on the bench's VM that read came ~20 µs after the reply, a sixth of a cold small
-   * file's time: bench/RESULTS.md item 83). A hint the kernel may drop: cached pages cost it a
+   * first read (on the bench's VM that read came 13–26 µs after the reply, about a tenth of a cold
+   * small file's time: bench/RESULTS.md item 83). A hint the kernel may drop: cached pages cost it a
    * lookup, and no error matters. Not for writers, nor O_DIRECT readers (who skip the page cache);
    * nor larger files, where the kernel's own readahead at the first read is as good and a reader
    * may want a few pages of a large file only. Nor while other requests wait: starting the read
