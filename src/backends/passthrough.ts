@@ -61,11 +61,11 @@ const LOCAL_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0
  */
 const SYNC_HERE_MAX_PAGES = 256;
 
-/** Files up to this size opened for reading are read ahead at open (PassthroughOptions.prefetchMax). */
-export const DEFAULT_PREFETCH_MAX = 128 * 1024;
-
 export interface PassthroughOptions {
-  /** Largest file, in bytes, whose content an open for reading starts reading ahead; 0 never. */
+  /**
+   * Largest file, in bytes, whose content an open for reading starts reading ahead; 0 (the default
+   * here) never. Mounts take it from `backend.prefetch`, whose default (128 KiB) is the config's.
+   */
   prefetchMax?: number;
 }
 
@@ -94,7 +94,7 @@ export class PassthroughFs implements Vfs {
 
   constructor(root: string, options: PassthroughOptions = {}) {
     this.root = root;
-    this.prefetchMax = options.prefetchMax ?? DEFAULT_PREFETCH_MAX;
+    this.prefetchMax = options.prefetchMax ?? 0;
     // The configured root itself is trusted (the admin chose it), so it may be
     // reached through symlinks; nothing beneath it is.
     const fd = at.openat2(at.AT_FDCWD, root, at.O_PATH | at.O_DIRECTORY | at.O_CLOEXEC, 0, 0);

@@ -54,7 +54,7 @@ export const backendSchema = z.discriminatedUnion(
     z.strictObject({
       type: z.literal('passthrough'),
       path: z.string({ error: 'expected the host directory to mirror, e.g. path: ./data' }).min(1),
-      /** Files up to this size opened for reading are read ahead as they are opened; 0 never (DEFAULT_PREFETCH_MAX, backends/passthrough.ts). */
+      /** Files up to this size opened for reading are read ahead as they are opened; 0 never (backends/passthrough.ts). */
       prefetch: size.default(128 * 1024),
     }),
     z.strictObject({ type: z.literal('memory'), size: size.default(1024 ** 3) }),
