@@ -3,11 +3,14 @@
 // filesystem's cache before the caller reads anything. Seen from outside, on an
 // ext4 of its own (dropped pages are really gone): the backing file's resident
 // pages (fincore) after an open that read nothing. Writers, O_DIRECT readers,
-// files above the limit and `--prefetch 0` get nothing read.
+// files above the limit and `--prefetch 0` get nothing read, nor does an open
+// answered while other requests wait on the daemon.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { PassthroughFs } from '../../src/backends/passthrough.ts';
+import type { OpContext } from '../../src/vfs/types.ts';
 import { waitFor, withExt4, withMount } from '../helpers/mount.ts';
 import { py, sh } from '../helpers/run.ts';
 
@@ -70,4 +73,23 @@ test('--prefetch sets the largest file read ahead; 0 turns it off', () =>
       openOnly(join(mnt, 'b'), 'os.O_RDONLY');
       await waitFor(() => resident(back('b')) === 256 * KIB, 10_000, 'a 256 KiB file read ahead with --prefetch 256KiB');
     });
+  }));
+
+test('an open answered while other requests wait on the daemon reads nothing ahead', () =>
+  withExt4(async (fs) => {
+    const back = (name: string): string => join(fs, name);
+    coldFiles({ [back('busy')]: 64 * KIB, [back('idle')]: 64 * KIB });
+    // The backend itself, as the request loop calls it: whether others wait is the loop's to say.
+    const vfs = new PassthroughFs(fs, { prefetchMax: 128 * KIB });
+    const ctx: OpContext = { uid: 0, gid: 0, pid: process.pid, unique: 1 };
+    try {
+      const busy = vfs.open({ ...ctx, othersWaiting: true }, '/busy', 0);
+      const idle = vfs.open({ ...ctx, othersWaiting: false }, '/idle', 0);
+      await waitFor(() => resident(back('idle')) === 64 * KIB, 10_000, 'the file opened with nothing else waiting in the page cache');
+      assert.equal(resident(back('busy')), 0, 'opened while others waited: nothing read');
+      vfs.release(ctx, '/busy', busy.fh);
+      vfs.release(ctx, '/idle', idle.fh);
+    } finally {
+      vfs.destroy();
+    }
   }));
