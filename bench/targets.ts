@@ -93,6 +93,21 @@ export const INTERPOSER_CONFIGS: InterposerConfig[] = [
     note: "node --no-optimize-for-size: V8's default heap growth (daemons run with --optimize-for-size)",
   },
   {
+    name: 'maglev-only',
+    extra: true,
+    variantOf: 'passthrough',
+    nodeFlags: ['--max-opt=2'],
+    note: "node --max-opt=2: V8's Maglev as the top tier, no Turbofan compiles on the helper thread",
+  },
+  {
+    name: 'metrics-maglev-only',
+    extra: true,
+    variantOf: 'metrics',
+    config: withMetrics(19470),
+    nodeFlags: ['--max-opt=2'],
+    note: 'metrics with node --max-opt=2',
+  },
+  {
     name: 'metrics-no-optimize-for-size',
     extra: true,
     variantOf: 'metrics',
