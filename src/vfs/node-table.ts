@@ -261,8 +261,21 @@ export class Node {
       }
     }
     this.parent = null;
-    this.moreLinks = null;
+    // Written only when set: a field written once stays constant to V8, and a node's first forget
+    // would otherwise change that for every node, dropping the compiled code that reads them.
+    if (more !== null) this.moreLinks = null;
   }
+}
+
+/**
+ * A count the kernel sent, as a small integer where it is one. The decoders hand counts over as
+ * doubles (u64 halves joined, BATCH_FORGET's Float64Array); subtracted as such from a node's lookup
+ * count they made V8 widen that field from small integers to doubles at a daemon's first forget,
+ * which discarded the compiled code of every request that touches a node (LOOKUP, GETATTR, OPENDIR,
+ * paths) just as the next burst of requests came. Past 2^30 the double is kept: the count stays exact.
+ */
+function smallInteger(n: number): number {
+  return n < 0x4000_0000 ? n | 0 : n;
 }
 
 export function childPath(dir: string, name: string): string {
@@ -373,7 +386,7 @@ export class NodeTable {
   forget(id: number, nlookup: number): void {
     const node = this.nodes.get(id);
     if (!node || node === this.root) return;
-    node.lookups -= nlookup;
+    node.lookups -= smallInteger(nlookup);
     if (node.lookups > 0) return;
     this.nodes.delete(id);
     if (this.byIno.get(node.ino) === node) this.byIno.delete(node.ino);

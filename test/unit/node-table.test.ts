@@ -20,6 +20,20 @@ test('a node lives until the kernel forgets every lookup of it', () => {
   assert.notEqual(again.generation, a.generation, 'with another generation');
 });
 
+test('lookup counts beyond 32 bits are forgotten exactly', () => {
+  const t = new NodeTable();
+  const a = t.learn(t.root, 'a', 10, FILE);
+  a.lookups = 2 ** 32 + 2 ** 30 + 5; // a node looked up billions of times (entry timeout 0, a long-lived mount)
+  t.forget(a.id, 2 ** 32);
+  assert.equal(t.get(a.id).lookups, 2 ** 30 + 5);
+  t.forget(a.id, 2 ** 30);
+  assert.equal(t.get(a.id).lookups, 5);
+  t.forget(a.id, 4);
+  assert.equal(t.get(a.id).lookups, 1);
+  t.forget(a.id, 1);
+  assert.throws(() => t.get(a.id), /unknown node id/);
+});
+
 test('every reuse of an id has a generation of its own', () => {
   const t = new NodeTable();
   const seen = new Set<string>();
