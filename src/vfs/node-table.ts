@@ -261,8 +261,9 @@ export class Node {
       }
     }
     this.parent = null;
-    // Written only when set: a field written once stays constant to V8, and a node's first forget
-    // would otherwise change that for every node, dropping the compiled code that reads them.
+    // Written only when set: V8 treats a field written only at construction as constant, and writing
+    // it again (null over null, at a node's first forget) made it mutable for every node, which
+    // discards the compiled code that relied on it.
     if (more !== null) this.moreLinks = null;
   }
 }
@@ -271,8 +272,8 @@ export class Node {
  * A count the kernel sent, as a small integer where it is one. The decoders hand counts over as
  * doubles (u64 halves joined, BATCH_FORGET's Float64Array); subtracted as such from a node's lookup
  * count they made V8 widen that field from small integers to doubles at a daemon's first forget,
- * which discarded the compiled code of every request that touches a node (LOOKUP, GETATTR, OPENDIR,
- * paths) just as the next burst of requests came. Past 2^30 the double is kept: the count stays exact.
+ * which discarded the compiled code of every request that touches a node (LOOKUP, GETATTR, OPEN and
+ * RELEASE's bookkeeping, paths) just as the next burst of requests came. Past 2^30 the double is kept: the count stays exact.
  */
 function smallInteger(n: number): number {
   return n < 0x4000_0000 ? n | 0 : n;
