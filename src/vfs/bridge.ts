@@ -132,6 +132,8 @@ export class FuseBridge {
   private looking: ReturnType<typeof setInterval> | null = null;
   /** The last page drop asked of the kernel (dropPages). */
   private droppingPages: Promise<number> = Promise.resolve(0);
+  /** Page drops asked of the kernel and not yet done, by node id (see fresh()). */
+  private readonly pendingDrops = new Map<number, Promise<number>>();
   /** Largest READ or READDIR page answered; the kernel never asks for more than max_pages, a malformed request may. */
   private maxRead = 1 << 20;
   get openFiles(): number {
@@ -219,13 +221,18 @@ export class FuseBridge {
    * `reply`, which gives the kernel attributes `a` of `node`, once the kernel has dropped the
    * pages it cached of the file if the file changed beside the mount since (Node.changedElsewhere):
    * dropped before it sees the new attributes, so no read after them can still be served stale.
+   * The same holds for a change noticed earlier whose drop is still under way (lookForChanges
+   * does not wait for its own): the node's recorded ctime is already the new one then.
    */
   private fresh(node: Node, a: Attr, reply: Reply): MaybePromise<Reply> {
-    if (!node.changedElsewhere(a.mode, a.ctimeMs)) return reply;
-    return this.dropPages(node.id).then((r) => {
-      warnIfRefused(node, r);
-      return reply;
-    });
+    if (node.changedElsewhere(a.mode, a.ctimeMs)) {
+      return this.dropPages(node.id).then((r) => {
+        warnIfRefused(node, r);
+        return reply;
+      });
+    }
+    const pending = this.pendingDrops.size > 0 ? this.pendingDrops.get(node.id) : undefined;
+    return pending === undefined ? reply : pending.then(() => reply);
   }
 
   /**
@@ -238,6 +245,10 @@ export class FuseBridge {
     if (session === undefined) return Promise.resolve(0);
     const dropped = this.droppingPages.then(() => notifyInvalPages(session.fd, nodeid));
     this.droppingPages = dropped;
+    this.pendingDrops.set(nodeid, dropped);
+    void dropped.then(() => {
+      if (this.pendingDrops.get(nodeid) === dropped) this.pendingDrops.delete(nodeid);
+    });
     return dropped;
   }
 
@@ -298,7 +309,8 @@ export class FuseBridge {
       if (open.handles === 0) node.uncachedOpen();
     } else if (res.keepCache || this.options.keepCache) flags |= FOPEN_KEEP_CACHE;
     else if (mode !== undefined && ctimeMs !== undefined) {
-      if (node.cachedOpen(mode, ctimeMs)) flags |= FOPEN_KEEP_CACHE;
+      // While a drop of the node's pages is under way (see fresh()), the open drops them itself.
+      if (node.cachedOpen(mode, ctimeMs) && !this.pendingDrops.has(node.id)) flags |= FOPEN_KEEP_CACHE;
       watched = true;
     }
     const kfh = this.files.add({ node, fh: res.fh, backingId, watched, direct });

@@ -155,6 +155,41 @@ print(' '.join(last))`);
   });
 });
 
+test('a change the daemon noticed on its own is never read stale, while the page drop it asked for waits on a read', async () => {
+  await withTempDir('page-cache', async (back) => {
+    writeFileSync(join(back, 'f'), 'a'.repeat(8192));
+    // Every read of f waits a second in the daemon, holding the lock of the page it fills: a drop of
+    // f's pages, which takes them in order, waits that long at that page before it reaches the ones
+    // after it. Attribute timeout 0: the daemon looks at open files every 100 ms.
+    const config = `backend: { type: passthrough, path: ${JSON.stringify(back)} }
+mount: { attrTimeout: 0, entryTimeout: 1h }
+layers:
+  - latency:
+      rules:
+        - { name: slow-reads, ops: [read], paths: [f], delay: 1s }
+`;
+    await withConfig(config, async (mnt) => {
+      const out = py(`import os, threading, time
+f, back = ${JSON.stringify(join(mnt, 'f'))}, ${JSON.stringify(join(back, 'f'))}
+a = os.open(f, os.O_RDONLY)
+os.posix_fadvise(a, 0, 0, os.POSIX_FADV_RANDOM)
+assert os.pread(a, 4, 4096) == b'aaaa'  # page 1 cached
+first = threading.Thread(target=lambda: os.pread(a, 4, 0))  # page 0 locked while its read waits
+first.start()
+time.sleep(0.1)
+fd = os.open(back, os.O_WRONLY)
+os.pwrite(fd, b'PPPP', 4096)
+os.close(fd)
+time.sleep(0.4)  # the daemon's look at the open file has seen the change; its drop waits at page 0
+b = os.open(f, os.O_RDONLY)
+os.posix_fadvise(b, 0, 0, os.POSIX_FADV_RANDOM)
+print(os.pread(b, 4, 4096).decode())
+first.join()`);
+      assert.equal(out, 'PPPP');
+    });
+  });
+});
+
 test('cache: direct: a shared mapping works, its stores reach the daemon as writes, and it sees writes made through the mount', async () => {
   await withTempDir('mmap-direct', async (back) => {
     writeFileSync(join(back, 'f'), Buffer.alloc(8192));
