@@ -19,16 +19,22 @@ import { ctlJson, ruleNamed, withConfig } from './layers-support.ts';
  * stat asks the daemon, which is where a change beside the mount is noticed.
  */
 function withCountedReads(fn: (mnt: string, back: string, readsSoFar: () => number) => Promise<void>): Promise<void> {
+  const layer = `  - fault:
+      rules:
+        - { name: reads, ops: [read], probability: 0, errno: EIO }
+`;
+  return withFileAndLayer(layer, (mnt, back) => fn(mnt, back, () => ruleNamed(mnt, 'reads')!.matched));
+}
+
+/** A passthrough mount of a directory holding `f` (8 KiB of 'a') under `layer` (one item of `layers:`). */
+function withFileAndLayer(layer: string, fn: (mnt: string, back: string) => Promise<void>): Promise<void> {
   return withTempDir('page-cache', (back) => {
     writeFileSync(join(back, 'f'), 'a'.repeat(8192));
     const config = `backend: { type: passthrough, path: ${JSON.stringify(back)} }
 mount: { attrTimeout: 0, entryTimeout: 1h }
 layers:
-  - fault:
-      rules:
-        - { name: reads, ops: [read], probability: 0, errno: EIO }
-`;
-    return withConfig(config, (mnt) => fn(mnt, back, () => ruleNamed(mnt, 'reads')!.matched));
+${layer}`;
+    return withConfig(config, (mnt) => fn(mnt, back));
   });
 }
 
@@ -156,20 +162,15 @@ print(' '.join(last))`);
 });
 
 test('a change the daemon noticed on its own is never read stale, while the page drop it asked for waits on a read', async () => {
-  await withTempDir('page-cache', async (back) => {
-    writeFileSync(join(back, 'f'), 'a'.repeat(8192));
-    // Every read of f waits a second in the daemon, holding the lock of the page it fills: a drop of
-    // f's pages, which takes them in order, waits that long at that page before it reaches the ones
-    // after it. Attribute timeout 0: the daemon looks at open files every 100 ms.
-    const config = `backend: { type: passthrough, path: ${JSON.stringify(back)} }
-mount: { attrTimeout: 0, entryTimeout: 1h }
-layers:
-  - latency:
+  // Every read of f waits a second in the daemon, holding the lock of the page it fills: a drop of
+  // f's pages, which takes them in order, waits that long at that page before it reaches the ones
+  // after it. Attribute timeout 0: the daemon looks at open files every 100 ms.
+  const slowReads = `  - latency:
       rules:
         - { name: slow-reads, ops: [read], paths: [f], delay: 1s }
 `;
-    await withConfig(config, async (mnt) => {
-      const out = py(`import os, threading, time
+  await withFileAndLayer(slowReads, async (mnt, back) => {
+    const out = py(`import os, threading, time
 f, back = ${JSON.stringify(join(mnt, 'f'))}, ${JSON.stringify(join(back, 'f'))}
 a = os.open(f, os.O_RDONLY)
 os.posix_fadvise(a, 0, 0, os.POSIX_FADV_RANDOM)
@@ -185,8 +186,7 @@ b = os.open(f, os.O_RDONLY)
 os.posix_fadvise(b, 0, 0, os.POSIX_FADV_RANDOM)
 print(os.pread(b, 4, 4096).decode())
 first.join()`);
-      assert.equal(out, 'PPPP');
-    });
+    assert.equal(out, 'PPPP');
   });
 });
 
