@@ -225,14 +225,19 @@ export class FuseBridge {
    * does not wait for its own): the node's recorded ctime is already the new one then.
    */
   private fresh(node: Node, a: Attr, reply: Reply): MaybePromise<Reply> {
-    if (node.changedElsewhere(a.mode, a.ctimeMs)) {
-      return this.dropPages(node.id).then((r) => {
-        warnIfRefused(node, r);
-        return reply;
-      });
-    }
-    const pending = this.pendingDrops.size > 0 ? this.pendingDrops.get(node.id) : undefined;
-    return pending === undefined ? reply : pending.then(() => reply);
+    if (node.changedElsewhere(a.mode, a.ctimeMs)) this.dropPagesOf(node);
+    const dropping = this.dropUnderWay(node);
+    return dropping === undefined ? reply : dropping.then(() => reply);
+  }
+
+  /** Has the kernel drop the node's cached pages (dropPages), warning if it refuses. */
+  private dropPagesOf(node: Node): void {
+    void this.dropPages(node.id).then((r) => warnIfRefused(node, r));
+  }
+
+  /** The drop of the node's pages asked of the kernel and not yet done, if one is. */
+  private dropUnderWay(node: Node): Promise<number> | undefined {
+    return this.pendingDrops.size > 0 ? this.pendingDrops.get(node.id) : undefined;
   }
 
   /**
@@ -310,7 +315,7 @@ export class FuseBridge {
     } else if (res.keepCache || this.options.keepCache) flags |= FOPEN_KEEP_CACHE;
     else if (mode !== undefined && ctimeMs !== undefined) {
       // While a drop of the node's pages is under way (see fresh()), the open drops them itself.
-      if (node.cachedOpen(mode, ctimeMs) && !this.pendingDrops.has(node.id)) flags |= FOPEN_KEEP_CACHE;
+      if (node.cachedOpen(mode, ctimeMs) && this.dropUnderWay(node) === undefined) flags |= FOPEN_KEEP_CACHE;
       watched = true;
     }
     const kfh = this.files.add({ node, fh: res.fh, backingId, watched, direct });
@@ -376,7 +381,7 @@ export class FuseBridge {
   /** Drops the node's cached pages if the attributes looked at show a change beside the mount. */
   private lookedAt(node: Node, a: Attr | FsError): void {
     if (a instanceof FsError || !node.changedElsewhere(a.mode, a.ctimeMs)) return;
-    void this.dropPages(node.id).then((r) => warnIfRefused(node, r));
+    this.dropPagesOf(node);
   }
 
   /** One backing id per node, shared by all its opens (the kernel requires it). */
