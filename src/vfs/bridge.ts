@@ -314,7 +314,9 @@ export class FuseBridge {
       if (open.handles === 0) node.uncachedOpen();
     } else if (res.keepCache || this.options.keepCache) flags |= FOPEN_KEEP_CACHE;
     else if (mode !== undefined && ctimeMs !== undefined) {
-      // While a drop of the node's pages is under way (see fresh()), the open drops them itself.
+      // While a drop of the node's pages is under way (see fresh()), the open drops them itself: an
+      // OPEN can come with no GETATTR before it to hold back while the drop waits behind another
+      // file's (dropPages), as the kernel forgets the attributes only once the drop starts.
       if (node.cachedOpen(mode, ctimeMs) && this.dropUnderWay(node) === undefined) flags |= FOPEN_KEEP_CACHE;
       watched = true;
     }

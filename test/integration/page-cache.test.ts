@@ -26,12 +26,15 @@ function withCountedReads(fn: (mnt: string, back: string, readsSoFar: () => numb
   return withFileAndLayer(layer, (mnt, back) => fn(mnt, back, () => ruleNamed(mnt, 'reads')!.matched));
 }
 
-/** A passthrough mount of a directory holding `f` (8 KiB of 'a') under `layer` (one item of `layers:`). */
-function withFileAndLayer(layer: string, fn: (mnt: string, back: string) => Promise<void>): Promise<void> {
+/**
+ * A passthrough mount of a directory holding `f` (8 KiB of 'a') under `layer` (one item of `layers:`),
+ * with attribute timeout 0 unless `mount` (the items of `mount:`) says otherwise.
+ */
+function withFileAndLayer(layer: string, fn: (mnt: string, back: string) => Promise<void>, mount = 'attrTimeout: 0'): Promise<void> {
   return withTempDir('page-cache', (back) => {
     writeFileSync(join(back, 'f'), 'a'.repeat(8192));
     const config = `backend: { type: passthrough, path: ${JSON.stringify(back)} }
-mount: { attrTimeout: 0, entryTimeout: 1h }
+mount: { ${mount}, entryTimeout: 1h }
 layers:
 ${layer}`;
     return withConfig(config, (mnt) => fn(mnt, back));
@@ -188,6 +191,51 @@ print(os.pread(b, 4, 4096).decode())
 first.join()`);
     assert.equal(out, 'PPPP');
   });
+});
+
+test('an open that asks no attributes first keeps no stale page while the drop of its file waits its turn', async () => {
+  // Attribute timeout 1h: opening f again sends the daemon a bare OPEN (and f's reads go through it). The kernel forgets a file's
+  // attributes when it starts to drop its pages, so that OPEN can only come before f's drop starts:
+  // drops go one file at a time, and here f's waits behind one of h's, which waits at h's page 0
+  // while a slow read holds it. Each change is noticed by a LOOKUP of a hard link (same node).
+  const slowReads = `  - latency:
+      rules:
+        - { name: slow-reads, ops: [read], paths: [h], delay: 2s }
+`;
+  await withFileAndLayer(
+    slowReads,
+    async (mnt, back) => {
+      const out = py(`import os, shutil, threading, time
+mnt, back = ${JSON.stringify(mnt)}, ${JSON.stringify(back)}
+shutil.copy(os.path.join(back, 'f'), os.path.join(back, 'h'))
+os.link(os.path.join(back, 'f'), os.path.join(back, 'g'))
+os.link(os.path.join(back, 'h'), os.path.join(back, 'k'))
+def cached(name):
+    fd = os.open(os.path.join(mnt, name), os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+    assert os.pread(fd, 4, 4096) == b'aaaa'  # page 1 cached
+    return fd
+def change_and_look(name, link):
+    fd = os.open(os.path.join(back, name), os.O_WRONLY)
+    os.pwrite(fd, b'PPPP', 4096)
+    os.close(fd)
+    look = threading.Thread(target=lambda: os.stat(os.path.join(mnt, link)))  # replies once the drop is done
+    look.start()
+    time.sleep(0.2)
+    return look
+f, h = cached('f'), cached('h')
+holder = threading.Thread(target=lambda: os.pread(h, 4, 0))  # page 0 of h locked while its read waits
+holder.start()
+time.sleep(0.1)
+looks = [change_and_look('h', 'k'), change_and_look('f', 'g')]
+b = os.open(os.path.join(mnt, 'f'), os.O_RDONLY)
+os.posix_fadvise(b, 0, 0, os.POSIX_FADV_RANDOM)
+print(os.pread(b, 4, 4096).decode())
+for t in [holder] + looks: t.join()`);
+      assert.equal(out, 'PPPP');
+    },
+    'attrTimeout: 1h, kernelPassthrough: off',
+  );
 });
 
 test('cache: direct: a shared mapping works, its stores reach the daemon as writes, and it sees writes made through the mount', async () => {
