@@ -16,6 +16,7 @@ import { log } from '../../src/util/log.ts';
 import { Harness } from '../fixtures/fuse-harness.ts';
 import { waitFor } from '../helpers/mount.ts';
 import type { SessionOptions } from '../../src/fuse/session.ts';
+import type { InitOut } from '../../src/fuse/replies.ts';
 import { Bytes, readAttr, readDirents, readEntryOut, request } from '../fixtures/fuse-wire.ts';
 import { ToyVfs } from '../fixtures/toy-vfs.ts';
 
@@ -38,21 +39,8 @@ function initIn(major: number, minor: number, maxReadahead: number, flags: bigin
     .zero(11 * 4); // unused[11]
 }
 
-interface InitReply {
-  major: number;
-  minor: number;
-  maxReadahead: number;
-  flags: bigint;
-  maxBackground: number;
-  congestionThreshold: number;
-  maxWrite: number;
-  timeGran: number;
-  maxPages: number;
-  maxStackDepth: number;
-}
-
 /** struct fuse_init_out, 64 bytes. */
-function readInitOut(p: Buffer): InitReply {
+function readInitOut(p: Buffer): InitOut {
   assert.equal(p.length, 64, 'fuse_init_out is 64 bytes');
   return {
     major: p.readUInt32LE(0),
@@ -99,7 +87,7 @@ function openBody(flags: number): Bytes {
     .u32(0); // open_flags
 }
 
-async function init(h: Harness, minor = 45, flags = OFFERED): Promise<InitReply> {
+async function init(h: Harness, minor = 45, flags = OFFERED): Promise<InitOut> {
   const r = await h.call(Op.INIT, 0, initIn(7, minor, 128 * 1024, flags));
   assert.equal(r.error, 0);
   return readInitOut(r.payload);
