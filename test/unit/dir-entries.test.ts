@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DirEntries } from '../../src/vfs/dir-entries.ts';
+import { S_IFREG } from '../../src/vfs/mode.ts';
 
-const S_IFREG = 0o100000;
 const file = (ino: number) => ({ ino, mode: S_IFREG | 0o644 });
 
 test('an in-memory directory: dots at 1 and 2, entries at cookies that survive removals and replacements', () => {

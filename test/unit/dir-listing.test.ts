@@ -5,9 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DirListing } from '../../src/vfs/dir-listing.ts';
 import type { DirEntry } from '../../src/vfs/types.ts';
+import { S_IFREG, S_IFDIR } from '../../src/vfs/mode.ts';
 
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
 const FIRST_COOKIE = 3;
 const ENTRIES = [
   { name: 'a', ino: 2 ** 34 + 1, type: S_IFDIR },

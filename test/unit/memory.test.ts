@@ -7,22 +7,15 @@ import { E } from '../../src/vfs/errors.ts';
 import type { DirListing } from '../../src/vfs/dir-listing.ts';
 import type { OpContext } from '../../src/vfs/types.ts';
 import { fails, returnsFailure, sync } from '../helpers/vfs.ts';
+import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFCHR, S_IFSOCK, S_ISGID } from '../../src/vfs/mode.ts';
 
 const ctx: OpContext = { uid: 1000, gid: 1000, pid: 1, unique: 0 };
 const root: OpContext = { uid: 0, gid: 0, pid: 1, unique: 0 };
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
-const S_IFIFO = 0o010000;
-const S_IFCHR = 0o020000;
-const S_IFSOCK = 0o140000;
 const names = (l: DirListing): string[] => l.toArray().map((e) => e.name);
 const withoutDots = (l: DirListing) => l.toArray().filter((e) => e.name !== '.' && e.name !== '..');
-const S_ISGID = 0o2000;
 const RW = fsc.O_RDWR;
 
 function fresh(sizeBytes = 64 * MiB, maxInodes?: number): SyncVfs {

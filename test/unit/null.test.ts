@@ -5,12 +5,11 @@ import { createNullFs } from '../../src/backends/null.ts';
 import { E } from '../../src/vfs/errors.ts';
 import type { OpContext } from '../../src/vfs/types.ts';
 import { fails, sync } from '../helpers/vfs.ts';
+import { S_IFREG, S_IFDIR } from '../../src/vfs/mode.ts';
 
 const ctx: OpContext = { uid: 1000, gid: 1000, pid: 1, unique: 0 };
 const RW = fsc.O_RDWR;
 const MiB = 1024 * 1024;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
 
 describe('null backend without readSize', () => {
   test('the namespace works like any filesystem', () => {

@@ -11,14 +11,9 @@ import { ENODATA, ENOENT, ENOSYS, FsError } from '../../src/vfs/errors.ts';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, type OpContext, type Vfs } from '../../src/vfs/types.ts';
 import { orThrow } from '../../src/vfs/answer.ts';
 import { code, returnsFailure, sync } from '../helpers/vfs.ts';
+import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFCHR } from '../../src/vfs/mode.ts';
 
 const { O_RDONLY, O_RDWR, O_WRONLY, O_EXCL, O_APPEND, O_TRUNC } = fs.constants;
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
-const S_IFIFO = 0o010000;
-const S_IFCHR = 0o020000;
 const GiB = 1024 ** 3;
 
 const canTellUnsynced = at.unsyncedPages(0) !== -ENOSYS; // no cachestat before Linux 6.5
