@@ -194,10 +194,11 @@ first.join()`);
 });
 
 test('an open that asks no attributes first keeps no stale page while the drop of its file waits its turn', async () => {
-  // Attribute timeout 1h: opening f again sends the daemon a bare OPEN (and f's reads go through it). The kernel forgets a file's
-  // attributes when it starts to drop its pages, so that OPEN can only come before f's drop starts:
-  // drops go one file at a time, and here f's waits behind one of h's, which waits at h's page 0
-  // while a slow read holds it. Each change is noticed by a LOOKUP of a hard link (same node).
+  // Attribute timeout 1h: opening f again sends the daemon a bare OPEN (kernel passthrough off: f's
+  // reads go through the daemon too). The kernel forgets a file's attributes when it starts to drop
+  // its pages, so that OPEN can only come before f's drop starts: drops go one file at a time, and
+  // here f's waits behind one of h's, which waits at h's page 0 while a slow read holds it. Each
+  // change is noticed by a LOOKUP of a hard link (one node with the file it links to).
   const slowReads = `  - latency:
       rules:
         - { name: slow-reads, ops: [read], paths: [h], delay: 2s }
