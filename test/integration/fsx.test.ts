@@ -1,7 +1,7 @@
 // fsx, the File System eXerciser (Rust port), against mounts whose data take
 // different ways: the kernel's own passthrough, the daemon's replies with and
 // without the kernel's page cache, delays that answer requests out of order,
-// and the memory backend. fsx checks every byte it reads against its model of
+// requests through FUSE over io_uring, and the memory backend. fsx checks every byte it reads against its model of
 // the file, through pread, mmap, sendfile and copy_file_range, after writes,
 // truncates, hole punches and fallocates. Two files at a time per mount, with
 // fixed seeds so a failure can be replayed (`fsx -S SEED`).
@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, withMount, withTempDir, writeConfig, type ConfigDoc } from '../helpers/mount.ts';
+import { withUringParam } from '../helpers/uring.ts';
 
 const FSX = join(ROOT, '.tools/bin/fsx');
 const CONFIG = join(ROOT, 'test/conformance/fsx.toml');
@@ -56,7 +57,7 @@ const latency = (ops: string[]): NonNullable<ConfigDoc['layers']>[number] => ({
   latency: { seed: 1, rules: [{ ops, distribution: { lognormal: { median: '100us', p99: '2ms' } } }] },
 });
 
-const MOUNTS: { name: string; backend: 'passthrough' | 'memory'; config: ConfigDoc; seeds: [number, number] }[] = [
+const MOUNTS: { name: string; backend: 'passthrough' | 'memory'; config: ConfigDoc; seeds: [number, number]; uring?: true }[] = [
   { name: 'passthrough, the kernel serving the data', backend: 'passthrough', config: {}, seeds: [3, 4] },
   {
     name: 'passthrough, data through the daemon with the writeback cache, delayed, throttled and tracked for a crash',
@@ -73,12 +74,19 @@ const MOUNTS: { name: string; backend: 'passthrough' | 'memory'; config: ConfigD
     config: { mount: { cache: 'direct' }, layers: [latency(['read'])] },
     seeds: [7, 8],
   },
-  { name: 'memory', backend: 'memory', config: {}, seeds: [9, 10] },
-  { name: 'memory with the writeback cache', backend: 'memory', config: { mount: { writebackCache: true } }, seeds: [11, 12] },
+  {
+    name: 'passthrough over FUSE io_uring, data through the daemon, delayed',
+    backend: 'passthrough',
+    config: { mount: { ioUring: 'on', kernelPassthrough: 'off' }, layers: [latency(['read', 'write'])] },
+    seeds: [9, 10],
+    uring: true,
+  },
+  { name: 'memory', backend: 'memory', config: {}, seeds: [11, 12] },
+  { name: 'memory with the writeback cache', backend: 'memory', config: { mount: { writebackCache: true } }, seeds: [13, 14] },
 ];
 
 for (const m of MOUNTS) {
-  test(`fsx: ${m.name}: every byte read is the byte written`, () =>
+  const exercised = (): Promise<void> =>
     withTempDir('fsx-mount', (dir) => {
       const backing = join(dir, 'backing');
       mkdirSync(backing);
@@ -87,5 +95,6 @@ for (const m of MOUNTS) {
         await exercise(mnt, m.seeds, m.name);
         assert.doesNotMatch(d.log(), /"level":(50|60)/, `the daemon logged no error:\n${d.log().slice(-4000)}`);
       });
-    }));
+    });
+  test(`fsx: ${m.name}: every byte read is the byte written`, () => (m.uring ? withUringParam('Y', exercised) : exercised()));
 }
