@@ -1,10 +1,11 @@
 // fsx, the File System eXerciser (Rust port), against mounts whose data take
 // different ways: the kernel's own passthrough, the daemon's replies with and
 // without the kernel's page cache, delays that answer requests out of order,
-// requests through FUSE over io_uring, and the memory backend. fsx checks every byte it reads against its model of
-// the file, through pread, mmap, sendfile and copy_file_range, after writes,
-// truncates, hole punches and fallocates. Two files at a time per mount, with
-// fixed seeds so a failure can be replayed (`fsx -S SEED`).
+// requests through FUSE over io_uring, and the memory backend. fsx checks
+// every byte it reads against its model of the file, through pread, mmap,
+// sendfile and copy_file_range, after writes, truncates, hole punches and
+// fallocates. Two files at a time per mount, with fixed seeds so a failure
+// can be replayed (`fsx -S SEED`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
