@@ -22,6 +22,7 @@ import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../vfs/types.ts';
 import type { Attr, AttrChanges, OpContext } from '../vfs/types.ts';
 import { DirEntries } from '../vfs/dir-entries.ts';
 import { DirListing } from '../vfs/dir-listing.ts';
+import { nameByteLength } from '../util/byte-names.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID } from '../vfs/mode.ts';
 
 const MKNOD_TYPES = new Set([0, S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK]);
@@ -105,7 +106,7 @@ export function clock(): number {
 
 function checkName(name: string): void {
   // A UTF-16 unit is at most 3 UTF-8 bytes, so short names skip the count.
-  if (name.length * 3 > NAME_MAX && Buffer.byteLength(name) > NAME_MAX) throw new FsError(ENAMETOOLONG);
+  if (name.length * 3 > NAME_MAX && nameByteLength(name) > NAME_MAX) throw new FsError(ENAMETOOLONG);
 }
 
 export const DEFAULT_MAX_INODES = 1_000_000;
@@ -224,7 +225,7 @@ export class Tree<D> {
       gid = at.dir.gid;
       if (type === S_IFDIR) perm |= S_ISGID;
     }
-    if (target !== '') this.store.charge(Buffer.byteLength(target));
+    if (target !== '') this.store.charge(nameByteLength(target));
     const t = clock();
     const node = new Inode<D>(this.nextIno++, type | perm, ctx.uid, gid, t);
     this.live++;
@@ -236,7 +237,7 @@ export class Tree<D> {
       this.store.init(node);
     } else if (type === S_IFLNK) {
       node.target = target;
-      node.size = Buffer.byteLength(target);
+      node.size = nameByteLength(target);
     } else if (type === S_IFCHR || type === S_IFBLK) {
       node.rdev = rdev;
     }
@@ -259,7 +260,7 @@ export class Tree<D> {
 
   symlink(ctx: OpContext, target: string, path: string): Inode<D> {
     if (target === '') throw new FsError(ENOENT);
-    if (target.length > SYMLINK_MAX && Buffer.byteLength(target) > SYMLINK_MAX) throw new FsError(ENAMETOOLONG);
+    if (target.length > SYMLINK_MAX && nameByteLength(target) > SYMLINK_MAX) throw new FsError(ENAMETOOLONG);
     return this.make(ctx, this.slot(path, EEXIST), S_IFLNK | 0o777, 0, target);
   }
 
@@ -374,7 +375,7 @@ export class Tree<D> {
     if (old !== undefined && flags & XATTR_CREATE) throw new FsError(EEXIST);
     if (old === undefined && flags & XATTR_REPLACE) throw new FsError(ENODATA);
     // A new attribute also pays for its name.
-    const grow = value.length - (old === undefined ? -Buffer.byteLength(name) : old.length);
+    const grow = value.length - (old === undefined ? -nameByteLength(name) : old.length);
     if (grow > 0) this.store.charge(grow);
     else this.store.refund(-grow);
     // Copied: the caller's buffer may be a view into a request buffer that is reused.
@@ -397,7 +398,7 @@ export class Tree<D> {
     const value = node.xattrs?.get(name);
     if (value === undefined) throw new FsError(ENODATA);
     node.xattrs!.delete(name);
-    this.store.refund(Buffer.byteLength(name) + value.length);
+    this.store.refund(nameByteLength(name) + value.length);
     node.ctimeMs = clock();
   }
 
@@ -447,8 +448,8 @@ export class Tree<D> {
   private drop(node: Inode<D>): void {
     this.live--;
     if (node.isReg) this.store.free(node);
-    let meta = node.target === '' ? 0 : Buffer.byteLength(node.target);
-    if (node.xattrs !== null) for (const [k, v] of node.xattrs) meta += Buffer.byteLength(k) + v.length;
+    let meta = node.target === '' ? 0 : nameByteLength(node.target);
+    if (node.xattrs !== null) for (const [k, v] of node.xattrs) meta += nameByteLength(k) + v.length;
     if (meta > 0) this.store.refund(meta);
     node.xattrs = null;
     node.parent = null;
@@ -456,5 +457,5 @@ export class Tree<D> {
 }
 
 function checkXattrName(name: string): void {
-  if (name === '' || (name.length * 3 > NAME_MAX && Buffer.byteLength(name) > NAME_MAX)) throw new FsError(ERANGE);
+  if (name === '' || (name.length * 3 > NAME_MAX && nameByteLength(name) > NAME_MAX)) throw new FsError(ERANGE);
 }

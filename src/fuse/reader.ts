@@ -1,6 +1,7 @@
 // A cursor over one request's bytes. Fields are decoded in place; payloads are
 // views, not copies. Running past the end is a protocol fault, not an errno.
 import * as le from '../util/le.ts';
+import { decodeName } from '../util/byte-names.ts';
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -58,7 +59,7 @@ export class Reader {
     this.need(n);
   }
 
-  /** A NUL-terminated name. */
+  /** A NUL-terminated name (any bytes: byte-names.ts). */
   cstr(): string {
     const start = this.pos;
     const buf = this.buf;
@@ -68,7 +69,7 @@ export class Reader {
     while (nul < end && buf[nul] !== 0) nul++;
     if (nul >= end) throw new ProtocolError(`unterminated string at ${start}`);
     this.pos = nul + 1;
-    return buf.toString('utf8', start, nul);
+    return decodeName(buf, start, nul);
   }
 
   /** A view of the next n bytes. */

@@ -6,6 +6,7 @@ import { splitTime } from '../vfs/time.ts';
 import { constants as fsc } from 'node:fs';
 import { libc, koffi, ret } from './libc.ts';
 import * as le from '../util/le.ts';
+import { cName, decodeName } from '../util/byte-names.ts';
 
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -105,7 +106,7 @@ export function openat2(dirfd: number, path: string, flags: number, mode: number
   how.writeUInt32LE(flags >>> 0, 0);
   how.writeUInt32LE(mode >>> 0, 8);
   how.writeUInt32LE(resolve >>> 0, 16);
-  return ret(sysOpenat2(NR_OPENAT2, dirfd, path, how, 24));
+  return ret(sysOpenat2(NR_OPENAT2, dirfd, cName(path), how, 24));
 }
 
 export const STATX_BASIC_STATS = 0x7ff;
@@ -117,7 +118,7 @@ export const STATX_BASIC_STATS = 0x7ff;
  */
 export const statxBuf = Buffer.alloc(256);
 export function statx(dirfd: number, path: string, flags: number, mask = STATX_BASIC_STATS): number {
-  return ret(cStatx(dirfd, path, flags, mask, statxBuf));
+  return ret(cStatx(dirfd, cName(path), flags, mask, statxBuf));
 }
 
 export const POSIX_FADV_WILLNEED = 3;
@@ -127,49 +128,49 @@ export function fadvise(fd: number, offset: number, len: number, advice: number)
 }
 
 export function mkdirat(dirfd: number, path: string, mode: number): number {
-  return ret(cMkdirat(dirfd, path, mode));
+  return ret(cMkdirat(dirfd, cName(path), mode));
 }
 
 export function mknodat(dirfd: number, path: string, mode: number, dev: number): number {
-  return ret(cMknodat(dirfd, path, mode, dev));
+  return ret(cMknodat(dirfd, cName(path), mode, dev));
 }
 
 export function unlinkat(dirfd: number, path: string, flags: number): number {
-  return ret(cUnlinkat(dirfd, path, flags));
+  return ret(cUnlinkat(dirfd, cName(path), flags));
 }
 
 export function renameat2(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): number {
-  return ret(cRenameat2(olddirfd, oldpath, newdirfd, newpath, flags));
+  return ret(cRenameat2(olddirfd, cName(oldpath), newdirfd, cName(newpath), flags));
 }
 
 export function linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): number {
-  return ret(cLinkat(olddirfd, oldpath, newdirfd, newpath, flags));
+  return ret(cLinkat(olddirfd, cName(oldpath), newdirfd, cName(newpath), flags));
 }
 
 export function symlinkat(target: string, dirfd: number, path: string): number {
-  return ret(cSymlinkat(target, dirfd, path));
+  return ret(cSymlinkat(cName(target), dirfd, cName(path)));
 }
 
 // PATH_MAX plus one byte, so a target that fills it is seen as truncated.
 const linkBuf = Buffer.alloc(4097);
 /** readlinkat(2): the target, or -errno. */
 export function readlinkat(dirfd: number, path: string): string | number {
-  const n = ret(cReadlinkat(dirfd, path, linkBuf, linkBuf.length));
+  const n = ret(cReadlinkat(dirfd, cName(path), linkBuf, linkBuf.length));
   if (n < 0) return n;
   if (n >= linkBuf.length) return -36; // ENAMETOOLONG
-  return linkBuf.toString('utf8', 0, n);
+  return decodeName(linkBuf, 0, n);
 }
 
 /** uid/gid -1 leave that id unchanged. */
 export function fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): number {
-  return ret(cFchownat(dirfd, path, uid, gid, flags));
+  return ret(cFchownat(dirfd, cName(path), uid, gid, flags));
 }
 
 let haveFchmodat2 = true;
 /** chmod that can refuse to follow a final symlink, without /proc where the kernel allows. */
 export function fchmodat(dirfd: number, path: string, mode: number, flags: number): number {
   if (haveFchmodat2) {
-    const r = ret(sysFchmodat2(NR_FCHMODAT2, dirfd, path, mode, flags));
+    const r = ret(sysFchmodat2(NR_FCHMODAT2, dirfd, cName(path), mode, flags));
     if (r !== -ENOSYS) return r;
     haveFchmodat2 = false;
   }
@@ -177,7 +178,7 @@ export function fchmodat(dirfd: number, path: string, mode: number, flags: numbe
   // relative to dirfd and /proc/self/fd, which stays pinned to that inode.
   // It knows no AT_EMPTY_PATH; plain fchmod covers that for non-O_PATH fds.
   if (flags & AT_EMPTY_PATH && path === '') return ret(cFchmod(dirfd, mode));
-  return ret(cFchmodat(dirfd, path, mode, flags));
+  return ret(cFchmodat(dirfd, cName(path), mode, flags));
 }
 
 export function fchmod(fd: number, mode: number): number {
@@ -217,7 +218,7 @@ export function utimensat(
 ): number {
   putTime(atime, atimeNsec, 0);
   putTime(mtime, mtimeNsec, 16);
-  return path === null ? ret(cFutimens(dirfd, times)) : ret(cUtimensat(dirfd, path, times, flags));
+  return path === null ? ret(cFutimens(dirfd, times)) : ret(cUtimensat(dirfd, cName(path), times, flags));
 }
 
 /** linux_dirent64 records: u64 ino, i64 off, u16 reclen, u8 type, name NUL-terminated. */
@@ -391,13 +392,13 @@ function getxattrInto(dirfd: number, path: string, atflags: number, name: string
   if (haveXattrat) {
     xattrArgs.writeUInt32LE(size, 8);
     xattrArgs.writeUInt32LE(0, 12);
-    const n = ret(sysXattrArgs(NR_GETXATTRAT, dirfd, path, atflags, name, xattrArgs, 16));
+    const n = ret(sysXattrArgs(NR_GETXATTRAT, dirfd, cName(path), atflags, cName(name), xattrArgs, 16));
     if (n !== -ENOSYS) return n;
     haveXattrat = false;
   }
   const fd = pinned(dirfd, path, atflags);
   if (fd < 0) return fd;
-  const n = ret(cGetxattr(`/proc/self/fd/${fd}`, name, valueBuf, size));
+  const n = ret(cGetxattr(`/proc/self/fd/${fd}`, cName(name), valueBuf, size));
   cClose(fd);
   return n;
 }
@@ -408,13 +409,13 @@ export function setxattrat(dirfd: number, path: string, atflags: number, name: s
   if (haveXattrat) {
     xattrArgs.writeUInt32LE(value.length, 8);
     xattrArgs.writeUInt32LE(flags, 12);
-    const r = ret(sysXattrArgs(NR_SETXATTRAT, dirfd, path, atflags, name, xattrArgs, 16));
+    const r = ret(sysXattrArgs(NR_SETXATTRAT, dirfd, cName(path), atflags, cName(name), xattrArgs, 16));
     if (r !== -ENOSYS) return r;
     haveXattrat = false;
   }
   const fd = pinned(dirfd, path, atflags);
   if (fd < 0) return fd;
-  const r = ret(cSetxattr(`/proc/self/fd/${fd}`, name, valueBuf, value.length, flags));
+  const r = ret(cSetxattr(`/proc/self/fd/${fd}`, cName(name), valueBuf, value.length, flags));
   cClose(fd);
   return r;
 }
@@ -423,7 +424,7 @@ export function setxattrat(dirfd: number, path: string, atflags: number, name: s
 export function listxattrat(dirfd: number, path: string, atflags: number): string[] | number {
   let n = -ENOSYS;
   if (haveXattrat) {
-    n = ret(sysListxattrat(NR_LISTXATTRAT, dirfd, path, atflags, listBuf, listBuf.length));
+    n = ret(sysListxattrat(NR_LISTXATTRAT, dirfd, cName(path), atflags, listBuf, listBuf.length));
     if (n === -ENOSYS) haveXattrat = false;
   }
   if (!haveXattrat) {
@@ -437,7 +438,7 @@ export function listxattrat(dirfd: number, path: string, atflags: number): strin
   let start = 0;
   for (let i = 0; i < n; i++) {
     if (listBuf[i] !== 0) continue;
-    if (i > start) names.push(listBuf.toString('utf8', start, i));
+    if (i > start) names.push(decodeName(listBuf, start, i));
     start = i + 1;
   }
   return names;
@@ -445,13 +446,13 @@ export function listxattrat(dirfd: number, path: string, atflags: number): strin
 
 export function removexattrat(dirfd: number, path: string, atflags: number, name: string): number {
   if (haveXattrat) {
-    const r = ret(sysRemovexattrat(NR_REMOVEXATTRAT, dirfd, path, atflags, name));
+    const r = ret(sysRemovexattrat(NR_REMOVEXATTRAT, dirfd, cName(path), atflags, cName(name)));
     if (r !== -ENOSYS) return r;
     haveXattrat = false;
   }
   const fd = pinned(dirfd, path, atflags);
   if (fd < 0) return fd;
-  const r = ret(cRemovexattr(`/proc/self/fd/${fd}`, name));
+  const r = ret(cRemovexattr(`/proc/self/fd/${fd}`, cName(name)));
   cClose(fd);
   return r;
 }

@@ -55,6 +55,7 @@ import { childPath, NodeTable, type Node, type OpenState } from './node-table.ts
 import { hasSetId, setIdBits } from './set-id.ts';
 import type { Answer, Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 import { idleTasksWaiting, runIdleTasks } from '../util/idle-tasks.ts';
+import { nameBuffer } from '../util/byte-names.ts';
 
 export interface BridgeOptions extends InitSettings {
   /** How long the kernel may cache names and attributes, in ms. */
@@ -499,7 +500,7 @@ export class FuseBridge {
         }
         return this.setattr(ctx, node, changes, fh);
       },
-      READLINK: (h) => replyTo(vfs.readlink(this.ctx(h), nodes.get(h.nodeid).reachablePath), (t) => bytesOut(Buffer.from(t))),
+      READLINK: (h) => replyTo(vfs.readlink(this.ctx(h), nodes.get(h.nodeid).reachablePath), (t) => bytesOut(nameBuffer(t))),
       SYMLINK: (h, { name, target }) => {
         const parent = nodes.get(h.nodeid);
         return replyTo(vfs.symlink(this.ctx(h), target, pathIn(parent, name)), (a) => this.entry(parent, name, a));
@@ -600,7 +601,7 @@ export class FuseBridge {
       GETXATTR: (h, { name, size }) => replyTo(vfs.getxattr(this.ctx(h), nodes.get(h.nodeid).reachablePath, name), (v) => sized(v, size)),
       LISTXATTR: (h, { size }) =>
         replyTo(vfs.listxattr(this.ctx(h), nodes.get(h.nodeid).reachablePath), (names) =>
-          sized(Buffer.from(names.map((n) => `${n}\0`).join('')), size),
+          sized(nameBuffer(names.map((n) => `${n}\0`).join('')), size),
         ),
       REMOVEXATTR: (h, { name }) => {
         const node = nodes.get(h.nodeid);

@@ -6,6 +6,7 @@
 import { DIRENT_SIZE } from '../fuse/abi.ts';
 import { S_IFMT } from './mode.ts';
 import type { DirEntry } from './types.ts';
+import { decodeName, nameByteLength, writeName } from '../util/byte-names.ts';
 
 const TWO_32 = 2 ** 32;
 
@@ -105,9 +106,9 @@ export class DirListing {
 
   /** Appends an entry; `type` is S_IF* bits as in st_mode. */
   push(name: string, ino: number, type: number, cookie: number): void {
-    const nameBytes = Buffer.byteLength(name);
+    const nameBytes = nameByteLength(name);
     if (nameBytes > nameScratch.length) nameScratch = Buffer.allocUnsafe(nameBytes);
-    nameScratch.write(name, 0, nameBytes, 'utf8');
+    writeName(name, nameScratch, 0);
     const dtype = (type & S_IFMT) >>> 12;
     this.pushRecord(nameScratch, 0, nameBytes, ino % TWO_32, Math.floor(ino / TWO_32), cookie % TWO_32, Math.floor(cookie / TWO_32), dtype);
   }
@@ -192,7 +193,7 @@ export class DirListing {
 
   name(k: number): string {
     const at = this.start(k) + DIRENT_SIZE;
-    return this.records.toString('utf8', at, at + this.nameBytes(k));
+    return decodeName(this.records, at, at + this.nameBytes(k));
   }
 
   /** Copies name k into `dst` at `at`. */

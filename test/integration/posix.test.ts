@@ -931,6 +931,50 @@ print(chmod, setxattr, mkdir, create, unlinked)`,
     },
   ],
   [
+    'names that are not UTF-8 keep their bytes: no two become one, and a listed name can be opened',
+    (w) => {
+      // Latin-1 and stray bytes, a lone surrogate's CESU-8, U+FFFD itself, an emoji beside a stray byte,
+      // and 255 bytes that Node's UTF-8 would turn into 765.
+      const out = py(
+        `import os, sys, shutil
+d, back = os.fsencode(sys.argv[1]), os.fsencode(sys.argv[2]) if len(sys.argv) > 2 else None
+names = [b'\\x80abc', b'\\x81abc', b'caf\\xe9', b'caf\\xc3\\xa9', b'\\xff\\xfe', b'\\xed\\xa0\\x80', b'ok\\xef\\xbf\\xbd',
+         b'\\xf0\\x9f\\x98\\x80\\x80', b'\\x80' * 255]
+for i, n in enumerate(names):
+    with open(os.path.join(d, n), 'w') as f: f.write(str(i))
+assert [open(os.path.join(d, n)).read() for n in names] == [str(i) for i in range(len(names))]
+assert sorted(os.listdir(d)) == sorted(names), os.listdir(d)
+if back:
+    assert sorted(os.listdir(back)) == sorted(names), os.listdir(back)
+    open(os.path.join(back, b'beside\\xe9'), 'w').write('b')
+    assert open(os.path.join(d, b'beside\\xe9')).read() == 'b'
+    os.unlink(os.path.join(d, b'beside\\xe9'))
+os.symlink(b'tar\\x80get', os.path.join(d, b'link\\x80'))
+assert os.readlink(os.path.join(d, b'link\\x80')) == b'tar\\x80get'
+os.setxattr(os.path.join(d, b'caf\\xe9'), b'user.x\\x80', b'v')
+assert os.listxattr(os.path.join(d, b'caf\\xe9')) == [os.fsdecode(b'user.x\\x80')]
+assert os.getxattr(os.path.join(d, b'caf\\xe9'), b'user.x\\x80') == b'v'
+os.rename(os.path.join(d, b'\\x80abc'), os.path.join(d, b'\\x82new'))
+os.link(os.path.join(d, b'\\x82new'), os.path.join(d, b'hard\\x83'))
+assert open(os.path.join(d, b'hard\\x83')).read() == '0'
+os.mkdir(os.path.join(d, b'sub\\x90'))
+open(os.path.join(d, b'sub\\x90', b'in\\x91'), 'w').write('deep')
+assert open(os.path.join(d, b'sub\\x90', b'in\\x91')).read() == 'deep'
+try:
+    open(os.path.join(d, b'\\x80' * 256), 'w')
+    print('a 256-byte name was created')
+except OSError as e:
+    print(e.strerror)
+shutil.rmtree(os.path.join(d, b'sub\\x90'))
+for n in os.listdir(d): os.unlink(os.path.join(d, n))
+print(len(os.listdir(d)))`,
+        w.dir,
+        ...(w.back ? [w.back] : []),
+      );
+      assert.equal(out, 'File name too long\n0');
+    },
+  ],
+  [
     'mkfifo makes a FIFO that works as one through the mount',
     async (w) => {
       sh('mkfifo p', { cwd: w.dir });
