@@ -119,6 +119,7 @@ const FORGETS_PER_SLICE = 1024;
 /** Deferred tasks run between two looks for a request (a trace span takes a few microseconds). */
 const IDLE_TASKS_PER_SLICE = 8;
 const msOf = (sec: number, nsec: number): number => sec * 1000 + nsec / 1e6;
+const O_ACCMODE = 3;
 
 export class FuseBridge {
   readonly nodes = new NodeTable();
@@ -127,6 +128,8 @@ export class FuseBridge {
   session: FuseSession | undefined;
   /** Whether INIT turned on kernel passthrough; cleared if the kernel refuses it. */
   passthrough = false;
+  /** Whether INIT turned on the kernel's writeback cache (see openFlags()). */
+  private writebackCache = false;
   private readonly files = new SlotTable<FileHandle>();
   private readonly dirs: DirHandles;
   /** Looks every attrTimeout at the open files whose pages the kernel caches; null while none is open. */
@@ -256,6 +259,18 @@ export class FuseBridge {
       if (this.pendingDrops.get(nodeid) === dropped) this.pendingDrops.delete(nodeid);
     });
     return dropped;
+  }
+
+  /**
+   * The flags to open a file with. With the writeback cache the kernel writes pages back at their
+   * own offsets, and reads a page it must fill before a partial write, whatever the opener asked:
+   * so the file is opened for reading too, and without O_APPEND, which would put every page written
+   * back at the end (the kernel keeps appends at the end itself), as libfuse's passthrough does.
+   */
+  private openFlags(flags: number): number {
+    if (!this.writebackCache) return flags;
+    flags &= ~constants.O_APPEND;
+    return (flags & O_ACCMODE) === constants.O_WRONLY ? (flags & ~O_ACCMODE) | constants.O_RDWR : flags;
   }
 
   /** Has the kernel fetch the node's attributes again (no page locks: safe on the request thread). */
@@ -441,6 +456,7 @@ export class FuseBridge {
       INIT: (_h, req) => {
         const out = negotiateInit(req, o);
         this.passthrough = out.passthrough;
+        this.writebackCache = out.writebackCache;
         this.maxRead = Math.max(out.maxWrite, 128 * 1024);
         if (out.ringPayload > 0) this.session?.useRingAfterInit({ queues: ringQueues(), depth: o.ringDepth, payloadSize: out.ringPayload });
         return out.reply;
@@ -542,13 +558,13 @@ export class FuseBridge {
       // truncating open's truncation as a SETATTR, flagged there.
       OPEN: (h, { flags }) => {
         const node = nodes.get(h.nodeid);
-        return replyTo(vfs.open(this.ctx(h), node.reachablePath, flags), (res) => this.opened(node, res));
+        return replyTo(vfs.open(this.ctx(h), node.reachablePath, this.openFlags(flags)), (res) => this.opened(node, res));
       },
       CREATE: (h, { name, flags, mode, openFlags }) => {
         const parent = nodes.get(h.nodeid);
         const path = pathIn(parent, name);
         const ctx = this.ctx(h);
-        return replyTo(vfs.create(ctx, path, flags, mode), (res) => {
+        return replyTo(vfs.create(ctx, path, this.openFlags(flags), mode), (res) => {
           const node = nodes.learn(parent, name, res.attr.ino, res.attr.mode, res.attr.nlink);
           // O_TRUNC of a file that existed after all, by a caller without CAP_FSETID.
           if (!(openFlags & FUSE_OPEN_KILL_SUIDGID)) return this.opened(node, res, res.attr);

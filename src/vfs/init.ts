@@ -24,6 +24,8 @@ export interface Negotiated {
   minor: number;
   maxWrite: number;
   passthrough: boolean;
+  /** Whether the kernel keeps written pages and writes them back itself (FUSE_WRITEBACK_CACHE). */
+  writebackCache: boolean;
   /** Bytes each io_uring payload buffer must hold; 0 when the connection does not use io_uring. */
   ringPayload: number;
 }
@@ -78,7 +80,8 @@ const WANTED =
   bit(InitFlag.DIRECT_IO_ALLOW_MMAP);
 
 export function negotiateInit(req: InitIn, s: InitSettings): Negotiated {
-  if (req.major < FUSE_KERNEL_VERSION) return { reply: EPROTO, minor: 0, maxWrite: 0, passthrough: false, ringPayload: 0 };
+  if (req.major < FUSE_KERNEL_VERSION)
+    return { reply: EPROTO, minor: 0, maxWrite: 0, passthrough: false, writebackCache: false, ringPayload: 0 };
   const minor = req.major > FUSE_KERNEL_VERSION ? FUSE_KERNEL_MINOR_VERSION : Math.min(req.minor, FUSE_KERNEL_MINOR_VERSION);
   let wanted = WANTED;
   if (s.writebackCache) wanted |= bit(InitFlag.WRITEBACK_CACHE);
@@ -104,5 +107,6 @@ export function negotiateInit(req: InitIn, s: InitSettings): Negotiated {
   });
   // fuse_uring_create(): max(FUSE_MIN_READ_BUFFER, max_write, max_pages * PAGE_SIZE).
   const ringPayload = ioUring ? Math.max(8192, maxWrite, maxPages * PAGE) : 0;
-  return { reply, minor, maxWrite, passthrough, ringPayload };
+  const writebackCache = (req.flags & wanted & bit(InitFlag.WRITEBACK_CACHE)) !== 0n;
+  return { reply, minor, maxWrite, passthrough, writebackCache, ringPayload };
 }
