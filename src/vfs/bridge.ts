@@ -505,6 +505,7 @@ export class FuseBridge {
         const node = nodes.get(h.nodeid);
         const fh = req.valid & FATTR_FH ? this.files.get(req.fh)?.fh : this.handleOf(node);
         const ctx = this.ctx(h);
+        if (fh === undefined && node.detached && (req.valid & ~(FATTR_MTIME | FATTR_CTIME)) === 0) return orphanTimesOut(node, req);
         const changes = this.changes(req);
         // A chown, or a truncation by a caller without CAP_FSETID: the set-id bits go in the same change.
         if (req.valid & FATTR_KILL_SUIDGID && changes.mode === undefined && node.setId) {
@@ -706,6 +707,37 @@ function pathIn(parent: Node, name: string): string {
 /** Where an op on `node` goes: through its open handle `fh` if it has one, else by a path that still reaches it. */
 function pathFor(node: Node, fh: number | undefined): string {
   return fh === undefined ? node.reachablePath : node.path;
+}
+
+/**
+ * SETATTR of mtime and ctime alone for a file no name and no handle reach: under the writeback
+ * cache, the kernel writing back the ctime it set when it unlinked the file (or a rename replaced
+ * it), before the inode goes. An error would be kept as the file's writeback error, and the next
+ * syncfs(2) of the whole mount, by anyone, would fail with it; natively times of an orphan can be
+ * set. So it succeeds, with the node's type and times as asked, and attributes the kernel must ask
+ * again for at once (the file is gone, its other attributes unknown): a stat through an O_PATH
+ * descriptor still gets ENOENT (Node.reachablePath).
+ */
+function orphanTimesOut(node: Node, req: import('../fuse/requests.ts').SetattrIn): Reply {
+  const mtimeMs = req.valid & FATTR_MTIME ? msOf(req.mtime, req.mtimensec) : 0;
+  const ctimeMs = req.valid & FATTR_CTIME ? msOf(req.ctime, req.ctimensec) : mtimeMs;
+  const attr: Attr = {
+    ino: node.ino,
+    size: 0,
+    blocks: 0,
+    atimeMs: mtimeMs,
+    mtimeMs,
+    ctimeMs,
+    mtimeNsec: req.mtimensec,
+    ctimeNsec: req.valid & FATTR_CTIME ? req.ctimensec : req.mtimensec,
+    mode: node.type,
+    nlink: 0,
+    uid: 0,
+    gid: 0,
+    rdev: 0,
+    blksize: 4096,
+  };
+  return attrOut(attr, 0);
 }
 
 function warnIfRefused(node: Node, r: number): void {

@@ -1,6 +1,7 @@
 // Mounts with the kernel's writeback cache (mount.writebackCache): the kernel then reads a page
-// it must fill before a partial write even from a file opened write-only, and writes dirty pages
-// back at their own offsets even from a file opened O_APPEND. Each ends as natively.
+// it must fill before a partial write even from a file opened write-only, writes dirty pages
+// back at their own offsets even from a file opened O_APPEND, and writes back the ctime of a file
+// it has just unlinked. Each ends as natively.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -27,27 +28,57 @@ os.system('sync; echo 3 > /proc/sys/vm/drop_caches')
 d = open(p, 'rb').read()
 print(len(d), d[98:112], d[-10:])`;
 
-/** WRITES in `dir`: what it printed. */
-function writes(dir: string): string {
-  const r = run('python3', ['-c', WRITES, dir]);
+// syncfs(2) of the mount after files were unlinked and one renamed over another: the kernel writes
+// the ctime it set then back to the daemon, and an error there would be the next syncfs's.
+const SYNCFS = `import os, sys, ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def syncfs(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    r = libc.syncfs(fd)
+    e = ctypes.get_errno()
+    os.close(fd)
+    return 'ok' if r == 0 else os.strerror(e)
+m = sys.argv[1]
+for i in range(3):
+    open(os.path.join(m, 'a%d' % i), 'w').write('x')
+    os.unlink(os.path.join(m, 'a%d' % i))
+print('after unlink:', syncfs(m))
+open(os.path.join(m, 'b'), 'w').write('b')
+open(os.path.join(m, 'c'), 'w').write('c')
+os.rename(os.path.join(m, 'b'), os.path.join(m, 'c'))
+print('after rename over:', syncfs(m), open(os.path.join(m, 'c')).read())`;
+
+/** `script` run in `dir`: what it printed. */
+function python(script: string, dir: string): string {
+  const r = run('python3', ['-c', script, dir]);
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.trim();
 }
 
 // What native ext4 prints (10,000 bytes and two appends of 4).
-const NATIVE = "10008 b'aabbbbbbbbbbaa' b'aaTAILMORE'";
+const NATIVE_WRITES = "10008 b'aabbbbbbbbbbaa' b'aaTAILMORE'";
+const NATIVE_SYNCFS = 'after unlink: ok\nafter rename over: ok b';
 
-test('writeback cache: the native baseline', () => withTempDir('wb-native', (dir) => assert.equal(writes(dir), NATIVE)));
+test('writeback cache: the native baseline', () =>
+  withTempDir('wb-native', (dir) => {
+    assert.equal(python(WRITES, dir), NATIVE_WRITES);
+    assert.equal(python(SYNCFS, dir), NATIVE_SYNCFS);
+  }));
+
+/** `fn` on a fresh mount of `backend` with the writeback cache. */
+function withWritebackMount(backend: 'passthrough' | 'memory', fn: (mnt: string) => void): Promise<void> {
+  return withTempDir('wb', async (dir) => {
+    const backing = join(dir, 'backing');
+    mkdirSync(backing);
+    const spec = backend === 'passthrough' ? `passthrough:${backing}` : 'memory';
+    const config = writeConfig(dir, { mount: { writebackCache: true } });
+    await withMount(['--config', config, '--backend', spec], async (mnt) => fn(mnt));
+  });
+}
 
 for (const backend of ['passthrough', 'memory'] as const) {
   test(`writeback cache, ${backend}: write-only and O_APPEND files end as natively`, () =>
-    withTempDir('wb', async (dir) => {
-      const backing = join(dir, 'backing');
-      mkdirSync(backing);
-      const spec = backend === 'passthrough' ? `passthrough:${backing}` : 'memory';
-      const config = writeConfig(dir, { mount: { writebackCache: true } });
-      await withMount(['--config', config, '--backend', spec], async (mnt) => {
-        assert.equal(writes(mnt), NATIVE);
-      });
-    }));
+    withWritebackMount(backend, (mnt) => assert.equal(python(WRITES, mnt), NATIVE_WRITES)));
+  test(`writeback cache, ${backend}: syncfs after unlinks and a rename over a file succeeds`, () =>
+    withWritebackMount(backend, (mnt) => assert.equal(python(SYNCFS, mnt), NATIVE_SYNCFS)));
 }
