@@ -637,8 +637,11 @@ export class FuseBridge {
         f.node.wrote();
         return replyTo(vfs.fallocate(this.ctx(h), f.node.path, f.fh, mode, offset, length), ok);
       },
+      // The kernel asks only SEEK_DATA and SEEK_HOLE. Under the writeback cache the backend may not
+      // have the data yet (ENXIO at offset 0 of a file just written: cp would copy a hole); ENOSYS
+      // has the kernel answer from its own size, all of the file data, for the rest of the mount.
       LSEEK: (h, { fh, offset, whence }) => {
-        if (!vfs.lseek) return ENOSYS;
+        if (!vfs.lseek || this.writebackCache) return ENOSYS;
         const f = this.file(fh);
         return replyTo(vfs.lseek(this.ctx(h), f.node.path, f.fh, offset, whence), lseekOut);
       },

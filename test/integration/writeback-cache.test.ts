@@ -1,7 +1,7 @@
 // Mounts with the kernel's writeback cache (mount.writebackCache): the kernel then reads a page
 // it must fill before a partial write even from a file opened write-only, writes dirty pages
-// back at their own offsets even from a file opened O_APPEND, and writes back the ctime of a file
-// it has just unlinked. Each ends as natively.
+// back at their own offsets even from a file opened O_APPEND, writes back the ctime of a file it
+// has just unlinked, and has data the backend has not seen yet. Each ends as natively.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -48,6 +48,13 @@ open(os.path.join(m, 'c'), 'w').write('c')
 os.rename(os.path.join(m, 'b'), os.path.join(m, 'c'))
 print('after rename over:', syncfs(m), open(os.path.join(m, 'c')).read())`;
 
+// SEEK_DATA and SEEK_HOLE at the start of a sparse file just written, before any write-back.
+const SEEK = `import os, sys
+fd = os.open(os.path.join(sys.argv[1], 's'), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.pwrite(fd, b'x' * 8192, 0)
+os.pwrite(fd, b'y' * 4096, 1 << 20)
+print(os.lseek(fd, 0, os.SEEK_DATA), os.lseek(fd, 0, os.SEEK_HOLE))`;
+
 /** `script` run in `dir`: what it printed. */
 function python(script: string, dir: string): string {
   const r = run('python3', ['-c', script, dir]);
@@ -81,4 +88,12 @@ for (const backend of ['passthrough', 'memory'] as const) {
     withWritebackMount(backend, (mnt) => assert.equal(python(WRITES, mnt), NATIVE_WRITES)));
   test(`writeback cache, ${backend}: syncfs after unlinks and a rename over a file succeeds`, () =>
     withWritebackMount(backend, (mnt) => assert.equal(python(SYNCFS, mnt), NATIVE_SYNCFS)));
+  test(`writeback cache, ${backend}: SEEK_DATA finds data the backend has not been sent yet`, () =>
+    withWritebackMount(backend, (mnt) => {
+      const [data, hole] = python(SEEK, mnt).split(' ').map(Number);
+      assert.equal(data, 0, 'the file starts with data');
+      // Natively the first hole is at 8 KiB; the end of the file is a hole too, the one the
+      // kernel knows without the backend.
+      assert.ok(hole === 8192 || hole === (1 << 20) + 4096, `a hole at ${hole}`);
+    }));
 }
