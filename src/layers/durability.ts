@@ -52,27 +52,30 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
   /** Between crash() and restored(): bytes of written-back pages dropped, else null. */
   let lostFromCache: number | null = null;
 
-  /** Saves what [offset, offset + length) of `path` holds now, before an op changes it. */
-  async function capture(path: string, offset: number, length: number): Promise<void> {
+  /** Saves what [offset, offset + length) of `path` holds now, before an op through handle `fh` (if any) changes it. */
+  async function capture(path: string, offset: number, length: number, fh?: number): Promise<void> {
     const b = backend!;
-    const size = (await settled(b.getattr(DAEMON, path))).size;
+    const { size, nlink } = await settled(b.getattr(DAEMON, path, fh));
+    // Open but unlinked (or replaced by a rename): a power loss takes it along, nothing to undo; and
+    // its last path may name another file by now.
+    if (nlink === 0) return;
     let log = logs.get(path);
     if (!log) logs.set(path, (log = { syncedSize: size, undo: [] }));
     const end = Math.min(offset + length, size);
     if (end <= offset) return;
     const data = Buffer.alloc(end - offset);
-    const { fh } = await settled(b.open(DAEMON, path, constants.O_RDONLY));
+    const reader = (await settled(b.open(DAEMON, path, constants.O_RDONLY))).fh;
     try {
       let got = 0;
       while (got < data.length) {
-        const n = await settled(b.read(DAEMON, path, fh, data.subarray(got), offset + got));
+        const n = await settled(b.read(DAEMON, path, reader, data.subarray(got), offset + got));
         if (n <= 0) break;
         got += n;
       }
       log.undo.push({ offset, data: data.subarray(0, got) });
       heldBytes += got;
     } finally {
-      await settled(b.release(DAEMON, path, fh));
+      await settled(b.release(DAEMON, path, reader));
     }
   }
 
@@ -83,8 +86,8 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
     logs.delete(path);
   }
 
-  const before = (path: string, offset: number, length: number, next: Next): MaybePromise<unknown> =>
-    tracked(path) ? capture(path, offset, length).then(next) : next();
+  const before = (path: string, offset: number, length: number, next: Next, fh: number | undefined): MaybePromise<unknown> =>
+    tracked(path) ? capture(path, offset, length, fh).then(next) : next();
   /** Runs `f` once the op has succeeded: a failed sync made nothing durable, a failed unlink removed nothing. */
   const afterwards = (next: Next, f: () => void): MaybePromise<unknown> =>
     onSuccess(next(), (v) => {
@@ -105,16 +108,18 @@ export function createDurabilityLayer(config: { paths?: string[]; exclude?: stri
             lostFromCache += op.size;
             return op.size;
           }
-          return before(op.path, op.offset, op.size, next);
+          return before(op.path, op.offset, op.size, next, op.args[1] as number);
         case 'fallocate':
-          return before(op.path, op.offset, op.size, next);
+          return before(op.path, op.offset, op.size, next, op.args[1] as number);
         case 'copyFileRange': {
-          const to = op.args[1] as { path: string; offset: number };
-          return before(to.path, to.offset, op.size, next);
+          const to = op.args[1] as { path: string; fh: number; offset: number };
+          return before(to.path, to.offset, op.size, next, to.fh);
         }
         case 'setattr': {
           const size = (op.args[1] as { size?: number }).size;
-          return size === undefined ? next() : before(op.path, size, Number.MAX_SAFE_INTEGER - size, next);
+          return size === undefined
+            ? next()
+            : before(op.path, size, Number.MAX_SAFE_INTEGER - size, next, op.args[2] as number | undefined);
         }
         case 'create': {
           // A CREATE racing with another creator opens the existing file with the caller's O_TRUNC: keep what

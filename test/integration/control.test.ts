@@ -399,6 +399,43 @@ print(json.dumps([open(n).read() for n in 'abc']))
   });
 });
 
+test('crash: files unlinked or replaced while open take writes, truncation and fallocate; the file that took the name is left alone', async () => {
+  const crashed = (mnt: string): { ops: unknown[]; after: unknown } => {
+    const ops = pyJson<unknown[]>(
+      mnt,
+      `
+def synced(name, data):
+    fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, data)
+    os.fsync(fd)
+    return fd
+gone = synced('gone', b'x' * 100)
+os.unlink('gone')
+old = synced('old', b'old')
+os.close(synced('new', b'new'))
+os.rename('new', 'old')
+ops = [outcome(lambda: os.write(gone, b'more') and 'ok'), outcome(lambda: os.ftruncate(gone, 10) or 'ok'),
+       outcome(lambda: os.posix_fallocate(gone, 0, 8192) or 'ok'), outcome(lambda: os.pwrite(old, b'OLD', 0) and 'ok'),
+       outcome(lambda: os.ftruncate(old, 1) or 'ok'), os.pread(old, 10, 0).decode()]
+os.close(gone)
+os.close(old)
+print(json.dumps(ops))
+`,
+    );
+    ctlJson('crash', mnt);
+    return { ops, after: pyJson(mnt, `print(json.dumps({n: open(n).read() for n in os.listdir('.')}))`) };
+  };
+  const want = { ops: ['ok', 'ok', 'ok', 'ok', 'ok', 'O'], after: { old: 'new' } };
+  await withConfig('layers:\n  - durability: {}\n', async (mnt) => {
+    assert.deepEqual(crashed(mnt), want, 'memory backend');
+  });
+  await withTempDir('durable', (backing) =>
+    withConfig(`backend: { type: passthrough, path: ${backing} }\nmount: {}\nlayers:\n  - durability: {}\n`, async (mnt) => {
+      assert.deepEqual(crashed(mnt), want, 'passthrough backend');
+    }),
+  );
+});
+
 test('crash: an fsync that failed made nothing durable', async () => {
   // The fault layer sits below durability: the second fsync of d fails on its way down, as a disk's would.
   const yaml = 'layers:\n  - durability: {}\n  - fault: { rules: [ { ops: [fsync], paths: [d], after: 1, errno: EIO } ] }\n';
