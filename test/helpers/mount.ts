@@ -172,3 +172,17 @@ export function withMount<T>(args: string[], fn: (mnt: string, d: Daemon) => Pro
     }
   });
 }
+
+/** Runs `fn` on a fresh mount with `config`, over a new backing directory (passthrough) or in memory. */
+export function withBackendMount<T>(
+  backend: 'passthrough' | 'memory',
+  config: ConfigDoc,
+  fn: (mnt: string, d: Daemon) => Promise<T>,
+): Promise<T> {
+  return withTempDir('backend', (dir) => {
+    const backing = join(dir, 'backing');
+    mkdirSync(backing);
+    const spec = backend === 'passthrough' ? `passthrough:${backing}` : 'memory';
+    return withMount(['--config', writeConfig(dir, config), '--backend', spec], fn);
+  });
+}

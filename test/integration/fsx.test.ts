@@ -9,9 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, withMount, withTempDir, writeConfig, type ConfigDoc } from '../helpers/mount.ts';
+import { ROOT, withBackendMount, withTempDir, type ConfigDoc } from '../helpers/mount.ts';
 import { withUringParam } from '../helpers/uring.ts';
 
 const FSX = join(ROOT, '.tools/bin/fsx');
@@ -88,14 +88,9 @@ const MOUNTS: { name: string; backend: 'passthrough' | 'memory'; config: ConfigD
 
 for (const m of MOUNTS) {
   const exercised = (): Promise<void> =>
-    withTempDir('fsx-mount', (dir) => {
-      const backing = join(dir, 'backing');
-      mkdirSync(backing);
-      const spec = m.backend === 'passthrough' ? `passthrough:${backing}` : 'memory';
-      return withMount(['--config', writeConfig(dir, m.config), '--backend', spec], async (mnt, d) => {
-        await exercise(mnt, m.seeds, m.name);
-        assert.doesNotMatch(d.log(), /"level":(50|60)/, `the daemon logged no error:\n${d.log().slice(-4000)}`);
-      });
+    withBackendMount(m.backend, m.config, async (mnt, d) => {
+      await exercise(mnt, m.seeds, m.name);
+      assert.doesNotMatch(d.log(), /"level":(50|60)/, `the daemon logged no error:\n${d.log().slice(-4000)}`);
     });
   test(`fsx: ${m.name}: every byte read is the byte written`, () => (m.uring ? withUringParam('Y', exercised) : exercised()));
 }

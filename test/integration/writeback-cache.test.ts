@@ -4,10 +4,8 @@
 // has just unlinked, and has data the backend has not seen yet. Each ends as natively.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { run } from '../helpers/run.ts';
-import { withMount, withTempDir, writeConfig } from '../helpers/mount.ts';
+import { withBackendMount, withTempDir } from '../helpers/mount.ts';
 
 // Prints the length and the bytes the writes touched, after the kernel's cache is dropped.
 const WRITES = `import os, sys
@@ -73,15 +71,8 @@ test('writeback cache: the native baseline', () =>
   }));
 
 /** `fn` on a fresh mount of `backend` with the writeback cache. */
-function withWritebackMount(backend: 'passthrough' | 'memory', fn: (mnt: string) => void): Promise<void> {
-  return withTempDir('wb', async (dir) => {
-    const backing = join(dir, 'backing');
-    mkdirSync(backing);
-    const spec = backend === 'passthrough' ? `passthrough:${backing}` : 'memory';
-    const config = writeConfig(dir, { mount: { writebackCache: true } });
-    await withMount(['--config', config, '--backend', spec], async (mnt) => fn(mnt));
-  });
-}
+const withWritebackMount = (backend: 'passthrough' | 'memory', fn: (mnt: string) => void): Promise<void> =>
+  withBackendMount(backend, { mount: { writebackCache: true } }, async (mnt) => fn(mnt));
 
 for (const backend of ['passthrough', 'memory'] as const) {
   test(`writeback cache, ${backend}: write-only and O_APPEND files end as natively`, () =>
