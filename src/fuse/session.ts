@@ -20,6 +20,7 @@ import { ProtocolError, Reader } from './reader.ts';
 import { decoders, decodeHeader, type InHeader, type RequestName, type Requests } from './requests.ts';
 import { ReplyPool, type Reply } from './replies.ts';
 import { BusyPoll } from './busy-poll.ts';
+import { Interrupts } from './interrupts.ts';
 import { putU32, putU64 } from '../util/le.ts';
 import { DEV_POLL_TAG, FuseRing, type RingOptions } from './ring.ts';
 import type { MaybePromise } from '../vfs/types.ts';
@@ -45,7 +46,6 @@ const IDLE_POLL_MS = 10;
 const IDLE_WAITS_BEFORE_PARKING = 20;
 /** Requests handled before yielding to the event loop. */
 const BATCH = 64;
-const MAX_EARLY_INTERRUPTS = 1024;
 
 interface Dispatch {
   name: RequestName;
@@ -92,8 +92,7 @@ export class FuseSession {
   private readonly busyPoll: BusyPoll | null;
   private readonly background: BackgroundWork | null;
   private readonly onIdle: (() => void) | null;
-  private readonly aborts = new Map<number, AbortController>();
-  private readonly earlyInterrupts = new Set<number>();
+  private readonly interrupts = new Interrupts();
   private stopped = false;
   /** Set once FUSE over io_uring serves this connection (after INIT); /dev/fuse then only carries FORGET and INTERRUPT. */
   private ring: FuseRing | null = null;
@@ -157,18 +156,9 @@ export class FuseSession {
     return sys.pollOne(this.fd, sys.POLLIN, 0) > 0;
   }
 
-  /**
-   * An AbortSignal that fires when the kernel interrupts request `unique`.
-   * Created on demand so that requests that never ask cost nothing.
-   */
-  signalFor(unique: number): AbortSignal {
-    let ctl = this.aborts.get(unique);
-    if (!ctl) {
-      ctl = new AbortController();
-      this.aborts.set(unique, ctl);
-      if (this.earlyInterrupts.delete(unique)) ctl.abort();
-    }
-    return ctl.signal;
+  /** An AbortSignal that fires when the kernel interrupts request `unique` of a caller being killed (interrupts.ts). */
+  signalFor(unique: number, pid: number): AbortSignal {
+    return this.interrupts.signalFor(unique, pid);
   }
 
   /**
@@ -424,7 +414,7 @@ export class FuseSession {
       return;
     }
     if (answers) this.reply(h.unique, result, entry);
-    if (this.aborts.size > 0) this.aborts.delete(h.unique);
+    this.interrupts.answered(h.unique);
     this.account(op, started);
     if (op === Op.INIT && this.ringPending) {
       const options = this.ringPending;
@@ -464,7 +454,7 @@ export class FuseSession {
   private complete(unique: number, reply: Reply, op: number, started: number, entry: number): void {
     this.account(op, started);
     this.inflight--;
-    this.aborts.delete(unique);
+    this.interrupts.answered(unique);
     this.reply(unique, reply, entry);
     // The loop waited on a helper thread only for this reply's sake: back to the main thread, or the
     // client's next request (a write after an fsync) would be read only after a hop between threads.
@@ -509,16 +499,7 @@ export class FuseSession {
       this.errnoOf(err, h); // logs it; an interrupt is never answered
       return;
     }
-    const ctl = this.aborts.get(target);
-    if (ctl) {
-      ctl.abort();
-      return;
-    }
-    // The original may not have been read yet (interrupts jump the queue).
-    // Remember it instead of answering EAGAIN, which would make the kernel
-    // requeue the interrupt ahead of the original forever.
-    if (this.earlyInterrupts.size >= MAX_EARLY_INTERRUPTS) this.earlyInterrupts.clear();
-    this.earlyInterrupts.add(target);
+    this.interrupts.interrupt(target);
   }
 
   private errnoOf(err: unknown, h: InHeader): number {

@@ -102,7 +102,7 @@ class RequestContext implements OpContext {
     this.bridge = bridge;
   }
   get signal(): AbortSignal | undefined {
-    return this.bridge.session?.signalFor(this.unique);
+    return this.bridge.session?.signalFor(this.unique, this.pid);
   }
   get othersWaiting(): boolean {
     return this.bridge.session?.othersWaiting() ?? false;

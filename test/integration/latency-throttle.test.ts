@@ -84,6 +84,68 @@ layers:
   });
 });
 
+test('latency: a signal the caller handles does not cut a delay short, as a slow disk would not; a kill ends it', async () => {
+  const yaml = `
+layers:
+  - latency:
+      rules:
+        - { name: slow-write, ops: [write], paths: [w], delay: 300ms }
+        - { name: stuck, ops: [fsync], paths: [s], delay: 1h }
+`;
+  await withConfig(yaml, async (mnt) => {
+    // A timer with SA_RESTART ticks through the delayed write; libc's pwrite through ctypes, which
+    // (unlike os.pwrite) does not retry an EINTR itself.
+    const write = pyJson<[number, string]>(
+      mnt,
+      `
+import ctypes, signal
+libc = ctypes.CDLL(None, use_errno=True)
+signal.signal(signal.SIGALRM, lambda *a: None)
+signal.siginterrupt(signal.SIGALRM, False)
+fd = os.open('w', os.O_WRONLY | os.O_CREAT, 0o644)
+signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+n = libc.pwrite(fd, b'x' * 4096, 4096, ctypes.c_long(0))
+e = ctypes.get_errno()
+signal.setitimer(signal.ITIMER_REAL, 0)
+print(json.dumps([n, 'ok' if n >= 0 else errno.errorcode[e]]))
+`,
+    );
+    assert.deepEqual(write, [4096, 'ok'], 'the write waited out its delay instead of failing with EINTR');
+    assert.equal(ruleNamed(mnt, 'slow-write')?.fired, 1, 'once: not cut short and sent again');
+    // An fsync delayed for an hour: SIGINT, which the caller handles, leaves it waiting; the SIGKILL
+    // after it, of which the kernel tells the daemon nothing more, ends it (or the test times out).
+    const stuck = pyAsync(
+      mnt,
+      `signal_seen = []
+import signal
+signal.signal(signal.SIGINT, lambda *a: signal_seen.append(1))
+fd = os.open('s', os.O_WRONLY | os.O_CREAT, 0o644)
+print('started')
+os.fsync(fd)
+print('done')`,
+    );
+    try {
+      await stuck.started;
+      await waitFor(() => ruleNamed(mnt, 'stuck')?.fired === 1, 20000, 'the fsync to reach the delay');
+      stuck.child.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(ruleNamed(mnt, 'stuck')?.fired, 1, 'the handled SIGINT did not end the delay (a retry would fire it again)');
+      assert.equal(stuck.child.exitCode, null, 'still waiting');
+    } finally {
+      stuck.child.kill('SIGKILL');
+    }
+    const end = await stuck.done;
+    assert.equal(end.signal, 'SIGKILL');
+    assert.doesNotMatch(end.stdout, /done/);
+    // SIGTERM, not handled: the process is being killed, and the delay ends at once.
+    const term = pyAsync(mnt, `fd = os.open('s', os.O_WRONLY)\nprint('started')\nos.fsync(fd)\nprint('done')`);
+    await term.started;
+    await waitFor(() => ruleNamed(mnt, 'stuck')?.fired === 2, 20000, 'the second fsync to reach the delay');
+    term.child.kill('SIGTERM');
+    assert.equal((await term.done).signal, 'SIGTERM');
+  });
+});
+
 /** Python: writes `mib` MiB of `name` (unless `read`) or reads it, in 128 KiB requests; prints the seconds it took. */
 function stream(name: string, mib: number, read: boolean): string {
   return `
