@@ -638,8 +638,8 @@ export class FuseBridge {
         return replyTo(vfs.fallocate(this.ctx(h), f.node.path, f.fh, mode, offset, length), ok);
       },
       // The kernel asks only SEEK_DATA and SEEK_HOLE. Under the writeback cache the backend may not
-      // have the data yet (ENXIO at offset 0 of a file just written: cp would copy a hole); ENOSYS
-      // has the kernel answer from its own size, all of the file data, for the rest of the mount.
+      // have the data yet (SEEK_DATA at 0 of a file just written found none: ENXIO); ENOSYS has the
+      // kernel answer from its own size, all of the file data, for the rest of the mount.
       LSEEK: (h, { fh, offset, whence }) => {
         if (!vfs.lseek || this.writebackCache) return ENOSYS;
         const f = this.file(fh);
