@@ -1,7 +1,7 @@
 // A cursor over one request's bytes. Fields are decoded in place; payloads are
 // views, not copies. Running past the end is a protocol fault, not an errno.
 import * as le from '../util/le.ts';
-import { decodeName } from '../util/byte-names.ts';
+import { decodeNonAscii } from '../util/byte-names.ts';
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -66,10 +66,11 @@ export class Reader {
     const end = this.end;
     // Names are short: a loop finds the NUL sooner than Buffer's indexOf() gets to its native search.
     let nul = start;
-    while (nul < end && buf[nul] !== 0) nul++;
+    let high = 0; // any byte past ASCII: then it may not be UTF-8 (decodeName)
+    while (nul < end && buf[nul] !== 0) high |= buf[nul++]!;
     if (nul >= end) throw new ProtocolError(`unterminated string at ${start}`);
     this.pos = nul + 1;
-    return decodeName(buf, start, nul);
+    return high < 0x80 ? buf.toString('utf8', start, nul) : decodeNonAscii(buf, start, nul);
   }
 
   /** A view of the next n bytes. */
