@@ -6,7 +6,7 @@
 import { DIRENT_SIZE } from '../fuse/abi.ts';
 import { S_IFMT } from './mode.ts';
 import type { DirEntry } from './types.ts';
-import { decodeName, nameByteLength, writeName } from '../util/byte-names.ts';
+import { decodeName, writeName } from '../util/byte-names.ts';
 
 const TWO_32 = 2 ** 32;
 
@@ -106,9 +106,9 @@ export class DirListing {
 
   /** Appends an entry; `type` is S_IF* bits as in st_mode. */
   push(name: string, ino: number, type: number, cookie: number): void {
-    const nameBytes = nameByteLength(name);
-    if (nameBytes > nameScratch.length) nameScratch = Buffer.allocUnsafe(nameBytes);
-    writeName(name, nameScratch, 0);
+    // A UTF-16 unit is at most 3 bytes (an escaped byte 1): room without counting them first.
+    if (name.length * 3 > nameScratch.length) nameScratch = Buffer.allocUnsafe(name.length * 3);
+    const nameBytes = writeName(name, nameScratch, 0);
     const dtype = (type & S_IFMT) >>> 12;
     this.pushRecord(nameScratch, 0, nameBytes, ino % TWO_32, Math.floor(ino / TWO_32), cookie % TWO_32, Math.floor(cookie / TWO_32), dtype);
   }
