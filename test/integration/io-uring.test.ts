@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ctlAsync, DIRECT, pyAsync, pyJson, ruleNamed, type CtlResult } from './layers-support.ts';
+import { ctlAsync, DIRECT, pyAsync, pyJson, ruleNamed, thenKilled, type CtlResult } from './layers-support.ts';
 import { CLI, NODE, waitFor, withMount, withTempDir, writeConfig, type Daemon } from '../helpers/mount.ts';
 import { run } from '../helpers/run.ts';
 import { ENABLE_URING, mostDelivered, ringCompletions, withUringParam } from '../helpers/uring.ts';
@@ -142,14 +142,7 @@ layers:
   await withRingMount(yaml, async (mnt, d) => {
     await waitFor(() => SERVING.test(d.log()), 10000, 'the daemon to switch to io_uring');
     const slow = pyAsync(mnt, `put('slow', b'x')\nfd = os.open('slow', os.O_WRONLY)\nprint('started')\nos.fsync(fd)\nprint('done')`);
-    try {
-      await slow.started;
-      await waitFor(() => ruleNamed(mnt, 'stuck')?.fired === 1, 20000, 'the fsync to reach the delay');
-    } finally {
-      slow.child.kill('SIGKILL');
-    }
-    const end = await slow.done;
-    assert.equal(end.signal, 'SIGKILL');
+    await thenKilled(slow, () => waitFor(() => ruleNamed(mnt, 'stuck')?.fired === 1, 20000, 'the fsync to reach the delay'));
     // With one entry per queue, every queue must be serving again for this to finish.
     const after = pyJson<string[]>(
       mnt,

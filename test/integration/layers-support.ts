@@ -1,6 +1,7 @@
 // Shared by the layer tests through a real mount: a config written to a temp
 // file, `interposer ctl` as a child process, Python workloads that report
 // per-call outcomes as JSON.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { RuleStatus } from '../../src/control/controller.ts';
 import { CLI, NODE, withMount, withTempDir, writeConfig, type Daemon } from '../helpers/mount.ts';
@@ -97,6 +98,25 @@ export function pyAsync(
     child.on('close', (code, signal) => resolve({ code, signal, stdout })),
   );
   return { child, started, done };
+}
+
+/** A Python workload started by pyAsync. */
+export type PyProcess = ReturnType<typeof pyAsync>;
+
+/**
+ * Runs `fn` once `p` has printed 'started', then kills `p` (SIGKILL) whatever `fn` did: `p` must end
+ * by that kill, before it printed 'done' (the op it waited in never finished).
+ */
+export async function thenKilled(p: PyProcess, fn: () => Promise<void>): Promise<void> {
+  try {
+    await p.started;
+    await fn();
+  } finally {
+    p.child.kill('SIGKILL');
+  }
+  const end = await p.done;
+  assert.equal(end.signal, 'SIGKILL');
+  assert.doesNotMatch(end.stdout, /done/);
 }
 
 /** The binomial 99.9% interval of `n` trials at probability `p`: n p ± 3.29 sqrt(n p (1-p)). */
