@@ -26,6 +26,13 @@ addMountFlags(
 )
   .option('-d, --daemon', 'detach once mounted; stop it with: interposer umount MOUNTPOINT')
   .option('--log <file>', 'with --daemon: where the daemon writes its log (default: discarded)')
+  .option(
+    '-o, --options <list>',
+    'mount options as /etc/fstab writes them, comma-separated: any flag above with _ for -, e.g. allow_other,cache=direct; ' +
+      'source=BACKEND, fsname=NAME (the source df shows), ro, noexec, noatime, nodiratime, relatime, strictatime, lazytime, sync, dirsync',
+    (list: string, lists: string[]) => [...lists, list],
+    [],
+  )
   .addOption(
     new Option('--config-on-stdin', 'the config as --daemon validated it, as JSON on stdin (flags and file not read again)').hideHelp(),
   )

@@ -6,23 +6,26 @@ import { MountError } from '../fuse/mount.ts';
 import { log } from '../util/log.ts';
 import { DAEMON_ENV, daemonNodeFlags } from './daemon-process.ts';
 import { endProcess } from './end-process.ts';
-import { describeBackend, loadMountConfig, mountPlan, type MountFlags } from './options.ts';
+import { describeBackend, loadMountConfig, mountPlan } from './options.ts';
+import { readMountOptions, type CommandFlags } from './mount-options.ts';
 import { flushTelemetry } from '../telemetry/running.ts';
 import { serve } from './serve.ts';
 
-interface Flags extends MountFlags {
+interface Flags extends CommandFlags {
   daemon?: boolean;
-  log?: string;
+  /** -o lists (mount-options.ts). */
+  options: string[];
   /** Set by detach(): the config comes validated on stdin, so the schema is not loaded again. */
   configOnStdin?: boolean;
 }
 
-export async function mountCommand(mountpoint: string, flags: Flags): Promise<void> {
-  const { config, rawLayers } = flags.configOnStdin
+export async function mountCommand(mountpoint: string, given: Flags): Promise<void> {
+  const { flags, fsname, kernelFlags } = readMountOptions(given.options, given);
+  const { config, rawLayers } = given.configOnStdin
     ? handedConfig(readFileSync(0, 'utf8'), '--config-on-stdin')
     : loadMountConfig(flags, 'memory');
-  if (flags.daemon) return detach(mountpoint, flags, { config, rawLayers });
-  const served = await serve(await mountPlan(config, rawLayers, mountpoint));
+  if (given.daemon) return detach(mountpoint, flags, { config, rawLayers });
+  const served = await serve(await mountPlan(config, rawLayers, mountpoint, { fsname, kernelFlags }));
   log.info({ mountpoint: resolve(mountpoint), backend: describeBackend(config.backend) }, 'mounted; Ctrl-C or SIGTERM unmounts');
   process.send?.('mounted');
   process.disconnect?.();
@@ -38,11 +41,13 @@ export async function mountCommand(mountpoint: string, flags: Flags): Promise<vo
  * (what the user gave comes after, and wins). The child is handed the config validated here on its
  * stdin (handedConfig): it never reads the config file again, which may have changed or been a pipe.
  */
-function detach(mountpoint: string, flags: Flags, validated: LoadedConfig): Promise<void> {
-  const args = process.argv.slice(1).filter((a) => a !== '--daemon' && a !== '-d');
+function detach(mountpoint: string, flags: CommandFlags, validated: LoadedConfig): Promise<void> {
+  // The flag goes before the arguments: after a `--` it would be one.
+  const [script, command, ...rest] = process.argv.slice(1);
+  const args = [script, command, '--config-on-stdin', ...rest.filter((a) => a !== '--daemon' && a !== '-d')];
   const out = flags.log ? openLog(flags.log) : 'ignore';
   const logStart = typeof out === 'number' ? fstatSync(out).size : 0;
-  const child = spawn(process.execPath, [...daemonNodeFlags(), ...process.execArgv, ...args, '--config-on-stdin'], {
+  const child = spawn(process.execPath, [...daemonNodeFlags(), ...process.execArgv, ...args], {
     detached: true,
     env: { ...DAEMON_ENV, ...process.env },
     stdio: ['pipe', out, out, 'ipc'],

@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { ConfigError, layersAsWritten, parseBackendSpec, readConfigDoc, validateConfig, type LoadedConfig } from '../config/load.ts';
 import { RING_HOWTO, ringSupport } from '../fuse/ring.ts';
-import { refuseMountBeneath } from '../fuse/mount.ts';
+import { refuseMountBeneath, type KernelMountFlag } from '../fuse/mount.ts';
 import { busyPollWindow } from '../fuse/busy-poll.ts';
 import type { BackendConfig, Config } from '../config/schema.ts';
 import { METRICS_DATA } from '../config/metrics-data.ts';
@@ -152,8 +152,20 @@ function applyTelemetryFlags(doc: Record<string, unknown>, flags: MountFlags): v
   doc.layers = layers;
 }
 
+/** How the mount itself is made, beyond the config: from `mount -o` (mount-options.ts). */
+export interface MountSource {
+  /** Shown as the source in /proc/mounts and by df (default interposer:BACKEND). */
+  fsname?: string;
+  kernelFlags?: readonly KernelMountFlag[];
+}
+
 /** Everything serve() needs for a mount of `config` at `mountpoint`, control API included. */
-export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint: string): Promise<Omit<ServeOptions, 'fd'>> {
+export async function mountPlan(
+  config: Config,
+  rawLayers: unknown[],
+  mountpoint: string,
+  source: MountSource = {},
+): Promise<Omit<ServeOptions, 'fd'>> {
   if (config.backend.type === 'passthrough') refuseMountBeneath(resolve(config.backend.path), mountpoint);
   const socket = controlSocketFor(mountpoint);
   for (const warning of cacheWarnings(config)) log.warn(warning);
@@ -181,7 +193,8 @@ export async function mountPlan(config: Config, rawLayers: unknown[], mountpoint
   const vfs = createStack(createBackend(config.backend), buildLayers(config.layers, origin, deps));
   return {
     mountpoint,
-    fsname: `interposer:${config.backend.type}`,
+    fsname: source.fsname ?? `interposer:${config.backend.type}`,
+    kernelFlags: source.kernelFlags,
     vfs,
     bridge: bridgeOptions(config),
     busyPollMs: busyPollWindow(config.mount.busyPoll),

@@ -3,7 +3,15 @@
 import { atEnd, endProcess } from './end-process.ts';
 import { FuseSession } from '../fuse/session.ts';
 import { resolve } from 'node:path';
-import { insideDir, mountFuse, prepareMountpoint, refuseInsideMount, unmountPath, type Mounted } from '../fuse/mount.ts';
+import {
+  insideDir,
+  mountFuse,
+  prepareMountpoint,
+  refuseInsideMount,
+  unmountPath,
+  type KernelMountFlag,
+  type Mounted,
+} from '../fuse/mount.ts';
 import { FuseBridge, type BridgeOptions } from '../vfs/bridge.ts';
 import type { Vfs } from '../vfs/types.ts';
 import { log } from '../util/log.ts';
@@ -17,6 +25,8 @@ import { deferredModulePaths, requireDeferredNow } from '../util/require.ts';
 export interface ServeOptions {
   mountpoint: string;
   fsname: string;
+  /** Mount flags beyond nosuid, nodev and ro: noexec, noatime, ... */
+  kernelFlags?: readonly KernelMountFlag[];
   vfs: Vfs;
   bridge: BridgeOptions;
   /** SessionOptions.busyPollMs. */
@@ -67,6 +77,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
       allowOther: o.allowOther,
       readOnly: o.readOnly,
       maxRead: o.bridge.maxWrite,
+      flags: o.kernelFlags,
     });
   }
   const bridge = new FuseBridge(o.vfs, o.bridge);

@@ -17,6 +17,32 @@ export interface MountOptions {
   defaultPermissions?: boolean;
   /** Largest READ the kernel may send, in bytes. */
   maxRead?: number;
+  /** Further mount flags by name, as mount(8) spells them: noexec, noatime, ... (KERNEL_MOUNT_FLAGS). */
+  flags?: readonly KernelMountFlag[];
+}
+
+/**
+ * The generic mount flags a FUSE mount may carry besides nosuid, nodev and ro, which are always set
+ * or have their own option; fusermount3 takes the same names.
+ */
+export const KERNEL_MOUNT_FLAGS = {
+  noexec: sys.MS_NOEXEC,
+  sync: sys.MS_SYNCHRONOUS,
+  dirsync: sys.MS_DIRSYNC,
+  noatime: sys.MS_NOATIME,
+  nodiratime: sys.MS_NODIRATIME,
+  relatime: sys.MS_RELATIME,
+  strictatime: sys.MS_STRICTATIME,
+  lazytime: sys.MS_LAZYTIME,
+} as const;
+
+export type KernelMountFlag = keyof typeof KERNEL_MOUNT_FLAGS;
+
+/** Flag words that say what every interposer mount already is (or the kernel's default): taken, changing nothing. */
+export const FLAGS_ALREADY_SET: ReadonlySet<string> = new Set(['rw', 'nosuid', 'nodev', 'exec', 'async', 'atime', 'diratime']);
+
+export function isKernelMountFlag(word: string): word is KernelMountFlag {
+  return Object.hasOwn(KERNEL_MOUNT_FLAGS, word);
 }
 
 export interface Mounted {
@@ -177,7 +203,8 @@ function mountDirect(options: MountOptions, mountpoint: string): Mounted {
   if (options.defaultPermissions !== false) data.push('default_permissions');
   if (options.allowOther) data.push('allow_other');
   if (options.maxRead) data.push(`max_read=${options.maxRead}`);
-  const flags = sys.MS_NOSUID | sys.MS_NODEV | (options.readOnly ? sys.MS_RDONLY : 0);
+  let flags = sys.MS_NOSUID | sys.MS_NODEV | (options.readOnly ? sys.MS_RDONLY : 0);
+  for (const name of options.flags ?? []) flags |= KERNEL_MOUNT_FLAGS[name];
   const r = sys.mount(options.fsname, mountpoint, FS_TYPE, flags, data.join(','));
   if (r < 0) {
     sys.close(fd);
@@ -195,6 +222,7 @@ async function mountWithFusermount(options: MountOptions, mountpoint: string): P
   if (options.defaultPermissions !== false) opts.push('default_permissions');
   if (options.allowOther) opts.push('allow_other');
   if (options.maxRead) opts.push(`max_read=${options.maxRead}`);
+  opts.push(...(options.flags ?? []));
   // With auto_unmount, fusermount3 stays behind and unmounts when our fd closes:
   // a daemon that dies leaves no dead mount.
   const child = spawn('fusermount3', ['-o', opts.join(','), '--', mountpoint], {

@@ -1,0 +1,111 @@
+// `mount -o`: mount options as /etc/fstab and mount(8) spell them (bin/mount.fuse.interposer hands
+// them over), turned into the same flags the command line takes.
+import { ConfigError } from '../config/load.ts';
+import { FLAGS_ALREADY_SET, isKernelMountFlag, KERNEL_MOUNT_FLAGS, type KernelMountFlag } from '../fuse/mount.ts';
+import type { MountFlags } from './options.ts';
+
+export interface CommandFlags extends MountFlags {
+  log?: string;
+}
+
+export interface MountOptionsRead {
+  /** The command's flags with the options' values laid in. */
+  flags: CommandFlags;
+  /** The source /proc/mounts and df show, when `fsname=` was given. */
+  fsname?: string;
+  kernelFlags: KernelMountFlag[];
+}
+
+/** Options that name a flag taking a value; fstab's underscores and the command line's dashes both work. */
+const VALUE_OPTIONS = {
+  config: 'config',
+  backend: 'backend',
+  cache: 'cache',
+  attr_timeout: 'attrTimeout',
+  entry_timeout: 'entryTimeout',
+  kernel_passthrough: 'kernelPassthrough',
+  max_write: 'maxWrite',
+  busy_poll: 'busyPoll',
+  io_uring: 'ioUring',
+  prefetch: 'prefetch',
+  metrics: 'metrics',
+  metrics_data: 'metricsData',
+  trace_file: 'traceFile',
+  otlp: 'otlp',
+  volume: 'volume',
+  log: 'log',
+} as const satisfies Record<string, keyof CommandFlags>;
+
+/** Words only mount(8) and fstab read (when to mount, who may): taken and left alone, as x-* and comment= are. */
+const FSTAB_WORDS = new Set(['defaults', 'auto', 'noauto', 'nofail', '_netdev', 'user', 'users', 'nouser', 'owner', 'group']);
+
+/**
+ * Reads `-o` lists (each comma-separated) into `flags`. An option also given as a flag, or twice, is an
+ * error: which one was meant cannot be told.
+ */
+export function readMountOptions(lists: readonly string[], flags: CommandFlags): MountOptionsRead {
+  const out: MountOptionsRead = { flags: { ...flags }, kernelFlags: [] };
+  const given = new Set<string>();
+  const set = (option: string, key: keyof CommandFlags, value: string | boolean): void => {
+    if (given.has(key) || flags[key] !== undefined) {
+      throw new ConfigError(`mount option ${option}: ${describe(key)} is given twice; give it once`);
+    }
+    given.add(key);
+    (out.flags as Record<string, string | boolean>)[key] = value;
+  };
+  for (const option of lists.flatMap((list) => list.split(','))) {
+    if (
+      option === '' ||
+      FLAGS_ALREADY_SET.has(option) ||
+      option === 'default_permissions' ||
+      FSTAB_WORDS.has(option) ||
+      option.startsWith('x-') ||
+      option.startsWith('comment=')
+    )
+      continue;
+    const eq = option.indexOf('=');
+    const name = (eq < 0 ? option : option.slice(0, eq)).replaceAll('-', '_');
+    const value = eq < 0 ? undefined : option.slice(eq + 1);
+    if (value === undefined && isKernelMountFlag(name)) {
+      if (!out.kernelFlags.includes(name)) out.kernelFlags.push(name);
+    } else if (value === undefined && (name === 'ro' || name === 'read_only')) {
+      set(option, 'readOnly', true);
+    } else if (value === undefined && name === 'allow_other') {
+      set(option, 'allowOther', true);
+    } else if (name === 'suid' || name === 'dev') {
+      throw new ConfigError(`mount option ${option}: interposer mounts are always nosuid and nodev; drop it`);
+    } else if (value === undefined) {
+      throw new ConfigError(`mount option ${option} is not known; ${EXPECTED}`);
+    } else if (value === '') {
+      throw new ConfigError(`mount option ${option} has no value; write ${name}=VALUE`);
+    } else if (name === 'fsname') {
+      if (out.fsname !== undefined) throw new ConfigError(`mount option ${option}: fsname is given twice; give it once`);
+      out.fsname = value;
+    } else if (name === 'source') {
+      set(option, 'backend', backendOfSource(value) ?? value);
+    } else if (Object.hasOwn(VALUE_OPTIONS, name)) {
+      set(option, VALUE_OPTIONS[name as keyof typeof VALUE_OPTIONS], value);
+    } else {
+      throw new ConfigError(`mount option ${option} is not known; ${EXPECTED}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The backend spec a mount source names: a directory by its absolute path, or a spec as --backend takes
+ * it. Undefined for anything else (a label such as `interposer`, with the backend in the config file).
+ */
+export function backendOfSource(source: string): string | undefined {
+  if (source.startsWith('/')) return `passthrough:${source}`;
+  return /^(passthrough:|memory(:|$)|null(:|$))/.test(source) ? source : undefined;
+}
+
+function describe(key: keyof CommandFlags): string {
+  if (key === 'backend') return 'the backend (source=, backend= or the mount source)';
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+const EXPECTED =
+  `expected ${Object.keys(VALUE_OPTIONS).join('=, ')}=, source=, fsname=, ro, allow_other, ` +
+  `${Object.keys(KERNEL_MOUNT_FLAGS).join(', ')}, or a word fstab itself reads (defaults, noauto, nofail, x-...)`;
