@@ -53,6 +53,7 @@ import { EBADF, EINVAL, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from
 import { negotiateInit, type InitSettings } from './init.ts';
 import { childPath, NodeTable, type Node, type OpenState } from './node-table.ts';
 import { hasSetId, setIdBits } from './set-id.ts';
+import { S_IFDIR, S_IFMT } from './mode.ts';
 import type { Answer, Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 import { idleTasksWaiting, runIdleTasks } from '../util/idle-tasks.ts';
 import { nameBuffer } from '../util/byte-names.ts';
@@ -278,11 +279,14 @@ export class FuseBridge {
     if (this.session) notifyInvalAttributes(this.session.fd, node.id);
   }
 
-  /** An open handle of a node that left the namespace, to keep fstat/fchmod working. */
+  /**
+   * An open handle of a node that left the namespace, to keep fstat/fchmod working. The kernel names
+   * the handle for a regular file, never for a directory (removed, or replaced by a rename).
+   */
   private handleOf(node: Node): number | undefined {
-    if (!node.detached || node.open === null) return undefined;
-    for (const f of this.files) if (f.node === node) return f.fh;
-    return undefined;
+    if (!node.detached) return undefined;
+    if (node.open !== null) for (const f of this.files) if (f.node === node) return f.fh;
+    return (node.type & S_IFMT) === S_IFDIR ? this.dirs.backendHandleOf(node) : undefined;
   }
 
   private entry(parent: Node, name: string, attr: Attr): MaybePromise<Reply> {

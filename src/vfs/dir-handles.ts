@@ -106,6 +106,12 @@ export class DirHandles {
     }
   }
 
+  /** The backend's handle of an open directory `node`, if it has one (for one no name reaches any more). */
+  backendHandleOf(node: Node): number | undefined {
+    for (const d of this.handles) if (d.node === node) return d.fh;
+    return undefined;
+  }
+
   private get(fh: number): DirHandle {
     const d = this.handles.get(fh);
     if (!d) throw new FsError(EBADF, `unknown directory handle ${fh}`);

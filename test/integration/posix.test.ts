@@ -571,6 +571,32 @@ print(os.read(fd, 100).decode(), st.st_nlink, st.st_size, oct(os.fstat(fd).st_mo
     },
   ],
   [
+    // As xfstests generic/035 checks: fstat of such a directory gave ESTALE.
+    'a directory removed, or replaced by a rename, stays usable through its open descriptor',
+    (w) => {
+      const out = py(
+        `import os, stat, sys
+d = sys.argv[1]
+for how in ('rmdir', 'rename'):
+    os.mkdir(os.path.join(d, 'old'))
+    fd = os.open(os.path.join(d, 'old'), os.O_RDONLY | os.O_DIRECTORY)
+    if how == 'rmdir':
+        os.rmdir(os.path.join(d, 'old'))
+    else:
+        os.mkdir(os.path.join(d, 'new'))
+        os.rename(os.path.join(d, 'new'), os.path.join(d, 'old'))
+    os.fchmod(fd, 0o701)
+    st = os.fstat(fd)
+    print(how, stat.S_ISDIR(st.st_mode), st.st_nlink, oct(st.st_mode & 0o777))
+    os.close(fd)`,
+        w.dir,
+      );
+      assert.equal(out, 'rmdir True 0 0o701\nrename True 0 0o701');
+      assert.deepEqual(readdirSync(w.dir), ['old']);
+      assert.equal(statSync(join(w.dir, 'old')).mode & 0o777, 0o755 & ~process.umask(), 'the directory that took the name is untouched');
+    },
+  ],
+  [
     'permission checks for another user (uid 65534)',
     (w) => {
       writeFileSync(join(w.dir, 'secret'), 'root only');
