@@ -29,7 +29,7 @@ import {
   statxType,
   syncFd,
 } from './passthrough-support.ts';
-import { clearUmask } from '../util/umask.ts';
+import { clearUmask, underUmask } from '../util/umask.ts';
 import { performance } from '../util/clock.ts';
 import { listDir, warmUpListing } from './backing-listing.ts';
 
@@ -205,11 +205,16 @@ export class PassthroughFs implements Vfs {
     let gid = ctx.gid;
     check(at.statx(dirfd, '', at.AT_EMPTY_PATH, STATX_TYPE | STATX_MODE));
     if (statxMode() & S_ISGID) gid = -1;
-    check(at.fchownat(fd, '', ctx.uid, gid, at.AT_EMPTY_PATH));
-    // chown clears set-id bits on non-directories; the caller asked for them.
-    if (mode & (S_ISUID | S_ISGID) && (mode & S_IFMT) !== S_IFDIR) {
-      at.fchmodat(fd, '', mode & 0o7777, at.AT_EMPTY_PATH);
+    // chown clears set-id bits on non-directories; the caller asked for them. The mode they go back
+    // with is the one made, with what the umask or a default ACL took off.
+    const setId = (mode & (S_ISUID | S_ISGID)) !== 0 && (mode & S_IFMT) !== S_IFDIR;
+    let made = 0;
+    if (setId) {
+      check(at.statx(fd, '', at.AT_EMPTY_PATH, STATX_TYPE | STATX_MODE));
+      made = statxMode();
     }
+    check(at.fchownat(fd, '', ctx.uid, gid, at.AT_EMPTY_PATH));
+    if (setId) at.fchmodat(fd, '', made & 0o7777, at.AT_EMPTY_PATH);
   }
 
   /**
@@ -313,14 +318,14 @@ export class PassthroughFs implements Vfs {
     }
     const name = leafOf(path);
     const d = this.dirOf(path);
-    check(at.mknodat(d, name, mode, rdev));
+    check(underUmask(ctx.umask, () => at.mknodat(d, name, mode, rdev)));
     return this.created(ctx, d, name, mode);
   }
 
   mkdir(ctx: OpContext, path: string, mode: number): Attr {
     const name = leafOf(path);
     const d = this.dirOf(path);
-    check(at.mkdirat(d, name, mode & 0o7777));
+    check(underUmask(ctx.umask, () => at.mkdirat(d, name, mode & 0o7777)));
     return this.created(ctx, d, name, S_IFDIR | (mode & 0o7777));
   }
 
@@ -437,7 +442,7 @@ export class PassthroughFs implements Vfs {
       // O_EXCL first, so we know whether the file is ours to give away; a
       // caller without O_EXCL then gets the existing file, as open(2) would.
       for (let tries = 0; fd < 0; tries++) {
-        fd = at.openat2(d, name, (flags & CALLER_FLAGS) | CREATE_EXTRA, mode & 0o7777, RESOLVE);
+        fd = underUmask(ctx.umask, () => at.openat2(d, name, (flags & CALLER_FLAGS) | CREATE_EXTRA, mode & 0o7777, RESOLVE));
         if (fd >= 0) {
           made = true;
           break;
@@ -632,9 +637,8 @@ function readFrom(fd: number, into: Buffer, offset: number): number {
 /**
  * A passthrough backend over the host directory `root`.
  *
- * Sets the process umask to 0: the kernel has already applied the caller's
- * umask (or default ACL) to the modes it sends, and the daemon's own umask
- * would otherwise strip bits a second time.
+ * Sets the process umask to 0: each new node is made under its caller's umask
+ * (OpContext.umask, underUmask), which the daemon's own would otherwise join.
  */
 export function createPassthrough(root: string, options: PassthroughOptions = {}): Vfs {
   try {

@@ -218,7 +218,8 @@ export class Tree<D> {
     if (kids.has(at.name)) throw new FsError(EEXIST);
     if (this.live >= this.maxInodes) throw new FsError(ENOSPC);
     const type = mode & S_IFMT;
-    let perm = mode & 0o7777;
+    // The caller's umask (FUSE_DONT_MASK); a symlink's mode is always 0777. No default ACLs here to stand in for it.
+    let perm = type === S_IFLNK ? mode & 0o7777 : mode & 0o7777 & ~(ctx.umask ?? 0);
     let gid = ctx.gid;
     // BSD group semantics under a setgid directory, as Linux does it.
     if (at.dir.mode & S_ISGID) {

@@ -1,7 +1,7 @@
-// A passthrough daemon serves files with the modes the kernel sends, which
-// already carry the caller's umask, so it runs with umask 0. Files the daemon
-// makes for its own user (a trace file) must not come out world-writable for
-// it: they get the umask the process started with.
+// A passthrough daemon runs with umask 0 and makes each new node under the
+// umask of the caller that asked for it (underUmask). Files the daemon makes
+// for its own user (a trace file) must not come out world-writable for it:
+// they get the umask the process started with.
 
 let startUmask: number | undefined;
 
@@ -9,6 +9,21 @@ let startUmask: number | undefined;
 export function clearUmask(): void {
   const prior = process.umask(0);
   startUmask ??= prior;
+}
+
+/**
+ * Runs `make` (a system call that creates a node) under the caller's `umask`, then back to 0, so that
+ * the backing filesystem applies it as natively: not where the parent has a default ACL. The umask
+ * is the process's: `make` must not yield to other JavaScript.
+ */
+export function underUmask<T>(umask: number | undefined, make: () => T): T {
+  if (!umask) return make();
+  process.umask(umask);
+  try {
+    return make();
+  } finally {
+    process.umask(0);
+  }
 }
 
 /**

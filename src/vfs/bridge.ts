@@ -93,13 +93,15 @@ class RequestContext implements OpContext {
   readonly pid: number;
   readonly unique: number;
   readonly writeback: 'cached' | 'direct' | undefined;
+  readonly umask: number | undefined;
   private readonly bridge: FuseBridge;
-  constructor(h: InHeader, bridge: FuseBridge, writeback?: 'cached' | 'direct') {
+  constructor(h: InHeader, bridge: FuseBridge, writeback?: 'cached' | 'direct', umask?: number) {
     this.uid = h.uid;
     this.gid = h.gid;
     this.pid = h.pid;
     this.unique = h.unique;
     this.writeback = writeback;
+    this.umask = umask;
     this.bridge = bridge;
   }
   get signal(): AbortSignal | undefined {
@@ -178,6 +180,11 @@ export class FuseBridge {
 
   private ctx(h: InHeader, writeback?: 'cached' | 'direct'): OpContext {
     return new RequestContext(h, this, writeback);
+  }
+
+  /** The context of a request that makes a node with a mode, which comes without the caller's umask. */
+  private makingCtx(h: InHeader, umask: number): OpContext {
+    return new RequestContext(h, this, undefined, umask & 0o777);
   }
 
   private file(fh: number): FileHandle {
@@ -526,13 +533,13 @@ export class FuseBridge {
         const parent = nodes.get(h.nodeid);
         return replyTo(vfs.symlink(this.ctx(h), target, pathIn(parent, name)), (a) => this.entry(parent, name, a));
       },
-      MKNOD: (h, { name, mode, rdev }) => {
+      MKNOD: (h, { name, mode, rdev, umask }) => {
         const parent = nodes.get(h.nodeid);
-        return replyTo(vfs.mknod(this.ctx(h), pathIn(parent, name), mode, rdev), (a) => this.entry(parent, name, a));
+        return replyTo(vfs.mknod(this.makingCtx(h, umask), pathIn(parent, name), mode, rdev), (a) => this.entry(parent, name, a));
       },
-      MKDIR: (h, { name, mode }) => {
+      MKDIR: (h, { name, mode, umask }) => {
         const parent = nodes.get(h.nodeid);
-        return replyTo(vfs.mkdir(this.ctx(h), pathIn(parent, name), mode), (a) => this.entry(parent, name, a));
+        return replyTo(vfs.mkdir(this.makingCtx(h, umask), pathIn(parent, name), mode), (a) => this.entry(parent, name, a));
       },
       UNLINK: (h, { name }) => {
         const parent = nodes.get(h.nodeid);
@@ -565,10 +572,10 @@ export class FuseBridge {
         const node = nodes.get(h.nodeid);
         return replyTo(vfs.open(this.ctx(h), node.reachablePath, this.openFlags(flags)), (res) => this.opened(node, res));
       },
-      CREATE: (h, { name, flags, mode, openFlags }) => {
+      CREATE: (h, { name, flags, mode, umask, openFlags }) => {
         const parent = nodes.get(h.nodeid);
         const path = pathIn(parent, name);
-        const ctx = this.ctx(h);
+        const ctx = this.makingCtx(h, umask);
         return replyTo(vfs.create(ctx, path, this.openFlags(flags), mode), (res) => {
           const node = nodes.learn(parent, name, res.attr.ino, res.attr.mode, res.attr.nlink);
           // O_TRUNC of a file that existed after all, by a caller without CAP_FSETID.

@@ -59,6 +59,10 @@ function maxPagesLimit(): number {
  * acts for the caller, so an ACL entry that denies a user (user:nobody:---) denied nothing through the
  * mount. With it the kernel asks for a file's ACL (a GETXATTR, cached per inode) when someone other
  * than the owner needs access through the group bits, and enforces it as a native filesystem does.
+ * DONT_MASK: without it the kernel takes the caller's umask off every new node's mode itself, also
+ * where the parent directory has a default ACL, which natively replaces the umask: under `umask 077`
+ * a file made in a directory whose default ACL grants the group read lost that read. With it the mode
+ * comes as asked and the umask beside it (OpContext.umask), for the backend to apply as natively.
  * DIRECT_IO_ALLOW_MMAP: without it a shared mmap of a file opened with FOPEN_DIRECT_IO (every file
  * under `cache: direct`) fails with ENODEV, so sqlite, LMDB and anything else that maps its files
  * would not run while observed; with it the mapping goes through the page cache (its faults and
@@ -77,6 +81,7 @@ const WANTED =
   bit(InitFlag.INIT_EXT) |
   bit(InitFlag.HANDLE_KILLPRIV_V2) |
   bit(InitFlag.POSIX_ACL) |
+  bit(InitFlag.DONT_MASK) |
   bit(InitFlag.DIRECT_IO_ALLOW_MMAP);
 
 export function negotiateInit(req: InitIn, s: InitSettings): Negotiated {

@@ -40,6 +40,11 @@ export interface OpContext {
    * which the kernel drops at every mmap, writing dirty ones back first.
    */
   readonly writeback?: 'cached' | 'direct';
+  /**
+   * The caller's umask, on mknod, mkdir and create: their `mode` does not carry it (FUSE_DONT_MASK). A
+   * backend applies it, unless the parent directory has a default ACL, which then decides the mode instead.
+   */
+  readonly umask?: number;
 }
 
 /**

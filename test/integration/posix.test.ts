@@ -650,6 +650,23 @@ for how in ('rmdir', 'rename'):
     },
   ],
   [
+    // As xfstests generic/099 checks: the kernel took the umask off itself, also under a default ACL.
+    "new nodes take the caller's umask; under a directory's default ACL, the ACL's modes instead (passthrough; memory has none)",
+    (w) => {
+      const made = (dir: string): string =>
+        sh(
+          `cd ${dir} && umask 077 && touch f && mkdir d && mkfifo p && python3 -c "import os; os.mknod('n', 0o640)" && stat -c '%n %a' f d p n`,
+        );
+      mkdirSync(join(w.dir, 'plain'));
+      assert.equal(made(join(w.dir, 'plain')), 'f 600\nd 700\np 600\nn 600\n');
+      if (w.kind === 'memory') return;
+      mkdirSync(join(w.dir, 'acl'));
+      sh(`setfacl -d -m u::rwx,g::r-x,o::r-- ${join(w.dir, 'acl')}`);
+      assert.equal(made(join(w.dir, 'acl')), 'f 644\nd 754\np 644\nn 640\n', 'the default ACL, not the umask 077');
+      assert.match(sh(`getfacl -cp ${join(w.dir, 'acl', 'd')}`), /^default:group::r-x$/m, 'a new directory inherits the default');
+    },
+  ],
+  [
     'a directory renamed away or removed and made again takes new files, not its old inode',
     (w) => {
       // The passthrough backend keeps parent-directory fds by path: renames and rmdirs must drop them.
