@@ -142,6 +142,9 @@ export const FUSE_WRITE_CACHE = 1 << 0;
 export const FUSE_OPEN_KILL_SUIDGID = 1 << 0;
 
 export const FUSE_GETATTR_FH = 1 << 0;
+// fuse_setxattr_in.setxattr_flags (FUSE_SETXATTR_EXT): an access ACL set by a caller who may not keep
+// the setgid bit (not in the file's group, no CAP_FSETID), which the server must then clear.
+export const FUSE_SETXATTR_ACL_KILL_SGID = 1 << 0;
 export const FUSE_FSYNC_FDATASYNC = 1 << 0;
 /** Interrupt requests carry this bit in their unique id. */
 export const FUSE_INT_REQ_BIT = 1;

@@ -120,6 +120,8 @@ export interface FlushIn {
 export interface SetxattrIn {
   size: number;
   flags: number;
+  /** FUSE_SETXATTR_ACL_KILL_SGID, with FUSE_SETXATTR_EXT (else 0). */
+  setxattrFlags: number;
   name: string;
   value: Buffer;
 }
@@ -202,6 +204,16 @@ export interface Requests {
   SYNCFS: EmptyIn;
 }
 export type RequestName = keyof Requests;
+
+/** SETXATTR once INIT negotiated FUSE_SETXATTR_EXT: the 16-byte struct (FuseSession.redecode). */
+export function setxattrExt(r: Reader): SetxattrIn {
+  const size = r.u32();
+  const flags = r.u32();
+  const setxattrFlags = r.u32();
+  r.skip(4);
+  const name = r.cstr();
+  return { size, flags, setxattrFlags, name, value: r.bytes(size) };
+}
 
 export function decodeHeader(r: Reader): InHeader {
   const len = r.u32();
@@ -395,7 +407,7 @@ export const decoders: { [K in RequestName]: (r: Reader) => Requests[K] } = {
     const size = r.u32();
     const flags = r.u32();
     const name = r.cstr();
-    return { size, flags, name, value: r.bytes(size) };
+    return { size, flags, setxattrFlags: 0, name, value: r.bytes(size) };
   },
   GETXATTR(r) {
     const size = r.u32();

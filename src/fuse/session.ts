@@ -161,6 +161,12 @@ export class FuseSession {
     return this.interrupts.signalFor(unique, pid);
   }
 
+  /** Decodes `name` with `decode` from now on: INIT chose another layout of its request. */
+  redecode<N extends RequestName>(name: N, decode: (r: Reader) => Requests[N]): void {
+    const entry = this.table[Op[name]];
+    if (entry) entry.decode = decode;
+  }
+
   /**
    * Serve this connection through io_uring once the INIT reply is written;
    * called from the INIT handler with the sizes it negotiated.

@@ -21,6 +21,7 @@ import {
   FOPEN_PASSTHROUGH,
   FUSE_FSYNC_FDATASYNC,
   FUSE_GETATTR_FH,
+  FUSE_SETXATTR_ACL_KILL_SGID,
   FUSE_OPEN_KILL_SUIDGID,
   FUSE_WRITE_CACHE,
   FUSE_WRITE_KILL_SUIDGID,
@@ -43,7 +44,7 @@ import {
   writeOut,
   type Reply,
 } from '../fuse/replies.ts';
-import type { InHeader } from '../fuse/requests.ts';
+import { setxattrExt, type InHeader } from '../fuse/requests.ts';
 import type { BackgroundWork, FuseSession, Handlers } from '../fuse/session.ts';
 import { log } from '../util/log.ts';
 import { SlotTable } from '../util/slot-table.ts';
@@ -53,7 +54,7 @@ import { EBADF, EINVAL, ENOENT, ENOSYS, EPERM, ERANGE, errnoName, FsError } from
 import { negotiateInit, type InitSettings } from './init.ts';
 import { childPath, NodeTable, type Node, type OpenState } from './node-table.ts';
 import { hasSetId, setIdBits } from './set-id.ts';
-import { S_IFDIR, S_IFMT } from './mode.ts';
+import { S_IFDIR, S_IFMT, S_ISGID } from './mode.ts';
 import type { Answer, Attr, AttrChanges, MaybePromise, OpContext, OpenResult, Vfs } from './types.ts';
 import { idleTasksWaiting, runIdleTasks } from '../util/idle-tasks.ts';
 import { nameBuffer } from '../util/byte-names.ts';
@@ -281,6 +282,20 @@ export class FuseBridge {
     return (flags & O_ACCMODE) === constants.O_WRONLY ? (flags & ~O_ACCMODE) | constants.O_RDWR : flags;
   }
 
+  /**
+   * Takes the setgid bit off `node` after an access ACL was set by a caller who may not keep it: the
+   * ACL's mode kept it, as the daemon (root) set it. The kernel learns the new mode on its next look.
+   */
+  private killSgid(ctx: OpContext, node: Node): MaybePromise<Reply> {
+    return replyTo(this.vfs.getattr(ctx, node.reachablePath), (a) => {
+      if (!(a.mode & S_ISGID)) return 0;
+      return replyTo(this.vfs.setattr(ctx, node.reachablePath, { mode: a.mode & 0o7777 & ~S_ISGID }), () => {
+        this.dropAttributes(node);
+        return 0;
+      });
+    });
+  }
+
   /** Has the kernel fetch the node's attributes again (no page locks: safe on the request thread). */
   private dropAttributes(node: Node): void {
     if (this.session) notifyInvalAttributes(this.session.fd, node.id);
@@ -469,6 +484,7 @@ export class FuseBridge {
         this.passthrough = out.passthrough;
         this.writebackCache = out.writebackCache;
         this.maxRead = Math.max(out.maxWrite, 128 * 1024);
+        if (out.setxattrExt) this.session?.redecode('SETXATTR', setxattrExt);
         if (out.ringPayload > 0) this.session?.useRingAfterInit({ queues: ringQueues(), depth: o.ringDepth, payloadSize: out.ringPayload });
         return out.reply;
       },
@@ -621,10 +637,13 @@ export class FuseBridge {
         return replyTo(vfs.fsync(this.ctx(h), f.node.path, f.fh, (fsyncFlags & FUSE_FSYNC_FDATASYNC) !== 0), ok);
       },
       STATFS: (h) => replyTo(vfs.statfs(this.ctx(h), nodes.get(h.nodeid).path), statfsOut),
-      SETXATTR: (h, { name, value, flags }) => {
+      SETXATTR: (h, { name, value, flags, setxattrFlags }) => {
         const node = nodes.get(h.nodeid);
         node.wrote();
-        return replyTo(vfs.setxattr(this.ctx(h), node.reachablePath, name, value, flags), ok);
+        const ctx = this.ctx(h);
+        const set = vfs.setxattr(ctx, node.reachablePath, name, value, flags);
+        if (!(setxattrFlags & FUSE_SETXATTR_ACL_KILL_SGID)) return replyTo(set, ok);
+        return replyTo(set, () => this.killSgid(ctx, node));
       },
       GETXATTR: (h, { name, size }) => replyTo(vfs.getxattr(this.ctx(h), nodes.get(h.nodeid).reachablePath, name), (v) => sized(v, size)),
       LISTXATTR: (h, { size }) =>

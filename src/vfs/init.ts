@@ -28,6 +28,8 @@ export interface Negotiated {
   writebackCache: boolean;
   /** Bytes each io_uring payload buffer must hold; 0 when the connection does not use io_uring. */
   ringPayload: number;
+  /** SETXATTR comes with the extended struct (FUSE_SETXATTR_EXT): requests.ts setxattrExt. */
+  setxattrExt: boolean;
 }
 
 const bit = (n: number): bigint => 1n << BigInt(n);
@@ -63,6 +65,8 @@ function maxPagesLimit(): number {
  * where the parent directory has a default ACL, which natively replaces the umask: under `umask 077`
  * a file made in a directory whose default ACL grants the group read lost that read. With it the mode
  * comes as asked and the umask beside it (OpContext.umask), for the backend to apply as natively.
+ * SETXATTR_EXT: without it the kernel cannot say that a caller setting an access ACL may not keep the
+ * setgid bit; the daemon, root, kept it (xfstests generic/375). With it the bridge clears it then.
  * DIRECT_IO_ALLOW_MMAP: without it a shared mmap of a file opened with FOPEN_DIRECT_IO (every file
  * under `cache: direct`) fails with ENODEV, so sqlite, LMDB and anything else that maps its files
  * would not run while observed; with it the mapping goes through the page cache (its faults and
@@ -82,11 +86,12 @@ const WANTED =
   bit(InitFlag.HANDLE_KILLPRIV_V2) |
   bit(InitFlag.POSIX_ACL) |
   bit(InitFlag.DONT_MASK) |
+  bit(InitFlag.SETXATTR_EXT) |
   bit(InitFlag.DIRECT_IO_ALLOW_MMAP);
 
 export function negotiateInit(req: InitIn, s: InitSettings): Negotiated {
   if (req.major < FUSE_KERNEL_VERSION)
-    return { reply: EPROTO, minor: 0, maxWrite: 0, passthrough: false, writebackCache: false, ringPayload: 0 };
+    return { reply: EPROTO, minor: 0, maxWrite: 0, passthrough: false, writebackCache: false, ringPayload: 0, setxattrExt: false };
   const minor = req.major > FUSE_KERNEL_VERSION ? FUSE_KERNEL_MINOR_VERSION : Math.min(req.minor, FUSE_KERNEL_MINOR_VERSION);
   let wanted = WANTED;
   if (s.writebackCache) wanted |= bit(InitFlag.WRITEBACK_CACHE);
@@ -113,5 +118,6 @@ export function negotiateInit(req: InitIn, s: InitSettings): Negotiated {
   // fuse_uring_create(): max(FUSE_MIN_READ_BUFFER, max_write, max_pages * PAGE_SIZE).
   const ringPayload = ioUring ? Math.max(8192, maxWrite, maxPages * PAGE) : 0;
   const writebackCache = (req.flags & wanted & bit(InitFlag.WRITEBACK_CACHE)) !== 0n;
-  return { reply, minor, maxWrite, passthrough, writebackCache, ringPayload };
+  const setxattrExt = (req.flags & wanted & bit(InitFlag.SETXATTR_EXT)) !== 0n;
+  return { reply, minor, maxWrite, passthrough, writebackCache, ringPayload, setxattrExt };
 }

@@ -650,6 +650,27 @@ for how in ('rmdir', 'rename'):
     },
   ],
   [
+    // As xfstests generic/375 checks: the daemon, root, kept the bit.
+    'an owner outside the group who sets an access ACL loses the setgid bit; one in it keeps it (passthrough; memory has no ACLs)',
+    (w) => {
+      if (w.kind === 'memory') return;
+      const setfacl = (name: string, gid: number): string => {
+        const path = join(w.dir, name);
+        chownSync(path, NOBODY, NOBODY);
+        chmodSync(path, 0o2755);
+        const r = run('setpriv', [`--reuid=${NOBODY}`, `--regid=${gid}`, '--clear-groups', 'setfacl', '-m', 'u::rwx,g::rwx,o::rwx', path]);
+        assert.equal(r.status, 0, r.stderr);
+        return (statSync(path).mode & 0o7777).toString(8);
+      };
+      writeFileSync(join(w.dir, 'member'), '');
+      writeFileSync(join(w.dir, 'outsider'), '');
+      mkdirSync(join(w.dir, 'dir'));
+      assert.equal(setfacl('member', NOBODY), '2777');
+      assert.equal(setfacl('outsider', NOBODY - 1), '777');
+      assert.equal(setfacl('dir', NOBODY - 1), '777');
+    },
+  ],
+  [
     // As xfstests generic/099 checks: the kernel took the umask off itself, also under a default ACL.
     "new nodes take the caller's umask; under a directory's default ACL, the ACL's modes instead (passthrough; memory has none)",
     (w) => {

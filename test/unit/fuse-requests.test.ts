@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Op } from '../../src/fuse/abi.ts';
 import { ProtocolError, Reader } from '../../src/fuse/reader.ts';
-import { decodeHeader, decoders, type RequestName, type Requests } from '../../src/fuse/requests.ts';
+import { decodeHeader, decoders, setxattrExt, type RequestName, type Requests } from '../../src/fuse/requests.ts';
 import { Bytes, inHeader, request } from '../fixtures/fuse-wire.ts';
 
 const GiB = 2 ** 30;
@@ -307,7 +307,7 @@ const cases: { [K in RequestName]: Case<K> } = {
         .cstr('user.k')
         .raw(Buffer.from([0x76, 0x00, 0x78, 0xff, 0x79])),
     ),
-    expect: { size: 5, flags: 1, name: 'user.k', value: Buffer.from([0x76, 0x00, 0x78, 0xff, 0x79]) },
+    expect: { size: 5, flags: 1, setxattrFlags: 0, name: 'user.k', value: Buffer.from([0x76, 0x00, 0x78, 0xff, 0x79]) },
   },
   GETXATTR: {
     // fuse_getxattr_in, 8 bytes, then the name
@@ -509,6 +509,21 @@ test('WRITE and SETXATTR payloads are views of the request, not copies', () => {
   const x = decoders.SETXATTR(new Reader(xbuf, 40, xbuf.length));
   assert.equal(x.value.buffer, xbuf.buffer);
   assert.equal(x.value.byteOffset, xbuf.byteOffset + 40 + 8 + 'user.k\0'.length);
+});
+
+test('SETXATTR with FUSE_SETXATTR_EXT: the 16-byte fuse_setxattr_in, setxattr_flags included', () => {
+  const b = new Bytes()
+    .u32(3) // size
+    .u32(2) // flags: XATTR_REPLACE
+    .u32(1) // setxattr_flags: FUSE_SETXATTR_ACL_KILL_SGID
+    .u32(0xaaaa) // padding
+    .cstr('system.posix_acl_access')
+    .raw(Buffer.from('abc'))
+    .build();
+  const buf = request(Op.SETXATTR, UNIQUE, 5, b);
+  const x = setxattrExt(new Reader(buf, 40, buf.length));
+  assert.deepStrictEqual(x, { size: 3, flags: 2, setxattrFlags: 1, name: 'system.posix_acl_access', value: Buffer.from('abc') });
+  assert.equal(x.value.buffer, buf.buffer, 'a view, not a copy');
 });
 
 test('WRITE: a size larger than the data that follows is a ProtocolError', () => {
