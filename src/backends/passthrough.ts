@@ -67,6 +67,12 @@ export interface PassthroughOptions {
    * here) never. Mounts take it from `backend.prefetch`, whose default (128 KiB) is the config's.
    */
   prefetchMax?: number;
+  /**
+   * The mount is `noatime`: reading through it must not update the backing files' access times,
+   * which the daemon's reads (and the kernel's, under kernel passthrough) would. Root only
+   * (O_NOATIME needs the file's owner or CAP_FOWNER).
+   */
+  noAtime?: boolean;
 }
 
 /** Throws the errno open(2) would give for a node of this type, unless it is a regular file. */
@@ -91,6 +97,8 @@ export class PassthroughFs implements Vfs {
   /** The root's device (major, minor) when it is a local filesystem whose close(2) reports nothing; else null. */
   private readonly localDev: [number, number] | null;
   private readonly prefetchMax: number;
+  /** O_NOATIME for every open of a file or directory when PassthroughOptions.noAtime, else 0. */
+  private readonly noAtime: number;
 
   constructor(root: string, options: PassthroughOptions = {}) {
     this.root = root;
@@ -103,6 +111,7 @@ export class PassthroughFs implements Vfs {
     this.procFd = at.openat2(at.AT_FDCWD, '/proc/self/fd', at.O_PATH | at.O_DIRECTORY | at.O_CLOEXEC, 0, 0);
     this.euid = geteuid();
     this.egid = getegid();
+    this.noAtime = options.noAtime && this.euid === 0 ? at.O_NOATIME : 0;
     // Only root can give files away; unprivileged daemons create as themselves.
     this.ownerFixup = this.euid === 0;
     check(at.fstatfs(fd));
@@ -379,7 +388,7 @@ export class PassthroughFs implements Vfs {
   }
 
   open(ctx: OpContext, path: string, flags: number): OpenResult {
-    const fd = this.openRegular(this.dirOf(path), leafOf(path), flags & CALLER_FLAGS);
+    const fd = this.openRegular(this.dirOf(path), leafOf(path), (flags & CALLER_FLAGS) | this.noAtime);
     this.prefetch(ctx, fd, flags);
     return { fh: fd, backingFd: fd, mode: statxMode(), ctimeMs: statxCtimeMs(), noFlush: this.closesQuietly() };
   }
@@ -442,14 +451,15 @@ export class PassthroughFs implements Vfs {
       // O_EXCL first, so we know whether the file is ours to give away; a
       // caller without O_EXCL then gets the existing file, as open(2) would.
       for (let tries = 0; fd < 0; tries++) {
-        fd = underUmask(ctx.umask, () => at.openat2(d, name, (flags & CALLER_FLAGS) | CREATE_EXTRA, mode & 0o7777, RESOLVE));
+        const how = (flags & CALLER_FLAGS) | CREATE_EXTRA | this.noAtime;
+        fd = underUmask(ctx.umask, () => at.openat2(d, name, how, mode & 0o7777, RESOLVE));
         if (fd >= 0) {
           made = true;
           break;
         }
         if (fd !== -EEXIST || flags & at.O_EXCL || tries >= 16) throw new FsError(-fd);
         try {
-          fd = this.openRegular(d, name, flags & CALLER_FLAGS);
+          fd = this.openRegular(d, name, (flags & CALLER_FLAGS) | this.noAtime);
         } catch (err) {
           if (!(err instanceof FsError && err.errno === ENOENT)) throw err;
         }
@@ -565,7 +575,7 @@ export class PassthroughFs implements Vfs {
   }
 
   opendir(_ctx: OpContext, path: string): OpenResult {
-    const fd = this.resolve(this.dirOf(path), leafOf(path), at.O_RDONLY | at.O_DIRECTORY | at.O_NOFOLLOW | at.O_CLOEXEC);
+    const fd = this.resolve(this.dirOf(path), leafOf(path), at.O_RDONLY | at.O_DIRECTORY | at.O_NOFOLLOW | at.O_CLOEXEC | this.noAtime);
     // Its ctime tells the bridge whether a listing the kernel kept is still this directory's.
     return at.statx(fd, '', at.AT_EMPTY_PATH, STATX_CTIME) < 0 ? { fh: fd } : { fh: fd, ctimeMs: statxCtimeMs() };
   }

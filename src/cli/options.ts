@@ -190,7 +190,8 @@ export async function mountPlan(
   if (config.mount.ioUring === 'on' && ringSupport() !== 'enabled') {
     throw new ConfigError(`mount.ioUring is on, but ${RING_HOWTO}; or set it to auto or off`);
   }
-  const vfs = createStack(createBackend(config.backend), buildLayers(config.layers, origin, deps));
+  const backend = createBackend(config.backend, { noAtime: source.kernelFlags?.includes('noatime') });
+  const vfs = createStack(backend, buildLayers(config.layers, origin, deps));
   return {
     mountpoint,
     fsname: source.fsname ?? `interposer:${config.backend.type}`,
@@ -216,13 +217,13 @@ export async function mountPlan(
   };
 }
 
-export function createBackend(b: BackendConfig): Vfs {
+export function createBackend(b: BackendConfig, mount: { noAtime?: boolean } = {}): Vfs {
   switch (b.type) {
     case 'passthrough': {
       const dir = resolve(b.path);
       if (!existsSync(dir)) throw new ConfigError(`backing directory ${dir} does not exist; create it or fix backend.path`);
       if (!statSync(dir).isDirectory()) throw new ConfigError(`backing path ${dir} is not a directory; backend.path must name a directory`);
-      return createPassthrough(dir, { prefetchMax: b.prefetch });
+      return createPassthrough(dir, { prefetchMax: b.prefetch, noAtime: mount.noAtime });
     }
     case 'memory':
       return createMemoryFs({ sizeBytes: b.size });

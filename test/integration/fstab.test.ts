@@ -3,12 +3,26 @@
 // as `interposer mount -o` reads them, and umount(8) ends the daemon.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { CLI, NODE, ROOT, isMounted, waitFor, withTempDir } from '../helpers/mount.ts';
 import { run, sh } from '../helpers/run.ts';
 
 const HELPER = join(ROOT, 'bin/mount.fuse.interposer');
+/** 2000-01-01, in seconds: an access time relatime replaces at the next read. */
+const OLD = 946684800;
 const INSTALLED = '/sbin/mount.fuse.interposer';
 
 /** Runs `fn` with the helper linked into /sbin; a link made here is removed after. */
@@ -78,7 +92,10 @@ test('an fstab line and mount -t fuse.interposer mount through bin/mount.fuse.in
         assert.equal(source, backing, 'df and findmnt show the fstab source');
         assert.equal(fstype, 'fuse.interposer');
         for (const flag of ['noexec', 'noatime', 'nosuid', 'nodev']) assert.ok(options.includes(flag), `${flag} in ${options}`);
+        // noatime reaches the backing directory: reading through the mount leaves its files' access times.
+        utimesSync(join(backing, 'hello'), OLD, OLD);
         assert.equal(readFileSync(join(mnt, 'hello'), 'utf8'), 'from the backing directory\n');
+        assert.equal(statSync(join(backing, 'hello')).atimeMs, OLD * 1000, 'noatime: the access time stays');
         const exec = run(join(mnt, 'tool'), []);
         assert.equal((exec.error as NodeJS.ErrnoException | undefined)?.code, 'EACCES', 'noexec holds');
         const ctl = run(NODE, [CLI, 'ctl', 'show', mnt]);
@@ -103,6 +120,8 @@ test('an fstab line and mount -t fuse.interposer mount through bin/mount.fuse.in
         assert.equal(shown(mnt).source, 'scratch-1');
         assert.ok(shown(mnt).options.includes('allow_other'));
         assert.deepEqual(readdirSync(mnt).sort(), ['hello', 'tool']);
+        readFileSync(join(mnt, 'hello'));
+        assert.ok(statSync(join(backing, 'hello')).atimeMs > OLD * 1000, 'without noatime, the backing relatime updates it');
       });
 
       const bad = run('mount', ['-t', 'fuse.interposer', '-o', 'noexec,sudi', backing, mnt]);
