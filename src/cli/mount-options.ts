@@ -92,6 +92,39 @@ export function readMountOptions(lists: readonly string[], flags: CommandFlags):
   return out;
 }
 
+/** What a flag word turns off again, mount(8)'s way: the later of the two wins. */
+const UNDOES: Partial<Record<string, KernelMountFlag>> = {
+  exec: 'noexec',
+  async: 'sync',
+  atime: 'noatime',
+  diratime: 'nodiratime',
+  norelatime: 'relatime',
+  nostrictatime: 'strictatime',
+  nolazytime: 'lazytime',
+};
+
+export interface Remount {
+  readOnly: boolean;
+  kernelFlags: KernelMountFlag[];
+}
+
+/**
+ * `-o remount,...`: the mount flags a remount sets, or undefined without `remount`. Other options
+ * are left alone: mount(8) repeats the mount's own (from fstab, or /proc/mounts), and only the
+ * mount flags of a running mount change.
+ */
+export function readRemount(lists: readonly string[]): Remount | undefined {
+  const words = lists.flatMap((list) => list.split(','));
+  if (!words.includes('remount')) return undefined;
+  const out: Remount = { readOnly: false, kernelFlags: [] };
+  for (const word of words) {
+    if (word === 'ro' || word === 'rw') out.readOnly = word === 'ro';
+    else if (isKernelMountFlag(word) && !out.kernelFlags.includes(word)) out.kernelFlags.push(word);
+    else if (UNDOES[word] !== undefined) out.kernelFlags = out.kernelFlags.filter((f) => f !== UNDOES[word]);
+  }
+  return out;
+}
+
 /**
  * The backend spec a mount source names: a directory by its absolute path, or a spec as --backend takes
  * it. Undefined for anything else (a label such as `interposer`, with the backend in the config file).

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { fstatSync, openSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, handedConfig, type LoadedConfig } from '../config/load.ts';
-import { MountError } from '../fuse/mount.ts';
+import { MountError, remount } from '../fuse/mount.ts';
 import { log } from '../util/log.ts';
 import { DAEMON_ENV, daemonNodeFlags } from './daemon-process.ts';
 import { endProcess } from './end-process.ts';
 import { describeBackend, loadMountConfig, mountPlan } from './options.ts';
-import { readMountOptions, type CommandFlags } from './mount-options.ts';
+import { readMountOptions, readRemount, type CommandFlags } from './mount-options.ts';
 import { flushTelemetry } from '../telemetry/running.ts';
 import { serve } from './serve.ts';
 
@@ -20,6 +20,8 @@ interface Flags extends CommandFlags {
 }
 
 export async function mountCommand(mountpoint: string, given: Flags): Promise<void> {
+  const again = readRemount(given.options);
+  if (again) return remount(mountpoint, again.readOnly, again.kernelFlags);
   const { flags, fsname, kernelFlags } = readMountOptions(given.options, given);
   const { config, rawLayers } = given.configOnStdin
     ? handedConfig(readFileSync(0, 'utf8'), '--config-on-stdin')

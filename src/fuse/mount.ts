@@ -246,6 +246,22 @@ async function mountWithFusermount(options: MountOptions, mountpoint: string): P
 }
 
 /**
+ * Changes the mount flags of the interposer mount on `mountpoint` (mount(2) MS_REMOUNT, as root):
+ * read-only or not, and `flags`; nosuid and nodev stay. The daemon serves on as it was.
+ */
+export function remount(mountpoint: string, readOnly: boolean, flags: readonly KernelMountFlag[]): void {
+  const path = resolve(mountpoint);
+  const m = findMount(path);
+  if (!m) throw new MountError(`nothing is mounted on ${path} to remount`);
+  if (m.fstype !== FS_TYPE) throw new MountError(`${path} is a ${m.fstype} mount, not an interposer one; refusing to remount it`);
+  if (sys.geteuid() !== 0) throw new MountError('remounting needs root (fusermount3 cannot remount)');
+  let bits = sys.MS_REMOUNT | sys.MS_NOSUID | sys.MS_NODEV | (readOnly ? sys.MS_RDONLY : 0);
+  for (const name of flags) bits |= KERNEL_MOUNT_FLAGS[name];
+  const r = sys.mount(m.source, path, FS_TYPE, bits, '');
+  if (r < 0) throw new MountError(`remounting ${path} failed: ${errnoName(-r)}`);
+}
+
+/**
  * Unmounts `mountpoint`. `lazy` detaches even while files are open (used on
  * SIGTERM and for stale mounts). Returns an error message, or null on success.
  */

@@ -110,6 +110,7 @@ export const MS_NOSUID = 2;
 export const MS_NODEV = 4;
 export const MS_NOEXEC = 8;
 export const MS_SYNCHRONOUS = 16;
+export const MS_REMOUNT = 32;
 export const MS_DIRSYNC = 128;
 export const MS_NOATIME = 1024;
 export const MS_NODIRATIME = 2048;

@@ -58,11 +58,11 @@ function shown(mnt: string): { source: string; fstype: string; options: string[]
 }
 
 /** Runs `fn` on the mount mount(8) made on `mnt`; then unmounts it with umount(8) and sees its daemon end. */
-async function withMounted(mnt: string, fn: () => void): Promise<void> {
+async function withMounted(mnt: string, fn: (daemons: number[]) => void): Promise<void> {
   const daemons = daemonsOf(mnt);
   try {
     assert.equal(daemons.length, 1, `one daemon serves ${mnt}`);
-    fn();
+    fn(daemons);
     const u = run('umount', [mnt]);
     assert.equal(u.status, 0, u.stderr);
     await waitFor(() => !existsSync(`/proc/${daemons[0]}`), 10000, 'the daemon ends once umount(8) unmounted it');
@@ -87,7 +87,7 @@ test('an fstab line and mount -t fuse.interposer mount through bin/mount.fuse.in
       const m = run('mount', ['-T', fstab, mnt]);
       assert.equal(m.status, 0, m.stderr);
       assert.equal(m.stdout, '', 'nothing printed, as for other file systems');
-      await withMounted(mnt, () => {
+      await withMounted(mnt, (daemons) => {
         const { source, fstype, options } = shown(mnt);
         assert.equal(source, backing, 'df and findmnt show the fstab source');
         assert.equal(fstype, 'fuse.interposer');
@@ -101,6 +101,21 @@ test('an fstab line and mount -t fuse.interposer mount through bin/mount.fuse.in
         const ctl = run(NODE, [CLI, 'ctl', 'show', mnt]);
         assert.equal(ctl.status, 0, ctl.stderr);
         assert.equal((JSON.parse(ctl.stdout) as { config: { mount: { cache: string } } }).config.mount.cache, 'direct');
+        // A remount changes the mount flags and keeps the daemon: mount(8) hands the fstab line's options back.
+        const ro = run('mount', ['-T', fstab, '-o', 'remount,ro', mnt]);
+        assert.equal(ro.status, 0, ro.stderr);
+        assert.ok(
+          ['ro', 'noexec', 'noatime'].every((f) => shown(mnt).options.includes(f)),
+          `${shown(mnt).options}`,
+        );
+        assert.throws(() => writeFileSync(join(mnt, 'new'), 'x'), /EROFS/);
+        // Without fstab it hands back the options /proc/mounts shows; exec undoes noexec.
+        const rw = run('mount', ['-o', 'remount,rw,exec', mnt]);
+        assert.equal(rw.status, 0, rw.stderr);
+        assert.ok(shown(mnt).options.includes('rw') && !shown(mnt).options.includes('noexec'), `${shown(mnt).options}`);
+        writeFileSync(join(mnt, 'new'), 'x');
+        assert.equal(readFileSync(join(backing, 'new'), 'utf8'), 'x');
+        assert.deepEqual(daemonsOf(mnt), daemons, 'the same daemon serves on');
         // `mount -a` finds the line mounted (same source, same place) and leaves it.
         const again = run('mount', ['-T', fstab, '-a']);
         assert.equal(again.status, 0, again.stderr);
@@ -119,7 +134,7 @@ test('an fstab line and mount -t fuse.interposer mount through bin/mount.fuse.in
       await withMounted(mnt, () => {
         assert.equal(shown(mnt).source, 'scratch-1');
         assert.ok(shown(mnt).options.includes('allow_other'));
-        assert.deepEqual(readdirSync(mnt).sort(), ['hello', 'tool']);
+        assert.deepEqual(readdirSync(mnt).sort(), ['hello', 'new', 'tool']);
         readFileSync(join(mnt, 'hello'));
         assert.ok(statSync(join(backing, 'hello')).atimeMs > OLD * 1000, 'without noatime, the backing relatime updates it');
       });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/config/load.ts';
-import { backendOfSource, readMountOptions } from '../../src/cli/mount-options.ts';
+import { backendOfSource, readMountOptions, readRemount } from '../../src/cli/mount-options.ts';
 import { loadMountConfig } from '../../src/cli/options.ts';
 
 test('options name the flags, with fstab underscores or dashes; kernel flags and fsname apart', () => {
@@ -63,4 +63,18 @@ test('unknown, valueless, doubled and unsafe options are refused with what is ex
   refused(['source=/a,backend=memory'], /the backend \(source=, backend= or the mount source\) is given twice/);
   refused(['fsname=a,fsname=b'], /fsname is given twice/);
   refused(['allow_other=yes'], /mount option allow_other=yes is not known/);
+});
+
+test("remount: the mount flags, the later of two words winning; mount(8)'s other options left alone", () => {
+  assert.equal(readRemount(['ro,noexec']), undefined, 'not a remount');
+  // As mount(8) hands them back from /proc/mounts.
+  assert.deepEqual(readRemount(['ro,nosuid,nodev,relatime,remount,user_id=0,group_id=0,default_permissions,max_read=1048576']), {
+    readOnly: true,
+    kernelFlags: ['relatime'],
+  });
+  // As it hands them back from an fstab line, with the daemon's options among them.
+  assert.deepEqual(readRemount(['ro,noatime,noexec,remount,cache=direct,nofail', 'rw,exec,sync']), {
+    readOnly: false,
+    kernelFlags: ['noatime', 'sync'],
+  });
 });
