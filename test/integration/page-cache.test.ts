@@ -6,11 +6,11 @@
 // so the new bytes are read. Shared mappings, whose pages the kernel must write
 // back through the daemon: under `cache: direct`, and while a truncation waits.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { withTempDir } from '../helpers/mount.ts';
-import { py } from '../helpers/run.ts';
+import { waitFor, withTempDir } from '../helpers/mount.ts';
+import { py, sh } from '../helpers/run.ts';
 import { ctlJson, ruleNamed, withConfig } from './layers-support.ts';
 
 /**
@@ -301,5 +301,36 @@ print(os.stat(f).st_size, open(f, 'rb').read(1).decode())`,
       assert.equal(out, '4096 x');
     });
     assert.equal(readFileSync(join(back, 'f')).length, 4096);
+  });
+});
+
+test("with kernel passthrough, stores through a shared mapping show in the file's modification time once its writer closed it", async () => {
+  // As xfstests generic/080 and 215 check. The stores reach the backing file alone; the kernel kept
+  // the times it had (here for an hour) until the daemon, at RELEASE, has it ask again.
+  await withTempDir('mmap-times', (back) => {
+    writeFileSync(join(back, 'f'), 'a'.repeat(8192));
+    const config = `backend: { type: passthrough, path: ${JSON.stringify(back)} }
+mount: { attrTimeout: 1h, entryTimeout: 1h, kernelPassthrough: on }
+layers: []
+`;
+    return withConfig(config, async (mnt) => {
+      const f = join(mnt, 'f');
+      const old = 946684800; // 2000-01-01
+      utimesSync(f, old, old);
+      // Asked as stat(1) asks for %Y: the modification time alone (statx's mask), which a mapping's
+      // stale access time does not make the kernel fetch again.
+      const mtime = (): number => Number(sh(`stat -c %Y ${f}`));
+      assert.equal(mtime(), old);
+      py(`import mmap, os
+fd = os.open(${JSON.stringify(f)}, os.O_RDWR)
+m = mmap.mmap(fd, 4096)
+m[0:4] = b'ZZZZ'
+m.close()
+os.close(fd)`);
+      // The writer's RELEASE was queued as it exited; the daemon has the kernel drop the times it kept
+      // once no request waits on it. Without that, they would stay for the hour.
+      await waitFor(() => mtime() > old, 10_000, 'the new modification time');
+      assert.equal(readFileSync(join(back, 'f'), 'latin1').slice(0, 4), 'ZZZZ');
+    });
   });
 });
