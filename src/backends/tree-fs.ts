@@ -16,6 +16,7 @@ export const SEEK_DATA = 3;
 export const SEEK_HOLE = 4;
 export const FALLOC_FL_KEEP_SIZE = 1;
 export const FALLOC_FL_PUNCH_HOLE = 2;
+export const FALLOC_FL_ZERO_RANGE = 0x10;
 /** Offsets stay exact JavaScript integers. */
 export const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
 
@@ -230,7 +231,8 @@ export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}):
     },
     fallocate(_ctx, _path, fh, mode, offset, length) {
       const n = handle(fh).node;
-      if (mode !== 0 && mode !== FALLOC_FL_KEEP_SIZE && mode !== (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) {
+      const zeroRange = (mode & ~FALLOC_FL_KEEP_SIZE) === FALLOC_FL_ZERO_RANGE;
+      if (mode !== 0 && mode !== FALLOC_FL_KEEP_SIZE && mode !== (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) && !zeroRange) {
         throw new FsError(EOPNOTSUPP);
       }
       if (offset < 0 || length <= 0) throw new FsError(EINVAL);
@@ -238,7 +240,15 @@ export function createTreeFs<D>(store: DataStore<D>, options: TreeOptions = {}):
       if (!n.isReg) throw new FsError(ENODEV);
       checkRange(offset, length);
       if (mode & FALLOC_FL_PUNCH_HOLE) store.punch(n, offset, length);
-      else store.allocate(n, offset, length, (mode & FALLOC_FL_KEEP_SIZE) !== 0);
+      else {
+        const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
+        // Room first, so that ENOSPC changes nothing; the range made a hole then takes its room back.
+        store.allocate(n, offset, length, keepSize);
+        if (zeroRange) {
+          store.punch(n, offset, length);
+          store.allocate(n, offset, length, keepSize);
+        }
+      }
       modified(n);
     },
     lseek(_ctx, _path, fh, offset, whence) {

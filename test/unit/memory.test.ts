@@ -604,8 +604,30 @@ describe('data', () => {
     assert.deepEqual(back.subarray(10 + 200 * KiB), Buffer.alloc(256 * KiB - 10 - 200 * KiB, 5));
     assert.equal(fs.lseek!(ctx, '/f', fh, 64 * KiB, 3), 128 * KiB + 64 * KiB);
     fails(() => fs.fallocate!(ctx, '/f', fh, 2, 0, 10), E.EOPNOTSUPP);
-    fails(() => fs.fallocate!(ctx, '/f', fh, 0x10, 0, 10), E.EOPNOTSUPP);
+    fails(() => fs.fallocate!(ctx, '/f', fh, 0x20, 0, 10), E.EOPNOTSUPP, 'collapse range');
     fails(() => fs.fallocate!(ctx, '/f', fh, 0, 0, 0), E.EINVAL);
+  });
+
+  test('fallocate FALLOC_FL_ZERO_RANGE: zeros that stay allocated, the size grown unless KEEP_SIZE, nothing changed on ENOSPC', () => {
+    const fs = fresh(MiB);
+    const fh = put(fs, '/f', '');
+    fs.write(ctx, '/f', fh, Buffer.alloc(256 * KiB, 7), 0);
+    fs.fallocate!(ctx, '/f', fh, 0x10, 10, 200 * KiB);
+    let a = sync(fs.getattr(ctx, '/f'));
+    assert.equal(a.size, 256 * KiB);
+    assert.equal(a.blocks, 512, 'the zeroed range keeps its room');
+    const back = readAll(fs, '/f', fh, 0, 256 * KiB);
+    assert.deepEqual(back.subarray(0, 10), Buffer.alloc(10, 7));
+    assert.deepEqual(back.subarray(10, 10 + 200 * KiB), Buffer.alloc(200 * KiB));
+    assert.deepEqual(back.subarray(10 + 200 * KiB), Buffer.alloc(256 * KiB - 10 - 200 * KiB, 7));
+    fs.fallocate!(ctx, '/f', fh, 0x10 | 1, 250 * KiB, 64 * KiB);
+    assert.equal(sync(fs.getattr(ctx, '/f')).size, 256 * KiB, 'KEEP_SIZE');
+    fs.fallocate!(ctx, '/f', fh, 0x10, 250 * KiB, 64 * KiB);
+    a = sync(fs.getattr(ctx, '/f'));
+    assert.equal(a.size, 314 * KiB, 'grown to the end of the range');
+    assert.deepEqual(readAll(fs, '/f', fh, 240 * KiB, 74 * KiB), Buffer.concat([Buffer.alloc(10 * KiB, 7), Buffer.alloc(64 * KiB)]));
+    fails(() => fs.fallocate!(ctx, '/f', fh, 0x10, 0, 2 * MiB), E.ENOSPC);
+    assert.deepEqual(readAll(fs, '/f', fh, 0, 10), Buffer.alloc(10, 7), 'ENOSPC zeroed nothing');
   });
 
   test('copyFileRange copies data, keeps holes, stops at EOF', () => {
