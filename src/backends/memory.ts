@@ -47,6 +47,8 @@ function pageUp(n: number): number {
 class ChunkStore implements DataStore<Chunks> {
   private readonly cap: number;
   private used = 0;
+  /** A chunk is data from its start: a hole shorter than a chunk before data reads as data. */
+  readonly blockSize = CHUNK;
 
   constructor(cap: number) {
     this.cap = cap;

@@ -47,6 +47,11 @@ export interface NodeStore<D> {
   free(node: Inode<D>): void;
   /** st_blocks (512-byte units) of a regular file. */
   blocks(node: Inode<D>): number;
+  /**
+   * st_blksize of a regular file: its unit of allocation, which SEEK_DATA and SEEK_HOLE answers are
+   * as exact as (tools that copy sparse files learn it from here). Default 4096.
+   */
+  readonly blockSize?: number;
   /** Takes `bytes` of the size cap for metadata (xattrs, symlink targets), or throws ENOSPC. */
   charge(bytes: number): void;
   refund(bytes: number): void;
@@ -208,7 +213,7 @@ export class Tree<D> {
       uid: node.uid,
       gid: node.gid,
       rdev: node.rdev,
-      blksize: 4096,
+      blksize: node.isReg ? (this.store.blockSize ?? 4096) : 4096,
     };
   }
 

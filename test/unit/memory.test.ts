@@ -63,7 +63,8 @@ describe('namespace', () => {
     assert.notEqual(attr.ino, d.ino);
     assert.equal(attr.nlink, 1);
     assert.equal(attr.size, 0);
-    assert.equal(attr.blksize, 4096);
+    assert.equal(attr.blksize, 64 * 1024, 'a regular file: its unit of allocation, a chunk');
+    assert.equal(d.blksize, 4096);
   });
 
   test('directory nlink is 2 + subdirectories', () => {
