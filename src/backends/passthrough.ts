@@ -68,9 +68,9 @@ export interface PassthroughOptions {
    */
   prefetchMax?: number;
   /**
-   * The mount is `noatime`: reading through it must not update the backing files' access times,
-   * which the daemon's reads (and the kernel's, under kernel passthrough) would. Root only
-   * (O_NOATIME needs the file's owner or CAP_FOWNER).
+   * The mount is `noatime`: the daemon's reads must not update the backing files' access times.
+   * Root only (O_NOATIME needs the file's owner or CAP_FOWNER). Under kernel passthrough the kernel
+   * reads the backing file with the caller's flags, which this does not reach.
    */
   noAtime?: boolean;
 }

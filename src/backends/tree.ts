@@ -223,7 +223,8 @@ export class Tree<D> {
     if (kids.has(at.name)) throw new FsError(EEXIST);
     if (this.live >= this.maxInodes) throw new FsError(ENOSPC);
     const type = mode & S_IFMT;
-    // The caller's umask (FUSE_DONT_MASK); a symlink's mode is always 0777. No default ACLs here to stand in for it.
+    // The caller's umask (FUSE_DONT_MASK): no default ACLs here to stand in for it.
+    // A symlink's mode is always 0777.
     let perm = type === S_IFLNK ? mode & 0o7777 : mode & 0o7777 & ~(ctx.umask ?? 0);
     let gid = ctx.gid;
     // BSD group semantics under a setgid directory, as Linux does it.
