@@ -23,7 +23,8 @@ export interface MountOptions {
 
 /**
  * The generic mount flags a FUSE mount may carry besides nosuid, nodev and ro, which are always set
- * or have their own option; fusermount3 takes the same names.
+ * or have their own option. fusermount3 takes them by name, the ones it knows (Debian 12's: noexec,
+ * noatime, sync and dirsync; it names the others it refuses).
  */
 export const KERNEL_MOUNT_FLAGS = {
   noexec: sys.MS_NOEXEC,
