@@ -1,7 +1,7 @@
 // `mount -o`: mount options as /etc/fstab and mount(8) spell them (bin/mount.fuse.interposer hands
 // them over), turned into the same flags the command line takes.
 import { ConfigError } from '../config/load.ts';
-import { FLAGS_ALREADY_SET, isKernelMountFlag, KERNEL_MOUNT_FLAGS, type KernelMountFlag } from '../fuse/mount.ts';
+import { isKernelMountFlag, KERNEL_MOUNT_FLAGS, type KernelMountFlag } from '../fuse/mount.ts';
 import type { MountFlags } from './options.ts';
 
 export interface CommandFlags extends MountFlags {
@@ -38,6 +38,43 @@ const VALUE_OPTIONS = {
 
 /** Words only mount(8) and fstab read (when to mount, who may): taken and left alone, as x-* and comment= are. */
 const FSTAB_WORDS = new Set(['defaults', 'auto', 'noauto', 'nofail', '_netdev', 'user', 'users', 'nouser', 'owner', 'group']);
+/** Words that say what every interposer mount already is: taken, changing nothing. */
+const ALREADY_SO = new Set(['nosuid', 'nodev', 'default_permissions']);
+
+/** What a flag word turns off again. */
+const UNDOES: Partial<Record<string, KernelMountFlag>> = {
+  exec: 'noexec',
+  async: 'sync',
+  atime: 'noatime',
+  diratime: 'nodiratime',
+  norelatime: 'relatime',
+  nostrictatime: 'strictatime',
+  nolazytime: 'lazytime',
+};
+
+/** The mount flags among a list of options: ro or rw, and the kernel's. */
+export interface MountFlagWords {
+  /** Undefined when neither ro nor rw was given. */
+  readOnly?: boolean;
+  kernelFlags: KernelMountFlag[];
+}
+
+/**
+ * Reads ro/rw and the kernel's mount flags out of `words` into `into`, the later of two contrary
+ * words winning (noexec,exec is exec), as mount(8) reads them. Returns the other words.
+ */
+function takeMountFlags(words: readonly string[], into: MountFlagWords): string[] {
+  const rest: string[] = [];
+  for (const word of words) {
+    const undone = UNDOES[word];
+    if (word === 'ro' || word === 'rw') into.readOnly = word === 'ro';
+    else if (isKernelMountFlag(word)) {
+      if (!into.kernelFlags.includes(word)) into.kernelFlags.push(word);
+    } else if (undone !== undefined) into.kernelFlags = into.kernelFlags.filter((f) => f !== undone);
+    else rest.push(word);
+  }
+  return rest;
+}
 
 /**
  * Reads `-o` lists (each comma-separated) into `flags`. An option also given as a flag, or twice, is an
@@ -53,22 +90,21 @@ export function readMountOptions(lists: readonly string[], flags: CommandFlags):
     given.add(key);
     (out.flags as Record<string, string | boolean>)[key] = value;
   };
-  for (const option of lists.flatMap((list) => list.split(','))) {
-    if (
-      option === '' ||
-      FLAGS_ALREADY_SET.has(option) ||
-      option === 'default_permissions' ||
-      FSTAB_WORDS.has(option) ||
-      option.startsWith('x-') ||
-      option.startsWith('comment=')
-    )
+  const mountFlags: MountFlagWords = { kernelFlags: [] };
+  const rest = takeMountFlags(
+    lists.flatMap((list) => list.split(',')),
+    mountFlags,
+  );
+  out.kernelFlags = mountFlags.kernelFlags;
+  if (mountFlags.readOnly) set('ro', 'readOnly', true);
+  for (const option of rest) {
+    if (option === '' || ALREADY_SO.has(option) || FSTAB_WORDS.has(option) || option.startsWith('x-') || option.startsWith('comment=')) {
       continue;
+    }
     const eq = option.indexOf('=');
     const name = (eq < 0 ? option : option.slice(0, eq)).replaceAll('-', '_');
     const value = eq < 0 ? undefined : option.slice(eq + 1);
-    if (value === undefined && isKernelMountFlag(name)) {
-      if (!out.kernelFlags.includes(name)) out.kernelFlags.push(name);
-    } else if (value === undefined && (name === 'ro' || name === 'read_only')) {
+    if (value === undefined && name === 'read_only') {
       set(option, 'readOnly', true);
     } else if (value === undefined && name === 'allow_other') {
       set(option, 'allowOther', true);
@@ -92,37 +128,17 @@ export function readMountOptions(lists: readonly string[], flags: CommandFlags):
   return out;
 }
 
-/** What a flag word turns off again, mount(8)'s way: the later of the two wins. */
-const UNDOES: Partial<Record<string, KernelMountFlag>> = {
-  exec: 'noexec',
-  async: 'sync',
-  atime: 'noatime',
-  diratime: 'nodiratime',
-  norelatime: 'relatime',
-  nostrictatime: 'strictatime',
-  nolazytime: 'lazytime',
-};
-
-export interface Remount {
-  readOnly: boolean;
-  kernelFlags: KernelMountFlag[];
-}
-
 /**
  * `-o remount,...`: the mount flags a remount sets, or undefined without `remount`. Other options
  * are left alone: mount(8) repeats the mount's own (from fstab, or /proc/mounts), and only the
  * mount flags of a running mount change.
  */
-export function readRemount(lists: readonly string[]): Remount | undefined {
+export function readRemount(lists: readonly string[]): Required<MountFlagWords> | undefined {
   const words = lists.flatMap((list) => list.split(','));
   if (!words.includes('remount')) return undefined;
-  const out: Remount = { readOnly: false, kernelFlags: [] };
-  for (const word of words) {
-    if (word === 'ro' || word === 'rw') out.readOnly = word === 'ro';
-    else if (isKernelMountFlag(word) && !out.kernelFlags.includes(word)) out.kernelFlags.push(word);
-    else if (UNDOES[word] !== undefined) out.kernelFlags = out.kernelFlags.filter((f) => f !== UNDOES[word]);
-  }
-  return out;
+  const read: MountFlagWords = { kernelFlags: [] };
+  takeMountFlags(words, read);
+  return { readOnly: read.readOnly ?? false, kernelFlags: read.kernelFlags };
 }
 
 /**

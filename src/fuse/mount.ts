@@ -39,9 +39,6 @@ export const KERNEL_MOUNT_FLAGS = {
 
 export type KernelMountFlag = keyof typeof KERNEL_MOUNT_FLAGS;
 
-/** Flag words that say what every interposer mount already is (or the kernel's default): taken, changing nothing. */
-export const FLAGS_ALREADY_SET: ReadonlySet<string> = new Set(['rw', 'nosuid', 'nodev', 'exec', 'async', 'atime', 'diratime']);
-
 export function isKernelMountFlag(word: string): word is KernelMountFlag {
   return Object.hasOwn(KERNEL_MOUNT_FLAGS, word);
 }

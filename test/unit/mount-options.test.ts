@@ -37,6 +37,11 @@ test("what is already so, and fstab's own words, change nothing", () => {
   assert.deepEqual(readMountOptions([words], { cache: 'keep' }), { flags: { cache: 'keep' }, kernelFlags: [] });
 });
 
+test('a mount reads its flag words as a remount does: the later of two contrary words wins', () => {
+  assert.deepEqual(readMountOptions(['noexec,ro,noatime', 'exec,rw'], {}), { flags: {}, kernelFlags: ['noatime'] });
+  assert.deepEqual(readMountOptions(['rw,exec,ro,noexec'], {}), { flags: { readOnly: true }, kernelFlags: ['noexec'] });
+});
+
 test('a mount source is a backend when it is an absolute path or a backend spec, else a label', () => {
   assert.equal(backendOfSource('/srv/data'), 'passthrough:/srv/data');
   assert.equal(backendOfSource('memory:1GiB'), 'memory:1GiB');
