@@ -114,6 +114,7 @@ class RequestContext implements OpContext {
 }
 
 const ok = (): Reply => 0;
+const setgidBit = (a: Attr): number => a.mode & S_ISGID;
 /** The context of the bridge's own looks at files, which no caller made. */
 const OWN_LOOK: OpContext = { uid: 0, gid: 0, pid: 0, unique: 0 };
 /** Least time between two looks at the open files for changes beside the mount. */
@@ -195,19 +196,26 @@ export class FuseBridge {
   }
 
   /**
-   * Clears the set-id bits a flagged write or truncating create takes away, through the vfs (a getattr,
-   * and a setattr if there is something to clear, as the kernel sent them before HANDLE_KILLPRIV_V2);
-   * only for a node last seen with such bits. The new attributes, or undefined if nothing changed.
+   * Clears the set-id bits a flagged write or truncating create takes away (`bitsOf`, by default those
+   * of vfs/set-id.ts), or a flagged ACL change, through the vfs (a getattr, and a setattr if there is
+   * something to clear, as the kernel sent them before HANDLE_KILLPRIV_V2); only for a node last seen
+   * with such bits. The new attributes, or undefined if nothing changed.
    */
-  private dropSetId(ctx: OpContext, node: Node, fh: number): Answer<Attr | undefined> {
+  private dropSetId(
+    ctx: OpContext,
+    node: Node,
+    fh: number | undefined,
+    bitsOf = (a: Attr): number => setIdBits(a.mode, a.gid, ctx, false),
+  ): Answer<Attr | undefined> {
     if (!node.setId) return undefined;
-    return onSuccess(this.vfs.getattr(ctx, node.path, fh), (a) => {
-      const bits = setIdBits(a.mode, a.gid, ctx, false);
+    const path = pathFor(node, fh);
+    return onSuccess(this.vfs.getattr(ctx, path, fh), (a) => {
+      const bits = bitsOf(a);
       if (bits === 0) {
         node.setId = hasSetId(a.mode);
         return undefined;
       }
-      return onSuccess(this.vfs.setattr(ctx, node.path, { mode: a.mode & 0o7777 & ~bits }, fh), (changed) => {
+      return onSuccess(this.vfs.setattr(ctx, path, { mode: a.mode & 0o7777 & ~bits }, fh), (changed) => {
         node.setId = hasSetId(changed.mode);
         return changed;
       });
@@ -280,20 +288,6 @@ export class FuseBridge {
     if (!this.writebackCache) return flags;
     flags &= ~constants.O_APPEND;
     return (flags & O_ACCMODE) === constants.O_WRONLY ? (flags & ~O_ACCMODE) | constants.O_RDWR : flags;
-  }
-
-  /**
-   * Takes the setgid bit off `node` after an access ACL was set by a caller who may not keep it: the
-   * ACL's mode kept it, as the daemon (root) set it. The kernel learns the new mode on its next look.
-   */
-  private killSgid(ctx: OpContext, node: Node): MaybePromise<Reply> {
-    return replyTo(this.vfs.getattr(ctx, node.reachablePath), (a) => {
-      if (!(a.mode & S_ISGID)) return 0;
-      return replyTo(this.vfs.setattr(ctx, node.reachablePath, { mode: a.mode & 0o7777 & ~S_ISGID }), () => {
-        this.dropAttributes(node);
-        return 0;
-      });
-    });
   }
 
   /** Has the kernel fetch the node's attributes again (no page locks: safe on the request thread). */
@@ -652,7 +646,13 @@ export class FuseBridge {
         const ctx = this.ctx(h);
         const set = vfs.setxattr(ctx, node.reachablePath, name, value, flags);
         if (!(setxattrFlags & FUSE_SETXATTR_ACL_KILL_SGID)) return replyTo(set, ok);
-        return replyTo(set, () => this.killSgid(ctx, node));
+        // The ACL's new mode kept the setgid bit (the daemon is root); the caller may not keep it.
+        return replyTo(set, () =>
+          replyTo(this.dropSetId(ctx, node, undefined, setgidBit), (changed) => {
+            if (changed) this.dropAttributes(node);
+            return 0;
+          }),
+        );
       },
       GETXATTR: (h, { name, size }) => replyTo(vfs.getxattr(this.ctx(h), nodes.get(h.nodeid).reachablePath, name), (v) => sized(v, size)),
       LISTXATTR: (h, { size }) =>
