@@ -577,6 +577,12 @@ describe('data', () => {
     // The end of the file is a hole even when the last byte is data.
     const g = put(fs, '/g', 'abc');
     assert.equal(fs.lseek!(ctx, '/g', g, 1, 4), 3);
+    // Data 48 KiB into a chunk: SEEK_DATA finds the chunk's start, within the st_blksize a file reports
+    // (as xfstests' seek_sanity_test reads it; 4096 said otherwise).
+    const h = put(fs, '/h', '');
+    fs.write(ctx, '/h', h, Buffer.alloc(10, 3), 4 * MiB + 48 * KiB);
+    const found = fs.lseek!(ctx, '/h', h, 4 * MiB + KiB, 3);
+    assert.ok(4 * MiB + 48 * KiB - found < sync(fs.getattr(ctx, '/h')).blksize, `SEEK_DATA gave ${found}`);
   });
 
   test('fallocate allocates, keeps the size, punches holes; other modes are unsupported', () => {
